@@ -1,0 +1,215 @@
+package tiles
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+// ErrTampered is returned (wrapped) when a tile, bundle or checkpoint does not
+// match what the verified data commits to.
+var ErrTampered = errors.New("log data does not match its commitments")
+
+// AuditOptions tunes Audit.
+type AuditOptions struct {
+	// Workers is the number of bundles hashed in parallel; 0 means GOMAXPROCS.
+	Workers int
+	// Progress, if set, is called from one goroutine with the number of
+	// leaves checked so far, after every bundle.
+	Progress func(leaves uint64)
+}
+
+// Audit checks a whole log against a verified checkpoint: it reads every entry
+// bundle, recomputes every leaf hash, every hash tile at every level and the
+// root hash, and compares each against what the log serves. Bundles are hashed
+// in parallel; memory stays bounded (a window of bundles in flight plus one
+// tile per level), whatever the size of the log.
+func Audit(ctx context.Context, f Fetcher, cp Checkpoint, opts AuditOptions) error {
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	type job struct {
+		n   uint64
+		out chan bundleCheck
+	}
+	count := BundleCount(cp.Size)
+	jobs := make(chan job)
+	queue := make(chan chan bundleCheck, 4*workers) // results in bundle order
+	go func() {
+		defer close(jobs)
+		defer close(queue)
+		for n := uint64(0); n < count; n++ {
+			j := job{n: n, out: make(chan bundleCheck, 1)}
+			select {
+			case queue <- j.out:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- j:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for j := range jobs {
+				j.out <- checkBundle(ctx, f, j.n, cp.Size)
+			}
+		})
+	}
+	defer wg.Wait()
+
+	b := newTreeBuilder(ctx, f, cp.Size)
+	var n, done uint64
+	for out := range queue {
+		r := <-out
+		if r.err != nil {
+			return r.err
+		}
+		if r.leaves != nil {
+			// Only the last bundle can be partial; its leaves are the level-0 edge.
+			b.edge[Tile{Index: n, Width: uint16(len(r.leaves))}] = r.leaves
+			done += uint64(len(r.leaves))
+		} else {
+			if err := b.push(1, r.root); err != nil {
+				return err
+			}
+			done += TileWidth
+		}
+		n++
+		if opts.Progress != nil {
+			opts.Progress(done)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	root, err := b.finish()
+	if err != nil {
+		return err
+	}
+	if root != cp.Hash {
+		return fmt.Errorf("%w: the entries recompute root %s, but the checkpoint says %s", ErrTampered, root, cp.Hash)
+	}
+	return nil
+}
+
+// bundleCheck is the outcome of checking one entry bundle against its level-0 tile.
+type bundleCheck struct {
+	root   Hash   // the tile's subtree root, for a full tile
+	leaves []Hash // the leaf hashes, for a partial tile only
+	err    error
+}
+
+// checkBundle recomputes the leaf hashes of bundle n and compares them with
+// level-0 tile n.
+func checkBundle(ctx context.Context, f Fetcher, n, size uint64) bundleCheck {
+	bt, _ := BundleFor(n, size)
+	ht := bt
+	ht.Entries = false
+	raw, err := FetchTile(ctx, f, bt)
+	if err != nil {
+		return bundleCheck{err: fmt.Errorf("couldn't fetch entry bundle %s: %w", bt.Path(), err)}
+	}
+	entries, err := ParseEntryBundle(raw, bt.Width)
+	if err != nil {
+		return bundleCheck{err: fmt.Errorf("%w: entry bundle %s: %v", ErrTampered, bt.Path(), err)}
+	}
+	stored, err := fetchHashTile(ctx, f, ht)
+	if err != nil {
+		return bundleCheck{err: err}
+	}
+	leaves := make([]Hash, len(entries))
+	for i, e := range entries {
+		leaves[i] = LeafHash(e)
+		if leaves[i] != stored[i] {
+			return bundleCheck{err: fmt.Errorf("%w: entry %d in bundle %s does not match hash %d of tile %s",
+				ErrTampered, n*TileWidth+uint64(i), bt.Path(), i, ht.Path())}
+		}
+	}
+	if !bt.Full() {
+		return bundleCheck{leaves: leaves}
+	}
+	return bundleCheck{root: subtreeRoot(leaves)}
+}
+
+// treeBuilder recomputes the tiles above level 0 from the roots of full tiles
+// below, in order, checks each against the log, and keeps the partial rows
+// for the right edge.
+type treeBuilder struct {
+	ctx  context.Context
+	f    Fetcher
+	size uint64
+	rows [][]Hash // rows[l]: hashes of the tile being filled at level l
+	next []uint64 // next[l]: index of that tile
+	edge edgeTiles
+}
+
+func newTreeBuilder(ctx context.Context, f Fetcher, size uint64) *treeBuilder {
+	return &treeBuilder{ctx: ctx, f: f, size: size, edge: edgeTiles{}}
+}
+
+func (b *treeBuilder) grow(level int) {
+	for len(b.rows) <= level {
+		b.rows = append(b.rows, make([]Hash, 0, TileWidth))
+		b.next = append(b.next, 0)
+	}
+}
+
+// push appends a hash to the row at level, and when the row fills, checks the
+// full tile against the log and pushes its root one level up.
+func (b *treeBuilder) push(level int, h Hash) error {
+	b.grow(level)
+	b.rows[level] = append(b.rows[level], h)
+	if len(b.rows[level]) < TileWidth {
+		return nil
+	}
+	t := Tile{Level: uint8(level), Index: b.next[level], Width: TileWidth}
+	if err := b.compare(t, b.rows[level]); err != nil {
+		return err
+	}
+	root := subtreeRoot(b.rows[level])
+	b.rows[level] = b.rows[level][:0]
+	b.next[level]++
+	return b.push(level+1, root)
+}
+
+func (b *treeBuilder) compare(t Tile, want []Hash) error {
+	got, err := fetchHashTile(b.ctx, b.f, t)
+	if err != nil {
+		return err
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			return fmt.Errorf("%w: hash %d of tile %s does not match the tiles below it", ErrTampered, i, t.Path())
+		}
+	}
+	return nil
+}
+
+// finish checks the partial tiles above level 0 and returns the root hash.
+func (b *treeBuilder) finish() (Hash, error) {
+	for l := 1; l < len(b.rows); l++ {
+		if len(b.rows[l]) == 0 {
+			continue
+		}
+		t := Tile{Level: uint8(l), Index: b.next[l], Width: uint16(len(b.rows[l]))}
+		if want, ok := TileFor(t.Level, t.Index, b.size); !ok || want != t {
+			panic(fmt.Sprintf("tiles: audit built tile %s, not in a tree of size %d", t.Path(), b.size))
+		}
+		if err := b.compare(t, b.rows[l]); err != nil {
+			return Hash{}, err
+		}
+		b.edge[t] = b.rows[l]
+	}
+	return RootFromEdge(b.size, b.edge)
+}

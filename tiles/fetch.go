@@ -1,0 +1,173 @@
+package tiles
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Fetcher reads a log's resources by their tlog-tiles path relative to the
+// log prefix ("checkpoint", "tile/0/000.p/5", ...). It returns an error
+// wrapping ErrNotFound when the resource does not exist. A Fetcher is not
+// trusted: everything it returns is verified by the caller.
+type Fetcher interface {
+	Fetch(ctx context.Context, path string) ([]byte, error)
+}
+
+// ErrNotFound is returned (wrapped) by a Fetcher for a resource that does not exist.
+var ErrNotFound = errors.New("not found")
+
+// maxResourceSize bounds what a fetcher reads: a full entry bundle of 256
+// entries of the maximum size is just under 16 MiB.
+const maxResourceSize = TileWidth*(MaxEntrySize+2) + 1
+
+// NewFetcher returns an HTTPFetcher for an http:// or https:// location and a
+// DirFetcher for anything else, taken as a directory.
+func NewFetcher(location string) (Fetcher, error) {
+	if strings.HasPrefix(location, "http://") || strings.HasPrefix(location, "https://") {
+		return NewHTTPFetcher(location)
+	}
+	st, err := os.Stat(location)
+	if err != nil {
+		return nil, fmt.Errorf("log directory: %w", err)
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("log location %s is not a directory or an http(s) URL", location)
+	}
+	return DirFetcher(location), nil
+}
+
+// DirFetcher reads a log laid out as the tlog-tiles read API in a local directory.
+type DirFetcher string
+
+// Fetch reads path below the directory.
+func (d DirFetcher) Fetch(ctx context.Context, path string) ([]byte, error) {
+	if !fs.ValidPath(path) {
+		return nil, fmt.Errorf("invalid resource path %q", path)
+	}
+	f, err := os.Open(filepath.Join(string(d), filepath.FromSlash(path)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", path, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readLimited(f, path)
+}
+
+// HTTPFetcher reads a log from an HTTP(S) URL prefix, with keep-alive
+// connections and transparent gzip.
+type HTTPFetcher struct {
+	base   *url.URL
+	client *http.Client
+}
+
+// NewHTTPFetcher returns a fetcher for the log at prefix, e.g.
+// https://example.com/log/.
+func NewHTTPFetcher(prefix string) (*HTTPFetcher, error) {
+	u, err := url.Parse(prefix)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("log URL %q is not an http(s) URL", prefix)
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	tr := &http.Transport{
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:        64,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 10 * time.Second,
+		// Compression stays enabled: the transport asks for gzip and
+		// decompresses, including bundles a log gzips without being asked.
+	}
+	return &HTTPFetcher{base: u, client: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}, nil
+}
+
+// Fetch GETs path below the prefix. A 404 is ErrNotFound; any other status
+// but 200 is an error.
+func (h *HTTPFetcher) Fetch(ctx context.Context, path string) ([]byte, error) {
+	u := h.base.ResolveReference(&url.URL{Path: path})
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", "ledger-verifier")
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't fetch %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return readLimited(resp.Body, u.String())
+	case http.StatusNotFound:
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("%s: %w", u, ErrNotFound)
+	default:
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("couldn't fetch %s: %s", u, resp.Status)
+	}
+}
+
+func readLimited(r io.Reader, name string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxResourceSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read %s: %w", name, err)
+	}
+	if len(b) > maxResourceSize {
+		return nil, fmt.Errorf("%s is larger than %d bytes", name, maxResourceSize)
+	}
+	return b, nil
+}
+
+// FetchTile fetches tile t. When a partial tile is missing it falls back to
+// the full tile with the same index and returns its first t.Width hashes or
+// entries' worth of bytes: a log may delete a partial tile once the full one
+// exists. The result is not authenticated.
+func FetchTile(ctx context.Context, f Fetcher, t Tile) ([]byte, error) {
+	b, err := f.Fetch(ctx, t.Path())
+	if err == nil || !errors.Is(err, ErrNotFound) || t.Full() {
+		return b, err
+	}
+	full := t
+	full.Width = TileWidth
+	b, ferr := f.Fetch(ctx, full.Path())
+	if ferr != nil {
+		return nil, err // report the partial tile as the missing one
+	}
+	if !t.Entries {
+		if len(b) != TileWidth*HashSize {
+			return nil, fmt.Errorf("full tile %s has %d bytes, want %d", full.Path(), len(b), TileWidth*HashSize)
+		}
+		return b[:int(t.Width)*HashSize], nil
+	}
+	return truncateBundle(b, t.Width)
+}
+
+// truncateBundle returns the prefix of a full entry bundle holding its first n entries.
+func truncateBundle(b []byte, n uint16) ([]byte, error) {
+	off := 0
+	for i := 0; i < int(n); i++ {
+		if len(b)-off < 2 {
+			return nil, errors.New("full entry bundle is shorter than its partial prefix")
+		}
+		off += 2 + int(binary.BigEndian.Uint16(b[off:]))
+		if off > len(b) {
+			return nil, errors.New("full entry bundle is shorter than its partial prefix")
+		}
+	}
+	return b[:off], nil
+}
