@@ -1,0 +1,333 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ledger-dev/ledger/tiles"
+)
+
+// options are the flags every command shares.
+type options struct {
+	fs     *flag.FlagSet
+	log    string
+	vkey   string
+	policy string
+	json   bool
+}
+
+func newOptions(name string, needLog bool) *options {
+	o := &options{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+	o.fs.SetOutput(io.Discard)
+	if needLog {
+		o.fs.StringVar(&o.log, "log", "", "log URL prefix or tile directory")
+	}
+	o.fs.StringVar(&o.vkey, "vkey", "", "the log's verifier key (vkey)")
+	o.fs.StringVar(&o.policy, "policy", "", "a C2SP tlog-policy file")
+	o.fs.BoolVar(&o.json, "json", false, "print a JSON report")
+	return o
+}
+
+// parse parses args, allowing positional arguments before and after flags,
+// and returns the positional arguments.
+func (o *options) parse(args []string, r *report) ([]string, error) {
+	var pos []string
+	for {
+		if err := o.fs.Parse(args); err != nil {
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		args = o.fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	r.json = o.json
+	if (o.vkey == "") == (o.policy == "") {
+		return nil, fmt.Errorf("%w: give exactly one of --vkey and --policy", errUsage)
+	}
+	if o.fs.Lookup("log") != nil && o.log == "" {
+		return nil, fmt.Errorf("%w: --log is required", errUsage)
+	}
+	return pos, nil
+}
+
+// trust loads the trust policy from --vkey or --policy.
+func (o *options) trust() (*tiles.Policy, error) {
+	if o.vkey != "" {
+		p, err := tiles.NewLogPolicy(o.vkey)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		return p, nil
+	}
+	b, err := os.ReadFile(o.policy)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	p, err := tiles.ParsePolicy(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", errUsage, o.policy, err)
+	}
+	return p, nil
+}
+
+// setup parses flags and opens the log and the policy.
+func (o *options) setup(args []string, r *report) ([]string, tiles.Fetcher, *tiles.Policy, error) {
+	pos, err := o.parse(args, r)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := o.trust()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var f tiles.Fetcher
+	if o.log != "" {
+		if f, err = tiles.NewFetcher(o.log); err != nil {
+			return nil, nil, nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+	}
+	return pos, f, p, nil
+}
+
+// verifyCheckpoint verifies a signed checkpoint under the policy and reports
+// the log signature, each witness cosignature and the quorum.
+func verifyCheckpoint(r *report, p *tiles.Policy, note []byte, label string) (*tiles.SignedCheckpoint, bool) {
+	sc, err := p.Verify(note)
+	if sc == nil {
+		r.fail(label, err)
+		return nil, false
+	}
+	r.ok(label, fmt.Sprintf("%s size %d root %s signed by the log", sc.Origin, sc.Size, sc.Hash),
+		map[string]any{"origin": sc.Origin, "size": sc.Size, "root": sc.Hash.String()})
+	for _, c := range sc.Cosignatures {
+		r.ok("cosignature", fmt.Sprintf("witness %s (%s) cosigned size %d at %s", c.Witness, c.KeyName, sc.Size, c.Time.Format(time.RFC3339)),
+			map[string]any{"witness": c.Witness, "key": c.KeyName, "time": c.Time})
+	}
+	for _, w := range sc.Invalid {
+		r.fail("cosignature", fmt.Errorf("witness %s has a cosignature line that does not verify (not counted)", w))
+	}
+	if p.Quorum != nil {
+		if err != nil {
+			r.fail("quorum", err)
+			return sc, false
+		}
+		earliest := sc.Cosignatures[0].Time
+		for _, c := range sc.Cosignatures {
+			if c.Time.Before(earliest) {
+				earliest = c.Time
+			}
+		}
+		r.ok("quorum", fmt.Sprintf("%s met by %d cosignatures; witnessed by %s", p.Quorum, len(sc.Cosignatures), earliest.Format(time.RFC3339)),
+			map[string]any{"witnessed_by": earliest})
+	}
+	return sc, true
+}
+
+func fetchCheckpoint(ctx context.Context, r *report, f tiles.Fetcher, p *tiles.Policy) (*tiles.SignedCheckpoint, bool) {
+	b, err := f.Fetch(ctx, tiles.CheckpointPath)
+	if err != nil {
+		r.fail("checkpoint", err)
+		return nil, false
+	}
+	return verifyCheckpoint(r, p, b, "checkpoint")
+}
+
+func cmdCheckpoint(ctx context.Context, args []string, r *report) error {
+	o := newOptions("checkpoint", true)
+	stateDir := o.fs.String("state", "", "directory remembering the last verified checkpoint")
+	pos, f, p, err := o.setup(args, r)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, pos[0])
+	}
+	sc, ok := fetchCheckpoint(ctx, r, f, p)
+	if !ok || *stateDir == "" {
+		return nil
+	}
+	return checkAgainstState(ctx, r, f, p, sc, *stateDir)
+}
+
+func cmdInclusion(ctx context.Context, args []string, r *report) error {
+	o := newOptions("inclusion", true)
+	index := o.fs.Uint64("index", 0, "index of the entry")
+	leafFile := o.fs.String("leaf", "", "file holding the expected entry bytes")
+	proofOut := o.fs.String("proof-out", "", "write a c2sp.org/tlog-proof@v1 file here")
+	pos, f, p, err := o.setup(args, r)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, pos[0])
+	}
+	if !flagSet(o.fs, "index") {
+		return fmt.Errorf("%w: --index is required", errUsage)
+	}
+	var want []byte
+	if *leafFile != "" {
+		if want, err = os.ReadFile(*leafFile); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+	}
+	sc, ok := fetchCheckpoint(ctx, r, f, p)
+	if !ok {
+		return nil
+	}
+	tree := tiles.NewTree(f, sc.Checkpoint)
+	entry, err := tree.Entry(ctx, *index)
+	if err != nil {
+		return err
+	}
+	if want != nil && string(want) != string(entry) {
+		return fmt.Errorf("entry %d in the log differs from %s (%d bytes vs %d)", *index, *leafFile, len(entry), len(want))
+	}
+	leaf := tiles.LeafHash(entry)
+	proof, err := tree.InclusionProof(ctx, *index, leaf)
+	if err != nil {
+		return err
+	}
+	r.ok("inclusion", fmt.Sprintf("entry %d (leaf hash %s) is in the tree of size %d", *index, leaf, sc.Size),
+		map[string]any{"index": *index, "leaf_hash": leaf.String(), "proof_hashes": len(proof)})
+	if *proofOut != "" {
+		tp := &tiles.Proof{Index: *index, Hashes: proof, Checkpoint: sc.Note}
+		if err := os.WriteFile(*proofOut, tp.Marshal(), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func cmdConsistency(ctx context.Context, args []string, r *report) error {
+	o := newOptions("consistency", true)
+	oldFile := o.fs.String("old", "", "the older signed checkpoint")
+	newFile := o.fs.String("new", "", "the newer signed checkpoint (default: the log's current one)")
+	pos, f, p, err := o.setup(args, r)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 || *oldFile == "" {
+		return fmt.Errorf("%w: --old FILE is required", errUsage)
+	}
+	oldNote, err := os.ReadFile(*oldFile)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	var newNote []byte
+	if *newFile != "" {
+		if newNote, err = os.ReadFile(*newFile); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+	}
+	old, ok := verifyCheckpoint(r, p, oldNote, "old checkpoint")
+	if !ok {
+		return nil
+	}
+	var cur *tiles.SignedCheckpoint
+	if newNote != nil {
+		cur, ok = verifyCheckpoint(r, p, newNote, "new checkpoint")
+	} else {
+		cur, ok = fetchCheckpoint(ctx, r, f, p)
+	}
+	if !ok {
+		return nil
+	}
+	return proveConsistency(ctx, r, f, old, cur)
+}
+
+// proveConsistency proves cur extends old with tiles of cur's tree and
+// reports both checkpoints when it does not.
+func proveConsistency(ctx context.Context, r *report, f tiles.Fetcher, old, cur *tiles.SignedCheckpoint) error {
+	proof, err := tiles.NewTree(f, cur.Checkpoint).ProveConsistency(ctx, old.Checkpoint)
+	if err != nil {
+		return fmt.Errorf("%w\nolder checkpoint:\n%s\nnewer checkpoint:\n%s", err, indent(old.Note), indent(cur.Note))
+	}
+	r.ok("consistency", fmt.Sprintf("size %d extends size %d (%d proof hashes)", cur.Size, old.Size, len(proof)),
+		map[string]any{"old_size": old.Size, "new_size": cur.Size})
+	return nil
+}
+
+func cmdAudit(ctx context.Context, args []string, r *report) error {
+	o := newOptions("audit", true)
+	workers := o.fs.Int("workers", 0, "bundles hashed in parallel (default: number of CPUs)")
+	pos, f, p, err := o.setup(args, r)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, pos[0])
+	}
+	sc, ok := fetchCheckpoint(ctx, r, f, p)
+	if !ok {
+		return nil
+	}
+	bar := r.newProgressBar(sc.Size)
+	start := time.Now()
+	if err := tiles.Audit(ctx, f, sc.Checkpoint, tiles.AuditOptions{Workers: *workers, Progress: bar.update}); err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	rate := float64(sc.Size) / max(elapsed.Seconds(), 1e-9)
+	r.ok("audit", fmt.Sprintf("all %d entries, %d bundles and every tile recompute root %s (%.1fs, %.0f leaves/s)",
+		sc.Size, tiles.BundleCount(sc.Size), sc.Hash, elapsed.Seconds(), rate),
+		map[string]any{"size": sc.Size, "seconds": elapsed.Seconds(), "leaves_per_second": rate})
+	return nil
+}
+
+func cmdProof(_ context.Context, args []string, r *report) error {
+	o := newOptions("proof", false)
+	leafFile := o.fs.String("leaf", "", "file holding the entry bytes (default: the proof's extra data)")
+	pos, _, p, err := o.setup(args, r)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("%w: want exactly one tlog-proof FILE", errUsage)
+	}
+	raw, err := os.ReadFile(pos[0])
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	proof, err := tiles.ParseProof(raw)
+	if err != nil {
+		return err
+	}
+	entry := proof.Extra
+	if *leafFile != "" {
+		if entry, err = os.ReadFile(*leafFile); err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+	}
+	if entry == nil {
+		return fmt.Errorf("%w: the proof carries no entry in its extra data; give --leaf FILE", errUsage)
+	}
+	sc, ok := verifyCheckpoint(r, p, proof.Checkpoint, "checkpoint")
+	if !ok {
+		return nil
+	}
+	leaf := tiles.LeafHash(entry)
+	if err := tiles.VerifyInclusion(leaf, proof.Index, sc.Size, proof.Hashes, sc.Hash); err != nil {
+		return err
+	}
+	r.ok("inclusion", fmt.Sprintf("entry %d (leaf hash %s) is in the tree of size %d", proof.Index, leaf, sc.Size),
+		map[string]any{"index": proof.Index, "leaf_hash": leaf.String()})
+	return nil
+}
+
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+func indent(b []byte) string {
+	return "    " + strings.ReplaceAll(strings.TrimSuffix(string(b), "\n"), "\n", "\n    ")
+}

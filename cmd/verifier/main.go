@@ -1,0 +1,81 @@
+// Command verifier checks a C2SP transparency log offline, trusting nothing
+// the log's server says: checkpoint signatures against a trust policy,
+// inclusion of an entry, consistency between checkpoints, a whole-log audit,
+// and tlog-proof files with no network at all.
+//
+// It links only the tiles package and its dependencies, so it can vouch for a
+// log independently of the server that wrote it. See docs/verifier.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+)
+
+const usage = `usage: verifier <command> [flags]
+
+commands:
+  checkpoint   --log URL|DIR TRUST [--state DIR]
+               verify the log's checkpoint; with --state, prove it consistent
+               with the last checkpoint verified there and remember it
+  inclusion    --log URL|DIR TRUST --index N [--leaf FILE] [--proof-out FILE]
+               prove that entry N is in the log (and equals FILE)
+  consistency  --log URL|DIR TRUST --old FILE [--new FILE]
+               prove the log's checkpoint (or FILE) extends the old one
+  audit        --log URL|DIR TRUST [--workers N]
+               recompute every tile and the root from every entry
+  proof        FILE TRUST [--leaf FILE]
+               check a c2sp.org/tlog-proof@v1 file with no network
+
+TRUST is --vkey VKEY (a log key, no witnesses required) or --policy FILE
+(a C2SP tlog-policy with logs, witnesses and the quorum).
+Every command takes --json to print a JSON report instead of lines.
+
+exit status: 0 all checks passed, 1 a check failed, 2 usage error
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// errUsage marks errors in how the command was invoked (exit status 2).
+var errUsage = errors.New("usage error")
+
+// run executes one command and returns the process exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cmds := map[string]func(context.Context, []string, *report) error{
+		"checkpoint":  cmdCheckpoint,
+		"inclusion":   cmdInclusion,
+		"consistency": cmdConsistency,
+		"audit":       cmdAudit,
+		"proof":       cmdProof,
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "verifier: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	r := &report{out: stdout, progress: stderr}
+	err := cmd(ctx, args[1:], r)
+	if errors.Is(err, errUsage) {
+		fmt.Fprintf(stderr, "verifier %s: %v\n", args[0], errors.Unwrap(err))
+		return 2
+	}
+	if err != nil {
+		r.fail(args[0], err)
+	}
+	return r.finish()
+}
