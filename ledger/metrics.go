@@ -1,0 +1,83 @@
+package ledger
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the ledger's Prometheus metrics. Create them with NewMetrics
+// and register them with Register; a nil *Metrics records nothing.
+type Metrics struct {
+	appended      prometheus.Counter
+	flushes       prometheus.Histogram
+	flushEntries  prometheus.Histogram
+	pending       prometheus.Gauge
+	treeSize      prometheus.Gauge
+	publishedSize prometheus.Gauge
+	pushbacks     prometheus.Counter
+}
+
+// NewMetrics creates the ledger's metrics.
+func NewMetrics() *Metrics {
+	return &Metrics{
+		appended: prometheus.NewCounter(prometheus.CounterOpts{Name: "ledger_entries_appended_total",
+			Help: "Entries committed to the log."}),
+		flushes: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ledger_flush_duration_seconds",
+			Help: "Time to build, sign and durably commit one flush.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
+		flushEntries: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "ledger_flush_entries",
+			Help: "Entries per flush.", Buckets: prometheus.ExponentialBuckets(1, 4, 10)}),
+		pending: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ledger_pending_entries",
+			Help: "Entries waiting for the next flush."}),
+		treeSize: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ledger_tree_size",
+			Help: "Committed tree size."}),
+		publishedSize: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ledger_published_tree_size",
+			Help: "Tree size of the published checkpoint."}),
+		pushbacks: prometheus.NewCounter(prometheus.CounterOpts{Name: "ledger_pushback_total",
+			Help: "Appends refused because too many entries were waiting."}),
+	}
+}
+
+// Register registers the metrics with r.
+func (m *Metrics) Register(r prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{m.appended, m.flushes, m.flushEntries, m.pending, m.treeSize, m.publishedSize, m.pushbacks} {
+		if err := r.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Metrics) flushed(n int, d time.Duration, size uint64) {
+	if m == nil {
+		return
+	}
+	m.appended.Add(float64(n))
+	m.flushes.Observe(d.Seconds())
+	m.flushEntries.Observe(float64(n))
+	m.treeSize.Set(float64(size))
+}
+
+func (m *Metrics) setPending(n int) {
+	if m != nil {
+		m.pending.Set(float64(n))
+	}
+}
+
+func (m *Metrics) setSize(size uint64) {
+	if m != nil {
+		m.treeSize.Set(float64(size))
+	}
+}
+
+func (m *Metrics) published(size uint64) {
+	if m != nil {
+		m.publishedSize.Set(float64(size))
+	}
+}
+
+func (m *Metrics) pushback() {
+	if m != nil {
+		m.pushbacks.Inc()
+	}
+}

@@ -1,0 +1,215 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/ledger-dev/ledger/tiles"
+)
+
+// sequencer holds the in-memory right edge of the committed tree: the builder
+// with the partial tile rows and the partial entry bundle. Only the flush
+// goroutine touches it.
+type sequencer struct {
+	builder *tiles.Builder
+	bundle  []byte // the partial entry bundle's bytes
+	inBund  int    // entries in it
+}
+
+// storageTiles reads committed hash tiles from storage, for the builder.
+type storageTiles struct{ s Storage }
+
+func (r storageTiles) ReadTile(ctx context.Context, t tiles.Tile) ([]tiles.Hash, error) {
+	b, err := r.s.ReadTile(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return tiles.ParseHashTile(b, t.Width)
+}
+
+// recover loads the committed state, checks that the stored right edge
+// recomputes its root, rebuilds the idempotency index from the log and
+// resets the pool counters. A new log gets a signed checkpoint of size 0.
+func (l *Ledger) recover(ctx context.Context) (*sequencer, error) {
+	st, err := l.cfg.Storage.State(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't load the committed state: %w", err)
+	}
+	if st.Checkpoint == nil {
+		if st.Size != 0 {
+			return nil, fmt.Errorf("committed state of size %d has no checkpoint", st.Size)
+		}
+		empty := State{Root: tiles.EmptyRoot}
+		if empty.Checkpoint, err = l.sign(0, tiles.EmptyRoot); err != nil {
+			return nil, err
+		}
+		if err := l.cfg.Storage.Commit(ctx, &Flush{Old: st, New: empty}); err != nil {
+			return nil, fmt.Errorf("couldn't create the log: %w", err)
+		}
+		st = empty
+	}
+	builder, err := tiles.NewBuilder(ctx, st.Size, storageTiles{l.cfg.Storage})
+	if err != nil {
+		return nil, err
+	}
+	if root := builder.Root(); root != st.Root {
+		return nil, fmt.Errorf("stored tiles recompute root %s for size %d, but the committed state says %s", root, st.Size, st.Root)
+	}
+	seq := &sequencer{builder: builder}
+	keys := map[string]keyRecord{}
+	for n := range tiles.BundleCount(st.Size) {
+		bt, _ := tiles.BundleFor(n, st.Size)
+		raw, err := l.cfg.Storage.ReadTile(ctx, bt)
+		if err != nil {
+			return nil, fmt.Errorf("couldn't read entry bundle %s: %w", bt.Path(), err)
+		}
+		entries, err := tiles.ParseEntryBundle(raw, bt.Width)
+		if err != nil {
+			return nil, fmt.Errorf("stored entry bundle %s: %w", bt.Path(), err)
+		}
+		for i, e := range entries {
+			k, err := l.cfg.KeyOf(e)
+			if err != nil {
+				return nil, fmt.Errorf("entry %d: %w", n*tiles.TileWidth+uint64(i), err)
+			}
+			if k != "" {
+				keys[k] = keyRecord{index: n*tiles.TileWidth + uint64(i), hash: tiles.LeafHash(e)}
+			}
+		}
+		if !bt.Full() {
+			seq.bundle, seq.inBund = raw, len(entries)
+		}
+	}
+	l.mu.Lock()
+	l.committed, l.next, l.keys = st, st.Size, keys
+	l.mu.Unlock()
+	l.cfg.Metrics.setSize(st.Size)
+	l.log.Info("log opened", "origin", l.origin, "size", st.Size, "root", st.Root.String())
+	return seq, nil
+}
+
+// sign returns a checkpoint note for (size, root) signed with the log key.
+func (l *Ledger) sign(size uint64, root tiles.Hash) ([]byte, error) {
+	text := tiles.Checkpoint{Origin: l.origin, Size: size, Hash: root}.Marshal()
+	cp, err := note.Sign(&note.Note{Text: string(text)}, l.cfg.Signer)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't sign checkpoint: %w", err)
+	}
+	return cp, nil
+}
+
+// run is the flush loop: one flush at a time takes the whole pool.
+func (l *Ledger) run() {
+	defer close(l.done)
+	for range l.wake {
+		for {
+			l.mu.Lock()
+			batches, closed := l.pool, l.closed
+			l.pool, l.pooled = nil, 0
+			l.mu.Unlock()
+			if len(batches) == 0 {
+				if closed {
+					return
+				}
+				break
+			}
+			l.flushAndResolve(batches)
+		}
+	}
+}
+
+// flushAndResolve commits batches and resolves their futures. If the commit
+// fails, every pending batch fails with it and the sequencer is rebuilt from
+// what storage says is committed.
+func (l *Ledger) flushAndResolve(batches []*batch) {
+	ctx := context.Background()
+	start := time.Now()
+	st, n, err := l.flush(ctx, batches)
+	if err == nil {
+		l.mu.Lock()
+		l.committed = st
+		l.mu.Unlock()
+		for _, b := range batches {
+			close(b.done)
+		}
+		l.cfg.Metrics.flushed(n, time.Since(start), st.Size)
+		l.pub.committed()
+		return
+	}
+	l.log.Error("flush failed; failing pending entries and reloading the committed state", "err", err, "entries", n)
+	l.mu.Lock()
+	failed := append(batches, l.pool...)
+	l.pool, l.pooled = nil, 0
+	l.failed = fmt.Errorf("sequencer is recovering from a failed flush: %w", ErrPushback)
+	l.mu.Unlock()
+	for _, b := range failed {
+		b.err = fmt.Errorf("entries were not committed: %w", err)
+		close(b.done)
+	}
+	seq, rerr := l.recover(ctx)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if rerr != nil {
+		l.failed = fmt.Errorf("sequencing stopped: couldn't reload after a failed flush: %w", rerr)
+		l.log.Error("sequencing stopped", "err", rerr)
+		return
+	}
+	l.seq, l.failed = seq, nil
+}
+
+// flush builds the tiles and bundles for batches, signs the new checkpoint
+// and commits. It returns the new state and the number of entries.
+func (l *Ledger) flush(ctx context.Context, batches []*batch) (State, int, error) {
+	l.mu.Lock()
+	old := l.committed
+	l.mu.Unlock()
+	seq := l.seq
+	f := &Flush{Old: old, Tiles: map[tiles.Tile][]byte{}}
+	n := 0
+	for _, b := range batches {
+		for i, leaf := range b.leaves {
+			if got := seq.builder.Size(); got != b.first+uint64(i) {
+				panic(fmt.Sprintf("ledger: bad index math: entry %d of a batch from %d lands at %d", i, b.first, got))
+			}
+			var err error
+			if seq.bundle, err = tiles.AppendEntry(seq.bundle, leaf); err != nil {
+				return State{}, n, err
+			}
+			seq.inBund++
+			if seq.inBund == tiles.TileWidth {
+				bt := tiles.Tile{Index: seq.builder.Size() / tiles.TileWidth, Width: tiles.TileWidth, Entries: true}
+				f.Tiles[bt] = seq.bundle
+				seq.bundle, seq.inBund = nil, 0
+			}
+			seq.builder.Append(b.hashes[i], func(t tiles.Tile, hs []tiles.Hash) {
+				f.Tiles[t] = tiles.MarshalHashTile(hs)
+			})
+			n++
+		}
+	}
+	size := seq.builder.Size()
+	if seq.inBund > 0 {
+		bt, _ := tiles.BundleFor(size/tiles.TileWidth, size)
+		f.Tiles[bt] = append([]byte(nil), seq.bundle...)
+	}
+	for t, hs := range seq.builder.Edge() {
+		f.Tiles[t] = tiles.MarshalHashTile(hs)
+	}
+	root := seq.builder.Root()
+	cp, err := l.sign(size, root)
+	if err != nil {
+		return State{}, n, err
+	}
+	f.New = State{Size: size, Root: root, Checkpoint: cp}
+	// At this point nothing of the flush is stored: a crash loses only
+	// entries that nobody was told about.
+	if err := l.cfg.Storage.Commit(ctx, f); err != nil {
+		return State{}, n, fmt.Errorf("couldn't commit size %d: %w", size, err)
+	}
+	// At this point the flush is durable: a crash now keeps every entry of
+	// it, and the futures may resolve.
+	return f.New, n, nil
+}

@@ -1,0 +1,57 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+
+	"github.com/ledger-dev/ledger/tiles"
+)
+
+// State is the log's committed state: what survives a crash.
+type State struct {
+	// Size is the number of entries committed.
+	Size uint64
+	// Root is the tree's root hash at Size.
+	Root tiles.Hash
+	// Checkpoint is the log-signed checkpoint note for (Size, Root).
+	Checkpoint []byte
+}
+
+// Flush is one group commit: the tiles and bundles that changed and the state
+// they lead to.
+type Flush struct {
+	// Old is the state the flush extends; New the state it commits.
+	Old, New State
+	// Tiles holds the content of every hash tile and entry bundle (Entries
+	// set) that the flush creates: the full ones it completed and the partial
+	// ones of the new size. Full tiles never change once committed.
+	Tiles map[tiles.Tile][]byte
+}
+
+// Storage is a storage driver: where the sequencer makes flushes durable and
+// where the read API finds tiles.
+//
+// Contract:
+//   - State returns the committed state; a new log has a zero State.
+//   - Commit makes everything in the flush durable, then atomically replaces
+//     the committed state with f.New, but only if the committed state is still
+//     f.Old (compare-and-swap; otherwise ErrConflict and nothing changes).
+//     When Commit returns nil, a crash at any later point leaves f.New
+//     committed. When it returns an error, the committed state is f.Old or
+//     f.New, and the caller must call State to learn which.
+//   - ReadTile returns the bytes of a committed tile or bundle, or an error
+//     wrapping tiles.ErrNotFound. A tile beyond the committed state may be
+//     garbage from a failed flush: callers only ask for tiles of committed
+//     (in practice, published) sizes.
+//   - Publish durably replaces the checkpoint served to readers at
+//     tiles.CheckpointPath, which may lag the committed state.
+type Storage interface {
+	State(ctx context.Context) (State, error)
+	Commit(ctx context.Context, f *Flush) error
+	ReadTile(ctx context.Context, t tiles.Tile) ([]byte, error)
+	Publish(ctx context.Context, checkpoint []byte) error
+}
+
+// ErrConflict is returned by Storage.Commit when the committed state is not
+// the flush's Old state: another writer moved the log.
+var ErrConflict = errors.New("committed state changed underneath the flush")

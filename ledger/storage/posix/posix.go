@@ -1,0 +1,245 @@
+// Package posix is the embedded storage driver: a directory laid out exactly
+// as the C2SP tlog-tiles read API (servable by any static web server), plus a
+// small commit-state file replaced atomically, and a lock file so that one
+// writer at a time uses the directory.
+//
+// Layout:
+//
+//	DIR/checkpoint                 the published checkpoint
+//	DIR/tile/<L>/<N>[.p/<W>]       hash tiles
+//	DIR/tile/entries/<N>[.p/<W>]   entry bundles
+//	DIR/.state                     the committed state (size, root, checkpoint)
+//	DIR/.lock                      held (flock) by the writer
+//
+// Files beyond the committed state may be left by a flush that died before
+// its commit point; they are overwritten by the next flush that reaches them
+// and never published before that.
+package posix
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ledger-dev/ledger/ledger"
+	"github.com/ledger-dev/ledger/tiles"
+)
+
+const (
+	stateFile = ".state"
+	lockFile  = ".lock"
+)
+
+// Storage is a posix storage driver. It implements ledger.Storage.
+type Storage struct {
+	dir  string
+	lock *os.File
+
+	mu    sync.Mutex // serialises Commit and Publish
+	state ledger.State
+	dirs  map[string]bool // directories known to exist
+}
+
+// Open opens (creating if needed) the log directory dir and takes its writer
+// lock. It fails if another process holds the lock.
+func Open(dir string) (*Storage, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("log directory %s is in use by another writer: %w", dir, err)
+	}
+	s := &Storage{dir: dir, lock: lock, dirs: map[string]bool{}}
+	if s.state, err = s.readState(); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close releases the writer lock.
+func (s *Storage) Close() error { return s.lock.Close() }
+
+// Dir returns the log directory.
+func (s *Storage) Dir() string { return s.dir }
+
+// stateJSON is the on-disk form of the committed state.
+type stateJSON struct {
+	Size       uint64 `json:"size"`
+	Root       []byte `json:"root"`
+	Checkpoint []byte `json:"checkpoint"`
+}
+
+func (s *Storage) readState() (ledger.State, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, stateFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return ledger.State{}, nil
+	}
+	if err != nil {
+		return ledger.State{}, err
+	}
+	var sj stateJSON
+	if err := json.Unmarshal(b, &sj); err != nil || len(sj.Root) != tiles.HashSize {
+		return ledger.State{}, fmt.Errorf("commit state %s is corrupt", filepath.Join(s.dir, stateFile))
+	}
+	return ledger.State{Size: sj.Size, Root: tiles.Hash(sj.Root), Checkpoint: sj.Checkpoint}, nil
+}
+
+// State returns the committed state.
+func (s *Storage) State(context.Context) (ledger.State, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state, nil
+}
+
+// Commit writes the flush's tiles and bundles, makes them durable with one
+// syncfs, then replaces the commit-state file atomically: the rename (and the
+// directory fsync after it) is the commit point.
+func (s *Storage) Commit(_ context.Context, f *ledger.Flush) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.state.Size != f.Old.Size || s.state.Root != f.Old.Root {
+		return ledger.ErrConflict
+	}
+	for t := range f.Tiles {
+		if old, ok := tileIn(t, f.Old.Size); ok && old.Full() {
+			return fmt.Errorf("flush rewrites committed full tile %s", t.Path())
+		}
+	}
+	for t, b := range f.Tiles {
+		if err := s.writeFile(t.Path(), b, false); err != nil {
+			return err
+		}
+	}
+	// At this point the tiles may or may not be on disk; the committed state
+	// still says f.Old, and a crash here leaves a log of size f.Old.Size.
+	if len(f.Tiles) > 0 {
+		if err := s.syncfs(); err != nil {
+			return err
+		}
+	}
+	sj, err := json.Marshal(stateJSON{Size: f.New.Size, Root: f.New.Root[:], Checkpoint: f.New.Checkpoint})
+	if err != nil {
+		return err
+	}
+	if err := s.writeFile(stateFile, sj, true); err != nil {
+		return err
+	}
+	// At this point f.New is committed and survives a crash.
+	s.state = f.New
+	return nil
+}
+
+// tileIn returns tile t as it exists in a tree of size leaves.
+func tileIn(t tiles.Tile, size uint64) (tiles.Tile, bool) {
+	if t.Entries {
+		return tiles.BundleFor(t.Index, size)
+	}
+	return tiles.TileFor(t.Level, t.Index, size)
+}
+
+// ReadTile reads a hash tile or entry bundle.
+func (s *Storage) ReadTile(_ context.Context, t tiles.Tile) ([]byte, error) {
+	return s.read(t.Path())
+}
+
+// Published returns the published checkpoint, or an error wrapping
+// tiles.ErrNotFound if there is none yet.
+func (s *Storage) Published(context.Context) ([]byte, error) {
+	return s.read(tiles.CheckpointPath)
+}
+
+func (s *Storage) read(path string) ([]byte, error) {
+	b, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(path)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", path, tiles.ErrNotFound)
+	}
+	return b, err
+}
+
+// Publish replaces the checkpoint file atomically and durably.
+func (s *Storage) Publish(_ context.Context, checkpoint []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, err := s.read(tiles.CheckpointPath); err == nil && bytes.Equal(cur, checkpoint) {
+		return nil
+	}
+	return s.writeFile(tiles.CheckpointPath, checkpoint, true)
+}
+
+// writeFile writes path (relative, slash-separated) through a temporary file
+// and a rename, so readers never see a partly written file. With durable,
+// the file and its directory are fsynced before returning.
+func (s *Storage) writeFile(path string, data []byte, durable bool) error {
+	full := filepath.Join(s.dir, filepath.FromSlash(path))
+	dir := filepath.Dir(full)
+	if !s.dirs[dir] {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		s.dirs[dir] = true
+	}
+	tmp, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return err
+	}
+	if durable {
+		if err := tmp.Sync(); err != nil {
+			tmp.Close()
+			return fmt.Errorf("couldn't sync %s: %w", path, err)
+		}
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), full); err != nil {
+		return err
+	}
+	if durable {
+		return syncDir(dir)
+	}
+	return nil
+}
+
+// syncfs flushes every written file and directory entry of the log's
+// filesystem in one call.
+func (s *Storage) syncfs() error {
+	if err := unix.Syncfs(int(s.lock.Fd())); err != nil {
+		return fmt.Errorf("couldn't sync the log directory: %w", err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("couldn't sync directory %s: %w", dir, err)
+	}
+	return nil
+}
