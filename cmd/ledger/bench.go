@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// benchConfig is what `ledger bench` runs.
+type benchConfig struct {
+	url         string
+	concurrency int
+	batch       int
+	eventSize   int
+	duration    time.Duration
+	rate        float64 // events/s over all clients; 0 = as fast as possible
+	wait        string
+}
+
+func cmdBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("bench", stderr)
+	var c benchConfig
+	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080", "the ledger's base URL")
+	fs.IntVar(&c.concurrency, "concurrency", 64, "concurrent clients")
+	fs.IntVar(&c.batch, "batch", 1, "events per request (1 sends a single JSON object)")
+	fs.IntVar(&c.eventSize, "event-size", 400, "approximate bytes per event")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to run")
+	fs.Float64Var(&c.rate, "rate", 0, "target events/s over all clients (0: unlimited)")
+	fs.StringVar(&c.wait, "wait", "durable", "acknowledgement level: durable or published")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if c.concurrency < 1 || c.batch < 1 || c.eventSize < 100 || c.duration <= 0 || c.rate < 0 {
+		return fmt.Errorf("%w: need --concurrency >= 1, --batch >= 1, --event-size >= 100, --duration > 0, --rate >= 0", errUsage)
+	}
+	res, err := runBench(ctx, c)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, res.String(c))
+	return nil
+}
+
+// benchResult is what a run measured.
+type benchResult struct {
+	events, requests, errors uint64
+	elapsed                  time.Duration
+	latencies                []time.Duration // per request, sorted
+	firstErr                 string
+}
+
+func (r *benchResult) percentile(p float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	return r.latencies[min(len(r.latencies)-1, int(p*float64(len(r.latencies))))]
+}
+
+func (r *benchResult) String(c benchConfig) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "concurrency %d, batch %d, ~%d-byte events, wait=%s, rate %s, %s\n",
+		c.concurrency, c.batch, c.eventSize, c.wait, rateString(c.rate), r.elapsed.Round(time.Millisecond))
+	fmt.Fprintf(&b, "events/s %.0f  requests/s %.0f  events %d  errors %d\n",
+		float64(r.events)/r.elapsed.Seconds(), float64(r.requests)/r.elapsed.Seconds(), r.events, r.errors)
+	fmt.Fprintf(&b, "latency p50 %s  p90 %s  p99 %s  max %s\n", r.percentile(0.50), r.percentile(0.90), r.percentile(0.99), r.percentile(1))
+	if r.firstErr != "" {
+		fmt.Fprintf(&b, "first error: %s\n", r.firstErr)
+	}
+	return b.String()
+}
+
+func rateString(rate float64) string {
+	if rate == 0 {
+		return "unlimited"
+	}
+	return fmt.Sprintf("%.0f/s", rate)
+}
+
+// runBench drives the ledger with c.concurrency clients for c.duration. With
+// a rate, requests are scheduled at fixed intervals and latency is measured
+// from the scheduled time, so a stalled server cannot hide its queueing.
+func runBench(ctx context.Context, c benchConfig) (*benchResult, error) {
+	client := &http.Client{Transport: &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConns:        c.concurrency,
+		MaxIdleConnsPerHost: c.concurrency,
+	}, Timeout: time.Minute}
+	endpoint := strings.TrimSuffix(c.url, "/") + "/v1/events?wait=" + c.wait
+	contentType := "application/json"
+	if c.batch > 1 {
+		contentType = "application/x-ndjson"
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.duration)
+	defer cancel()
+	var ticks chan time.Time
+	if c.rate > 0 {
+		ticks = make(chan time.Time, c.concurrency)
+		go schedule(ctx, ticks, time.Duration(float64(time.Second)*float64(c.batch)/c.rate))
+	}
+	res := &benchResult{}
+	var mu sync.Mutex
+	var seq atomic.Uint64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range c.concurrency {
+		wg.Go(func() {
+			var lat []time.Duration
+			var events, reqs, errs uint64
+			var firstErr string
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				if ticks != nil {
+					select {
+					case t0 = <-ticks:
+					case <-ctx.Done():
+						continue
+					}
+				}
+				body := benchBody(w, &seq, c)
+				err := post(ctx, client, endpoint, contentType, body)
+				if ctx.Err() != nil {
+					break // the run ended mid-request: don't count it
+				}
+				reqs++
+				lat = append(lat, time.Since(t0))
+				if err != nil {
+					errs++
+					if firstErr == "" {
+						firstErr = err.Error()
+					}
+					continue
+				}
+				events += uint64(c.batch)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			res.latencies = append(res.latencies, lat...)
+			res.events += events
+			res.requests += reqs
+			res.errors += errs
+			if res.firstErr == "" {
+				res.firstErr = firstErr
+			}
+		})
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	slices.Sort(res.latencies)
+	if res.requests == 0 {
+		return nil, fmt.Errorf("no request completed: %s", res.firstErr)
+	}
+	return res, nil
+}
+
+// schedule emits request start times at a fixed interval until ctx ends.
+func schedule(ctx context.Context, ticks chan<- time.Time, every time.Duration) {
+	next := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(next)):
+		}
+		select {
+		case ticks <- next:
+		case <-ctx.Done():
+			return
+		}
+		next = next.Add(every)
+	}
+}
+
+// benchBody builds a request of c.batch distinct events of about c.eventSize bytes.
+func benchBody(worker int, seq *atomic.Uint64, c benchConfig) []byte {
+	var b bytes.Buffer
+	for range c.batch {
+		n := seq.Add(1)
+		start := b.Len()
+		fmt.Fprintf(&b, `{"event_type":"data.read","action":"read","actor":{"id":"user-%d","type":"user","email":"user%d@example.com"},`+
+			`"resource":{"type":"record","id":"rec-%d"},"result":"success","source":"bench","ip_address":"192.0.2.%d",`+
+			`"user_agent":"ledger-bench/1","request_id":"req-%d-%d","reason":"`, n%1000, n%1000, n, n%250, worker, n)
+		for b.Len()-start < c.eventSize-3 {
+			b.WriteByte('x')
+		}
+		b.WriteString("\"}\n")
+	}
+	return b.Bytes()
+}
+
+func post(ctx context.Context, client *http.Client, endpoint, contentType string, body []byte) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", contentType)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(msg))
+	}
+	return nil
+}

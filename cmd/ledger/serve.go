@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ledger-dev/ledger/ledger"
+	"github.com/ledger-dev/ledger/ledger/event"
+	"github.com/ledger-dev/ledger/ledger/httpapi"
+	"github.com/ledger-dev/ledger/ledger/storage/posix"
+)
+
+func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	fs := newFlags("serve", stderr)
+	data := fs.String("data", "", "data directory; the tile log is DIR/log, servable by any static web server")
+	listen := fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
+	keyFile := fs.String("key", "", "log private key (default DIR/log.key, created on first start)")
+	origin := fs.String("origin", "", "log origin for a key created on first start (default <hostname>/ledger)")
+	publishEvery := fs.Duration("publish-interval", time.Second, "longest a committed checkpoint waits to be published")
+	maxPending := fs.Int("max-pending", 1<<18, "entries waiting to be sequenced before appends get 503")
+	maxBody := fs.Int64("max-body", 32<<20, "largest request body in bytes")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *data == "" {
+		return fmt.Errorf("%w: --data is required", errUsage)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	if err := os.MkdirAll(*data, 0o755); err != nil {
+		return err
+	}
+	signer, vkey, err := openKey(*data, *keyFile, *origin, stdout)
+	if err != nil {
+		return err
+	}
+	store, err := posix.Open(filepath.Join(*data, "log"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := ledger.NewMetrics()
+	if err := metrics.Register(reg); err != nil {
+		return err
+	}
+	l, err := ledger.New(ctx, ledger.Config{
+		Storage: store, Signer: signer, KeyOf: event.KeyOf, MaxPending: *maxPending,
+		PublishInterval: *publishEvery, Logger: log, Metrics: metrics,
+	})
+	if err != nil {
+		return err
+	}
+	api, err := httpapi.New(httpapi.Config{
+		Ledger: l, Tiles: store, MaxBodyBytes: *maxBody, Logger: log,
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	fmt.Fprintf(stdout, "ledger %s serving on http://%s/\nverify it with:\n  verifier audit --log http://%s/ --vkey '%s'\n",
+		signer.Name(), ln.Addr(), ln.Addr(), vkey)
+	log.Info("serving", "addr", ln.Addr().String(), "origin", signer.Name(), "data", *data)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv.Shutdown(shutdownCtx)
+	return l.Close(shutdownCtx)
+}
+
+// openKey loads the log key from keyFile, or from DIR/log.key, creating the
+// latter on first start and printing its vkey.
+func openKey(data, keyFile, origin string, stdout io.Writer) (note.Signer, string, error) {
+	path := keyFile
+	if path == "" {
+		path = filepath.Join(data, "log.key")
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			if origin == "" {
+				host, err := os.Hostname()
+				if err != nil {
+					return nil, "", err
+				}
+				origin = host + "/ledger"
+			}
+			vkey, err := createKey(origin, path)
+			if err != nil {
+				return nil, "", err
+			}
+			fmt.Fprintf(stdout, "created log key %s\nlog vkey: %s\n", path, vkey)
+		}
+	}
+	signer, err := loadSigner(path)
+	if err != nil {
+		return nil, "", err
+	}
+	if origin != "" && origin != signer.Name() {
+		return nil, "", fmt.Errorf("%w: --origin %q does not match the key's name %q", errUsage, origin, signer.Name())
+	}
+	vkey, err := os.ReadFile(path + ".pub")
+	if err != nil {
+		return nil, "", fmt.Errorf("couldn't read the vkey beside the key: %w", err)
+	}
+	return signer, string(trimNewline(vkey)), nil
+}
+
+func trimNewline(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}

@@ -1,0 +1,60 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/ledger-dev/ledger/ledger"
+	"github.com/ledger-dev/ledger/ledger/event"
+	"github.com/ledger-dev/ledger/tiles"
+)
+
+// errorBody is the JSON body of every error response.
+type errorBody struct {
+	Error   string             `json:"error"`
+	Details []event.FieldError `json:"details,omitempty"`
+}
+
+// Errors of the HTTP layer itself.
+var (
+	errNotFound   = errors.New("not found")
+	errBadRequest = errors.New("bad request")
+	errTooLarge   = errors.New("request body too large")
+)
+
+// writeError is the one place errors become HTTP statuses and JSON bodies.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status := http.StatusInternalServerError
+	body := errorBody{Error: err.Error()}
+	var evErr *event.Error
+	switch {
+	case errors.As(err, &evErr):
+		status, body.Details = evErr.Status, evErr.Details
+	case errors.Is(err, errBadRequest):
+		status = http.StatusBadRequest
+	case errors.Is(err, errTooLarge), errors.Is(err, tiles.ErrEntryTooLarge):
+		status = http.StatusRequestEntityTooLarge
+	case errors.Is(err, errNotFound), errors.Is(err, tiles.ErrNotFound):
+		status = http.StatusNotFound
+	case errors.Is(err, ledger.ErrPushback), errors.Is(err, ledger.ErrClosed):
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "1")
+	case errors.Is(err, context.DeadlineExceeded):
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "1")
+	}
+	if status >= 500 {
+		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	}
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}

@@ -1,0 +1,184 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/ledger-dev/ledger/ledger"
+	"github.com/ledger-dev/ledger/ledger/event"
+	"github.com/ledger-dev/ledger/tiles"
+)
+
+// appendResult is one entry of the POST /v1/events response.
+type appendResult struct {
+	Index     uint64 `json:"index"`
+	ID        string `json:"id"`
+	LeafHash  string `json:"leaf_hash"`
+	Duplicate bool   `json:"duplicate,omitempty"`
+}
+
+// appendEvents takes one event, a JSON array or NDJSON. Every event is
+// validated, normalised and redacted before anything is queued; the batch is
+// atomic. The response waits for the level asked in ?wait=.
+func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
+	wait := r.URL.Query().Get("wait")
+	switch wait {
+	case "", "durable", "published":
+	case "cosigned":
+		s.writeError(w, r, fmt.Errorf("%w: wait=cosigned needs witnesses, and this ledger has no witness policy", errBadRequest))
+		return
+	default:
+		s.writeError(w, r, fmt.Errorf("%w: wait must be durable, published or cosigned", errBadRequest))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		s.writeError(w, r, fmt.Errorf("%w: the limit is %d bytes", errTooLarge, s.cfg.MaxBodyBytes))
+		return
+	}
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("%w: couldn't read body: %v", errBadRequest, err))
+		return
+	}
+	events, single, err := event.DecodeBatch(body, r.Header.Get("Content-Type"), s.cfg.Limits)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	entries, err := s.prepare(events)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	results, err := s.cfg.Ledger.Append(r.Context(), entries)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if wait == "published" {
+		var last uint64
+		for _, res := range results {
+			last = max(last, res.Index)
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WaitTimeout)
+		defer cancel()
+		if err := s.cfg.Ledger.WaitPublished(ctx, last+1); err != nil {
+			s.writeError(w, r, fmt.Errorf("events are durable but not yet published: %w", err))
+			return
+		}
+	}
+	out := make([]appendResult, len(results))
+	for i, res := range results {
+		out[i] = appendResult{Index: res.Index, ID: events[i].ID, LeafHash: base64.StdEncoding.EncodeToString(res.LeafHash[:]), Duplicate: res.Duplicate}
+	}
+	if single {
+		writeJSON(w, http.StatusOK, out[0])
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// prepare normalises, validates and redacts events and encodes their leaves.
+// Any invalid event fails the whole batch with every problem listed.
+func (s *Server) prepare(events []*event.Event) ([]ledger.Entry, error) {
+	now := s.cfg.Now()
+	var problems []event.FieldError
+	for i, ev := range events {
+		ev.Normalize(now, event.NewID)
+		for _, fe := range ev.Validate(s.cfg.Limits) {
+			fe.Index = i
+			problems = append(problems, fe)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &event.Error{Status: http.StatusBadRequest, Message: "invalid events; nothing was appended", Details: problems}
+	}
+	entries := make([]ledger.Entry, len(events))
+	for i, ev := range events {
+		s.cfg.Redactor.Redact(ev)
+		leaf, err := ev.Leaf()
+		if err != nil {
+			return nil, &event.Error{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("event %d: %v; nothing was appended", i, err)}
+		}
+		entries[i] = ledger.Entry{Key: ev.ID, Leaf: leaf}
+	}
+	return entries, nil
+}
+
+// getEvent returns a committed event with its exact leaf bytes.
+func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) {
+	index, err := parseIndex(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	leaf, err := s.entry(r.Context(), index, s.cfg.Ledger.Committed().Size)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ev, err := event.ParseLeaf(leaf)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("stored leaf %d is not an event: %w", index, err))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"index": index, "event": ev, "leaf": leaf})
+}
+
+// entry reads the leaf at index from the tree of size entries.
+func (s *Server) entry(ctx context.Context, index, size uint64) ([]byte, error) {
+	bt, ok := tiles.BundleFor(index/tiles.TileWidth, size)
+	if !ok || index >= size {
+		return nil, fmt.Errorf("%w: no entry %d in a log of size %d", errNotFound, index, size)
+	}
+	raw, err := s.cfg.Tiles.ReadTile(ctx, bt)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := tiles.ParseEntryBundle(raw, bt.Width)
+	if err != nil {
+		return nil, fmt.Errorf("stored bundle %s: %w", bt.Path(), err)
+	}
+	return entries[index%tiles.TileWidth], nil
+}
+
+// hashTiles adapts the storage to tiles.TileReader for building proofs.
+type hashTiles struct{ r TileReader }
+
+func (h hashTiles) ReadTile(ctx context.Context, t tiles.Tile) ([]tiles.Hash, error) {
+	b, err := h.r.ReadTile(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return tiles.ParseHashTile(b, t.Width)
+}
+
+// getProof returns a c2sp.org/tlog-proof@v1 for an entry against the
+// published checkpoint, carrying the entry's leaf bytes as its extra data so
+// that `verifier proof FILE` needs nothing else.
+func (s *Server) getProof(w http.ResponseWriter, r *http.Request) {
+	index, err := parseIndex(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	cp, size := s.cfg.Ledger.Published()
+	leaf, err := s.entry(r.Context(), index, size)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("%w (entries are provable once published)", err))
+		return
+	}
+	hashes, err := tiles.InclusionProof(r.Context(), hashTiles{s.cfg.Tiles}, index, size)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p := &tiles.Proof{Extra: leaf, Index: index, Hashes: hashes, Checkpoint: cp}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(p.Marshal())
+}

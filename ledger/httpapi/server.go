@@ -1,0 +1,181 @@
+// Package httpapi is the ledger's HTTP interface: appending events, reading
+// them back with proofs, and the C2SP tlog-tiles read API.
+package httpapi
+
+import (
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/ledger-dev/ledger/ledger"
+	"github.com/ledger-dev/ledger/ledger/event"
+	"github.com/ledger-dev/ledger/tiles"
+)
+
+// TileReader reads committed tiles and entry bundles (a storage driver).
+type TileReader interface {
+	ReadTile(ctx context.Context, t tiles.Tile) ([]byte, error)
+}
+
+// Config configures a Server. Zero values take the documented defaults.
+type Config struct {
+	// Ledger sequences appended events. Required.
+	Ledger *ledger.Ledger
+	// Tiles reads the log's tiles. Required.
+	Tiles TileReader
+	// Limits bounds events and batches. Default event.DefaultLimits().
+	Limits event.Limits
+	// Redactor redacts secrets before hashing. Default: event.DefaultRedactKeys.
+	Redactor *event.Redactor
+	// MaxBodyBytes bounds a request body. Default 32 MiB.
+	MaxBodyBytes int64
+	// WaitTimeout bounds how long ?wait=published waits. Default 30s.
+	WaitTimeout time.Duration
+	// Now is the clock for server-assigned timestamps. Default time.Now.
+	Now func() time.Time
+	// Metrics serves /metrics, if set.
+	Metrics http.Handler
+	// Logger receives request errors. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Server serves the ledger's HTTP API.
+type Server struct {
+	cfg    Config
+	log    *slog.Logger
+	router chi.Router
+	gz     sync.Pool
+}
+
+// New validates cfg and returns a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Ledger == nil || cfg.Tiles == nil {
+		return nil, errors.New("httpapi: Config.Ledger and Config.Tiles are required")
+	}
+	if cfg.Limits == (event.Limits{}) {
+		cfg.Limits = event.DefaultLimits()
+	}
+	if cfg.Redactor == nil {
+		cfg.Redactor = event.NewRedactor(event.DefaultRedactKeys)
+	}
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 32 << 20
+	}
+	if cfg.WaitTimeout == 0 {
+		cfg.WaitTimeout = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	s.gz.New = func() any { w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed); return w }
+	r := chi.NewRouter()
+	r.Post("/v1/events", s.appendEvents)
+	r.Get("/v1/events/{index}", s.getEvent)
+	r.Get("/v1/proof/{index}", s.getProof)
+	r.Get("/checkpoint", s.getCheckpoint)
+	r.Get("/tile/*", s.getTile)
+	r.Get("/healthz", s.healthz)
+	if cfg.Metrics != nil {
+		r.Method(http.MethodGet, "/metrics", cfg.Metrics)
+	}
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, fmt.Errorf("%w: %s", errNotFound, r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: r.Method + " is not allowed on " + r.URL.Path})
+	})
+	s.router = r
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+// parseIndex reads the {index} URL parameter.
+func parseIndex(r *http.Request) (uint64, error) {
+	v := chi.URLParam(r, "index")
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || (len(v) > 1 && v[0] == '0') {
+		return 0, fmt.Errorf("%w: index %q is not a decimal number", errBadRequest, v)
+	}
+	return n, nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	_, published := s.cfg.Ledger.Published()
+	committed := s.cfg.Ledger.Committed().Size
+	if err := s.cfg.Ledger.Healthy(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "error": err.Error(),
+			"size": committed, "published_size": published})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "origin": s.cfg.Ledger.Origin(),
+		"size": committed, "published_size": published})
+}
+
+// getCheckpoint serves the published checkpoint; it must not be cached for long.
+func (s *Server) getCheckpoint(w http.ResponseWriter, r *http.Request) {
+	cp, _ := s.cfg.Ledger.Published()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(cp)
+}
+
+// getTile serves hash tiles and entry bundles of the published tree. They
+// never change, so they are cacheable forever; bundles are gzipped for
+// clients that accept it.
+func (s *Server) getTile(w http.ResponseWriter, r *http.Request) {
+	t, err := tiles.ParsePath(strings.TrimPrefix(r.URL.Path, "/"))
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("%w: %v", errNotFound, err))
+		return
+	}
+	_, published := s.cfg.Ledger.Published()
+	if !publishedTile(t, published) {
+		s.writeError(w, r, fmt.Errorf("%w: %s is not part of the published tree of size %d", errNotFound, t.Path(), published))
+		return
+	}
+	b, err := s.cfg.Tiles.ReadTile(r.Context(), t)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	if !t.Entries || !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		w.Write(b)
+		return
+	}
+	w.Header().Set("Content-Encoding", "gzip")
+	w.Header().Add("Vary", "Accept-Encoding")
+	gz := s.gz.Get().(*gzip.Writer)
+	defer s.gz.Put(gz)
+	gz.Reset(w)
+	gz.Write(b)
+	gz.Close()
+}
+
+// publishedTile reports whether t belongs to the tree of some size up to the
+// published size: a full tile inside it, or a partial tile no wider than the
+// published one.
+func publishedTile(t tiles.Tile, published uint64) bool {
+	shift := uint(t.Level) * tiles.TileHeight // 0 for entry bundles
+	if shift >= 64 || t.Index >= (1<<64-1)/tiles.TileWidth {
+		return false
+	}
+	return t.Index*tiles.TileWidth+uint64(t.Width) <= published>>shift
+}

@@ -1,0 +1,85 @@
+package posix_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ledger-dev/ledger/ledger"
+	"github.com/ledger-dev/ledger/ledger/storage/posix"
+	"github.com/ledger-dev/ledger/ledger/storage/storagetest"
+	"github.com/ledger-dev/ledger/tiles"
+)
+
+func TestContract(t *testing.T) {
+	storagetest.Run(t, func(t *testing.T) storagetest.Opener {
+		dir := t.TempDir()
+		return func(t *testing.T) ledger.Storage {
+			s, err := posix.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+	})
+}
+
+func TestOneWriter(t *testing.T) {
+	dir := t.TempDir()
+	s, err := posix.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := posix.Open(dir); err == nil {
+		t.Fatal("a second writer opened a locked log directory")
+	}
+	s.Close()
+	s, err = posix.Open(dir)
+	if err != nil {
+		t.Fatalf("reopen after close: %v", err)
+	}
+	s.Close()
+}
+
+// TestStaticLayout checks that the directory is the tlog-tiles read API:
+// a DirFetcher over it audits the log.
+func TestStaticLayout(t *testing.T) {
+	dir := t.TempDir()
+	s, err := posix.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	signer, vkey := storagetest.NewSigner(t, "example.com/posix")
+	l := storagetest.NewLedger(t, s, signer)
+	var batch []ledger.Entry
+	for i := range 1000 {
+		batch = append(batch, ledger.Entry{Leaf: []byte{byte(i), byte(i >> 8)}})
+	}
+	if _, err := l.Append(t.Context(), batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"checkpoint", "tile/0/000", "tile/0/003.p/232", "tile/1/000.p/3", "tile/entries/002", "tile/entries/003.p/232"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			t.Errorf("missing %s: %v", p, err)
+		}
+	}
+	cp, err := os.ReadFile(filepath.Join(dir, "checkpoint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy, _ := tiles.NewLogPolicy(vkey)
+	sc, err := policy.Verify(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.Size != 1000 {
+		t.Fatalf("published size %d, want 1000", sc.Size)
+	}
+	if err := tiles.Audit(t.Context(), tiles.DirFetcher(dir), sc.Checkpoint, tiles.AuditOptions{}); err != nil {
+		t.Fatalf("audit of the directory: %v", err)
+	}
+}
