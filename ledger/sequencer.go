@@ -110,6 +110,7 @@ func (l *Ledger) run() {
 			batches, closed := l.pool, l.closed
 			l.pool, l.pooled = nil, 0
 			l.mu.Unlock()
+			l.cfg.Metrics.setPending(0)
 			if len(batches) == 0 {
 				if closed {
 					return
@@ -145,19 +146,22 @@ func (l *Ledger) flushAndResolve(batches []*batch) {
 	l.pool, l.pooled = nil, 0
 	l.failed = fmt.Errorf("sequencer is recovering from a failed flush: %w", ErrPushback)
 	l.mu.Unlock()
+	// Reload before failing the callers, so that their retries meet a
+	// sequencer that knows what storage really committed: with
+	// persist-but-report-failure, a retried key resolves to its entry.
+	seq, rerr := l.recover(ctx)
+	l.mu.Lock()
+	if rerr != nil {
+		l.failed = fmt.Errorf("sequencing stopped: couldn't reload after a failed flush: %w", rerr)
+		l.log.Error("sequencing stopped", "err", rerr)
+	} else {
+		l.seq, l.failed = seq, nil
+	}
+	l.mu.Unlock()
 	for _, b := range failed {
 		b.err = fmt.Errorf("entries were not committed: %w", err)
 		close(b.done)
 	}
-	seq, rerr := l.recover(ctx)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if rerr != nil {
-		l.failed = fmt.Errorf("sequencing stopped: couldn't reload after a failed flush: %w", rerr)
-		l.log.Error("sequencing stopped", "err", rerr)
-		return
-	}
-	l.seq, l.failed = seq, nil
 }
 
 // flush builds the tiles and bundles for batches, signs the new checkpoint

@@ -39,6 +39,22 @@ type Memory struct {
 	files     map[string][]byte
 	published []byte
 	next      Fault
+	gate      chan struct{} // while non-nil, Commit waits for it to close
+}
+
+// Hold makes every Commit wait until the returned release is called, so
+// tests can fill the pool deterministically.
+func (m *Memory) Hold() (release func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	gate := make(chan struct{})
+	m.gate = gate
+	return func() {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		close(gate)
+		m.gate = nil
+	}
 }
 
 // NewMemory returns an empty Memory.
@@ -61,6 +77,11 @@ func (m *Memory) State(context.Context) (ledger.State, error) {
 // Commit stores the flush, subject to the injected fault.
 func (m *Memory) Commit(_ context.Context, f *ledger.Flush) error {
 	m.mu.Lock()
+	if gate := m.gate; gate != nil {
+		m.mu.Unlock()
+		<-gate
+		m.mu.Lock()
+	}
 	defer m.mu.Unlock()
 	fault := m.next
 	m.next = NoFault
