@@ -68,7 +68,14 @@ func Audit(ctx context.Context, f Fetcher, cp Checkpoint, opts AuditOptions) err
 	}
 	defer wg.Wait()
 
-	b := newTreeBuilder(ctx, f, cp.Size)
+	// The roots of the level-0 tiles are the leaves of the tree above
+	// level 0: a Builder over them produces every tile of level 1 and up,
+	// shifted down one level.
+	upper, err := NewBuilder(ctx, 0, nil)
+	if err != nil {
+		return err
+	}
+	edge := edgeTiles{}
 	var n, done uint64
 	for out := range queue {
 		r := <-out
@@ -77,10 +84,16 @@ func Audit(ctx context.Context, f Fetcher, cp Checkpoint, opts AuditOptions) err
 		}
 		if r.leaves != nil {
 			// Only the last bundle can be partial; its leaves are the level-0 edge.
-			b.edge[Tile{Index: n, Width: uint16(len(r.leaves))}] = r.leaves
+			edge[Tile{Index: n, Width: uint16(len(r.leaves))}] = r.leaves
 			done += uint64(len(r.leaves))
 		} else {
-			if err := b.push(1, r.root); err != nil {
+			upper.Append(r.root, func(t Tile, hs []Hash) {
+				if err == nil {
+					t.Level++
+					err = compareTile(ctx, f, t, hs)
+				}
+			})
+			if err != nil {
 				return err
 			}
 			done += TileWidth
@@ -93,7 +106,14 @@ func Audit(ctx context.Context, f Fetcher, cp Checkpoint, opts AuditOptions) err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	root, err := b.finish()
+	for t, hs := range upper.Edge() {
+		t.Level++
+		if err := compareTile(ctx, f, t, hs); err != nil {
+			return err
+		}
+		edge[t] = hs
+	}
+	root, err := RootFromEdge(cp.Size, edge)
 	if err != nil {
 		return err
 	}
@@ -142,49 +162,9 @@ func checkBundle(ctx context.Context, f Fetcher, n, size uint64) bundleCheck {
 	return bundleCheck{root: subtreeRoot(leaves)}
 }
 
-// treeBuilder recomputes the tiles above level 0 from the roots of full tiles
-// below, in order, checks each against the log, and keeps the partial rows
-// for the right edge.
-type treeBuilder struct {
-	ctx  context.Context
-	f    Fetcher
-	size uint64
-	rows [][]Hash // rows[l]: hashes of the tile being filled at level l
-	next []uint64 // next[l]: index of that tile
-	edge edgeTiles
-}
-
-func newTreeBuilder(ctx context.Context, f Fetcher, size uint64) *treeBuilder {
-	return &treeBuilder{ctx: ctx, f: f, size: size, edge: edgeTiles{}}
-}
-
-func (b *treeBuilder) grow(level int) {
-	for len(b.rows) <= level {
-		b.rows = append(b.rows, make([]Hash, 0, TileWidth))
-		b.next = append(b.next, 0)
-	}
-}
-
-// push appends a hash to the row at level, and when the row fills, checks the
-// full tile against the log and pushes its root one level up.
-func (b *treeBuilder) push(level int, h Hash) error {
-	b.grow(level)
-	b.rows[level] = append(b.rows[level], h)
-	if len(b.rows[level]) < TileWidth {
-		return nil
-	}
-	t := Tile{Level: uint8(level), Index: b.next[level], Width: TileWidth}
-	if err := b.compare(t, b.rows[level]); err != nil {
-		return err
-	}
-	root := subtreeRoot(b.rows[level])
-	b.rows[level] = b.rows[level][:0]
-	b.next[level]++
-	return b.push(level+1, root)
-}
-
-func (b *treeBuilder) compare(t Tile, want []Hash) error {
-	got, err := fetchHashTile(b.ctx, b.f, t)
+// compareTile checks that the log serves tile t with exactly the hashes want.
+func compareTile(ctx context.Context, f Fetcher, t Tile, want []Hash) error {
+	got, err := fetchHashTile(ctx, f, t)
 	if err != nil {
 		return err
 	}
@@ -194,22 +174,4 @@ func (b *treeBuilder) compare(t Tile, want []Hash) error {
 		}
 	}
 	return nil
-}
-
-// finish checks the partial tiles above level 0 and returns the root hash.
-func (b *treeBuilder) finish() (Hash, error) {
-	for l := 1; l < len(b.rows); l++ {
-		if len(b.rows[l]) == 0 {
-			continue
-		}
-		t := Tile{Level: uint8(l), Index: b.next[l], Width: uint16(len(b.rows[l]))}
-		if want, ok := TileFor(t.Level, t.Index, b.size); !ok || want != t {
-			panic(fmt.Sprintf("tiles: audit built tile %s, not in a tree of size %d", t.Path(), b.size))
-		}
-		if err := b.compare(t, b.rows[l]); err != nil {
-			return Hash{}, err
-		}
-		b.edge[t] = b.rows[l]
-	}
-	return RootFromEdge(b.size, b.edge)
 }

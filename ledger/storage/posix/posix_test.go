@@ -1,6 +1,7 @@
 package posix_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -52,9 +53,11 @@ func TestStaticLayout(t *testing.T) {
 	defer s.Close()
 	signer, vkey := storagetest.NewSigner(t, "example.com/posix")
 	l := storagetest.NewLedger(t, s, signer)
+	// 70000 entries: the tlog-tiles example with full and partial tiles on
+	// three levels.
 	var batch []ledger.Entry
-	for i := range 1000 {
-		batch = append(batch, ledger.Entry{Leaf: []byte{byte(i), byte(i >> 8)}})
+	for i := range 70000 {
+		batch = append(batch, ledger.Entry{Leaf: []byte{byte(i), byte(i >> 8), byte(i >> 16)}})
 	}
 	if _, err := l.Append(t.Context(), batch); err != nil {
 		t.Fatal(err)
@@ -62,7 +65,8 @@ func TestStaticLayout(t *testing.T) {
 	if err := l.Close(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	for _, p := range []string{"checkpoint", "tile/0/000", "tile/0/003.p/232", "tile/1/000.p/3", "tile/entries/002", "tile/entries/003.p/232"} {
+	for _, p := range []string{"checkpoint", "tile/0/272", "tile/0/273.p/112",
+		"tile/1/000", "tile/1/001.p/17", "tile/2/000.p/1", "tile/entries/272", "tile/entries/273.p/112"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
 			t.Errorf("missing %s: %v", p, err)
 		}
@@ -76,10 +80,23 @@ func TestStaticLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sc.Size != 1000 {
-		t.Fatalf("published size %d, want 1000", sc.Size)
+	if sc.Size != 70000 {
+		t.Fatalf("published size %d, want 70000", sc.Size)
 	}
 	if err := tiles.Audit(t.Context(), tiles.DirFetcher(dir), sc.Checkpoint, tiles.AuditOptions{}); err != nil {
 		t.Fatalf("audit of the directory: %v", err)
+	}
+	// A flipped bit in a full tile above level 0 is caught.
+	path := filepath.Join(dir, "tile/1/000")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[4000] ^= 1
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := tiles.Audit(t.Context(), tiles.DirFetcher(dir), sc.Checkpoint, tiles.AuditOptions{}); !errors.Is(err, tiles.ErrTampered) {
+		t.Fatalf("audit of a tampered tile/1/000: %v, want ErrTampered", err)
 	}
 }
