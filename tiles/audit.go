@@ -32,7 +32,6 @@ func Audit(ctx context.Context, f Fetcher, cp Checkpoint, opts AuditOptions) err
 		workers = runtime.GOMAXPROCS(0)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 
 	type job struct {
 		n   uint64
@@ -66,7 +65,11 @@ func Audit(ctx context.Context, f Fetcher, cp Checkpoint, opts AuditOptions) err
 			}
 		})
 	}
-	defer wg.Wait()
+	// On return, stop the producer first: workers only exit once it closes jobs.
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
 
 	// The roots of the level-0 tiles are the leaves of the tree above
 	// level 0: a Builder over them produces every tile of level 1 and up,
