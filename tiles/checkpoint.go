@@ -89,3 +89,12 @@ func ParseCheckpoint(text []byte) (Checkpoint, error) {
 	}
 	return c, nil
 }
+
+// ParseSize parses a tree size in canonical decimal: no sign, no leading zeroes.
+func ParseSize(s string) (uint64, error) {
+	n, err := parseCanonical(s, 1<<64-1)
+	if err != nil {
+		return 0, fmt.Errorf("size %q %v", s, err)
+	}
+	return n, nil
+}
