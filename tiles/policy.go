@@ -303,3 +303,28 @@ func verifyLine(v note.Verifier, text []byte, sig note.Signature) bool {
 func (g *Group) String() string {
 	return strconv.Itoa(g.Threshold) + " of " + strconv.Itoa(len(g.Witnesses)+len(g.Groups)) + " in " + g.Name
 }
+
+// ParseLogs parses a list of logs in tlog-policy syntax: "log <vkey> [url]"
+// lines, blank lines and "#" comments only, as a witness is configured.
+func ParseLogs(data []byte) ([]Log, error) {
+	if len(data) > maxPolicySize {
+		return nil, fmt.Errorf("log list is %d bytes, more than %d", len(data), maxPolicySize)
+	}
+	pp := policyParser{policy: &Policy{}, keys: map[string]string{}}
+	for i, line := range bytes.Split(data, []byte("\n")) {
+		fields := strings.FieldsFunc(string(line), func(r rune) bool { return r == ' ' || r == '\t' })
+		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		if fields[0] != "log" {
+			return nil, fmt.Errorf("log list line %d: only \"log <vkey> [url]\" lines are allowed", i+1)
+		}
+		if err := pp.log(fields[1:]); err != nil {
+			return nil, fmt.Errorf("log list line %d: %w", i+1, err)
+		}
+	}
+	if len(pp.policy.Logs) == 0 {
+		return nil, errors.New("log list names no log")
+	}
+	return pp.policy.Logs, nil
+}

@@ -1,0 +1,179 @@
+// Command witness is a C2SP tlog-witness: it cosigns a log's checkpoints only
+// if they extend, append-only, what it cosigned before. See docs/witness.md.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	iofs "io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ledger-dev/ledger/ledger/witness"
+	"github.com/ledger-dev/ledger/tiles"
+)
+
+const usage = `usage: witness <command> [flags]
+
+commands:
+  keygen --name NAME --key FILE            create a cosignature/v1 key (FILE, FILE.pub)
+  serve  --key FILE --logs FILE --state DIR [--listen ADDR]
+                                           run the witness
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+var errUsage = errors.New("usage error")
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "keygen":
+		err = keygen(args[1:], stdout, stderr)
+	case "serve":
+		err = serve(ctx, args[1:], stdout, stderr)
+	case "-h", "--help", "help":
+		fmt.Fprint(stderr, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "witness: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(stderr, "witness %s: %v\n", args[0], errors.Unwrap(err))
+		return 2
+	default:
+		fmt.Fprintf(stderr, "witness %s: %v\n", args[0], err)
+		return 1
+	}
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	return nil
+}
+
+func keygen(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("witness keygen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("name", "", "the witness's key name, e.g. witness.example.com/w1")
+	keyFile := fs.String("key", "", "where to write the private key; the vkey goes to FILE.pub")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *name == "" || *keyFile == "" {
+		return fmt.Errorf("%w: --name and --key are required", errUsage)
+	}
+	skey, vkey, err := tiles.GenerateCosignatureKey(rand.Reader, *name)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	f, err := os.OpenFile(*keyFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, iofs.ErrExist) {
+		return fmt.Errorf("%s already exists; refusing to overwrite a key", *keyFile)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(skey + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*keyFile+".pub", []byte(vkey+"\n"), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, vkey)
+	return nil
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("witness serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	keyFile := fs.String("key", "", "the witness's private key (from witness keygen)")
+	logsFile := fs.String("logs", "", `the logs to witness: tlog-policy "log <vkey> [url]" lines`)
+	stateDir := fs.String("state", "", "directory for the latest cosigned checkpoint of each log")
+	listen := fs.String("listen", "127.0.0.1:8081", "address to serve HTTP on")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *keyFile == "" || *logsFile == "" || *stateDir == "" {
+		return fmt.Errorf("%w: --key, --logs and --state are required", errUsage)
+	}
+	skey, err := os.ReadFile(*keyFile)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	signer, err := tiles.NewCosignatureSigner(strings.TrimSpace(string(skey)), nil)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", errUsage, *keyFile, err)
+	}
+	list, err := os.ReadFile(*logsFile)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	logs, err := tiles.ParseLogs(list)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", errUsage, *logsFile, err)
+	}
+	store, err := witness.NewFileStore(*stateDir)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	var cfg []witness.Log
+	for _, l := range logs {
+		cfg = append(cfg, witness.Log{Origin: l.Verifier.Name(), Verifier: l.Verifier})
+	}
+	w, err := witness.New(witness.Config{Signer: signer, Logs: cfg, Store: store, Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "witness %s serving on http://%s/ for %d logs\nvkey: %s\n", signer.Name(), ln.Addr(), len(logs), signer.Verifier().VKey())
+	srv := &http.Server{Handler: witness.Handler(w), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
