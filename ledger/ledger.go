@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -34,6 +35,14 @@ type Config struct {
 	// PublishInterval is the longest a committed checkpoint waits before it is
 	// published. Default 1s.
 	PublishInterval time.Duration
+	// Witnesses is a C2SP tlog-policy; each checkpoint is sent, before it is
+	// published, to every witness with a URL in it, and the valid
+	// cosignatures are published with it. Nil means no witnesses.
+	Witnesses *tiles.Policy
+	// WitnessTimeout bounds one round of cosigning. Default 5s.
+	WitnessTimeout time.Duration
+	// WitnessClient talks to witnesses. Default: an http.Client with WitnessTimeout.
+	WitnessClient *http.Client
 	// Logger receives operational logs. Default slog.Default().
 	Logger *slog.Logger
 	// Metrics, if set, is updated as the ledger runs; main registers it.
@@ -59,6 +68,12 @@ func (c *Config) validate() error {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.WitnessTimeout == 0 {
+		c.WitnessTimeout = 5 * time.Second
+	}
+	if c.WitnessClient == nil {
+		c.WitnessClient = &http.Client{Timeout: c.WitnessTimeout}
 	}
 	return nil
 }
@@ -86,6 +101,8 @@ var (
 	ErrPushback = errors.New("too many entries waiting to be sequenced")
 	// ErrClosed means the ledger is shut down.
 	ErrClosed = errors.New("ledger is closed")
+	// ErrNoWitnesses means cosigning was asked of a ledger without witnesses.
+	ErrNoWitnesses = errors.New("no witness policy is configured")
 )
 
 // Ledger sequences entries into the log. It is safe for concurrent use.
@@ -244,11 +261,24 @@ func (l *Ledger) Append(ctx context.Context, entries []Entry) ([]Result, error) 
 
 // WaitPublished blocks until the published checkpoint covers size entries.
 func (l *Ledger) WaitPublished(ctx context.Context, size uint64) error {
-	return l.pub.wait(ctx, size)
+	return l.pub.wait(ctx, size, false)
+}
+
+// WaitCosigned blocks until a published checkpoint covering size entries
+// meets the witness quorum. It fails at once without witnesses.
+func (l *Ledger) WaitCosigned(ctx context.Context, size uint64) error {
+	if l.pub.cosigner == nil {
+		return ErrNoWitnesses
+	}
+	return l.pub.wait(ctx, size, true)
 }
 
 // Published returns the latest published checkpoint note and its size.
 func (l *Ledger) Published() ([]byte, uint64) { return l.pub.latest() }
+
+// Quorum reports whether witnesses are configured, and if so whether the
+// published checkpoint meets their quorum.
+func (l *Ledger) Quorum() (configured, met bool) { return l.pub.quorum() }
 
 // Committed returns the committed state.
 func (l *Ledger) Committed() State {

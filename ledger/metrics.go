@@ -15,6 +15,7 @@ type Metrics struct {
 	pending       prometheus.Gauge
 	treeSize      prometheus.Gauge
 	publishedSize prometheus.Gauge
+	quorum        prometheus.Gauge
 	pushbacks     prometheus.Counter
 }
 
@@ -33,6 +34,8 @@ func NewMetrics() *Metrics {
 			Help: "Committed tree size."}),
 		publishedSize: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ledger_published_tree_size",
 			Help: "Tree size of the published checkpoint."}),
+		quorum: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ledger_witness_quorum_met",
+			Help: "1 if the published checkpoint meets the witness quorum, 0 if not, -1 without witnesses."}),
 		pushbacks: prometheus.NewCounter(prometheus.CounterOpts{Name: "ledger_pushback_total",
 			Help: "Appends refused because too many entries were waiting."}),
 	}
@@ -40,7 +43,7 @@ func NewMetrics() *Metrics {
 
 // Register registers the metrics with r.
 func (m *Metrics) Register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.appended, m.flushes, m.flushEntries, m.pending, m.treeSize, m.publishedSize, m.pushbacks} {
+	for _, c := range []prometheus.Collector{m.appended, m.flushes, m.flushEntries, m.pending, m.treeSize, m.publishedSize, m.quorum, m.pushbacks} {
 		if err := r.Register(c); err != nil {
 			return err
 		}
@@ -70,9 +73,18 @@ func (m *Metrics) setSize(size uint64) {
 	}
 }
 
-func (m *Metrics) published(size uint64) {
-	if m != nil {
-		m.publishedSize.Set(float64(size))
+func (m *Metrics) published(size uint64, witnessed, met bool) {
+	if m == nil {
+		return
+	}
+	m.publishedSize.Set(float64(size))
+	switch {
+	case !witnessed:
+		m.quorum.Set(-1)
+	case met:
+		m.quorum.Set(1)
+	default:
+		m.quorum.Set(0)
 	}
 }
 

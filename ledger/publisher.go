@@ -7,22 +7,32 @@ import (
 )
 
 // publisher publishes the committed checkpoint at most once per
-// PublishInterval and wakes callers waiting for a size to be published.
+// PublishInterval, first collecting witness cosignatures when witnesses are
+// configured, and wakes callers waiting for a size to be published or
+// cosigned. Without a quorum it retries every interval, even at the same
+// size, so witnesses that come back restore the quorum on their own.
 type publisher struct {
-	l    *Ledger
-	kick chan struct{}
-	quit chan struct{}
-	once sync.Once
+	l        *Ledger
+	cosigner *cosigner // nil without witnesses
+	kick     chan struct{}
+	quit     chan struct{}
+	once     sync.Once
 
-	mu      sync.Mutex
-	note    []byte
-	size    uint64
-	last    time.Time
-	changed chan struct{} // closed and replaced whenever a checkpoint is published
+	mu       sync.Mutex
+	note     []byte
+	size     uint64
+	cosigned uint64 // largest published size that met the quorum
+	met      bool   // the published checkpoint meets the quorum
+	last     time.Time
+	changed  chan struct{} // closed and replaced whenever a checkpoint is published
 }
 
 func newPublisher(l *Ledger) *publisher {
-	return &publisher{l: l, kick: make(chan struct{}, 1), quit: make(chan struct{}), changed: make(chan struct{})}
+	p := &publisher{l: l, kick: make(chan struct{}, 1), quit: make(chan struct{}), changed: make(chan struct{})}
+	if l.cfg.Witnesses != nil {
+		p.cosigner = newCosigner(l.cfg.Witnesses, l.cfg.WitnessClient, storageTiles{l.cfg.Storage}, l.log)
+	}
+	return p
 }
 
 // committed tells the publisher a new state was committed.
@@ -34,9 +44,22 @@ func (p *publisher) committed() {
 }
 
 func (p *publisher) run() {
+	var retry <-chan time.Time
+	if p.cosigner != nil {
+		t := time.NewTicker(p.l.cfg.PublishInterval)
+		defer t.Stop()
+		retry = t.C
+	}
 	for {
 		select {
 		case <-p.kick:
+		case <-retry:
+			p.mu.Lock()
+			met := p.met
+			p.mu.Unlock()
+			if met {
+				continue
+			}
 		case <-p.quit:
 			return
 		}
@@ -57,25 +80,34 @@ func (p *publisher) run() {
 	}
 }
 
-// publishNow publishes the committed checkpoint if it is newer than the
-// published one.
+// publishNow publishes the committed checkpoint, with the cosignatures it can
+// collect, unless it is already published (with its quorum, if any).
 func (p *publisher) publishNow(ctx context.Context) error {
 	st := p.l.Committed()
 	p.mu.Lock()
-	current := p.note != nil && p.size == st.Size
+	current := p.note != nil && p.size == st.Size && (p.cosigner == nil || p.met)
 	p.mu.Unlock()
 	if current {
 		return nil
 	}
-	if err := p.l.cfg.Storage.Publish(ctx, st.Checkpoint); err != nil {
+	note, met := st.Checkpoint, false
+	if p.cosigner != nil {
+		cctx, cancel := context.WithTimeout(ctx, p.l.cfg.WitnessTimeout)
+		note, met = p.cosigner.cosign(cctx, st)
+		cancel()
+	}
+	if err := p.l.cfg.Storage.Publish(ctx, note); err != nil {
 		return err
 	}
 	p.mu.Lock()
-	p.note, p.size, p.last = st.Checkpoint, st.Size, time.Now()
+	p.note, p.size, p.met, p.last = note, st.Size, met, time.Now()
+	if met {
+		p.cosigned = st.Size
+	}
 	close(p.changed)
 	p.changed = make(chan struct{})
 	p.mu.Unlock()
-	p.l.cfg.Metrics.published(st.Size)
+	p.l.cfg.Metrics.published(st.Size, p.cosigner != nil, met)
 	return nil
 }
 
@@ -85,12 +117,24 @@ func (p *publisher) latest() ([]byte, uint64) {
 	return p.note, p.size
 }
 
-func (p *publisher) wait(ctx context.Context, size uint64) error {
+func (p *publisher) quorum() (configured, met bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cosigner != nil, p.met
+}
+
+// wait blocks until the published (or, with cosigned, the quorum-meeting)
+// checkpoint covers size entries.
+func (p *publisher) wait(ctx context.Context, size uint64, cosigned bool) error {
 	for {
 		p.mu.Lock()
-		ok, ch := p.size >= size, p.changed
+		have := p.size
+		if cosigned {
+			have = p.cosigned
+		}
+		ch := p.changed
 		p.mu.Unlock()
-		if ok {
+		if have >= size {
 			return nil
 		}
 		select {

@@ -1,0 +1,137 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/ledger-dev/ledger/ledger/witness"
+	"github.com/ledger-dev/ledger/tiles"
+)
+
+// cosigner collects witness cosignatures for checkpoints (C2SP tlog-witness,
+// client side). It remembers, per witness, the size that witness last
+// cosigned, learning it from 409 responses.
+type cosigner struct {
+	policy  *tiles.Policy
+	client  *http.Client
+	tiles   tiles.TileReader // committed hash tiles, for consistency proofs
+	log     *slog.Logger
+	clients []*witnessClient
+}
+
+type witnessClient struct {
+	w        *tiles.Witness
+	url      string
+	mu       sync.Mutex
+	lastSize uint64 // what we believe the witness last cosigned
+}
+
+func newCosigner(policy *tiles.Policy, client *http.Client, r tiles.TileReader, log *slog.Logger) *cosigner {
+	c := &cosigner{policy: policy, client: client, tiles: r, log: log}
+	for _, w := range policy.Witnesses {
+		if w.URL != "" {
+			c.clients = append(c.clients, &witnessClient{w: w, url: strings.TrimSuffix(w.URL, "/") + "/add-checkpoint"})
+		}
+	}
+	return c
+}
+
+// cosign sends the checkpoint of st to every witness in parallel and returns
+// the checkpoint with every valid cosignature appended, and whether the
+// policy's quorum is met.
+func (c *cosigner) cosign(ctx context.Context, st State) ([]byte, bool) {
+	lines := make([][]byte, len(c.clients))
+	var wg sync.WaitGroup
+	for i, wc := range c.clients {
+		wg.Go(func() {
+			line, err := c.addCheckpoint(ctx, wc, st)
+			if err != nil {
+				c.log.Warn("witness did not cosign", "witness", wc.w.Name, "size", st.Size, "err", err)
+				return
+			}
+			lines[i] = line
+		})
+	}
+	wg.Wait()
+	signed := bytes.Clone(st.Checkpoint)
+	for _, l := range lines {
+		signed = append(signed, l...)
+	}
+	_, err := c.policy.Verify(signed)
+	return signed, err == nil
+}
+
+// addCheckpoint submits st to one witness, retrying once with the size a
+// 409 reveals, and returns the verified cosignature line.
+func (c *cosigner) addCheckpoint(ctx context.Context, wc *witnessClient, st State) ([]byte, error) {
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	for attempt := 0; attempt < 2; attempt++ {
+		if wc.lastSize > st.Size {
+			return nil, fmt.Errorf("witness has cosigned size %d, larger than our %d", wc.lastSize, st.Size)
+		}
+		proof, err := tiles.ConsistencyProof(ctx, c.tiles, wc.lastSize, st.Size)
+		if err != nil {
+			return nil, err
+		}
+		body := (&witness.Request{OldSize: wc.lastSize, Proof: proof, Checkpoint: st.Checkpoint}).Marshal()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, wc.url, bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		resp, err := c.client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		respBody, err := io.ReadAll(io.LimitReader(resp.Body, witness.MaxBodySize))
+		resp.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case resp.StatusCode == http.StatusOK:
+			line, err := verifyCosignature(wc.w, st.Checkpoint, respBody)
+			if err != nil {
+				return nil, err
+			}
+			wc.lastSize = st.Size
+			return line, nil
+		case resp.StatusCode == http.StatusConflict && resp.Header.Get("Content-Type") == "text/x.tlog.size":
+			size, err := tiles.ParseSize(strings.TrimSuffix(string(respBody), "\n"))
+			if err != nil {
+				return nil, fmt.Errorf("witness sent a bad size in its 409: %v", err)
+			}
+			wc.lastSize = size // and try again from there
+		default:
+			return nil, fmt.Errorf("witness answered %s: %s", resp.Status, bytes.TrimSpace(respBody))
+		}
+	}
+	return nil, errors.New("witness keeps reporting a different size")
+}
+
+// verifyCosignature picks, from a witness's response, the signature line of
+// that witness and checks it on its own over the checkpoint.
+func verifyCosignature(w *tiles.Witness, checkpoint, response []byte) ([]byte, error) {
+	for _, line := range bytes.SplitAfter(response, []byte("\n")) {
+		if len(bytes.TrimSpace(line)) == 0 {
+			continue
+		}
+		if !bytes.HasSuffix(line, []byte("\n")) {
+			line = append(line, '\n')
+		}
+		n, err := note.Open(append(bytes.Clone(checkpoint), line...), note.VerifierList(w.Verifier))
+		if err == nil && len(n.Sigs) == 1 {
+			return line, nil
+		}
+	}
+	return nil, errors.New("the response holds no valid cosignature from this witness")
+}

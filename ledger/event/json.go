@@ -1,0 +1,559 @@
+package event
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// maxDepth bounds the nesting of objects and arrays inside a change value.
+const maxDepth = 32
+
+// parser is a strict one-pass JSON scanner over src. It decodes events
+// (decode.go) and writes the canonical form of arbitrary values (Change.Old
+// and Change.New), redacting sensitive members on the way when red is set.
+//
+// Strict means: RFC 8259 grammar, valid UTF-8, no lone surrogates in \u
+// escapes, no duplicate object member names, at most maxDepth levels.
+type parser struct {
+	src []byte
+	pos int
+
+	depth   int
+	members []member // object members being ordered, a stack shared by all levels
+	tmp     []byte   // scratch for reordering members
+	discard []byte   // scratch for values that are checked but not kept
+
+	// Redaction, when red is not nil.
+	red      *Redactor
+	path     []pathSeg // where the parser is, below pathBase
+	pathBase string    // e.g. "changes.profile.new"
+	redacted []string  // dotted paths replaced by "[REDACTED]"
+}
+
+type member struct {
+	key        []byte // unescaped name
+	start, end int    // "name":value in dst, without the separating comma
+}
+
+type pathSeg struct {
+	key   []byte
+	index int // when key is nil
+}
+
+// syntaxError is malformed input: nothing after it can be trusted.
+type syntaxError struct {
+	offset int
+	msg    string
+}
+
+func (e *syntaxError) Error() string { return fmt.Sprintf("%s at byte %d", e.msg, e.offset) }
+
+func (p *parser) errorf(format string, args ...any) error {
+	return &syntaxError{offset: p.pos, msg: fmt.Sprintf(format, args...)}
+}
+
+func (p *parser) skipWS() {
+	for p.pos < len(p.src) {
+		switch p.src[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+// peek returns the next byte, or 0 at the end of the input.
+func (p *parser) peek() byte {
+	if p.pos < len(p.src) {
+		return p.src[p.pos]
+	}
+	return 0
+}
+
+// expect consumes c after optional whitespace.
+func (p *parser) expect(c byte) error {
+	p.skipWS()
+	if p.peek() != c {
+		return p.errorf("expected %q, found %s", c, p.found())
+	}
+	p.pos++
+	return nil
+}
+
+// found describes the next input byte for error messages.
+func (p *parser) found() string {
+	if p.pos >= len(p.src) {
+		return "end of input"
+	}
+	return strconv.QuoteRune(rune(p.src[p.pos]))
+}
+
+// kind names the JSON type of the value that starts at p.pos.
+func (p *parser) kind() string {
+	switch p.peek() {
+	case '"':
+		return "string"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		return "number"
+	}
+	return p.found()
+}
+
+// literal consumes the literal word (true, false, null).
+func (p *parser) literal(word string) error {
+	if !bytes.HasPrefix(p.src[p.pos:], []byte(word)) {
+		return p.errorf("invalid literal")
+	}
+	p.pos += len(word)
+	return nil
+}
+
+// isNull consumes a null literal if one is next.
+func (p *parser) isNull() (bool, error) {
+	if p.peek() != 'n' {
+		return false, nil
+	}
+	return true, p.literal("null")
+}
+
+// key reads an object member name (p.pos at its opening quote) and returns
+// it unescaped; without escapes it is a view of src.
+func (p *parser) key() ([]byte, error) {
+	start := p.pos + 1
+	for i := start; i < len(p.src); i++ {
+		c := p.src[i]
+		switch {
+		case c == '"':
+			p.pos = i + 1
+			return p.src[start:i], nil
+		case c == '\\' || c < 0x20 || c >= utf8.RuneSelf:
+			return p.appendString(nil)
+		}
+	}
+	p.pos = len(p.src)
+	return nil, p.errorf("unterminated string")
+}
+
+// str reads a string value (p.pos at its opening quote).
+func (p *parser) str() (string, error) {
+	b, err := p.key()
+	return string(b), err
+}
+
+// appendString unescapes the string at p.pos (its opening quote) onto dst.
+func (p *parser) appendString(dst []byte) ([]byte, error) {
+	p.pos++
+	for {
+		start := p.pos
+		for p.pos < len(p.src) {
+			c := p.src[p.pos]
+			if c == '"' || c == '\\' || c < 0x20 || c >= utf8.RuneSelf {
+				break
+			}
+			p.pos++
+		}
+		dst = append(dst, p.src[start:p.pos]...)
+		if p.pos >= len(p.src) {
+			return dst, p.errorf("unterminated string")
+		}
+		switch c := p.src[p.pos]; {
+		case c == '"':
+			p.pos++
+			return dst, nil
+		case c < 0x20:
+			return dst, p.errorf("control character %U in string (escape it)", rune(c))
+		case c >= utf8.RuneSelf:
+			r, n := utf8.DecodeRune(p.src[p.pos:])
+			if r == utf8.RuneError && n == 1 {
+				return dst, p.errorf("invalid UTF-8 in string")
+			}
+			dst = append(dst, p.src[p.pos:p.pos+n]...)
+			p.pos += n
+		default:
+			var err error
+			if dst, err = p.escape(dst); err != nil {
+				return dst, err
+			}
+		}
+	}
+}
+
+// escape decodes the escape sequence at p.pos (its backslash) onto dst.
+func (p *parser) escape(dst []byte) ([]byte, error) {
+	if p.pos+1 >= len(p.src) {
+		return dst, p.errorf("unterminated string")
+	}
+	c := p.src[p.pos+1]
+	p.pos += 2
+	switch c {
+	case '"', '\\', '/':
+		return append(dst, c), nil
+	case 'b':
+		return append(dst, '\b'), nil
+	case 'f':
+		return append(dst, '\f'), nil
+	case 'n':
+		return append(dst, '\n'), nil
+	case 'r':
+		return append(dst, '\r'), nil
+	case 't':
+		return append(dst, '\t'), nil
+	case 'u':
+		r, ok := p.hex4()
+		if !ok {
+			return dst, p.errorf(`invalid \u escape`)
+		}
+		if utf16.IsSurrogate(r) {
+			var r2 rune = -1
+			if bytes.HasPrefix(p.src[p.pos:], []byte(`\u`)) {
+				p.pos += 2
+				r2, _ = p.hex4()
+			}
+			if r = utf16.DecodeRune(r, r2); r == utf8.RuneError {
+				return dst, p.errorf(`invalid surrogate pair in \u escape`)
+			}
+		}
+		return utf8.AppendRune(dst, r), nil
+	}
+	p.pos--
+	return dst, p.errorf("invalid escape character %q", c)
+}
+
+func (p *parser) hex4() (rune, bool) {
+	if p.pos+4 > len(p.src) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range p.src[p.pos : p.pos+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	p.pos += 4
+	return r, true
+}
+
+// number consumes a number, checking RFC 8259 grammar, and returns its text.
+func (p *parser) number() ([]byte, error) {
+	start := p.pos
+	if p.peek() == '-' {
+		p.pos++
+	}
+	switch c := p.peek(); {
+	case c == '0':
+		p.pos++
+	case '1' <= c && c <= '9':
+		p.digits()
+	default:
+		return nil, p.errorf("invalid number")
+	}
+	if p.peek() == '.' {
+		p.pos++
+		if p.digits() == 0 {
+			return nil, p.errorf("invalid number")
+		}
+	}
+	if c := p.peek(); c == 'e' || c == 'E' {
+		p.pos++
+		if c := p.peek(); c == '+' || c == '-' {
+			p.pos++
+		}
+		if p.digits() == 0 {
+			return nil, p.errorf("invalid number")
+		}
+	}
+	return p.src[start:p.pos], nil
+}
+
+func (p *parser) digits() int {
+	start := p.pos
+	for p.pos < len(p.src) && '0' <= p.src[p.pos] && p.src[p.pos] <= '9' {
+		p.pos++
+	}
+	return p.pos - start
+}
+
+// value appends the canonical form of the value at p.pos (after optional
+// whitespace) to dst: no insignificant whitespace, object members sorted by
+// name (bytewise, i.e. by code point), strings escaped as appendQuoted does,
+// numbers and literals verbatim.
+func (p *parser) value(dst []byte) ([]byte, error) {
+	p.skipWS()
+	switch c := p.peek(); c {
+	case '{':
+		return p.object(dst)
+	case '[':
+		return p.array(dst)
+	case '"':
+		var s []byte
+		var err error
+		if s, err = p.key(); err != nil {
+			return dst, err
+		}
+		return appendQuoted(dst, s), nil
+	case 't':
+		return append(dst, "true"...), p.literal("true")
+	case 'f':
+		return append(dst, "false"...), p.literal("false")
+	case 'n':
+		return append(dst, "null"...), p.literal("null")
+	default:
+		n, err := p.number()
+		if err != nil {
+			return dst, p.errorf("expected a JSON value, found %s", p.found())
+		}
+		return append(dst, n...), nil
+	}
+}
+
+func (p *parser) enter() error {
+	if p.depth++; p.depth > maxDepth {
+		return p.errorf("nested more than %d levels deep", maxDepth)
+	}
+	return nil
+}
+
+func (p *parser) array(dst []byte) ([]byte, error) {
+	if err := p.enter(); err != nil {
+		return dst, err
+	}
+	p.pos++
+	dst = append(dst, '[')
+	p.skipWS()
+	if p.peek() == ']' {
+		p.pos++
+		p.depth--
+		return append(dst, ']'), nil
+	}
+	for i := 0; ; i++ {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var err error
+		p.path = append(p.path, pathSeg{index: i})
+		dst, err = p.value(dst)
+		p.path = p.path[:len(p.path)-1]
+		if err != nil {
+			return dst, err
+		}
+		p.skipWS()
+		switch p.peek() {
+		case ',':
+			p.pos++
+		case ']':
+			p.pos++
+			p.depth--
+			return append(dst, ']'), nil
+		default:
+			return dst, p.errorf("expected ',' or ']' in array, found %s", p.found())
+		}
+	}
+}
+
+func (p *parser) object(dst []byte) ([]byte, error) {
+	if err := p.enter(); err != nil {
+		return dst, err
+	}
+	p.pos++
+	dst = append(dst, '{')
+	base := len(p.members)
+	defer func() { p.members = p.members[:base] }()
+	p.skipWS()
+	if p.peek() == '}' {
+		p.pos++
+		p.depth--
+		return append(dst, '}'), nil
+	}
+	for {
+		p.skipWS()
+		if p.peek() != '"' {
+			return dst, p.errorf("expected a member name, found %s", p.found())
+		}
+		name, err := p.key()
+		if err != nil {
+			return dst, err
+		}
+		if len(p.members) > base {
+			dst = append(dst, ',')
+		}
+		start := len(dst)
+		dst = append(appendQuoted(dst, name), ':')
+		if err := p.expect(':'); err != nil {
+			return dst, err
+		}
+		p.path = append(p.path, pathSeg{key: name})
+		if p.red != nil && p.red.match(name) {
+			dst, err = p.redactValue(dst)
+		} else {
+			dst, err = p.value(dst)
+		}
+		p.path = p.path[:len(p.path)-1]
+		if err != nil {
+			return dst, err
+		}
+		p.members = append(p.members, member{key: name, start: start, end: len(dst)})
+		p.skipWS()
+		switch p.peek() {
+		case ',':
+			p.pos++
+			continue
+		case '}':
+			p.pos++
+		default:
+			return dst, p.errorf("expected ',' or '}' in object, found %s", p.found())
+		}
+		break
+	}
+	p.depth--
+	dst, err := p.order(dst, p.members[base:])
+	return append(dst, '}'), err
+}
+
+// order sorts the members just written to dst by name and rejects
+// duplicates. Members usually arrive sorted, and then nothing is copied.
+func (p *parser) order(dst []byte, ms []member) ([]byte, error) {
+	sorted := true
+	for i := 1; i < len(ms); i++ {
+		switch c := bytes.Compare(ms[i-1].key, ms[i].key); {
+		case c == 0:
+			return dst, p.errorf("duplicate member name %q", ms[i].key)
+		case c > 0:
+			sorted = false
+		}
+	}
+	if sorted {
+		return dst, nil
+	}
+	slices.SortFunc(ms, func(a, b member) int { return bytes.Compare(a.key, b.key) })
+	for i := 1; i < len(ms); i++ {
+		if bytes.Equal(ms[i-1].key, ms[i].key) {
+			return dst, p.errorf("duplicate member name %q", ms[i].key)
+		}
+	}
+	region := ms[0].start
+	for _, m := range ms {
+		region = min(region, m.start)
+	}
+	p.tmp = append(p.tmp[:0], dst[region:]...)
+	dst = dst[:region]
+	for i, m := range ms {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, p.tmp[m.start-region:m.end-region]...)
+	}
+	return dst, nil
+}
+
+// redacted is what a sensitive value becomes.
+const redacted = `"[REDACTED]"`
+
+// redactValue checks the value at p.pos and writes "[REDACTED]" in its
+// place. Null stays null (it hides nothing), and a value that is already
+// "[REDACTED]" is not reported again, so redaction is idempotent.
+func (p *parser) redactValue(dst []byte) ([]byte, error) {
+	p.skipWS()
+	start := p.pos
+	red := p.red
+	p.red = nil // nothing inside a redacted value is reported
+	var err error
+	p.discard, err = p.value(p.discard[:0])
+	p.red = red
+	if err != nil {
+		return dst, err
+	}
+	switch raw := p.src[start:p.pos]; string(raw) {
+	case "null":
+		return append(dst, "null"...), nil
+	case redacted:
+	default:
+		p.redacted = append(p.redacted, p.pathString())
+	}
+	return append(dst, redacted...), nil
+}
+
+func (p *parser) pathString() string {
+	b := []byte(p.pathBase)
+	for _, s := range p.path {
+		b = append(b, '.')
+		if s.key != nil {
+			b = append(b, s.key...)
+		} else {
+			b = strconv.AppendInt(b, int64(s.index), 10)
+		}
+	}
+	return string(b)
+}
+
+// appendQuoted appends s as a JSON string in canonical form: only '"', '\'
+// and the control characters U+0000..U+001F are escaped (as \", \\, \b, \f,
+// \n, \r, \t, or \u00xx with lowercase hex); everything else is copied as
+// UTF-8. This is the string form of RFC 8785 (JCS). s must be valid UTF-8.
+func appendQuoted[T string | []byte](dst []byte, s T) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+const hexDigits = "0123456789abcdef"
+
+// canonical returns the canonical form of the JSON value v (see value),
+// appended to dst.
+func canonical(dst, v []byte) ([]byte, error) {
+	p := parser{src: v}
+	dst, err := p.value(dst)
+	if err != nil {
+		return dst, err
+	}
+	p.skipWS()
+	if p.pos != len(v) {
+		return dst, p.errorf("unexpected data after the value")
+	}
+	return dst, nil
+}
