@@ -23,6 +23,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
 	"github.com/ledger-dev/ledger/ledger/storage/posix"
+	"github.com/ledger-dev/ledger/tiles"
 )
 
 func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -34,6 +35,8 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	publishEvery := fs.Duration("publish-interval", time.Second, "longest a committed checkpoint waits to be published")
 	maxPending := fs.Int("max-pending", 1<<18, "entries waiting to be sequenced before appends get 503")
 	maxBody := fs.Int64("max-body", 32<<20, "largest request body in bytes")
+	policyFile := fs.String("witness-policy", "", "C2SP tlog-policy naming the witnesses (with URLs) and the quorum")
+	witnessTimeout := fs.Duration("witness-timeout", 5*time.Second, "how long one round of cosigning may take")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -47,6 +50,16 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	signer, vkey, err := openKey(*data, *keyFile, *origin, stdout)
 	if err != nil {
 		return err
+	}
+	var policy *tiles.Policy
+	if *policyFile != "" {
+		b, err := os.ReadFile(*policyFile)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		if policy, err = tiles.ParsePolicy(b); err != nil {
+			return fmt.Errorf("%w: %s: %v", errUsage, *policyFile, err)
+		}
 	}
 	store, err := posix.Open(filepath.Join(*data, "log"))
 	if err != nil {
@@ -63,6 +76,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	l, err := ledger.New(ctx, ledger.Config{
 		Storage: store, Signer: signer, KeyOf: event.KeyOf, MaxPending: *maxPending,
 		PublishInterval: *publishEvery, Logger: log, Metrics: metrics,
+		Witnesses: policy, WitnessTimeout: *witnessTimeout,
 	})
 	if err != nil {
 		return err

@@ -29,8 +29,10 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 	switch wait {
 	case "", "durable", "published":
 	case "cosigned":
-		s.writeError(w, r, fmt.Errorf("%w: wait=cosigned needs witnesses, and this ledger has no witness policy", errBadRequest))
-		return
+		if configured, _ := s.cfg.Ledger.Quorum(); !configured {
+			s.writeError(w, r, fmt.Errorf("%w: wait=cosigned needs witnesses, and this ledger has no witness policy", errBadRequest))
+			return
+		}
 	default:
 		s.writeError(w, r, fmt.Errorf("%w: wait must be durable, published or cosigned", errBadRequest))
 		return
@@ -60,15 +62,19 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if wait == "published" {
+	if wait == "published" || wait == "cosigned" {
 		var last uint64
 		for _, res := range results {
 			last = max(last, res.Index)
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WaitTimeout)
 		defer cancel()
-		if err := s.cfg.Ledger.WaitPublished(ctx, last+1); err != nil {
-			s.writeError(w, r, fmt.Errorf("events are durable but not yet published: %w", err))
+		waitFor := s.cfg.Ledger.WaitPublished
+		if wait == "cosigned" {
+			waitFor = s.cfg.Ledger.WaitCosigned
+		}
+		if err := waitFor(ctx, last+1); err != nil {
+			s.writeError(w, r, fmt.Errorf("events are durable but not yet %s: %w", wait, err))
 			return
 		}
 	}

@@ -123,8 +123,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 			"size": committed, "published_size": published})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "origin": s.cfg.Ledger.Origin(),
-		"size": committed, "published_size": published})
+	body := map[string]any{"status": "ok", "origin": s.cfg.Ledger.Origin(), "size": committed, "published_size": published}
+	if configured, met := s.cfg.Ledger.Quorum(); configured {
+		body["witness_quorum"] = met
+	}
+	writeJSON(w, http.StatusOK, body)
 }
 
 // getCheckpoint serves the published checkpoint; it must not be cached for long.
