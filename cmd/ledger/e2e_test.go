@@ -27,14 +27,14 @@ var (
 	buildErr  error
 )
 
-func buildBinaries(t *testing.T) (ledgerBin, verifierBin string) {
+func buildBinaries(t *testing.T) (ledgerBin, verifierBin, witnessBin string) {
 	t.Helper()
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "ledger-e2e-")
 		if buildErr != nil {
 			return
 		}
-		for _, pkg := range []string{".", "../verifier"} {
+		for _, pkg := range []string{".", "../verifier", "../witness"} {
 			out, err := exec.Command("go", "build", "-o", binDir+"/", pkg).CombinedOutput()
 			if err != nil {
 				buildErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
@@ -45,7 +45,7 @@ func buildBinaries(t *testing.T) (ledgerBin, verifierBin string) {
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
-	return filepath.Join(binDir, "ledger"), filepath.Join(binDir, "verifier")
+	return filepath.Join(binDir, "ledger"), filepath.Join(binDir, "verifier"), filepath.Join(binDir, "witness")
 }
 
 // server is a running `ledger serve` process.
@@ -163,7 +163,7 @@ func postEvents(client *http.Client, url string, events []map[string]any) ([]ack
 // identical bytes, that the whole log verifies with the verifier, and that
 // every checkpoint published before a crash is consistent with the final one.
 func TestCrashRecovery(t *testing.T) {
-	ledgerBin, verifierBin := buildBinaries(t)
+	ledgerBin, verifierBin, _ := buildBinaries(t)
 	data := t.TempDir()
 	args := []string{"--data", data, "--origin", "example.com/crash", "--publish-interval", "20ms"}
 	const cycles, clients = 20, 6

@@ -1,0 +1,168 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// witnessProc is a running `witness serve` process.
+type witnessProc struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+var witnessServingRe = regexp.MustCompile(`serving on http://(\S+)/`)
+
+func startWitnessProc(t *testing.T, bin, key, logs, state, addr string) *witnessProc {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--key", key, "--logs", logs, "--state", state, "--listen", addr)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = &testLogWriter{t: t}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if m := witnessServingRe.FindStringSubmatch(sc.Text()); m != nil {
+			go io.Copy(io.Discard, stdout)
+			return &witnessProc{cmd: cmd, addr: m[1]}
+		}
+	}
+	t.Fatalf("witness did not start on %s", addr)
+	return nil
+}
+
+func (w *witnessProc) kill() { w.cmd.Process.Kill(); w.cmd.Wait() }
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func runCmd(t *testing.T, bin string, args ...string) (string, int) {
+	t.Helper()
+	out, err := exec.Command(bin, args...).CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
+}
+
+// TestWitnessedLog runs the ledger with three real witness processes under a
+// 2-of-3 policy, and checks with the verifier what an auditor would see as
+// witnesses die and come back.
+func TestWitnessedLog(t *testing.T) {
+	ledgerBin, verifierBin, witnessBin := buildBinaries(t)
+	dir := t.TempDir()
+	logKey := filepath.Join(dir, "log.key")
+	out, code := runCmd(t, ledgerBin, "keygen", "--origin", "example.com/witnessed", "--key", logKey)
+	if code != 0 {
+		t.Fatalf("ledger keygen: %s", out)
+	}
+	logVKey := strings.TrimSpace(out)
+	logsFile := filepath.Join(dir, "logs")
+	os.WriteFile(logsFile, []byte("# the log this witness cosigns\nlog "+logVKey+"\n"), 0o644)
+
+	policy := "log " + logVKey + "\n"
+	var witnesses []*witnessProc
+	var keys, states []string
+	for i := range 3 {
+		key := filepath.Join(dir, fmt.Sprintf("w%d.key", i))
+		out, code := runCmd(t, witnessBin, "keygen", "--name", fmt.Sprintf("w%d.example.com", i), "--key", key)
+		if code != 0 || !strings.HasPrefix(out, fmt.Sprintf("w%d.example.com+", i)) {
+			t.Fatalf("witness keygen: %s", out)
+		}
+		state := filepath.Join(dir, fmt.Sprintf("w%d.state", i))
+		w := startWitnessProc(t, witnessBin, key, logsFile, state, freeAddr(t))
+		witnesses, keys, states = append(witnesses, w), append(keys, key), append(states, state)
+		policy += fmt.Sprintf("witness w%d %s http://%s\n", i, strings.TrimSpace(out), w.addr)
+	}
+	policy += "group auditors 2 w0 w1 w2\nquorum auditors\n"
+	policyFile := filepath.Join(dir, "policy")
+	os.WriteFile(policyFile, []byte(policy), 0o644)
+
+	srv := startServer(t, ledgerBin, "--data", filepath.Join(dir, "data"), "--key", logKey,
+		"--witness-policy", policyFile, "--publish-interval", "50ms", "--witness-timeout", "2s")
+	appendEvents := func(n int, wait string) int {
+		var body bytes.Buffer
+		for i := range n {
+			fmt.Fprintf(&body, `{"action":"login","actor":{"id":"u%d","type":"user"},"resource":{"type":"session"},"result":"success"}`+"\n", i)
+		}
+		resp, err := http.Post(srv.url+"v1/events?wait="+wait, "application/x-ndjson", &body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Logf("append wait=%s: %s %s", wait, resp.Status, b)
+		}
+		return resp.StatusCode
+	}
+	verify := func() (string, int) {
+		return runCmd(t, verifierBin, "checkpoint", "--log", srv.url, "--policy", policyFile)
+	}
+
+	if code := appendEvents(20, "cosigned"); code != http.StatusOK {
+		t.Fatalf("cosigned append with all witnesses up: %d", code)
+	}
+	if out, code := verify(); code != 0 || strings.Count(out, "ok cosignature") < 2 || !strings.Contains(out, "ok quorum") {
+		t.Fatalf("verifier with all witnesses up (exit %d):\n%s", code, out)
+	}
+
+	witnesses[0].kill()
+	if code := appendEvents(20, "cosigned"); code != http.StatusOK {
+		t.Fatalf("cosigned append with one witness down: %d", code)
+	}
+	if out, code := verify(); code != 0 {
+		t.Fatalf("verifier with one witness down (exit %d):\n%s", code, out)
+	}
+
+	witnesses[1].kill()
+	if code := appendEvents(20, "published"); code != http.StatusOK {
+		t.Fatalf("published append with two witnesses down: %d", code)
+	}
+	out, code = verify()
+	if code != 1 || !strings.Contains(out, "FAIL: quorum") {
+		t.Fatalf("verifier with two witnesses down: exit %d, want 1 with a quorum failure:\n%s", code, out)
+	}
+	t.Logf("with two witnesses down the verifier says:\n%s", out)
+
+	for i := range 2 {
+		witnesses[i] = startWitnessProc(t, witnessBin, keys[i], logsFile, states[i], witnesses[i].addr)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		out, code := verify()
+		if code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("quorum did not come back after the witnesses restarted:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
