@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -35,6 +36,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	publishEvery := fs.Duration("publish-interval", time.Second, "longest a committed checkpoint waits to be published")
 	maxPending := fs.Int("max-pending", 1<<18, "entries waiting to be sequenced before appends get 503")
 	maxBody := fs.Int64("max-body", 32<<20, "largest request body in bytes")
+	debugAddr := fs.String("debug-listen", "", "serve Go's /debug/pprof/ profiles on this address (off by default)")
 	policyFile := fs.String("witness-policy", "", "C2SP tlog-policy naming the witnesses (with URLs) and the quorum")
 	witnessTimeout := fs.Duration("witness-timeout", 5*time.Second, "how long one round of cosigning may take")
 	if err := parseFlags(fs, args); err != nil {
@@ -87,6 +89,13 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	})
 	if err != nil {
 		return err
+	}
+	if *debugAddr != "" {
+		dln, err := net.Listen("tcp", *debugAddr)
+		if err != nil {
+			return err
+		}
+		go http.Serve(dln, debugMux())
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -144,6 +153,16 @@ func openKey(data, keyFile, origin string, stdout io.Writer) (note.Signer, strin
 		return nil, "", fmt.Errorf("couldn't read the vkey beside the key: %w", err)
 	}
 	return signer, string(trimNewline(vkey)), nil
+}
+
+// debugMux serves the pprof profiles, on their own listener so that they
+// are never exposed on the API address.
+func debugMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 func trimNewline(b []byte) []byte {

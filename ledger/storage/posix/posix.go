@@ -27,6 +27,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 
 	"github.com/ledger-dev/ledger/ledger"
@@ -105,9 +106,9 @@ func (s *Storage) State(context.Context) (ledger.State, error) {
 	return s.state, nil
 }
 
-// Commit writes the flush's tiles and bundles, makes them durable with one
-// syncfs, then replaces the commit-state file atomically: the rename (and the
-// directory fsync after it) is the commit point.
+// Commit writes the flush's tiles and bundles and makes them durable, then
+// replaces the commit-state file atomically: the rename (and the directory
+// fsync after it) is the commit point.
 func (s *Storage) Commit(_ context.Context, f *ledger.Flush) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -119,23 +120,17 @@ func (s *Storage) Commit(_ context.Context, f *ledger.Flush) error {
 			return fmt.Errorf("flush rewrites committed full tile %s", t.Path())
 		}
 	}
-	for t, b := range f.Tiles {
-		if err := s.writeFile(t.Path(), b, false); err != nil {
-			return err
-		}
+	if err := s.writeTiles(f.Tiles); err != nil {
+		return err
 	}
-	// At this point the tiles may or may not be on disk; the committed state
-	// still says f.Old, and a crash here leaves a log of size f.Old.Size.
-	if len(f.Tiles) > 0 {
-		if err := s.syncfs(); err != nil {
-			return err
-		}
-	}
+	// At this point the tiles are durable, but the committed state still
+	// says f.Old: a crash here leaves a log of size f.Old.Size, and the new
+	// files are garbage that the next flush overwrites.
 	sj, err := json.Marshal(stateJSON{Size: f.New.Size, Root: f.New.Root[:], Checkpoint: f.New.Checkpoint})
 	if err != nil {
 		return err
 	}
-	if err := s.writeFile(stateFile, sj, true); err != nil {
+	if err := s.writeFile(stateFile, sj, true, true); err != nil {
 		return err
 	}
 	// At this point f.New is committed and survives a crash.
@@ -177,21 +172,16 @@ func (s *Storage) Publish(_ context.Context, checkpoint []byte) error {
 	if cur, err := s.read(tiles.CheckpointPath); err == nil && bytes.Equal(cur, checkpoint) {
 		return nil
 	}
-	return s.writeFile(tiles.CheckpointPath, checkpoint, true)
+	return s.writeFile(tiles.CheckpointPath, checkpoint, true, true)
 }
 
 // writeFile writes path (relative, slash-separated) through a temporary file
 // and a rename, so readers never see a partly written file. With durable,
-// the file and its directory are fsynced before returning.
-func (s *Storage) writeFile(path string, data []byte, durable bool) error {
+// the file is fsynced before the rename; with syncParent, its directory is
+// fsynced after it. The directory must exist.
+func (s *Storage) writeFile(path string, data []byte, durable, syncParent bool) error {
 	full := filepath.Join(s.dir, filepath.FromSlash(path))
 	dir := filepath.Dir(full)
-	if !s.dirs[dir] {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return err
-		}
-		s.dirs[dir] = true
-	}
 	tmp, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
 		return err
@@ -217,19 +207,41 @@ func (s *Storage) writeFile(path string, data []byte, durable bool) error {
 	if err := os.Rename(tmp.Name(), full); err != nil {
 		return err
 	}
-	if durable {
+	if syncParent {
 		return syncDir(dir)
 	}
 	return nil
 }
 
-// syncfs flushes every written file and directory entry of the log's
-// filesystem in one call.
-func (s *Storage) syncfs() error {
-	if err := unix.Syncfs(int(s.lock.Fd())); err != nil {
-		return fmt.Errorf("couldn't sync the log directory: %w", err)
+// writeTiles writes tiles durably, several at a time: each file is written
+// and fsynced under a temporary name and renamed into place, then every
+// directory that gained an entry is fsynced once. Per-file fsyncs (rather
+// than one syncfs) keep the cost proportional to the flush, whatever else is
+// writing to the filesystem.
+func (s *Storage) writeTiles(ts map[tiles.Tile][]byte) error {
+	for t := range ts { // create directories first, from this goroutine only
+		dir := filepath.Dir(filepath.Join(s.dir, filepath.FromSlash(t.Path())))
+		if !s.dirs[dir] {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			s.dirs[dir] = true
+		}
 	}
-	return nil
+	dirs := map[string]bool{}
+	var g errgroup.Group
+	g.SetLimit(16)
+	for t, b := range ts {
+		dirs[filepath.Dir(filepath.Join(s.dir, filepath.FromSlash(t.Path())))] = true
+		g.Go(func() error { return s.writeFile(t.Path(), b, true, false) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for dir := range dirs {
+		g.Go(func() error { return syncDir(dir) })
+	}
+	return g.Wait()
 }
 
 func syncDir(dir string) error {
