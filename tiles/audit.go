@@ -44,14 +44,16 @@ func Audit(ctx context.Context, f Fetcher, cp Checkpoint, opts AuditOptions) err
 		defer close(jobs)
 		defer close(queue)
 		for n := uint64(0); n < count; n++ {
+			// Hand the job to a worker before queueing its result channel:
+			// every channel the consumer receives must get a result.
 			j := job{n: n, out: make(chan bundleCheck, 1)}
 			select {
-			case queue <- j.out:
+			case jobs <- j:
 			case <-ctx.Done():
 				return
 			}
 			select {
-			case jobs <- j:
+			case queue <- j.out:
 			case <-ctx.Done():
 				return
 			}
@@ -60,8 +62,9 @@ func Audit(ctx context.Context, f Fetcher, cp Checkpoint, opts AuditOptions) err
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
+			var scratch [TileWidth]Hash
 			for j := range jobs {
-				j.out <- checkBundle(ctx, f, j.n, cp.Size)
+				j.out <- checkBundle(ctx, f, j.n, cp.Size, &scratch)
 			}
 		})
 	}
@@ -134,8 +137,9 @@ type bundleCheck struct {
 }
 
 // checkBundle recomputes the leaf hashes of bundle n and compares them with
-// level-0 tile n.
-func checkBundle(ctx context.Context, f Fetcher, n, size uint64) bundleCheck {
+// level-0 tile n. It hashes into scratch, the calling worker's buffer, so
+// that a full bundle costs no allocations beyond its fetches.
+func checkBundle(ctx context.Context, f Fetcher, n, size uint64, scratch *[TileWidth]Hash) bundleCheck {
 	bt, _ := BundleFor(n, size)
 	ht := bt
 	ht.Entries = false
@@ -147,22 +151,25 @@ func checkBundle(ctx context.Context, f Fetcher, n, size uint64) bundleCheck {
 	if err != nil {
 		return bundleCheck{err: fmt.Errorf("%w: entry bundle %s: %v", ErrTampered, bt.Path(), err)}
 	}
-	stored, err := fetchHashTile(ctx, f, ht)
+	stored, err := FetchTile(ctx, f, ht)
 	if err != nil {
-		return bundleCheck{err: err}
+		return bundleCheck{err: fmt.Errorf("couldn't fetch tile %s: %w", ht.Path(), err)}
 	}
-	leaves := make([]Hash, len(entries))
+	if len(stored) != len(entries)*HashSize {
+		return bundleCheck{err: fmt.Errorf("%w: tile %s has %d bytes, want %d", ErrTampered, ht.Path(), len(stored), len(entries)*HashSize)}
+	}
+	leaves := scratch[:len(entries)]
 	for i, e := range entries {
 		leaves[i] = LeafHash(e)
-		if leaves[i] != stored[i] {
+		if leaves[i] != Hash(stored[i*HashSize:(i+1)*HashSize]) {
 			return bundleCheck{err: fmt.Errorf("%w: entry %d in bundle %s does not match hash %d of tile %s",
 				ErrTampered, n*TileWidth+uint64(i), bt.Path(), i, ht.Path())}
 		}
 	}
 	if !bt.Full() {
-		return bundleCheck{leaves: leaves}
+		return bundleCheck{leaves: append([]Hash(nil), leaves...)}
 	}
-	return bundleCheck{root: subtreeRoot(leaves)}
+	return bundleCheck{root: subtreeRootInPlace(leaves)}
 }
 
 // compareTile checks that the log serves tile t with exactly the hashes want.

@@ -121,14 +121,15 @@ type CosignatureSigner struct {
 
 // NewCosignatureSigner parses a private key in the x/mod skey format,
 // PRIVATE+KEY+name+hex8(keyID)+base64(alg || seed), with alg 0x04 (or 0x01,
-// whose key is then used for cosignatures under its 0x04 key ID). now supplies
-// the timestamp of each cosignature; nil means time.Now.
+// whose key is then used for cosignatures under its 0x04 key ID). The key ID
+// must be the one the name, type and key hash to. now supplies the timestamp
+// of each cosignature; nil means time.Now.
 func NewCosignatureSigner(skey string, now func() time.Time) (*CosignatureSigner, error) {
 	rest, ok := strings.CutPrefix(skey, "PRIVATE+KEY+")
 	if !ok {
 		return nil, errors.New("private key does not start with PRIVATE+KEY+")
 	}
-	name, _, key, err := parseVKey(rest)
+	name, id, key, err := parseVKey(rest)
 	if err != nil {
 		return nil, errors.New("malformed private key")
 	}
@@ -140,6 +141,11 @@ func NewCosignatureSigner(skey string, now func() time.Time) (*CosignatureSigner
 		now = time.Now
 	}
 	pub := priv.Public().(ed25519.PublicKey)
+	// As x/mod's note.NewSigner does: a key ID that does not recompute
+	// means a corrupted or mislabelled key.
+	if id != keyID(name, key[0], pub) {
+		return nil, errors.New("private key ID does not match its key")
+	}
 	return &CosignatureSigner{name: name, id: keyID(name, algCosignatureV1, pub), priv: priv, now: now}, nil
 }
 
@@ -192,11 +198,21 @@ func parseVKey(vkey string) (name string, id uint32, key []byte, err error) {
 	if err != nil || strings.ToLower(hexID) != hexID {
 		return "", 0, nil, fmt.Errorf("malformed key ID in vkey %q", vkey)
 	}
-	key, err = base64.StdEncoding.Strict().DecodeString(b64)
+	key, err = decodeBase64(b64)
 	if err != nil || len(key) == 0 {
 		return "", 0, nil, fmt.Errorf("malformed key in vkey %q", vkey)
 	}
 	return name, uint32(id64), key, nil
+}
+
+// decodeBase64 decodes canonical standard base64. The standard library's
+// strict decoder still skips '\r' and '\n' anywhere in its input, so they
+// are refused here: otherwise many strings would decode to the same bytes.
+func decodeBase64(s string) ([]byte, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, errors.New("base64 contains a line break")
+	}
+	return base64.StdEncoding.Strict().DecodeString(s)
 }
 
 func formatVKey(name string, id uint32, alg byte, key []byte) string {

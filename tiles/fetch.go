@@ -1,6 +1,7 @@
 package tiles
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -63,7 +64,11 @@ func (d DirFetcher) Fetch(ctx context.Context, path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return readLimited(f, path)
+	var size int64
+	if st, err := f.Stat(); err == nil {
+		size = st.Size()
+	}
+	return readLimited(f, path, size)
 }
 
 // HTTPFetcher reads a log from an HTTP(S) URL prefix, with keep-alive
@@ -112,7 +117,7 @@ func (h *HTTPFetcher) Fetch(ctx context.Context, path string) ([]byte, error) {
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
-		return readLimited(resp.Body, u.String())
+		return readLimited(resp.Body, u.String(), resp.ContentLength)
 	case http.StatusNotFound:
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 		return nil, fmt.Errorf("%s: %w", u, ErrNotFound)
@@ -122,15 +127,23 @@ func (h *HTTPFetcher) Fetch(ctx context.Context, path string) ([]byte, error) {
 	}
 }
 
-func readLimited(r io.Reader, name string) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxResourceSize+1))
-	if err != nil {
+// readLimited reads r to its end, refusing more than maxResourceSize bytes.
+// sizeHint, if positive, is the size r is expected to have: a buffer of the
+// right size up front saves regrowing it several times per tile or bundle,
+// which profiling showed to cost Audit a third of its throughput. A wrong
+// hint costs only speed.
+func readLimited(r io.Reader, name string, sizeHint int64) ([]byte, error) {
+	var buf bytes.Buffer
+	if sizeHint > 0 && sizeHint <= maxResourceSize {
+		buf.Grow(int(sizeHint) + bytes.MinRead) // room to see EOF without growing
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(r, maxResourceSize+1)); err != nil {
 		return nil, fmt.Errorf("couldn't read %s: %w", name, err)
 	}
-	if len(b) > maxResourceSize {
+	if buf.Len() > maxResourceSize {
 		return nil, fmt.Errorf("%s is larger than %d bytes", name, maxResourceSize)
 	}
-	return b, nil
+	return buf.Bytes(), nil
 }
 
 // FetchTile fetches tile t. When a partial tile is missing it falls back to

@@ -165,14 +165,15 @@ func parseIndex(s string) (uint64, error) {
 			return 0, errors.New("index group is not three digits")
 		}
 		v := uint64(g[0]-'0')*100 + uint64(g[1]-'0')*10 + uint64(g[2]-'0')
+		if i == 0 && !last && v == 0 {
+			// "x000/005" would name tile 5, whose canonical path is "005",
+			// and "x000/x001/000" tile 1000, whose path is "x001/000".
+			return 0, errors.New("index has a leading zero group")
+		}
 		if n > (1<<64-1-v)/1000 {
 			return 0, errors.New("index overflows 64 bits")
 		}
 		n = n*1000 + v
-	}
-	if len(groups) > 1 && n < 1000 {
-		// "x000/005" would name tile 5, whose canonical path is "005".
-		return 0, errors.New("index has a leading zero group")
 	}
 	return n, nil
 }
@@ -219,7 +220,12 @@ func BundleFor(index, size uint64) (t Tile, ok bool) {
 
 // BundleCount returns the number of entry bundles (full and partial) in a tree of size leaves.
 func BundleCount(size uint64) uint64 {
-	return (size + TileWidth - 1) / TileWidth
+	// Not (size + TileWidth - 1) / TileWidth, which wraps for sizes near 2^64.
+	n := size / TileWidth
+	if size%TileWidth != 0 {
+		n++
+	}
+	return n
 }
 
 // EdgeTiles returns the partial hash tiles of a tree of size leaves, lowest

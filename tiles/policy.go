@@ -65,10 +65,8 @@ func ParsePolicy(data []byte) (*Policy, error) {
 	if len(data) > maxPolicySize {
 		return nil, fmt.Errorf("policy is %d bytes, more than %d", len(data), maxPolicySize)
 	}
-	for i, c := range data {
-		if c < 0x20 && c != '\t' && c != '\n' || c == 0x7f {
-			return nil, fmt.Errorf("policy has control byte 0x%02x at offset %d", c, i)
-		}
+	if err := checkControlBytes(data, "policy"); err != nil {
+		return nil, err
 	}
 	p := &Policy{}
 	pp := policyParser{policy: p, witnesses: map[string]*Witness{}, groups: map[string]*Group{}, keys: map[string]string{}}
@@ -104,6 +102,16 @@ func ParsePolicy(data []byte) (*Policy, error) {
 		return nil, errors.New("policy has no quorum line")
 	}
 	return p, nil
+}
+
+// checkControlBytes refuses control characters other than tab and newline.
+func checkControlBytes(data []byte, what string) error {
+	for i, c := range data {
+		if c < 0x20 && c != '\t' && c != '\n' || c == 0x7f {
+			return fmt.Errorf("%s has control byte 0x%02x at offset %d", what, c, i)
+		}
+	}
+	return nil
 }
 
 type policyParser struct {
@@ -309,6 +317,9 @@ func (g *Group) String() string {
 func ParseLogs(data []byte) ([]Log, error) {
 	if len(data) > maxPolicySize {
 		return nil, fmt.Errorf("log list is %d bytes, more than %d", len(data), maxPolicySize)
+	}
+	if err := checkControlBytes(data, "log list"); err != nil {
+		return nil, err
 	}
 	pp := policyParser{policy: &Policy{}, keys: map[string]string{}}
 	for i, line := range bytes.Split(data, []byte("\n")) {

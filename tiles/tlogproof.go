@@ -71,7 +71,7 @@ func ParseProof(data []byte) (*Proof, error) {
 	p := &Proof{Checkpoint: bytes.Clone(cp)}
 	if len(lines) > 0 {
 		if v, ok := strings.CutPrefix(lines[0], "extra "); ok {
-			extra, err := base64.StdEncoding.Strict().DecodeString(v)
+			extra, err := decodeBase64(v)
 			if err != nil {
 				return bad("extra data is not canonical base64")
 			}

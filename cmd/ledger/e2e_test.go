@@ -75,7 +75,7 @@ func startServer(t *testing.T, bin string, args ...string) *server {
 	s := &server{cmd: cmd}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	sc := bufio.NewScanner(stdout)
-	for sc.Scan() && (s.url == "" || s.vkey == "") {
+	for (s.url == "" || s.vkey == "") && sc.Scan() {
 		if m := servingRe.FindStringSubmatch(sc.Text()); m != nil {
 			s.url = m[1]
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -21,16 +22,24 @@ const maxDepth = 32
 type parser struct {
 	src []byte
 	pos int
+	// s, when set, holds the same bytes as src: strings without escapes are
+	// cut from it instead of being allocated one by one.
+	s string
+	// keyAt is where the last name returned by key starts in src, or -1 if
+	// it was unescaped into new memory.
+	keyAt int
 
 	depth   int
 	members []member // object members being ordered, a stack shared by all levels
 	tmp     []byte   // scratch for reordering members
 	discard []byte   // scratch for values that are checked but not kept
+	out     []byte   // scratch for a value being redacted
 
 	// Redaction, when red is not nil.
 	red      *Redactor
-	path     []pathSeg // where the parser is, below pathBase
-	pathBase string    // e.g. "changes.profile.new"
+	path     []pathSeg // where the parser is, below changes.<change>.<which>
+	change   string    // the change whose value is parsed, e.g. "profile"
+	which    string    // "old" or "new"
 	redacted []string  // dotted paths replaced by "[REDACTED]"
 }
 
@@ -138,9 +147,19 @@ func (p *parser) key() ([]byte, error) {
 		switch {
 		case c == '"':
 			p.pos = i + 1
+			p.keyAt = start
 			return p.src[start:i], nil
-		case c == '\\' || c < 0x20 || c >= utf8.RuneSelf:
+		case c == '\\' || c < 0x20:
+			p.keyAt = -1
 			return p.appendString(nil)
+		case c >= utf8.RuneSelf:
+			// Valid UTF-8 needs no unescaping.
+			r, n := utf8.DecodeRune(p.src[i:])
+			if r == utf8.RuneError && n == 1 {
+				p.keyAt = -1
+				return p.appendString(nil)
+			}
+			i += n - 1
 		}
 	}
 	p.pos = len(p.src)
@@ -150,7 +169,15 @@ func (p *parser) key() ([]byte, error) {
 // str reads a string value (p.pos at its opening quote).
 func (p *parser) str() (string, error) {
 	b, err := p.key()
-	return string(b), err
+	return p.keyString(b), err
+}
+
+// keyString returns b, just returned by key, as a string.
+func (p *parser) keyString(b []byte) string {
+	if p.s != "" && p.keyAt >= 0 {
+		return p.s[p.keyAt : p.keyAt+len(b)]
+	}
+	return string(b)
 }
 
 // appendString unescapes the string at p.pos (its opening quote) onto dst.
@@ -378,7 +405,6 @@ func (p *parser) object(dst []byte) ([]byte, error) {
 	p.pos++
 	dst = append(dst, '{')
 	base := len(p.members)
-	defer func() { p.members = p.members[:base] }()
 	p.skipWS()
 	if p.peek() == '}' {
 		p.pos++
@@ -427,6 +453,7 @@ func (p *parser) object(dst []byte) ([]byte, error) {
 	}
 	p.depth--
 	dst, err := p.order(dst, p.members[base:])
+	p.members = p.members[:base]
 	return append(dst, '}'), err
 }
 
@@ -494,7 +521,7 @@ func (p *parser) redactValue(dst []byte) ([]byte, error) {
 }
 
 func (p *parser) pathString() string {
-	b := []byte(p.pathBase)
+	b := []byte("changes." + p.change + "." + p.which)
 	for _, s := range p.path {
 		b = append(b, '.')
 		if s.key != nil {
@@ -511,10 +538,19 @@ func (p *parser) pathString() string {
 // \n, \r, \t, or \u00xx with lowercase hex); everything else is copied as
 // UTF-8. This is the string form of RFC 8785 (JCS). s must be valid UTF-8.
 func appendQuoted[T string | []byte](dst []byte, s T) []byte {
+	dst, _ = appendQuotedASCII(dst, s)
+	return dst
+}
+
+// appendQuotedASCII is appendQuoted that also reports whether s is ASCII:
+// if not, the caller may need to check that it is valid UTF-8.
+func appendQuotedASCII[T string | []byte](dst []byte, s T) ([]byte, bool) {
 	dst = append(dst, '"')
 	start := 0
+	var or byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
+		or |= c
 		if c >= 0x20 && c != '"' && c != '\\' {
 			continue
 		}
@@ -538,21 +574,40 @@ func appendQuoted[T string | []byte](dst []byte, s T) []byte {
 		start = i + 1
 	}
 	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, '"'), or < utf8.RuneSelf
 }
 
 const hexDigits = "0123456789abcdef"
 
-// canonical returns the canonical form of the JSON value v (see value),
-// appended to dst.
-func canonical(dst, v []byte) ([]byte, error) {
-	p := parser{src: v}
+// reset points p at src, keeping its scratch buffers.
+func (p *parser) reset(src []byte) {
+	p.src, p.pos, p.s, p.depth = src, 0, "", 0
+	p.members, p.tmp, p.discard, p.out = p.members[:0], p.tmp[:0], p.discard[:0], p.out[:0]
+	p.red, p.path, p.change, p.which, p.redacted = nil, p.path[:0], "", "", nil
+}
+
+// parsers holds parsers with their scratch buffers for reuse.
+var parsers = sync.Pool{New: func() any { return new(parser) }}
+
+func getParser() *parser { return parsers.Get().(*parser) }
+
+func putParser(p *parser) {
+	if cap(p.tmp)+cap(p.discard)+cap(p.out) > 64<<10 {
+		return // don't keep a large buffer alive for small values
+	}
+	p.reset(nil)
+	parsers.Put(p)
+}
+
+// whole appends the canonical form of the rest of the input, which must be
+// exactly one value (see value), to dst.
+func (p *parser) whole(dst []byte) ([]byte, error) {
 	dst, err := p.value(dst)
 	if err != nil {
 		return dst, err
 	}
 	p.skipWS()
-	if p.pos != len(v) {
+	if p.pos != len(p.src) {
 		return dst, p.errorf("unexpected data after the value")
 	}
 	return dst, nil

@@ -1,0 +1,186 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// benchBody is n NDJSON events of about 400 bytes, like `ledger bench` sends.
+func benchBody(n int) []byte {
+	var b bytes.Buffer
+	for i := range n {
+		start := b.Len()
+		fmt.Fprintf(&b, `{"event_type":"data.read","action":"read","actor":{"id":"user-%d","type":"user","email":"user%d@example.com"},`+
+			`"resource":{"type":"record","id":"rec-%d"},"result":"success","source":"bench","ip_address":"192.0.2.%d",`+
+			`"user_agent":"ledger-bench/1","request_id":"req-1-%d","tags":{"env":"prod"},"reason":"`, i%1000, i%1000, i, i%250, i)
+		for b.Len()-start < 400-3 {
+			b.WriteByte('x')
+		}
+		b.WriteString("\"}\n")
+	}
+	return b.Bytes()
+}
+
+// changesEvent is an event with typical changes: nested values, no secrets.
+func changesEvent() *Event {
+	e := fullEvent()
+	e.Changes = map[string]Change{
+		"title":    {Old: json.RawMessage(`"Q1 report"`), New: json.RawMessage(`"Q1 report (final)"`)},
+		"status":   {Old: json.RawMessage(`"draft"`), New: json.RawMessage(`"published"`)},
+		"owners":   {Old: json.RawMessage(`[{"id":"u-1","role":"editor"}]`), New: json.RawMessage(`[{"id":"u-1","role":"editor"},{"id":"u-2","role":"viewer"}]`)},
+		"settings": {New: json.RawMessage(`{"visibility":"team","retention_days":90,"notify":{"email":true,"slack":false}}`)},
+	}
+	return e
+}
+
+// cpuClock measures the CPU time of this process, which other processes
+// on a shared machine distort less than the wall time of ns/op.
+type cpuClock struct {
+	b     *testing.B
+	start time.Duration
+}
+
+func startCPU(b *testing.B) cpuClock { return cpuClock{b, cpuTime()} }
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// report adds ns/event (wall) and cpu-ns/event for n events per op.
+func (c cpuClock) report(n int) {
+	ops := float64(c.b.N * n)
+	c.b.ReportMetric(float64(c.b.Elapsed().Nanoseconds())/ops, "ns/event")
+	c.b.ReportMetric(float64(cpuTime()-c.start)/ops, "cpu-ns/event")
+}
+
+func BenchmarkDecodeBatch(b *testing.B) {
+	body := benchBody(1000)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	clock := startCPU(b)
+	for b.Loop() {
+		events, _, err := DecodeBatch(body, "application/x-ndjson", Limits{})
+		if err != nil || len(events) != 1000 {
+			b.Fatal(err)
+		}
+	}
+	clock.report(1000)
+}
+
+func BenchmarkValidate(b *testing.B) {
+	events, _, _ := DecodeBatch(benchBody(1000), "application/x-ndjson", Limits{})
+	now := time.Now()
+	for _, ev := range events {
+		ev.Normalize(now, NewID)
+	}
+	lim := DefaultLimits()
+	b.ReportAllocs()
+	clock := startCPU(b)
+	for b.Loop() {
+		for _, ev := range events {
+			if p := ev.Validate(lim); p != nil {
+				b.Fatal(p)
+			}
+		}
+	}
+	clock.report(len(events))
+}
+
+func BenchmarkLeaf(b *testing.B) {
+	events, _, _ := DecodeBatch(benchBody(1), "", Limits{})
+	plain := events[0]
+	plain.Normalize(time.Now(), NewID)
+	for _, bm := range []struct {
+		name string
+		ev   *Event
+	}{{"400B", plain}, {"changes", changesEvent()}} {
+		b.Run(bm.name, func(b *testing.B) {
+			b.ReportAllocs()
+			buf := make([]byte, 0, 2048)
+			clock := startCPU(b)
+			for b.Loop() {
+				var err error
+				if buf, err = bm.ev.AppendLeaf(buf[:0]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			clock.report(1)
+			b.SetBytes(int64(len(buf)))
+		})
+	}
+}
+
+func BenchmarkRedact(b *testing.B) {
+	r := NewRedactor(DefaultRedactKeys)
+	b.Run("clean", func(b *testing.B) { // the usual case: nothing to redact
+		e := changesEvent()
+		b.ReportAllocs()
+		clock := startCPU(b)
+		for b.Loop() {
+			if r.Redact(e) != nil {
+				b.Fatal("redacted")
+			}
+		}
+		clock.report(1)
+	})
+	b.Run("secrets", func(b *testing.B) { // includes rebuilding the changes map
+		e := changesEvent()
+		b.ReportAllocs()
+		clock := startCPU(b)
+		defer clock.report(1)
+		for b.Loop() {
+			e.Changes = map[string]Change{
+				"password": {Old: json.RawMessage(`"a"`), New: json.RawMessage(`"b"`)},
+				"settings": {New: json.RawMessage(`{"smtp":{"host":"mail","password":"x"},"keys":[{"api_key":"k"}]}`)},
+			}
+			e.Tags = map[string]string{"env": "prod", "token": "t"}
+			if len(r.Redact(e)) != 4 {
+				b.Fatal("not redacted")
+			}
+		}
+	})
+}
+
+// BenchmarkPipeline is the per-event work of POST /v1/events: decode,
+// normalise, validate, redact, encode.
+func BenchmarkPipeline(b *testing.B) {
+	body := benchBody(1000)
+	r := NewRedactor(DefaultRedactKeys)
+	lim := DefaultLimits()
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	clock := startCPU(b)
+	for b.Loop() {
+		events, _, err := DecodeBatch(body, "application/x-ndjson", lim)
+		if err != nil {
+			b.Fatal(err)
+		}
+		now := time.Now()
+		for _, ev := range events {
+			ev.Normalize(now, NewID)
+			if p := ev.Validate(lim); p != nil {
+				b.Fatal(p)
+			}
+			r.Redact(ev)
+			if _, err := ev.Leaf(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	clock.report(1000)
+}
+
+func BenchmarkKeyOf(b *testing.B) {
+	leaf, _ := fullEvent().Leaf()
+	for b.Loop() {
+		if _, err := KeyOf(leaf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

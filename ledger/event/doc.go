@@ -1,0 +1,53 @@
+// Package event is the audit event: its schema, strict decoding of request
+// bodies, validation, normalisation, redaction of secrets, and the
+// deterministic leaf encoding that is hashed into the log.
+//
+// An event goes through the ledger as
+//
+//	events, single, err := event.DecodeBatch(body, contentType, limits)
+//	for each ev: ev.Normalize(now, event.NewID); problems := ev.Validate(limits)
+//	redactor.Redact(ev)   // before anything is hashed or stored
+//	leaf, err := ev.Leaf() // the exact bytes stored and proven
+//
+// # Leaf format, version 1
+//
+// A leaf is one JSON object, without insignificant whitespace:
+//
+//	{"v":1,"id":…,"timestamp":…,"tenant_id":…,"event_type":…,"action":…,
+//	 "actor":{"id":…,"type":…,"email":…,"role":…},"resource":{"type":…,"id":…},
+//	 "result":…,"failure_reason":…,"source":…,"ip_address":…,"user_agent":…,
+//	 "session_id":…,"correlation_id":…,"request_id":…,"reason":…,
+//	 "changes":{NAME:{"old":…,"new":…},…},"tags":{NAME:…,…}}
+//
+// The rules:
+//   - "v":1 comes first; the other members follow in the order above.
+//   - A member whose value is empty is omitted: an empty string, a zero
+//     timestamp, an actor or resource whose members are all empty, empty
+//     changes or tags. (Tag values and change names are kept even when empty;
+//     an absent old or new is omitted, while JSON null is kept.)
+//   - timestamp is RFC 3339 in UTC with "Z", and as many fractional digits
+//     as needed and no more (Go's time.RFC3339Nano): nanoseconds are kept.
+//   - changes and tags members are sorted by name, bytewise (that is, by
+//     Unicode code point).
+//   - Change values are canonical: no whitespace, object members sorted by
+//     name bytewise (no duplicates), numbers copied verbatim as written
+//     (1.0 stays 1.0), strings unescaped and re-escaped as below.
+//   - Strings escape only '"', '\' and U+0000..U+001F (as \", \\, \b, \f,
+//     \n, \r, \t, else \u00xx in lowercase hex); everything else, HTML
+//     characters and U+2028/U+2029 included, is written as UTF-8. This is
+//     the string form of RFC 8785 (JCS).
+//   - A leaf is at most 65535 bytes (MaxLeafBytes).
+//
+// "sealed" is a reserved member name, for a future version in which fields
+// that an operator marks erasable are encrypted per data subject (DESIGN
+// §7); the leaf would commit to the ciphertext. Version 1 leaves never hold
+// it, and ParseLeaf refuses one that does.
+//
+// For example, this event (as Leaf writes it):
+//
+//	{"v":1,"id":"01890a5d-ac96-774b-bcce-b302099a8057","timestamp":"2024-05-01T12:30:00.5Z",
+//	"event_type":"user.login","action":"login","actor":{"id":"u-42","type":"user"},
+//	"resource":{"type":"session"},"result":"success","ip_address":"192.0.2.7"}
+//
+// is one line, without the line breaks shown here.
+package event

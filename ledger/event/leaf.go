@@ -1,0 +1,231 @@
+package event
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+)
+
+// MaxLeafBytes is the largest leaf: an entry bundle stores an entry's length
+// in two bytes (tiles.MaxEntrySize).
+const MaxLeafBytes = 1<<16 - 1
+
+// ErrLeafTooLarge is returned by Leaf for an event whose leaf would be over
+// MaxLeafBytes.
+var ErrLeafTooLarge = errors.New("leaf is over 65535 bytes")
+
+// Leaf returns the leaf bytes of e: its deterministic JSON encoding, the
+// bytes that are hashed into the log, stored in entry bundles and returned
+// in receipts. The same event always yields the same bytes. The format is
+// described in the package documentation.
+//
+// Leaf fails for a string that is not valid UTF-8, a change value that is
+// not JSON, a timestamp outside years 0000-9999, or a leaf over
+// MaxLeafBytes (ErrLeafTooLarge). It does not apply the schema: encode
+// events that passed Normalize, Validate and Redact.
+func (e *Event) Leaf() ([]byte, error) {
+	return e.AppendLeaf(make([]byte, 0, 512))
+}
+
+// AppendLeaf appends the leaf bytes of e to dst (see Leaf).
+func (e *Event) AppendLeaf(dst []byte) ([]byte, error) {
+	start := len(dst)
+	w := leafWriter{b: append(dst, `{"v":1`...)}
+	w.str(`,"id":`, e.ID)
+	if !e.Timestamp.IsZero() {
+		t := e.Timestamp.UTC()
+		if y := t.Year(); y < 0 || y > 9999 {
+			return dst, fmt.Errorf("timestamp year %d is outside RFC 3339", y)
+		}
+		w.b = append(w.b, `,"timestamp":"`...)
+		w.b = append(t.AppendFormat(w.b, time.RFC3339Nano), '"')
+	}
+	w.str(`,"tenant_id":`, e.TenantID)
+	w.str(`,"event_type":`, e.EventType)
+	w.str(`,"action":`, e.Action)
+	if e.Actor != (Actor{}) {
+		w.open(`,"actor":{`)
+		w.str(`,"id":`, e.Actor.ID)
+		w.str(`,"type":`, e.Actor.Type)
+		w.str(`,"email":`, e.Actor.Email)
+		w.str(`,"role":`, e.Actor.Role)
+		w.close()
+	}
+	if e.Resource != (Resource{}) {
+		w.open(`,"resource":{`)
+		w.str(`,"type":`, e.Resource.Type)
+		w.str(`,"id":`, e.Resource.ID)
+		w.close()
+	}
+	w.str(`,"result":`, e.Result)
+	w.str(`,"failure_reason":`, e.FailureReason)
+	w.str(`,"source":`, e.Source)
+	w.str(`,"ip_address":`, e.IPAddress)
+	w.str(`,"user_agent":`, e.UserAgent)
+	w.str(`,"session_id":`, e.SessionID)
+	w.str(`,"correlation_id":`, e.CorrelationID)
+	w.str(`,"request_id":`, e.RequestID)
+	w.str(`,"reason":`, e.Reason)
+	if len(e.Changes) > 0 {
+		w.b = append(w.b, `,"changes":{`...)
+		p := getParser()
+		var buf [16]string
+		for i, name := range sortedKeys(buf[:0], e.Changes) {
+			if i > 0 {
+				w.b = append(w.b, ',')
+			}
+			w.name(name)
+			c := e.Changes[name]
+			w.open("{")
+			w.value(p, `,"old":`, name, c.Old)
+			w.value(p, `,"new":`, name, c.New)
+			w.close()
+		}
+		putParser(p)
+		w.b = append(w.b, '}')
+	}
+	if len(e.Tags) > 0 {
+		w.b = append(w.b, `,"tags":{`...)
+		var buf [16]string
+		for i, k := range sortedKeys(buf[:0], e.Tags) {
+			if i > 0 {
+				w.b = append(w.b, ',')
+			}
+			w.name(k)
+			w.str("", e.Tags[k])
+		}
+		w.b = append(w.b, '}')
+	}
+	w.b = append(w.b, '}')
+	if w.err != nil {
+		return dst, w.err
+	}
+	if n := len(w.b) - start; n > MaxLeafBytes {
+		return dst, fmt.Errorf("%w: it would be %d bytes", ErrLeafTooLarge, n)
+	}
+	return w.b, nil
+}
+
+// leafWriter appends members, keeping the first error.
+type leafWriter struct {
+	b   []byte
+	err error
+	// open is where the last object opened by open began: its first member
+	// must not have the leading comma every member is written with.
+	open0 int
+}
+
+// open starts an object whose members are written with leading commas.
+func (w *leafWriter) open(prefix string) {
+	w.b = append(w.b, prefix...)
+	w.open0 = len(w.b)
+}
+
+// close ends the object started by open.
+func (w *leafWriter) close() {
+	w.b = append(w.b, '}')
+	w.open0 = 0
+}
+
+// fix drops the leading comma of the first member after open.
+func (w *leafWriter) fix() {
+	if w.open0 > 0 && w.open0 < len(w.b) && w.b[w.open0] == ',' {
+		w.b = append(w.b[:w.open0], w.b[w.open0+1:]...)
+	}
+	w.open0 = 0
+}
+
+// str appends prefix and the quoted string s, unless s is empty and there
+// is a prefix.
+func (w *leafWriter) str(prefix, s string) {
+	if s == "" && prefix != "" {
+		return
+	}
+	w.b = append(w.b, prefix...)
+	w.fix()
+	start := len(w.b)
+	var ascii bool
+	if w.b, ascii = appendQuotedASCII(w.b, s); !ascii && !utf8.Valid(w.b[start:]) {
+		w.fail(fmt.Errorf("%q is not valid UTF-8", s))
+	}
+}
+
+// name appends an object member name and its colon.
+func (w *leafWriter) name(s string) {
+	w.str("", s)
+	w.b = append(w.b, ':')
+}
+
+// value appends prefix and the canonical form of the JSON value v, unless v
+// is nil. name is the change's name, for errors.
+func (w *leafWriter) value(p *parser, prefix, name string, v []byte) {
+	if v == nil {
+		return
+	}
+	w.b = append(w.b, prefix...)
+	w.fix()
+	p.reset(v)
+	var err error
+	if w.b, err = p.whole(w.b); err != nil {
+		w.fail(fmt.Errorf("changes.%s.%s is not JSON: %w", name, prefix[2:5], err))
+	}
+}
+
+func (w *leafWriter) fail(err error) {
+	if w.err == nil {
+		w.err = err
+	}
+}
+
+// ParseLeaf decodes a leaf written by Leaf. It is the strict inverse of
+// Leaf: it requires "v":1 and accepts only bytes that Leaf would have
+// written for the event it returns, so Leaf of the result is the input.
+func ParseLeaf(leaf []byte) (*Event, error) {
+	d := decoder{p: parser{src: leaf}, lim: DefaultLimits(), leaf: true}
+	var ev Event
+	err := d.event(&ev)
+	if err == nil && d.p.pos != len(leaf) {
+		err = d.fatal("", d.p.errorf("unexpected data after the leaf"))
+	}
+	if err != nil || len(d.errs) > 0 {
+		fe := d.errs[0]
+		if fe.Field != "" {
+			return nil, fmt.Errorf("invalid leaf: %s: %s", fe.Field, fe.Message)
+		}
+		return nil, fmt.Errorf("invalid leaf: %s", fe.Message)
+	}
+	if d.version != "1" {
+		if d.version == "" {
+			return nil, errors.New(`invalid leaf: no "v" member`)
+		}
+		return nil, fmt.Errorf("unsupported leaf version %s", d.version)
+	}
+	out, err := ev.AppendLeaf(make([]byte, 0, len(leaf)))
+	if err != nil {
+		return nil, fmt.Errorf("invalid leaf: %w", err)
+	}
+	if !bytes.Equal(out, leaf) {
+		return nil, errors.New("invalid leaf: not in canonical form")
+	}
+	return &ev, nil
+}
+
+// KeyOf returns the idempotency key of a leaf written by Leaf: the event's
+// id, or "" if it has none. It serves as ledger.Config.KeyOf, which runs on
+// every leaf of the log at start, so for the usual leaf, which begins
+// {"v":1,"id":"...", it reads no further than the id.
+func KeyOf(leaf []byte) (string, error) {
+	const prefix = `{"v":1,"id":"`
+	if rest, ok := bytes.CutPrefix(leaf, []byte(prefix)); ok {
+		if i := bytes.IndexByte(rest, '"'); i >= 0 && bytes.IndexByte(rest[:i], '\\') < 0 {
+			return string(rest[:i]), nil
+		}
+	}
+	ev, err := ParseLeaf(leaf)
+	if err != nil {
+		return "", err
+	}
+	return ev.ID, nil
+}

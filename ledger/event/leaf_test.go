@@ -1,0 +1,274 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ledger-dev/ledger/tiles"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/leaf.golden")
+
+// goldenEvent has every field set, with characters that need care.
+func goldenEvent() *Event {
+	e := fullEvent()
+	e.TenantID = "tenant/é"
+	e.Result = "failure"
+	e.FailureReason = "quota exceeded\t(100%)"
+	e.Timestamp = time.Date(2024, 5, 1, 14, 30, 0, 123456780, time.FixedZone("", 2*3600))
+	e.Changes["notes"] = Change{Old: json.RawMessage(`"line1\nline2 \u00e9 \u2028 </script> \ud83d\ude00"`), New: json.RawMessage("null")}
+	e.Changes["limits"] = Change{Old: json.RawMessage(` { "z":1e3 , "a" : [ 1.0, -0, {"y":2,"x":1} ] } `)}
+	e.Changes["Édition"] = Change{New: json.RawMessage(`true`)}
+	e.Tags["a\"b"] = "quote"
+	delete(e.Tags, "a\"b") // tag names are restricted; keep the golden event valid
+	return e
+}
+
+func TestLeafGolden(t *testing.T) {
+	e := goldenEvent()
+	if problems := e.Validate(Limits{}); len(problems) > 0 {
+		t.Fatalf("the golden event is not valid: %v", problems)
+	}
+	leaf, err := e.Leaf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const path = "testdata/leaf.golden"
+	if *update {
+		if err := os.WriteFile(path, leaf, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(leaf, want) {
+		t.Errorf("leaf\n%s\nwant (%s)\n%s", leaf, path, want)
+	}
+}
+
+func TestLeafFormat(t *testing.T) {
+	tests := []struct {
+		name string
+		ev   *Event
+		want string
+	}{
+		{"empty", &Event{}, `{"v":1}`},
+		{"order and omission", &Event{Result: "success", Action: "read", ID: "k", Resource: Resource{ID: "r"}, Actor: Actor{Role: "x"}},
+			`{"v":1,"id":"k","action":"read","actor":{"role":"x"},"resource":{"id":"r"},"result":"success"}`},
+		{"timestamp to UTC, trailing zeros dropped", &Event{Timestamp: time.Date(2024, 1, 2, 3, 4, 5, 100, time.FixedZone("", -3600))},
+			`{"v":1,"timestamp":"2024-01-02T04:04:05.0000001Z"}`},
+		{"whole seconds", &Event{Timestamp: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)}, `{"v":1,"timestamp":"2024-01-02T03:04:05Z"}`},
+		{"escaping", &Event{Reason: "\"\\\b\f\n\r\t\x00\x1f\x7f<>&\u2028é"}, "{\"v\":1,\"reason\":\"\\\"\\\\\\b\\f\\n\\r\\t\\u0000\\u001f\x7f<>&\u2028é\"}"},
+		{"maps sorted", &Event{Tags: map[string]string{"b": "", "a": "1", "B": "2"}, Changes: map[string]Change{"y": {New: json.RawMessage(`2`)}, "x": {Old: json.RawMessage(`1`)}, "": {}}},
+			`{"v":1,"changes":{"":{},"x":{"old":1},"y":{"new":2}},"tags":{"B":"2","a":"1","b":""}}`},
+		{"change values canonical", &Event{Changes: map[string]Change{"c": {Old: json.RawMessage(" [ {\"b\" : 1.50E+2, \"a\":\"\\u0041\\/\"} , null,true ] "), New: json.RawMessage(`"\ud83d\ude00\u00e9"`)}}},
+			`{"v":1,"changes":{"c":{"old":[{"a":"A/","b":1.50E+2},null,true],"new":"😀é"}}}`},
+		{"keys sorted bytewise", &Event{Changes: map[string]Change{"c": {New: json.RawMessage(`{"é":1,"z":2,"Z":3,"a\"":4,"a":5,"":6}`)}}},
+			`{"v":1,"changes":{"c":{"new":{"":6,"Z":3,"a":5,"a\"":4,"z":2,"é":1}}}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			leaf, err := tt.ev.Leaf()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(leaf) != tt.want {
+				t.Errorf("leaf\n%s\nwant\n%s", leaf, tt.want)
+			}
+			ev, err := ParseLeaf(leaf)
+			if err != nil {
+				t.Fatalf("ParseLeaf: %v", err)
+			}
+			again, _ := ev.Leaf()
+			if !bytes.Equal(again, leaf) {
+				t.Errorf("round trip gave\n%s", again)
+			}
+		})
+	}
+}
+
+func TestLeafDeterministic(t *testing.T) {
+	first, err := goldenEvent().Leaf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 50 { // map iteration order differs from run to run
+		leaf, _ := goldenEvent().Leaf()
+		if !bytes.Equal(leaf, first) {
+			t.Fatalf("leaf changed:\n%s\n%s", first, leaf)
+		}
+	}
+	// The same content in another key order, spacing and escaping.
+	e := goldenEvent()
+	e.Changes["limits"] = Change{Old: json.RawMessage(`{"a":[1.0,-0,{"x":1,"y":2}],"z":1e3}`)}
+	e.Changes["notes"] = Change{Old: json.RawMessage("\"line1\\nline2 é \u2028 <\\/script> 😀\""), New: json.RawMessage(" null")}
+	e.Timestamp = e.Timestamp.UTC()
+	if leaf, _ := e.Leaf(); !bytes.Equal(leaf, first) {
+		t.Errorf("an equal event gave another leaf:\n%s\n%s", first, leaf)
+	}
+	// Decoding the leaf as a request, in any member order, gives the same leaf.
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(first))
+	dec.UseNumber() // numbers stay verbatim
+	if err := dec.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, "v")
+	body, _ := json.Marshal(m) // sorted keys, HTML escaped: other bytes, same event
+	events, _, err := DecodeBatch(body, "", Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leaf, _ := events[0].Leaf(); !bytes.Equal(leaf, first) {
+		t.Errorf("re-decoded event gave another leaf:\n%s\n%s", first, leaf)
+	}
+}
+
+func TestParseLeafRoundTrip(t *testing.T) {
+	leaf, err := goldenEvent().Leaf()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := ParseLeaf(leaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := goldenEvent()
+	want.Normalize(time.Time{}, nil)
+	for name, c := range want.Changes { // ParseLeaf returns canonical values
+		c.Old, _ = canonicalValue(c.Old)
+		c.New, _ = canonicalValue(c.New)
+		want.Changes[name] = c
+	}
+	if !equalEvents(ev, want) {
+		t.Errorf("ParseLeaf gave\n%#v\nwant\n%#v", ev, want)
+	}
+	again, _ := ev.Leaf()
+	if !bytes.Equal(again, leaf) {
+		t.Errorf("Leaf(ParseLeaf(leaf)) differs:\n%s\n%s", leaf, again)
+	}
+}
+
+func canonicalValue(v json.RawMessage) (json.RawMessage, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var p parser
+	p.reset(v)
+	return p.whole(nil)
+}
+
+func TestParseLeafRejects(t *testing.T) {
+	tests := []struct{ name, leaf, msg string }{
+		{"empty", ``, "expected an event"},
+		{"no version", `{"id":"k"}`, `no "v" member`},
+		{"version 2", `{"v":2,"id":"k"}`, "unsupported leaf version 2"},
+		{"version as string", `{"v":"1"}`, "invalid"},
+		{"version 1.0", `{"v":1.0}`, "unsupported leaf version 1.0"},
+		{"version not first", `{"id":"k","v":1}`, "not in canonical form"},
+		{"whitespace", `{"v":1, "id":"k"}`, "not in canonical form"},
+		{"trailing newline", "{\"v\":1}\n", "unexpected data"},
+		{"field order", `{"v":1,"action":"a","id":"k"}`, "not in canonical form"},
+		{"unsorted tags", `{"v":1,"tags":{"b":"1","a":"2"}}`, "not in canonical form"},
+		{"unsorted change value", `{"v":1,"changes":{"c":{"new":{"b":1,"a":2}}}}`, "not in canonical form"},
+		{"null member", `{"v":1,"id":null}`, "not in canonical form"},
+		{"empty member", `{"v":1,"id":""}`, "not in canonical form"},
+		{"empty actor", `{"v":1,"actor":{}}`, "not in canonical form"},
+		{"empty tags", `{"v":1,"tags":{}}`, "not in canonical form"},
+		{"escaped slash", `{"v":1,"reason":"a\/b"}`, "not in canonical form"},
+		{"uppercase hex escape", `{"v":1,"reason":"\u001F"}`, "not in canonical form"},
+		{"escaped letter", `{"v":1,"reason":"\u0041"}`, "not in canonical form"},
+		{"offset timestamp", `{"v":1,"timestamp":"2024-01-01T01:00:00+01:00"}`, "not in canonical form"},
+		{"trailing zero", `{"v":1,"timestamp":"2024-01-01T00:00:00.10Z"}`, "not in canonical form"},
+		{"sealed", `{"v":1,"sealed":{"alg":"A256GCM"}}`, "sealed leaves are not supported"},
+		{"unknown field", `{"v":1,"extra":1}`, "extra: unknown field"},
+		{"duplicate", `{"v":1,"id":"a","id":"b"}`, "id: duplicate field"},
+		{"bad JSON", `{"v":1,`, "invalid JSON"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev, err := ParseLeaf([]byte(tt.leaf))
+			if err == nil {
+				t.Fatalf("ParseLeaf accepted %s as %+v", tt.leaf, ev)
+			}
+			if !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("error %q, want it to contain %q", err, tt.msg)
+			}
+		})
+	}
+}
+
+func TestLeafErrors(t *testing.T) {
+	big := &Event{Reason: strings.Repeat("x", MaxLeafBytes)}
+	if _, err := big.Leaf(); !errors.Is(err, ErrLeafTooLarge) {
+		t.Errorf("oversized leaf: err = %v, want ErrLeafTooLarge", err)
+	}
+	fits := &Event{Reason: strings.Repeat("x", MaxLeafBytes-len(`{"v":1,"reason":""}`))}
+	if leaf, err := fits.Leaf(); err != nil || len(leaf) != MaxLeafBytes {
+		t.Errorf("leaf of exactly MaxLeafBytes: %d bytes, %v", len(leaf), err)
+	}
+	for _, e := range []*Event{
+		{Reason: "a\xffb"},
+		{Tags: map[string]string{"k\xff": "v"}},
+		{Changes: map[string]Change{"c": {New: json.RawMessage(`{`)}}},
+		{Timestamp: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		if leaf, err := e.Leaf(); err == nil {
+			t.Errorf("Leaf of %+v = %s, want an error", e, leaf)
+		}
+	}
+	if MaxLeafBytes != tiles.MaxEntrySize {
+		t.Errorf("MaxLeafBytes %d, tiles.MaxEntrySize %d", MaxLeafBytes, tiles.MaxEntrySize)
+	}
+}
+
+func TestKeyOf(t *testing.T) {
+	e := goldenEvent()
+	leaf, _ := e.Leaf()
+	if k, err := KeyOf(leaf); err != nil || k != e.ID {
+		t.Errorf("KeyOf = %q, %v; want %q", k, err, e.ID)
+	}
+	e.ID = ""
+	leaf, _ = e.Leaf()
+	if k, err := KeyOf(leaf); err != nil || k != "" {
+		t.Errorf("KeyOf of a leaf without id = %q, %v", k, err)
+	}
+	e.ID = `we"ird`
+	leaf, _ = e.Leaf()
+	if k, err := KeyOf(leaf); err != nil || k != `we"ird` {
+		t.Errorf("KeyOf of an escaped id = %q, %v", k, err)
+	}
+	if _, err := KeyOf([]byte(`key|payload`)); err == nil {
+		t.Error("KeyOf accepted a leaf that is not an event")
+	}
+}
+
+func TestEventJSON(t *testing.T) {
+	// The API returns events with encoding/json; they decode back strictly.
+	e := goldenEvent()
+	e.Normalize(time.Time{}, nil)
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Event
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	l1, _ := e.Leaf()
+	l2, _ := back.Leaf()
+	if !bytes.Equal(l1, l2) {
+		t.Errorf("JSON round trip changed the leaf:\n%s\n%s", l1, l2)
+	}
+	if b, _ := json.Marshal(&Event{}); string(b) != `{}` {
+		t.Errorf("empty event marshals to %s", b)
+	}
+}

@@ -1,0 +1,179 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// DefaultRedactKeys are the member names whose values are redacted by
+// default.
+var DefaultRedactKeys = []string{
+	"password", "passwd", "secret", "token", "access_token", "refresh_token",
+	"api_key", "apikey", "authorization", "private_key", "ssn", "credit_card",
+	"card_number", "cvv", "pin",
+}
+
+// Redacted is the value that replaces a redacted one.
+const Redacted = "[REDACTED]"
+
+// Redactor replaces the values of sensitive members before an event is
+// hashed or stored. A nil *Redactor redacts nothing. It is safe for
+// concurrent use.
+//
+// A member name is sensitive when, compared case-insensitively and ignoring
+// '-' and '_' (so they are alike), it equals one of the keys or ends with
+// one at a word boundary: after a character other than a letter or digit,
+// or at a lower-to-upper case change. With the key "password": "password",
+// "PassWord", "db-password", "user.password" and "newPassword" are
+// sensitive; "passwords", "passwordless" and "password_policy" are not. With
+// "api_key": "API-KEY", "apiKey", "x-api-key". With "card_number":
+// "cardNumber".
+type Redactor struct {
+	keys map[string]bool // normalised
+}
+
+// NewRedactor returns a Redactor for the given keys (see Redactor).
+func NewRedactor(keys []string) *Redactor {
+	r := &Redactor{keys: make(map[string]bool, len(keys))}
+	for _, k := range keys {
+		if k != "" {
+			r.keys[string(normalizeKey(nil, []byte(k)))] = true
+		}
+	}
+	return r
+}
+
+// normalizeKey appends k to dst lowercased and without '-' and '_'.
+func normalizeKey(dst, k []byte) []byte {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case c >= utf8.RuneSelf:
+			return append(dst[:0], strings.NewReplacer("-", "", "_", "").Replace(strings.ToLower(string(k)))...)
+		case c == '-' || c == '_':
+			continue
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	return dst
+}
+
+func isUpper(c byte) bool { return 'A' <= c && c <= 'Z' }
+
+// match reports whether the member name k is sensitive.
+func (r *Redactor) match(k []byte) bool {
+	if r == nil || len(r.keys) == 0 {
+		return false
+	}
+	var buf [64]byte
+	n := normalizeKey(buf[:0], k)
+	if r.keys[string(n)] {
+		return true
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] >= utf8.RuneSelf { // rare: look for suffixes after separators only
+			for j := 1; j < len(n); j++ {
+				if n[j-1] < utf8.RuneSelf && !isAlnum(n[j-1]) && r.keys[string(n[j:])] {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	// n[j:] is the normalised k[i:].
+	for i, j := 1, 0; i < len(k); i++ {
+		a, b := k[i-1], k[i]
+		if a != '-' && a != '_' {
+			j++
+		}
+		boundary := !isAlnum(a) || isAlnum(a) && !isUpper(a) && isUpper(b)
+		if boundary && r.keys[string(n[j:])] {
+			return true
+		}
+	}
+	return false
+}
+
+// Redact replaces, in place, the values of sensitive members with
+// "[REDACTED]" and returns the dotted paths it replaced, sorted:
+//   - a change whose name is sensitive: its old and new
+//     ("changes.password");
+//   - a member at any depth inside a change's old or new value, in objects
+//     and in arrays ("changes.profile.new.credentials.api_key",
+//     "changes.users.old.2.password");
+//   - a tag whose name is sensitive ("tags.api_token").
+//
+// A value that is null, or already "[REDACTED]", stays as it is and is not
+// reported, so Redact is idempotent. Change values it rewrites are left in
+// canonical form (see Leaf). A change value that is not valid JSON is
+// replaced whole (Validate reports such values).
+func (r *Redactor) Redact(e *Event) (redacted []string) {
+	if r == nil || len(r.keys) == 0 {
+		return nil
+	}
+	var p *parser
+	for name, c := range e.Changes {
+		if r.match([]byte(name)) {
+			changed := false
+			for _, v := range []*json.RawMessage{&c.Old, &c.New} {
+				if *v != nil && string(bytes.TrimSpace(*v)) != "null" && string(*v) != redactedJSON {
+					*v, changed = json.RawMessage(redactedJSON), true
+				}
+			}
+			if changed {
+				e.Changes[name] = c
+				redacted = append(redacted, "changes."+name)
+			}
+			continue
+		}
+		if bytes.IndexByte(c.Old, '{') < 0 && bytes.IndexByte(c.New, '{') < 0 {
+			continue // no object, no member names
+		}
+		if p == nil {
+			p = getParser()
+			defer putParser(p)
+		}
+		oldV, oldPaths := r.value(p, name, "old", c.Old)
+		newV, newPaths := r.value(p, name, "new", c.New)
+		if oldPaths != nil || newPaths != nil {
+			c.Old, c.New = oldV, newV
+			e.Changes[name] = c
+			redacted = append(append(redacted, oldPaths...), newPaths...)
+		}
+	}
+	for k, v := range e.Tags {
+		if v != Redacted && r.match([]byte(k)) {
+			e.Tags[k] = Redacted
+			redacted = append(redacted, "tags."+k)
+		}
+	}
+	slices.Sort(redacted)
+	return redacted
+}
+
+const redactedJSON = `"` + Redacted + `"`
+
+// value redacts inside v, the old or new value (which) of the change name;
+// paths is nil when nothing was redacted, and then v is returned unchanged.
+func (r *Redactor) value(p *parser, name, which string, v json.RawMessage) (json.RawMessage, []string) {
+	if bytes.IndexByte(v, '{') < 0 {
+		return v, nil
+	}
+	p.reset(v)
+	p.red, p.change, p.which = r, name, which
+	out, err := p.whole(p.out[:0])
+	p.out = out
+	if err != nil {
+		// Not JSON: what it holds is unknown, so none of it is kept.
+		return json.RawMessage(redactedJSON), []string{"changes." + name + "." + which}
+	}
+	if len(p.redacted) == 0 {
+		return v, nil
+	}
+	return bytes.Clone(out), p.redacted
+}
