@@ -178,6 +178,11 @@ func (l *Ledger) flush(ctx context.Context, batches []*batch) (State, int, error
 			if got := seq.builder.Size(); got != b.first+uint64(i) {
 				panic(fmt.Sprintf("ledger: bad index math: entry %d of a batch from %d lands at %d", i, b.first, got))
 			}
+			if seq.bundle == nil {
+				// Room for a bundle of entries like this one, so that filling
+				// it does not regrow and copy it eight times.
+				seq.bundle = make([]byte, 0, min(tiles.TileWidth*(len(leaf)+2)*5/4, 4<<20))
+			}
 			var err error
 			if seq.bundle, err = tiles.AppendEntry(seq.bundle, leaf); err != nil {
 				return State{}, n, err

@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -46,6 +47,12 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return fmt.Errorf("%w: --data is required", errUsage)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	if os.Getenv("GOGC") == "" {
+		// Nearly all garbage is short-lived request buffers; collecting
+		// less often buys about a sixth of the CPU for appends. GOGC in the
+		// environment still wins.
+		debug.SetGCPercent(400)
+	}
 	if err := os.MkdirAll(*data, 0o755); err != nil {
 		return err
 	}

@@ -171,7 +171,9 @@ func (d *decoder) next(events []*Event) ([]*Event, error) {
 		return events, d.tooLarge("the batch has more than %d events", d.lim.MaxBatch)
 	}
 	if len(d.chunk) == cap(d.chunk) {
-		d.chunk = make([]Event, 0, min(64, d.lim.MaxBatch-d.index))
+		// Chunks grow with the batch (1, 1, 2, 4, ... 64 events), so that
+		// a single event does not pay for 64.
+		d.chunk = make([]Event, 0, min(64, d.lim.MaxBatch-d.index, max(1, d.index)))
 	}
 	d.chunk = d.chunk[:len(d.chunk)+1]
 	ev := &d.chunk[len(d.chunk)-1]

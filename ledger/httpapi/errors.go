@@ -41,6 +41,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, ledger.ErrPushback), errors.Is(err, ledger.ErrClosed):
 		status = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "1")
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away; nobody reads the answer. Appended events
+		// stay appended: a retry with the same id finds them.
+		s.log.Debug("client went away", "method", r.Method, "path", r.URL.Path, "err", err)
+		status = 499
 	case errors.Is(err, context.DeadlineExceeded):
 		status = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "1")
