@@ -133,6 +133,8 @@ type keyRecord struct {
 
 // batch is an atomic group of entries and the future its caller waits on.
 type batch struct {
+	entries []Entry      // as added
+	sums    []tiles.Hash // their leaf hashes
 	leaves  [][]byte     // new entries only, at indexes first...
 	hashes  []tiles.Hash // their leaf hashes
 	keys    []string
@@ -171,13 +173,12 @@ func (l *Ledger) Origin() string { return l.origin }
 // keys are already known resolve to the original entry. Add fails with
 // ErrPushback when the pool is full; nothing of the batch is queued then.
 func (l *Ledger) Add(entries []Entry) (*Future, error) {
-	b := &batch{results: make([]Result, len(entries)), done: make(chan struct{})}
-	hashes := make([]tiles.Hash, len(entries))
+	b := &batch{entries: entries, sums: make([]tiles.Hash, len(entries)), done: make(chan struct{})}
 	for i, e := range entries {
 		if len(e.Leaf) > tiles.MaxEntrySize {
 			return nil, fmt.Errorf("entry %d: %w", i, tiles.ErrEntryTooLarge)
 		}
-		hashes[i] = tiles.LeafHash(e.Leaf) // hashed here, in the caller's goroutine
+		b.sums[i] = tiles.LeafHash(e.Leaf) // hashed here, in the caller's goroutine
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -190,10 +191,25 @@ func (l *Ledger) Add(entries []Entry) (*Future, error) {
 		l.cfg.Metrics.pushback()
 		return nil, ErrPushback
 	}
+	l.assign(b)
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	return &Future{b: b}, nil
+}
+
+// assign gives b's new entries the next indexes, resolves its duplicates
+// against the known keys and queues it; a batch with nothing left to wait
+// for resolves at once. It runs again for a batch that a conflicting writer
+// displaced (see catchUp). l.mu is held.
+func (l *Ledger) assign(b *batch) {
 	b.first = l.next
+	b.results = make([]Result, len(b.entries))
+	b.leaves, b.hashes, b.keys = b.leaves[:0], b.hashes[:0], b.keys[:0]
 	inBatch := map[string]int{}
 	waitForPool := false
-	for i, e := range entries {
+	for i, e := range b.entries {
 		if e.Key != "" {
 			if rec, ok := l.keys[e.Key]; ok {
 				b.results[i] = Result{Index: rec.index, LeafHash: rec.hash, Duplicate: true}
@@ -208,14 +224,14 @@ func (l *Ledger) Add(entries []Entry) (*Future, error) {
 			inBatch[e.Key] = i
 		}
 		idx := b.first + uint64(len(b.leaves))
-		b.results[i] = Result{Index: idx, LeafHash: hashes[i]}
+		b.results[i] = Result{Index: idx, LeafHash: b.sums[i]}
 		b.leaves = append(b.leaves, e.Leaf)
-		b.hashes = append(b.hashes, hashes[i])
+		b.hashes = append(b.hashes, b.sums[i])
 		b.keys = append(b.keys, e.Key)
 	}
 	if len(b.leaves) == 0 && !waitForPool {
 		close(b.done) // every entry is already committed
-		return &Future{b: b}, nil
+		return
 	}
 	for i, k := range b.keys {
 		if k != "" {
@@ -226,11 +242,6 @@ func (l *Ledger) Add(entries []Entry) (*Future, error) {
 	l.pool = append(l.pool, b)
 	l.pooled += len(b.leaves)
 	l.cfg.Metrics.setPending(l.pooled)
-	select {
-	case l.wake <- struct{}{}:
-	default:
-	}
-	return &Future{b: b}, nil
 }
 
 // Future resolves when a batch is durable.

@@ -17,6 +17,7 @@ type Metrics struct {
 	publishedSize prometheus.Gauge
 	quorum        prometheus.Gauge
 	pushbacks     prometheus.Counter
+	conflicts     prometheus.Counter
 }
 
 // NewMetrics creates the ledger's metrics.
@@ -38,12 +39,14 @@ func NewMetrics() *Metrics {
 			Help: "1 if the published checkpoint meets the witness quorum, 0 if not, -1 without witnesses."}),
 		pushbacks: prometheus.NewCounter(prometheus.CounterOpts{Name: "ledger_pushback_total",
 			Help: "Appends refused because too many entries were waiting."}),
+		conflicts: prometheus.NewCounter(prometheus.CounterOpts{Name: "ledger_sequencing_conflicts_total",
+			Help: "Flushes displaced by another instance's commit and sequenced again after it."}),
 	}
 }
 
 // Register registers the metrics with r.
 func (m *Metrics) Register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.appended, m.flushes, m.flushEntries, m.pending, m.treeSize, m.publishedSize, m.quorum, m.pushbacks} {
+	for _, c := range []prometheus.Collector{m.appended, m.flushes, m.flushEntries, m.pending, m.treeSize, m.publishedSize, m.quorum, m.pushbacks, m.conflicts} {
 		if err := r.Register(c); err != nil {
 			return err
 		}
@@ -91,5 +94,11 @@ func (m *Metrics) published(size uint64, witnessed, met bool) {
 func (m *Metrics) pushback() {
 	if m != nil {
 		m.pushbacks.Inc()
+	}
+}
+
+func (m *Metrics) conflict() {
+	if m != nil {
+		m.conflicts.Inc()
 	}
 }

@@ -1,7 +1,9 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -46,10 +48,16 @@ func (l *Ledger) recover(ctx context.Context) (*sequencer, error) {
 		if empty.Checkpoint, err = l.sign(0, tiles.EmptyRoot); err != nil {
 			return nil, err
 		}
-		if err := l.cfg.Storage.Commit(ctx, &Flush{Old: st, New: empty}); err != nil {
+		switch err := l.cfg.Storage.Commit(ctx, &Flush{Old: st, New: empty}); {
+		case errors.Is(err, ErrConflict): // another instance created it first
+			if st, err = l.cfg.Storage.State(ctx); err != nil {
+				return nil, fmt.Errorf("couldn't load the committed state: %w", err)
+			}
+		case err != nil:
 			return nil, fmt.Errorf("couldn't create the log: %w", err)
+		default:
+			st = empty
 		}
-		st = empty
 	}
 	builder, err := tiles.NewBuilder(ctx, st.Size, storageTiles{l.cfg.Storage})
 	if err != nil {
@@ -60,28 +68,8 @@ func (l *Ledger) recover(ctx context.Context) (*sequencer, error) {
 	}
 	seq := &sequencer{builder: builder}
 	keys := map[string]keyRecord{}
-	for n := range tiles.BundleCount(st.Size) {
-		bt, _ := tiles.BundleFor(n, st.Size)
-		raw, err := l.cfg.Storage.ReadTile(ctx, bt)
-		if err != nil {
-			return nil, fmt.Errorf("couldn't read entry bundle %s: %w", bt.Path(), err)
-		}
-		entries, err := tiles.ParseEntryBundle(raw, bt.Width)
-		if err != nil {
-			return nil, fmt.Errorf("stored entry bundle %s: %w", bt.Path(), err)
-		}
-		for i, e := range entries {
-			k, err := l.cfg.KeyOf(e)
-			if err != nil {
-				return nil, fmt.Errorf("entry %d: %w", n*tiles.TileWidth+uint64(i), err)
-			}
-			if k != "" {
-				keys[k] = keyRecord{index: n*tiles.TileWidth + uint64(i), hash: tiles.LeafHash(e)}
-			}
-		}
-		if !bt.Full() {
-			seq.bundle, seq.inBund = raw, len(entries)
-		}
+	if seq.bundle, seq.inBund, err = l.scanKeys(ctx, keys, 0, st.Size); err != nil {
+		return nil, err
 	}
 	l.mu.Lock()
 	l.committed, l.next, l.keys = st, st.Size, keys
@@ -89,6 +77,40 @@ func (l *Ledger) recover(ctx context.Context) (*sequencer, error) {
 	l.cfg.Metrics.setSize(st.Size)
 	l.log.Info("log opened", "origin", l.origin, "size", st.Size, "root", st.Root.String())
 	return seq, nil
+}
+
+// scanKeys adds to keys the idempotency keys of the entries from index
+// from up to size, reading their bundles from storage. It returns the
+// partial bundle at size (nil if size is a multiple of the bundle width).
+func (l *Ledger) scanKeys(ctx context.Context, keys map[string]keyRecord, from, size uint64) (partial []byte, n int, err error) {
+	for b := from / tiles.TileWidth; b < tiles.BundleCount(size); b++ {
+		bt, _ := tiles.BundleFor(b, size)
+		raw, err := l.cfg.Storage.ReadTile(ctx, bt)
+		if err != nil {
+			return nil, 0, fmt.Errorf("couldn't read entry bundle %s: %w", bt.Path(), err)
+		}
+		entries, err := tiles.ParseEntryBundle(raw, bt.Width)
+		if err != nil {
+			return nil, 0, fmt.Errorf("stored entry bundle %s: %w", bt.Path(), err)
+		}
+		for i, e := range entries {
+			index := b*tiles.TileWidth + uint64(i)
+			if index < from {
+				continue
+			}
+			k, err := l.cfg.KeyOf(e)
+			if err != nil {
+				return nil, 0, fmt.Errorf("entry %d: %w", index, err)
+			}
+			if k != "" {
+				keys[k] = keyRecord{index: index, hash: tiles.LeafHash(e)}
+			}
+		}
+		if !bt.Full() {
+			partial, n = bytes.Clone(raw), len(entries) // appended to later: not storage's memory
+		}
+	}
+	return partial, n, nil
 }
 
 // sign returns a checkpoint note for (size, root) signed with the log key.
@@ -139,6 +161,17 @@ func (l *Ledger) flushAndResolve(batches []*batch) {
 		l.cfg.Metrics.flushed(n, time.Since(start), st.Size)
 		l.pub.committed()
 		return
+	}
+	if errors.Is(err, ErrConflict) {
+		// Another instance committed first. Nothing of this flush is
+		// stored; follow that instance's entries and sequence ours after
+		// them.
+		cerr := l.catchUp(ctx, batches)
+		if cerr == nil {
+			l.cfg.Metrics.conflict()
+			return
+		}
+		err = fmt.Errorf("%w; then couldn't follow the other writer: %w", err, cerr)
 	}
 	l.log.Error("flush failed; failing pending entries and reloading the committed state", "err", err, "entries", n)
 	l.mu.Lock()

@@ -1,0 +1,85 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	"github.com/ledger-dev/ledger/tiles"
+)
+
+// catchUp follows a commit made by another writer sharing the storage
+// (several instances on one database): it loads the new committed state,
+// checks that its checkpoint matches it and that the tree it
+// commits to is an append-only extension of ours, learns the idempotency keys
+// of the entries the other writer added, and re-sequences the displaced
+// batches (and the pool) after them. Entries the other writer already
+// committed under the same key resolve to the committed entry. The flush
+// goroutine calls it; on error nothing has changed.
+func (l *Ledger) catchUp(ctx context.Context, displaced []*batch) error {
+	l.mu.Lock()
+	old := l.committed
+	l.mu.Unlock()
+	st, err := l.cfg.Storage.State(ctx)
+	if err != nil {
+		return fmt.Errorf("couldn't load the committed state: %w", err)
+	}
+	if st.Size < old.Size {
+		return fmt.Errorf("the committed log shrank from %d to %d entries", old.Size, st.Size)
+	}
+	if err := l.checkFollowed(ctx, old, st); err != nil {
+		return err
+	}
+	builder, err := tiles.NewBuilder(ctx, st.Size, storageTiles{l.cfg.Storage})
+	if err != nil {
+		return err
+	}
+	if root := builder.Root(); root != st.Root {
+		return fmt.Errorf("stored tiles recompute root %s for size %d, but the committed state says %s", root, st.Size, st.Root)
+	}
+	seq := &sequencer{builder: builder}
+	learned := map[string]keyRecord{}
+	if seq.bundle, seq.inBund, err = l.scanKeys(ctx, learned, old.Size, st.Size); err != nil {
+		return err
+	}
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	pending := append(displaced, l.pool...)
+	l.pool, l.pooled = nil, 0
+	for _, b := range pending {
+		for _, k := range b.keys {
+			if rec, ok := l.keys[k]; ok && k != "" && rec.index >= old.Size {
+				delete(l.keys, k) // its index was never committed
+			}
+		}
+	}
+	for k, rec := range learned {
+		l.keys[k] = rec
+	}
+	l.committed, l.next, l.seq = st, st.Size, seq
+	for _, b := range pending {
+		l.assign(b)
+	}
+	l.cfg.Metrics.setSize(st.Size)
+	l.log.Debug("followed another writer", "from", old.Size, "to", st.Size, "requeued", l.pooled)
+	return nil
+}
+
+// checkFollowed checks that st, committed by another writer, carries a
+// checkpoint for its size and root under our origin, and that its tree is
+// consistent with old: a writer sharing the storage must not fork the log.
+func (l *Ledger) checkFollowed(ctx context.Context, old, st State) error {
+	text := tiles.Checkpoint{Origin: l.origin, Size: st.Size, Hash: st.Root}.Marshal()
+	if !bytes.HasPrefix(st.Checkpoint, append(text, '\n')) {
+		return fmt.Errorf("the committed checkpoint is not for %s at size %d", l.origin, st.Size)
+	}
+	proof, err := tiles.ConsistencyProof(ctx, storageTiles{l.cfg.Storage}, old.Size, st.Size)
+	if err != nil {
+		return fmt.Errorf("couldn't prove size %d consistent with %d: %w", st.Size, old.Size, err)
+	}
+	if err := tiles.VerifyConsistency(old.Size, old.Root, st.Size, st.Root, proof); err != nil {
+		return fmt.Errorf("the other writer forked the log: %w", err)
+	}
+	return nil
+}
