@@ -120,17 +120,25 @@ func (s *Storage) Commit(_ context.Context, f *ledger.Flush) error {
 			return fmt.Errorf("flush rewrites committed full tile %s", t.Path())
 		}
 	}
-	if err := s.writeTiles(f.Tiles); err != nil {
-		return err
-	}
-	// At this point the tiles are durable, but the committed state still
-	// says f.Old: a crash here leaves a log of size f.Old.Size, and the new
-	// files are garbage that the next flush overwrites.
 	sj, err := json.Marshal(stateJSON{Size: f.New.Size, Root: f.New.Root[:], Checkpoint: f.New.Checkpoint})
 	if err != nil {
 		return err
 	}
-	if err := s.writeFile(stateFile, sj, true, true); err != nil {
+	tmp, err := s.writeFlush(f, sj)
+	if tmp != "" {
+		defer os.Remove(tmp) // a no-op after the rename
+	}
+	if err != nil {
+		return err
+	}
+	// At this point the tiles and the new state, under a temporary name,
+	// are durable, but the commit-state file still says f.Old: a crash here
+	// leaves a log of size f.Old.Size, and the new files are garbage that
+	// the next flush overwrites.
+	if err := os.Rename(tmp, filepath.Join(s.dir, stateFile)); err != nil {
+		return err
+	}
+	if err := syncDir(s.dir); err != nil {
 		return err
 	}
 	// At this point f.New is committed and survives a crash.
@@ -213,35 +221,84 @@ func (s *Storage) writeFile(path string, data []byte, durable, syncParent bool) 
 	return nil
 }
 
-// writeTiles writes tiles durably, several at a time: each file is written
-// and fsynced under a temporary name and renamed into place, then every
-// directory that gained an entry is fsynced once. Per-file fsyncs (rather
-// than one syncfs) keep the cost proportional to the flush, whatever else is
-// writing to the filesystem.
-func (s *Storage) writeTiles(ts map[tiles.Tile][]byte) error {
-	for t := range ts { // create directories first, from this goroutine only
-		dir := filepath.Dir(filepath.Join(s.dir, filepath.FromSlash(t.Path())))
-		if !s.dirs[dir] {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return err
-			}
-			s.dirs[dir] = true
-		}
+// writeFlush makes the flush's new tiles and its new commit state durable,
+// with one round of fsyncs in parallel: the tiles, the directories that
+// gained entries, and the state under a temporary name, whose path it
+// returns. Tiles are written straight to their paths: a path beyond the
+// committed tree is read by nobody before the commit point (a torn file
+// there is garbage that the next flush rewrites), and a tile the committed
+// tree already holds is never rewritten. Per-file fsyncs (rather than one
+// syncfs) keep the cost proportional to the flush, whatever else is writing
+// to the filesystem.
+func (s *Storage) writeFlush(f *ledger.Flush, state []byte) (tmpState string, err error) {
+	type file struct {
+		fh   *os.File
+		data []byte
 	}
+	var files []file
+	defer func() {
+		for _, w := range files {
+			w.fh.Close()
+		}
+	}()
 	dirs := map[string]bool{}
+	for t, b := range f.Tiles {
+		if old, ok := tileIn(t, f.Old.Size); ok && old == t {
+			continue // committed already, with these very bytes
+		}
+		full := filepath.Join(s.dir, filepath.FromSlash(t.Path()))
+		if err := s.mkdirs(filepath.Dir(full), dirs); err != nil {
+			return "", err
+		}
+		fh, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return "", err
+		}
+		files = append(files, file{fh, b})
+		dirs[filepath.Dir(full)] = true
+	}
+	tmp, err := os.CreateTemp(s.dir, ".tmp-state-*")
+	if err != nil {
+		return "", err
+	}
+	files = append(files, file{tmp, state})
 	var g errgroup.Group
 	g.SetLimit(16)
-	for t, b := range ts {
-		dirs[filepath.Dir(filepath.Join(s.dir, filepath.FromSlash(t.Path())))] = true
-		g.Go(func() error { return s.writeFile(t.Path(), b, true, false) })
-	}
-	if err := g.Wait(); err != nil {
-		return err
+	for _, w := range files {
+		g.Go(func() error {
+			if _, err := w.fh.Write(w.data); err != nil {
+				return fmt.Errorf("couldn't write %s: %w", w.fh.Name(), err)
+			}
+			if err := w.fh.Sync(); err != nil {
+				return fmt.Errorf("couldn't sync %s: %w", w.fh.Name(), err)
+			}
+			return nil
+		})
 	}
 	for dir := range dirs {
 		g.Go(func() error { return syncDir(dir) })
 	}
-	return g.Wait()
+	return tmp.Name(), g.Wait()
+}
+
+// mkdirs creates dir and its missing parents. It adds to sync every
+// directory that gained an entry, so that the new directories are durable
+// along with the files in them.
+func (s *Storage) mkdirs(dir string, sync map[string]bool) error {
+	if s.dirs[dir] {
+		return nil
+	}
+	for d := dir; d != s.dir && !s.dirs[d]; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		}
+		sync[filepath.Dir(d)] = true
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	s.dirs[dir] = true
+	return nil
 }
 
 func syncDir(dir string) error {
