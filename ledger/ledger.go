@@ -137,7 +137,7 @@ type batch struct {
 	sums    []tiles.Hash // their leaf hashes
 	leaves  [][]byte     // new entries only, at indexes first...
 	hashes  []tiles.Hash // their leaf hashes
-	keys    []string
+	keys    []string // their keys, in the form indexKey gives
 	first   uint64
 	results []Result
 	done    chan struct{}
@@ -210,24 +210,25 @@ func (l *Ledger) assign(b *batch) {
 	inBatch := map[string]int{}
 	waitForPool := false
 	for i, e := range b.entries {
-		if e.Key != "" {
-			if rec, ok := l.keys[e.Key]; ok {
+		key := indexKey(e.Key)
+		if key != "" {
+			if rec, ok := l.keys[key]; ok {
 				b.results[i] = Result{Index: rec.index, LeafHash: rec.hash, Duplicate: true}
 				waitForPool = waitForPool || rec.index >= l.committed.Size
 				continue
 			}
-			if j, ok := inBatch[e.Key]; ok {
+			if j, ok := inBatch[key]; ok {
 				b.results[i] = b.results[j]
 				b.results[i].Duplicate = true
 				continue
 			}
-			inBatch[e.Key] = i
+			inBatch[key] = i
 		}
 		idx := b.first + uint64(len(b.leaves))
 		b.results[i] = Result{Index: idx, LeafHash: b.sums[i]}
 		b.leaves = append(b.leaves, e.Leaf)
 		b.hashes = append(b.hashes, b.sums[i])
-		b.keys = append(b.keys, e.Key)
+		b.keys = append(b.keys, key)
 	}
 	if len(b.leaves) == 0 && !waitForPool {
 		close(b.done) // every entry is already committed

@@ -103,7 +103,7 @@ func (l *Ledger) scanKeys(ctx context.Context, keys map[string]keyRecord, from, 
 				return nil, 0, fmt.Errorf("entry %d: %w", index, err)
 			}
 			if k != "" {
-				keys[k] = keyRecord{index: index, hash: tiles.LeafHash(e)}
+				keys[indexKey(k)] = keyRecord{index: index, hash: tiles.LeafHash(e)}
 			}
 		}
 		if !bt.Full() {
