@@ -137,7 +137,7 @@ type batch struct {
 	sums    []tiles.Hash // their leaf hashes
 	leaves  [][]byte     // new entries only, at indexes first...
 	hashes  []tiles.Hash // their leaf hashes
-	keys    []string // their keys, in the form indexKey gives
+	keys    []string     // their keys, in the form indexKey gives
 	first   uint64
 	results []Result
 	done    chan struct{}
