@@ -1,0 +1,223 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+)
+
+// backend is what both backends offer; the contract suite runs on each.
+type backend interface {
+	Store
+	Failures(ctx context.Context, q FailureQuery) ([]Failure, error)
+	Close() error
+}
+
+// opener returns a fresh, empty backend, closed when the test ends.
+type opener func(t *testing.T) backend
+
+// runContract runs the contract suite against a backend. n is the size of
+// the generated dataset the queries are checked on.
+func runContract(t *testing.T, open opener, n int) {
+	t.Run("AppendCompareAndSwap", func(t *testing.T) { testAppendCAS(t, open(t)) })
+	t.Run("QueriesMatchBruteForce", func(t *testing.T) { testQueriesMatchScan(t, open(t), n) })
+	t.Run("FollowVerifyRebuild", func(t *testing.T) { testFollowVerifyRebuild(t, open(t)) })
+}
+
+func testAppendCAS(t *testing.T, s backend) {
+	ctx := t.Context()
+	d := genEvents(t, 600, 1)
+	if size, err := s.Size(ctx); err != nil || size != 0 {
+		t.Fatalf("new index: size %d, %v; want 0", size, err)
+	}
+	if err := s.Append(ctx, 0, d.rows(t, 0, 300)); err != nil {
+		t.Fatal(err)
+	}
+	for _, from := range []uint64{0, 200, 301} {
+		if err := s.Append(ctx, from, d.rows(t, int(from), int(from)+10)); !errors.Is(err, ErrConflict) {
+			t.Errorf("append at %d to an index of size 300: %v, want ErrConflict", from, err)
+		}
+	}
+	if err := s.Append(ctx, 300, d.rows(t, 301, 310)); err == nil || errors.Is(err, ErrConflict) {
+		t.Errorf("append of rows 301.. at 300: %v, want a numbering error", err)
+	}
+	if err := s.Append(ctx, 300, d.rows(t, 300, 600)); err != nil {
+		t.Fatal(err)
+	}
+	if size, err := s.Size(ctx); err != nil || size != 600 {
+		t.Fatalf("size %d, %v; want 600", size, err)
+	}
+	got, err := s.Query(ctx, Query{Below: 1000, Order: ByIndex, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := d.rows(t, 0, 600)
+	if len(got) != len(want) {
+		t.Fatalf("%d rows back, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if !sameRow(got[i], want[i]) {
+			t.Fatalf("row %d came back as %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if err := s.Reset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if size, err := s.Size(ctx); err != nil || size != 0 {
+		t.Fatalf("after Reset: size %d, %v; want 0", size, err)
+	}
+	if got, err := s.Query(ctx, Query{Below: 1000, Order: ByIndex, Limit: 10}); err != nil || len(got) != 0 {
+		t.Fatalf("after Reset: %d rows, %v", len(got), err)
+	}
+}
+
+func sameRow(a, b Row) bool {
+	return a.Index == b.Index && a.LeafHash == b.LeafHash && string(a.Leaf) == string(b.Leaf) &&
+		len(diffColumns(a.Columns, b.Columns)) == 0 && a.Time.Location() == time.UTC
+}
+
+// testQueriesMatchScan fills the index with n generated events and checks
+// that paging through each query returns exactly what a scan of the events
+// finds, in the same order.
+func testQueriesMatchScan(t *testing.T, s backend, n int) {
+	d := genEvents(t, n, 2)
+	start := time.Now()
+	d.fill(t, s)
+	t.Logf("indexed %d events in %v", n, time.Since(start))
+	day := 24 * time.Hour
+	mid := genBase.Add(genSpan / 2)
+	below := uint64(n - n/10) // the last tenth is not published yet
+	queries := map[string]Query{
+		"busiest actor, 30 days":      {Filter: Filter{ActorID: "user-1", Since: mid.Add(-30 * day), Until: mid}, Limit: 100},
+		"busiest actor, whole log":    {Filter: Filter{ActorID: "user-1"}, Limit: 1000},
+		"rare actor, whole log":       {Filter: Filter{ActorID: "user-4000"}, Limit: 3},
+		"resource history":            {Filter: Filter{ResourceType: "patient", ResourceID: "r-1"}, Limit: 50},
+		"failures in a week":          {Filter: Filter{Result: "failure", Since: mid, Until: mid.Add(7 * day)}, Limit: 200},
+		"tenant and action":           {Filter: Filter{TenantID: "tenant-3", Action: "export", Since: mid, Until: mid.Add(20 * day)}, Limit: 100},
+		"event type, oldest first":    {Filter: Filter{EventType: "invoice.delete", Since: mid}, Order: OldestFirst, Limit: 500},
+		"actor type and since only":   {Filter: Filter{ActorType: "admin", Since: mid}, Limit: 100},
+		"time window, no filter":      {Filter: Filter{Since: mid, Until: mid.Add(day)}, Limit: 64},
+		"by index":                    {Filter: Filter{ActorID: "user-2"}, Order: ByIndex, Limit: 999},
+		"nothing matches":             {Filter: Filter{ActorID: "nobody"}, Limit: 10},
+		"sub-microsecond window edge": {Filter: Filter{Since: d.events[n/2].Timestamp, Until: d.events[n/2].Timestamp.Add(time.Microsecond)}, Limit: 10},
+	}
+	for _, name := range slices.Sorted(maps.Keys(queries)) {
+		q := queries[name]
+		q.Below = below
+		want := d.scan(q)
+		got := pageAll(t, s, q, 30)
+		if len(want) > len(got) {
+			want = want[:len(got)] // pageAll stopped after 30 pages
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: index answered %d rows %v..., scan %d rows %v...", name, len(got), head(got), len(want), head(want))
+		}
+		if len(got) == 0 && name != "nothing matches" {
+			t.Errorf("%s: no rows; the query tests nothing", name)
+		}
+	}
+	testFailuresMatchScan(t, s, d, below)
+}
+
+// pageAll pages through q with keyset cursors, at most pages pages, and
+// returns the indexes in the order they came.
+func pageAll(t *testing.T, s Store, q Query, pages int) []uint64 {
+	var out []uint64
+	for range pages {
+		rows, err := s.Query(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			out = append(out, r.Index)
+		}
+		if len(rows) < q.Limit {
+			break
+		}
+		c := CursorOf(rows[len(rows)-1])
+		q.After = &c
+	}
+	return out
+}
+
+func head(s []uint64) []uint64 { return s[:min(len(s), 5)] }
+
+func testFailuresMatchScan(t *testing.T, s backend, d *dataset, below uint64) {
+	mid := genBase.Add(genSpan / 2)
+	q := FailureQuery{Filter: Filter{Since: mid, Until: mid.Add(30 * 24 * time.Hour), Result: "success"}, Below: below, Threshold: 3, Limit: 10000}
+	got, err := s.Failures(t.Context(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type key struct{ typ, id string }
+	want := map[key]*Failure{}
+	f := q.Filter
+	f.Result = ""
+	for i, ev := range d.events {
+		if uint64(i) >= below || !matches(ev, f) || (ev.Result != "failure" && ev.Result != "denied") {
+			continue
+		}
+		k := key{ev.Actor.Type, ev.Actor.ID}
+		ts := micro(ev.Timestamp)
+		w := want[k]
+		if w == nil {
+			w = &Failure{ActorType: k.typ, ActorID: k.id, First: ts, Last: ts}
+			want[k] = w
+		}
+		w.Count++
+		w.First = minTime(w.First, ts)
+		w.Last = maxTime(w.Last, ts)
+	}
+	n := 0
+	for _, w := range want {
+		if w.Count >= q.Threshold {
+			n++
+		}
+	}
+	if len(got) != n || n == 0 {
+		t.Fatalf("%d actors over the threshold, scan finds %d", len(got), n)
+	}
+	for i, g := range got {
+		w := want[key{g.ActorType, g.ActorID}]
+		if w == nil || w.Count != g.Count || !w.First.Equal(g.First) || !w.Last.Equal(g.Last) {
+			t.Errorf("failures of %s/%s: index %+v, scan %+v", g.ActorType, g.ActorID, g, w)
+		}
+		if i > 0 && got[i-1].Count < g.Count {
+			t.Errorf("actors not ordered by count: %d before %d", got[i-1].Count, g.Count)
+		}
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func TestNewRow(t *testing.T) {
+	d := genEvents(t, 1, 3)
+	r, ok := NewRow(7, d.leaves[0])
+	ev := d.events[0]
+	if !ok || r.Index != 7 || r.ActorID != ev.Actor.ID || r.Result != ev.Result || !r.Time.Equal(ev.Timestamp.Truncate(time.Microsecond)) {
+		t.Fatalf("NewRow = %+v, %v for %+v", r, ok, ev)
+	}
+	bad, ok := NewRow(8, []byte(`not an event`))
+	if ok || bad.Columns.ActorID != "" || bad.Index != 8 || bad.LeafHash == r.LeafHash {
+		t.Fatalf("NewRow of a non-event = %+v, %v", bad, ok)
+	}
+	if fmt.Sprint(Mismatch{Index: 3, Problem: "x"}) != "entry 3: x" {
+		t.Fatal("Mismatch.String")
+	}
+}

@@ -1,0 +1,174 @@
+package index
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ledger-dev/ledger/ledger"
+	"github.com/ledger-dev/ledger/ledger/event"
+	"github.com/ledger-dev/ledger/ledger/storage/posix"
+	"github.com/ledger-dev/ledger/ledger/storage/storagetest"
+	"github.com/ledger-dev/ledger/tiles"
+)
+
+// testLog is a real ledger over a posix directory.
+type testLog struct {
+	dir   string
+	store *posix.Storage
+	l     *ledger.Ledger
+	vkey  string
+}
+
+func newTestLog(t *testing.T) *testLog {
+	dir := t.TempDir()
+	store, err := posix.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	signer, vkey := storagetest.NewSigner(t, "example.com/index-test")
+	l, err := ledger.New(t.Context(), ledger.Config{Storage: store, Signer: signer, KeyOf: event.KeyOf, PublishInterval: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(context.Background()) })
+	return &testLog{dir: dir, store: store, l: l, vkey: vkey}
+}
+
+func (tl *testLog) append(t *testing.T, leaves [][]byte) {
+	entries := make([]ledger.Entry, len(leaves))
+	for i, leaf := range leaves {
+		entries[i] = ledger.Entry{Leaf: leaf}
+	}
+	if _, err := tl.l.Append(t.Context(), entries); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (tl *testLog) size(context.Context) (uint64, error) { return tl.l.Committed().Size, nil }
+
+// tree returns the verified published tree, once it covers size entries.
+func (tl *testLog) tree(t *testing.T, size uint64) *tiles.Tree {
+	if err := tl.l.WaitPublished(t.Context(), size); err != nil {
+		t.Fatal(err)
+	}
+	p, err := tiles.NewLogPolicy(tl.vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := tiles.DirFetcher(tl.dir).Fetch(t.Context(), tiles.CheckpointPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := p.Verify(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tiles.NewTree(tiles.DirFetcher(tl.dir), sc.Checkpoint)
+}
+
+// execSQL changes the index behind its back.
+func execSQL(t *testing.T, s backend, query string, args ...any) {
+	t.Helper()
+	var err error
+	switch b := s.(type) {
+	case *SQLite:
+		_, err = b.db.ExecContext(t.Context(), query, args...)
+	case *Postgres:
+		_, err = b.pool.Exec(t.Context(), query, args...)
+	default:
+		t.Fatalf("unknown backend %T", s)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+func testFollowVerifyRebuild(t *testing.T, s backend) {
+	ctx := t.Context()
+	tl := newTestLog(t)
+	d := genEvents(t, 1500, 4)
+	tl.append(t, d.leaves[:700])
+	tl.append(t, [][]byte{[]byte("not an event")})
+	tl.append(t, d.leaves[700:1000])
+	f, err := NewFollower(FollowerConfig{Store: s, Log: StorageLog(tl.store), Size: tl.size, Interval: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.Sync(ctx); err != nil || n != 1001 {
+		t.Fatalf("Sync: %d, %v; want 1001", n, err)
+	}
+	rows, err := s.Query(ctx, Query{Below: 2000, Order: ByIndex, Limit: 2000})
+	if err != nil || len(rows) != 1001 {
+		t.Fatalf("%d rows, %v", len(rows), err)
+	}
+	want := d.rows(t, 700, 701)[0]
+	want.Index = 701
+	if rows[700].ActorID != "" || string(rows[700].Leaf) != "not an event" || !sameRow(rows[701], want) {
+		t.Fatalf("rows around the non-event: %+v %+v", rows[700], rows[701])
+	}
+	checkVerify(t, s, TreeLog(tl.tree(t, 1001)), 1001, nil)
+
+	// Change the index behind its back: a column, a whole row made
+	// consistent with itself, and a deleted row.
+	execSQL(t, s, `UPDATE index_entries SET actor_id = 'mallory' WHERE log_index = 5`)
+	forged := []byte(strings.Replace(string(d.leaves[7]), d.events[7].Actor.ID, "mallory", 1))
+	fh := tiles.LeafHash(forged)
+	execSQL(t, s, `UPDATE index_entries SET leaf = $1, leaf_hash = $2, actor_id = 'mallory' WHERE log_index = 7`, forged, fh[:])
+	execSQL(t, s, `DELETE FROM index_entries WHERE log_index = 9`)
+	checkVerify(t, s, StorageLog(tl.store), 1001, map[uint64]string{
+		5: `column actor_id is "mallory" in the index but "` + d.events[5].Actor.ID + `" in the leaf`,
+		7: "in the index, ",
+		9: "no row in the index",
+	})
+
+	if err := Rebuild(ctx, s, TreeLog(tl.tree(t, 1001)), 1001, nil); err != nil {
+		t.Fatal(err)
+	}
+	checkVerify(t, s, StorageLog(tl.store), 1001, nil)
+
+	// The follower picks up new entries on its own.
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { f.Run(runCtx); close(done) }()
+	tl.append(t, d.leaves[1000:])
+	deadline := time.Now().Add(10 * time.Second)
+	for n, _ := s.Size(ctx); n != 1501; n, _ = s.Size(ctx) {
+		if time.Now().After(deadline) {
+			t.Fatalf("follower stuck at %d of 1501", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	<-done
+	checkVerify(t, s, TreeLog(tl.tree(t, 1501)), 1501, nil)
+}
+
+// checkVerify runs Verify and checks that it reports exactly the wanted
+// problems (index -> a substring of its first problem).
+func checkVerify(t *testing.T, s Store, l Log, size uint64, want map[uint64]string) {
+	t.Helper()
+	r, err := Verify(t.Context(), s, l, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := map[uint64]string{}
+	for _, m := range r.Mismatches {
+		if _, ok := first[m.Index]; !ok {
+			first[m.Index] = m.Problem
+		}
+	}
+	if len(first) != len(want) {
+		t.Errorf("Verify found problems at %d entries, want %d: %v", len(first), len(want), r.Mismatches)
+	}
+	for i, sub := range want {
+		if !strings.Contains(first[i], sub) {
+			t.Errorf("entry %d: problem %q, want one containing %q", i, first[i], sub)
+		}
+	}
+	if wantChecked := size - uint64(len(want)); len(want) == 0 && r.Checked != wantChecked {
+		t.Errorf("checked %d rows, want %d", r.Checked, wantChecked)
+	}
+}

@@ -1,0 +1,230 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ledger-dev/ledger/tiles"
+)
+
+// Log is the log an index projects.
+type Log interface {
+	// Bundle returns the entries of entry bundle n of the tree of size
+	// entries (the partial bundle if n is the last one).
+	Bundle(ctx context.Context, n, size uint64) ([][]byte, error)
+	// LeafHashes returns the leaf hashes in level-0 tile n of the tree of
+	// size entries.
+	LeafHashes(ctx context.Context, n, size uint64) ([]tiles.Hash, error)
+}
+
+// TileReader reads committed tiles and entry bundles (a storage driver).
+type TileReader interface {
+	ReadTile(ctx context.Context, t tiles.Tile) ([]byte, error)
+}
+
+// StorageLog is the Log of a storage driver's committed tiles: what the
+// server's own follower reads.
+func StorageLog(r TileReader) Log { return storageLog{r} }
+
+type storageLog struct{ r TileReader }
+
+func (s storageLog) read(ctx context.Context, n, size uint64, entries bool) (tiles.Tile, []byte, error) {
+	t, ok := tiles.TileFor(0, n, size)
+	if !ok {
+		return t, nil, fmt.Errorf("tile %d is not in a tree of size %d", n, size)
+	}
+	t.Entries = entries
+	b, err := s.r.ReadTile(ctx, t)
+	if err != nil {
+		return t, nil, fmt.Errorf("couldn't read %s: %w", t.Path(), err)
+	}
+	return t, b, nil
+}
+
+func (s storageLog) Bundle(ctx context.Context, n, size uint64) ([][]byte, error) {
+	t, b, err := s.read(ctx, n, size, true)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := tiles.ParseEntryBundle(b, t.Width)
+	if err != nil {
+		return nil, fmt.Errorf("stored bundle %s: %w", t.Path(), err)
+	}
+	return entries, nil
+}
+
+func (s storageLog) LeafHashes(ctx context.Context, n, size uint64) ([]tiles.Hash, error) {
+	t, b, err := s.read(ctx, n, size, false)
+	if err != nil {
+		return nil, err
+	}
+	hs, err := tiles.ParseHashTile(b, t.Width)
+	if err != nil {
+		return nil, fmt.Errorf("stored tile %s: %w", t.Path(), err)
+	}
+	return hs, nil
+}
+
+// TreeLog is the Log of a verified checkpoint's tree, read through the
+// verifying client: every bundle and tile is authenticated against the
+// checkpoint before the index sees it. Only the checkpoint's size can be
+// read.
+func TreeLog(t *tiles.Tree) Log { return treeLog{t} }
+
+type treeLog struct{ t *tiles.Tree }
+
+func (l treeLog) check(size uint64) error {
+	if cp := l.t.Checkpoint(); size != cp.Size {
+		return fmt.Errorf("asked for the tree of size %d from a checkpoint of size %d", size, cp.Size)
+	}
+	return nil
+}
+
+func (l treeLog) Bundle(ctx context.Context, n, size uint64) ([][]byte, error) {
+	if err := l.check(size); err != nil {
+		return nil, err
+	}
+	return l.t.Bundle(ctx, n)
+}
+
+func (l treeLog) LeafHashes(ctx context.Context, n, size uint64) ([]tiles.Hash, error) {
+	if err := l.check(size); err != nil {
+		return nil, err
+	}
+	t, ok := tiles.TileFor(0, n, size)
+	if !ok {
+		return nil, fmt.Errorf("tile %d is not in a tree of size %d", n, size)
+	}
+	return l.t.ReadTile(ctx, t)
+}
+
+// FollowerConfig configures a Follower. Zero values take the documented defaults.
+type FollowerConfig struct {
+	// Store is the index. Required.
+	Store Store
+	// Log is the log it projects. Required.
+	Log Log
+	// Size returns how many entries of the log are integrated and may be
+	// read: the committed size. Required.
+	Size func(ctx context.Context) (uint64, error)
+	// Interval is how often the follower looks for new entries. Default 250ms.
+	Interval time.Duration
+	// Logger receives the follower's errors. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Follower keeps an index up to date with its log.
+type Follower struct {
+	cfg FollowerConfig
+}
+
+// NewFollower validates cfg and returns a Follower; Run starts it.
+func NewFollower(cfg FollowerConfig) (*Follower, error) {
+	if cfg.Store == nil || cfg.Log == nil || cfg.Size == nil {
+		return nil, errors.New("index: FollowerConfig.Store, Log and Size are required")
+	}
+	if cfg.Interval < 0 {
+		return nil, errors.New("index: FollowerConfig.Interval must not be negative")
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = 250 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Follower{cfg: cfg}, nil
+}
+
+// Run catches up with the log, then polls it every Interval until ctx is
+// done. Errors are logged and retried at the next poll.
+func (f *Follower) Run(ctx context.Context) {
+	t := time.NewTicker(f.cfg.Interval)
+	defer t.Stop()
+	for {
+		if _, err := f.Sync(ctx); err != nil && ctx.Err() == nil {
+			f.cfg.Logger.Error("couldn't update the query index", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Sync indexes every entry up to the log's current size and returns the
+// index's size.
+func (f *Follower) Sync(ctx context.Context) (uint64, error) {
+	size, err := f.cfg.Size(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("couldn't read the log size: %w", err)
+	}
+	return catchUp(ctx, f.cfg.Store, f.cfg.Log, size, f.cfg.Logger)
+}
+
+// Rebuild deletes every row of s and indexes the first size entries of l
+// again. Entries that are not events are logged to log (nil: slog.Default()).
+func Rebuild(ctx context.Context, s Store, l Log, size uint64, log *slog.Logger) error {
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := s.Reset(ctx); err != nil {
+		return err
+	}
+	_, err := catchUp(ctx, s, l, size, log)
+	return err
+}
+
+// batchRows is how many rows one Append adds at most: 16 bundles.
+const batchRows = 16 * tiles.TileWidth
+
+// catchUp indexes entries until the index holds size of them. Appends that
+// lose a race to another writer (ErrConflict) start again from the new size.
+func catchUp(ctx context.Context, s Store, l Log, size uint64, log *slog.Logger) (uint64, error) {
+	for {
+		from, err := s.Size(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if from > size {
+			return from, fmt.Errorf("the index holds %d entries but the log only %d: it is not this log's index; rebuild it", from, size)
+		}
+		if from == size {
+			return from, nil
+		}
+		rows, err := readRows(ctx, l, from, size, log)
+		if err != nil {
+			return from, err
+		}
+		if err := s.Append(ctx, from, rows); err != nil && !errors.Is(err, ErrConflict) {
+			return from, err
+		}
+	}
+}
+
+// readRows reads the rows of entries from up to size, at most about
+// batchRows of them, whole bundles at a time.
+func readRows(ctx context.Context, l Log, from, size uint64, log *slog.Logger) ([]Row, error) {
+	var rows []Row
+	for i := from; i < size && len(rows) < batchRows; {
+		n := i / tiles.TileWidth
+		entries, err := l.Bundle(ctx, n, size)
+		if err != nil {
+			return nil, err
+		}
+		if uint64(len(entries)) <= i%tiles.TileWidth {
+			return nil, fmt.Errorf("entry bundle %d has %d entries, and entry %d is not among them", n, len(entries), i)
+		}
+		for ; i < n*tiles.TileWidth+uint64(len(entries)); i++ {
+			r, ok := NewRow(i, entries[i%tiles.TileWidth])
+			if !ok {
+				log.Warn("log entry is not an event; indexed without columns", "index", i)
+			}
+			rows = append(rows, r)
+		}
+	}
+	return rows, nil
+}

@@ -1,0 +1,155 @@
+// Package index is the query index: a projection of the log into a SQL
+// database, one row per entry, with the columns and indexes that the
+// auditors' questions need ("what did user X do last month", "who touched
+// record Y", "which actors keep failing").
+//
+// The index is never the source of truth. Every row carries the entry's
+// exact leaf bytes and leaf hash; a Follower fills it from the entry bundles
+// of the log, Rebuild recreates it from the tiles, and Verify recomputes
+// every row against the tiles and reports what differs. A query answer is
+// checked by its reader with an inclusion proof of each row's leaf.
+//
+// Two backends implement Store: SQLite (OpenSQLite, pure Go, a file beside
+// the posix log) and PostgreSQL (OpenPostgres, beside the postgres driver).
+package index
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ledger-dev/ledger/ledger/event"
+	"github.com/ledger-dev/ledger/tiles"
+)
+
+// Row is one indexed entry of the log.
+type Row struct {
+	// Index is the entry's index in the log.
+	Index uint64
+	// LeafHash is the RFC 6962 leaf hash of Leaf.
+	LeafHash tiles.Hash
+	// Leaf is the entry's exact leaf bytes.
+	Leaf []byte
+	// Columns are the event's fields that queries filter on, taken from
+	// Leaf. All are empty for a leaf that is not an event.
+	Columns
+}
+
+// Columns are the filterable fields of an event.
+type Columns struct {
+	ID           string
+	Time         time.Time // the event's timestamp in UTC, truncated to the microsecond
+	TenantID     string
+	EventType    string
+	Action       string
+	ActorID      string
+	ActorType    string
+	ResourceType string
+	ResourceID   string
+	Result       string
+}
+
+// NewRow returns the row of the entry at index. A leaf that is not an event
+// (event.ParseLeaf fails) still gets a row, with empty columns, so that the
+// index never stops at it; ok reports whether the leaf was an event.
+func NewRow(index uint64, leaf []byte) (r Row, ok bool) {
+	r = Row{Index: index, LeafHash: tiles.LeafHash(leaf), Leaf: leaf}
+	ev, err := event.ParseLeaf(leaf)
+	if err != nil {
+		return r, false
+	}
+	r.Columns = Columns{
+		ID: ev.ID, Time: micro(ev.Timestamp), TenantID: ev.TenantID, EventType: ev.EventType, Action: ev.Action,
+		ActorID: ev.Actor.ID, ActorType: ev.Actor.Type, ResourceType: ev.Resource.Type, ResourceID: ev.Resource.ID,
+		Result: ev.Result,
+	}
+	return r, true
+}
+
+// micro truncates t to the microsecond, the precision the index keeps
+// (PostgreSQL's), in UTC.
+func micro(t time.Time) time.Time { return timeOf(t.UnixMicro()) }
+
+// Filter selects rows. Empty fields match everything; non-empty ones must
+// equal the column. The time window is [Since, Until) at microsecond
+// precision; a zero bound is open.
+type Filter struct {
+	ActorID, ActorType, Action, EventType, ResourceType, ResourceID, Result, TenantID string
+	Since, Until                                                                      time.Time
+}
+
+// Order is the order of a query's rows.
+type Order int
+
+// The orders rows can come in.
+const (
+	// NewestFirst orders by timestamp then index, descending.
+	NewestFirst Order = iota
+	// OldestFirst orders by timestamp then index, ascending.
+	OldestFirst
+	// ByIndex orders by index, ascending.
+	ByIndex
+)
+
+// Cursor is a keyset position in a query's order: the query returns the
+// rows strictly after it. Time is ignored in ByIndex order.
+type Cursor struct {
+	Time  time.Time
+	Index uint64
+}
+
+// CursorOf returns the cursor just after r.
+func CursorOf(r Row) Cursor { return Cursor{Time: r.Time, Index: r.Index} }
+
+// Query is one page of a query.
+type Query struct {
+	Filter
+	// Below restricts rows to indexes below it: the published tree size.
+	Below uint64
+	// After, if set, starts the page just after that position.
+	After *Cursor
+	// Order is the order of rows.
+	Order Order
+	// Limit is the most rows returned; it must be positive.
+	Limit int
+}
+
+// FailureQuery asks for the actors with at least Threshold failed or denied
+// attempts among the rows that Filter selects (its Result is ignored).
+type FailureQuery struct {
+	Filter
+	// Below restricts rows to indexes below it: the published tree size.
+	Below uint64
+	// Threshold is the fewest failed attempts reported; at least 1.
+	Threshold int
+	// Limit is the most actors returned; it must be positive.
+	Limit int
+}
+
+// Failure is one actor's failed attempts in a FailureQuery's window.
+type Failure struct {
+	ActorType, ActorID string
+	// Count is the number of failed or denied attempts.
+	Count int
+	// First and Last are the timestamps of the earliest and latest one.
+	First, Last time.Time
+}
+
+// Store is a backend of the index. Rows 0 to Size-1 are always all present,
+// with no others: rows are only added by Append, in index order.
+type Store interface {
+	// Size returns how many entries are indexed.
+	Size(ctx context.Context) (uint64, error)
+	// Append atomically adds the rows of entries from, from+1, ..., if the
+	// index's size is still from; otherwise it returns ErrConflict and
+	// changes nothing. Rows must have consecutive indexes starting at from.
+	Append(ctx context.Context, from uint64, rows []Row) error
+	// Reset deletes every row; the size becomes 0.
+	Reset(ctx context.Context) error
+	// Query returns the rows q selects, in q's order, at most q.Limit.
+	Query(ctx context.Context, q Query) ([]Row, error)
+}
+
+// ErrConflict is returned by Store.Append when the index's size is not the
+// one the rows start at: another writer moved it.
+var ErrConflict = errors.New("index size changed underneath the append")
