@@ -44,6 +44,9 @@ func (s *FileStore) Get(_ context.Context, origin string) ([]byte, error) {
 
 // Update replaces the stored checkpoint of origin with f's result, durably.
 func (s *FileStore) Update(ctx context.Context, origin string, f func(old []byte) ([]byte, error)) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, err := s.Get(ctx, origin)
@@ -52,7 +55,7 @@ func (s *FileStore) Update(ctx context.Context, origin string, f func(old []byte
 	}
 	b, err := f(old)
 	if err != nil {
-		return err
+		return fmt.Errorf("update of %q refused: %w", origin, err)
 	}
 	tmp, err := os.CreateTemp(s.dir, ".tmp-*")
 	if err != nil {

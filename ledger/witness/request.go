@@ -17,9 +17,9 @@ const maxProofLines = 63
 
 // Request is a parsed C2SP tlog-witness add-checkpoint request.
 type Request struct {
-	OldSize    uint64
-	Proof      []tiles.Hash
-	Checkpoint []byte // the signed checkpoint note
+	OldSize    uint64       // the size the client believes the witness last cosigned
+	Proof      []tiles.Hash // consistency proof from OldSize to the checkpoint's size
+	Checkpoint []byte       // the signed checkpoint note
 }
 
 // ParseRequest parses an add-checkpoint body:
@@ -43,7 +43,10 @@ func ParseRequest(body []byte) (*Request, error) {
 	}
 	old, err := tiles.ParseSize(v)
 	if err != nil {
-		return nil, fmt.Errorf("%w: old size: %v", ErrBadRequest, err)
+		return nil, fmt.Errorf("%w: old size: %w", ErrBadRequest, err)
+	}
+	if len(cp) == 0 {
+		return nil, fmt.Errorf("%w: no checkpoint after the empty line", ErrBadRequest)
 	}
 	r := &Request{OldSize: old, Checkpoint: cp}
 	if len(lines)-1 > maxProofLines {
@@ -52,7 +55,7 @@ func ParseRequest(body []byte) (*Request, error) {
 	for _, l := range lines[1:] {
 		h, err := tiles.ParseHash(l)
 		if err != nil {
-			return nil, fmt.Errorf("%w: proof line: %v", ErrBadRequest, err)
+			return nil, fmt.Errorf("%w: proof line %d: %w", ErrBadRequest, len(r.Proof)+1, err)
 		}
 		r.Proof = append(r.Proof, h)
 	}

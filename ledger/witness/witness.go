@@ -7,6 +7,8 @@ package witness
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,13 +48,17 @@ func (e *ConflictError) Error() string {
 
 // Store persists the latest cosigned checkpoint of each log.
 type Store interface {
-	// Update atomically reads the stored checkpoint of origin (nil if none)
-	// and replaces it with what f returns. If f fails, nothing changes and
-	// its error is returned. The replacement is durable when Update returns.
-	// Updates of one origin are serialised, so the check inside f and the
-	// write are one compare-and-swap.
+	// Update is one atomic read-modify-write of origin's value: it reads the
+	// stored value (nil if none), calls f with it and stores what f returns.
+	// Updates of one origin are serialised, so no other update of origin
+	// happens between the read and the write: a check made by f and the write
+	// are one compare-and-swap. If f fails nothing is stored and f's error is
+	// returned (wrapped). When Update returns nil the new value is durable:
+	// it survives a crash or power loss. A canceled ctx stops Update before
+	// it calls f. f may be called more than once if the store retries after
+	// losing a race; only the call whose result is stored counts.
 	Update(ctx context.Context, origin string, f func(old []byte) ([]byte, error)) error
-	// Get returns the stored checkpoint of origin, or nil if none.
+	// Get returns the stored value of origin, or nil if none.
 	Get(ctx context.Context, origin string) ([]byte, error)
 }
 
@@ -78,6 +84,7 @@ type Config struct {
 type Witness struct {
 	signer *tiles.CosignatureSigner
 	logs   map[string]note.Verifier
+	byHash map[string]string // hex SHA-256 of an origin → the origin
 	store  Store
 	log    *slog.Logger
 }
@@ -87,48 +94,63 @@ func New(cfg Config) (*Witness, error) {
 	if cfg.Signer == nil || cfg.Store == nil || len(cfg.Logs) == 0 {
 		return nil, errors.New("witness: Config.Signer, Config.Store and at least one log are required")
 	}
-	w := &Witness{signer: cfg.Signer, logs: map[string]note.Verifier{}, store: cfg.Store, log: cfg.Logger}
+	w := &Witness{signer: cfg.Signer, logs: map[string]note.Verifier{}, byHash: map[string]string{},
+		store: cfg.Store, log: cfg.Logger}
 	if w.log == nil {
 		w.log = slog.Default()
 	}
 	for _, l := range cfg.Logs {
+		if l.Verifier == nil || l.Verifier.Name() != l.Origin {
+			return nil, fmt.Errorf("witness: log %q needs a verifier named after its origin", l.Origin)
+		}
 		if _, dup := w.logs[l.Origin]; dup {
 			return nil, fmt.Errorf("witness: log %q configured twice", l.Origin)
 		}
 		w.logs[l.Origin] = l.Verifier
+		w.byHash[OriginHash(l.Origin)] = l.Origin
 	}
 	return w, nil
 }
 
+// OriginHash returns the lowercase hex SHA-256 of origin, which names the
+// log in the monitoring path /<hash>/checkpoint.
+func OriginHash(origin string) string {
+	sum := sha256.Sum256([]byte(origin))
+	return hex.EncodeToString(sum[:])
+}
+
 // Update handles one add-checkpoint request and returns the cosignature
-// line(s) to send back.
+// line(s) to send back. Every refusal is logged with the submitted
+// checkpoint and the one cosigned before.
 func (w *Witness) Update(ctx context.Context, req *Request) ([]byte, error) {
 	text, _, _ := bytes.Cut(req.Checkpoint, []byte("\n"))
 	origin := string(text)
 	// SPEC: If the origin is unknown, the witness MUST respond with a 404 Not Found.
 	v, ok := w.logs[origin]
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownLog, origin)
+		return nil, w.refuse(ctx, req, nil, fmt.Errorf("%w: %q", ErrUnknownLog, origin))
 	}
 	// SPEC: If none of the signatures verify against a trusted public key,
 	// the witness MUST respond with a 403 Forbidden.
 	sc, _, err := tiles.OpenCheckpoint(req.Checkpoint, v)
 	switch {
 	case errors.Is(err, tiles.ErrMalformedCheckpoint) && strings.Contains(err.Error(), "size 0 with a root hash"):
-		return nil, w.refuse(origin, req, fmt.Errorf("%w: a tree of size 0 must have the empty root", ErrInconsistent))
+		// SPEC (HEAD): a checkpoint of size 0 must carry the empty root (422).
+		return nil, w.refuse(ctx, req, nil, fmt.Errorf("%w: a tree of size 0 must have the empty root", ErrInconsistent))
 	case errors.Is(err, tiles.ErrMalformedCheckpoint):
-		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		return nil, w.refuse(ctx, req, nil, fmt.Errorf("%w: %w", ErrBadRequest, err))
 	case err != nil:
-		return nil, w.refuse(origin, req, fmt.Errorf("%w: %v", ErrUntrusted, err))
+		return nil, w.refuse(ctx, req, nil, fmt.Errorf("%w: %w", ErrUntrusted, err))
 	}
 	// SPEC: If the old size is greater than the checkpoint size, the witness
 	// MUST respond with a 400 Bad Request.
 	if req.OldSize > sc.Size {
-		return nil, fmt.Errorf("%w: old size %d is greater than the checkpoint size %d", ErrBadRequest, req.OldSize, sc.Size)
+		return nil, w.refuse(ctx, req, nil, fmt.Errorf("%w: old size %d is greater than the checkpoint size %d", ErrBadRequest, req.OldSize, sc.Size))
 	}
-	var cosigned []byte
+	var cosigned, stored []byte
 	err = w.store.Update(ctx, origin, func(old []byte) ([]byte, error) {
-		prev, err := w.previous(old)
+		stored = old
+		prev, err := previous(old)
 		if err != nil {
 			return nil, err
 		}
@@ -137,32 +159,37 @@ func (w *Witness) Update(ctx context.Context, req *Request) ([]byte, error) {
 		}
 		cosigned, err = note.Sign(&note.Note{Text: string(sc.Text)}, w.signer)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("couldn't cosign: %w", err)
 		}
 		// Store the checkpoint with the log's signature and ours, so the
 		// monitoring endpoint can serve it as is.
 		return append(bytes.Clone(req.Checkpoint), cosignatureLines(cosigned)...), nil
 	})
-	if err != nil {
-		var conflict *ConflictError
-		if errors.As(err, &conflict) || errors.Is(err, ErrInconsistent) {
-			return nil, w.refuse(origin, req, err)
-		}
-		return nil, err
+	var conflict *ConflictError
+	switch {
+	case errors.As(err, &conflict) || errors.Is(err, ErrInconsistent):
+		return nil, w.refuse(ctx, req, stored, err)
+	case err != nil:
+		return nil, fmt.Errorf("couldn't update the state of %q: %w", origin, err)
 	}
+	// At this point the new checkpoint is durable: answering is safe.
 	return cosignatureLines(cosigned), nil
 }
 
 // previous parses the stored checkpoint; nil means none (size 0).
-func (w *Witness) previous(stored []byte) (tiles.Checkpoint, error) {
+func previous(stored []byte) (tiles.Checkpoint, error) {
 	if stored == nil {
 		return tiles.Checkpoint{Hash: tiles.EmptyRoot}, nil
 	}
 	i := bytes.Index(stored, []byte("\n\n"))
 	if i < 0 {
-		return tiles.Checkpoint{}, errors.New("stored checkpoint is corrupt")
+		return tiles.Checkpoint{}, errors.New("stored checkpoint is corrupt: no signatures")
 	}
-	return tiles.ParseCheckpoint(stored[:i+1])
+	cp, err := tiles.ParseCheckpoint(stored[:i+1])
+	if err != nil {
+		return tiles.Checkpoint{}, fmt.Errorf("stored checkpoint is corrupt: %w", err)
+	}
+	return cp, nil
 }
 
 // checkExtends implements the consistency rules of add-checkpoint.
@@ -184,7 +211,7 @@ func checkExtends(prev tiles.Checkpoint, req *Request, cp tiles.Checkpoint) erro
 	// SPEC: the consistency proof MUST be verified per RFC 6962, Section
 	// 2.1.2; if it fails, respond with a 422 Unprocessable Entity.
 	if err := tiles.VerifyConsistency(prev.Size, prev.Hash, cp.Size, cp.Hash, req.Proof); err != nil {
-		return fmt.Errorf("%w: %v", ErrInconsistent, err)
+		return fmt.Errorf("%w: %w", ErrInconsistent, err)
 	}
 	return nil
 }
@@ -196,23 +223,47 @@ func cosignatureLines(signed []byte) []byte {
 	return signed[i+2:]
 }
 
-// refuse logs a refused request with the offending checkpoint: a validly
-// signed checkpoint that is inconsistent is evidence of a misbehaving log.
-// A stale old size is routine (a log learning the witness's size) and is
-// logged at info level.
-func (w *Witness) refuse(origin string, req *Request, err error) error {
+// refuse logs a refused request with the submitted checkpoint and the one
+// this witness cosigned before for the same origin (stored; read from the
+// store if nil): a validly signed checkpoint that is inconsistent with the
+// cosigned one is evidence that the log forked. Refusals that a client
+// causes in the normal course of things (a stale old size, a log the witness
+// does not know, a malformed request) are logged at info level, the others
+// at warn level.
+func (w *Witness) refuse(ctx context.Context, req *Request, stored []byte, err error) error {
+	text, _, _ := bytes.Cut(req.Checkpoint, []byte("\n"))
+	origin := string(text)
 	level := slog.LevelWarn
 	var conflict *ConflictError
-	if errors.As(err, &conflict) && !conflict.RootMismatch {
+	switch {
+	case errors.As(err, &conflict) && !conflict.RootMismatch,
+		errors.Is(err, ErrUnknownLog),
+		errors.Is(err, ErrBadRequest) && errors.Is(err, tiles.ErrMalformedCheckpoint):
 		level = slog.LevelInfo
 	}
-	w.log.Log(context.Background(), level, "refused checkpoint", "origin", origin, "old_size", req.OldSize,
-		"checkpoint", string(req.Checkpoint), "err", err)
+	if _, known := w.logs[origin]; known && stored == nil {
+		var gerr error
+		if stored, gerr = w.store.Get(ctx, origin); gerr != nil {
+			w.log.ErrorContext(ctx, "couldn't read the cosigned checkpoint", "origin", origin, "err", gerr)
+		}
+	}
+	w.log.Log(ctx, level, "refused checkpoint", "origin", origin, "old_size", req.OldSize,
+		"checkpoint", string(req.Checkpoint), "cosigned", string(stored), "err", err.Error())
 	return err
 }
 
 // Latest returns the latest checkpoint cosigned for origin (log signature and
 // cosignature), or nil.
 func (w *Witness) Latest(ctx context.Context, origin string) ([]byte, error) {
+	return w.store.Get(ctx, origin)
+}
+
+// LatestByHash is Latest for the log whose origin hashes to hexHash (see
+// OriginHash); nil if the log is unknown or nothing was cosigned for it.
+func (w *Witness) LatestByHash(ctx context.Context, hexHash string) ([]byte, error) {
+	origin, ok := w.byHash[strings.ToLower(hexHash)]
+	if !ok {
+		return nil, nil
+	}
 	return w.store.Get(ctx, origin)
 }

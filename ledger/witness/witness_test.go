@@ -2,76 +2,35 @@ package witness_test
 
 import (
 	"bytes"
-	"context"
+	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/ledger-dev/ledger/ledger/witness"
+	"github.com/ledger-dev/ledger/ledger/witness/witnesstest"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
-// testLog is an in-memory log that can sign checkpoints and prove consistency.
-type testLog struct {
-	signer note.Signer
-	vkey   string
-	b      *tiles.Builder
-	tiles  map[tiles.Tile][]tiles.Hash
+// testWitness is a witness with a file store behind real HTTP, whose log
+// records are kept for inspection.
+type testWitness struct {
+	w      *witness.Witness
+	v      *tiles.CosignatureVerifier
+	url    string
+	store  witness.Store
+	logBuf *syncBuffer
 }
 
-func newTestLog(t *testing.T, origin string) *testLog {
-	skey, vkey, err := note.GenerateKey(nil, origin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, _ := note.NewSigner(skey)
-	b, _ := tiles.NewBuilder(t.Context(), 0, nil)
-	return &testLog{signer: signer, vkey: vkey, b: b, tiles: map[tiles.Tile][]tiles.Hash{}}
-}
-
-func (l *testLog) ReadTile(_ context.Context, t tiles.Tile) ([]tiles.Hash, error) {
-	hs, ok := l.tiles[t]
-	if !ok {
-		return nil, fmt.Errorf("no tile %s", t.Path())
-	}
-	return hs, nil
-}
-
-func (l *testLog) grow(n int) {
-	for range n {
-		l.b.Append(tiles.LeafHash([]byte(fmt.Sprint(l.b.Size()))), func(t tiles.Tile, hs []tiles.Hash) {
-			l.tiles[t] = append([]tiles.Hash(nil), hs...)
-		})
-	}
-	for t, hs := range l.b.Edge() {
-		l.tiles[t] = hs
-	}
-}
-
-func (l *testLog) checkpoint(t *testing.T, size uint64, root tiles.Hash) []byte {
-	cp, err := note.Sign(&note.Note{Text: string(tiles.Checkpoint{Origin: l.signer.Name(), Size: size, Hash: root}.Marshal())}, l.signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cp
-}
-
-func (l *testLog) request(t *testing.T, old uint64) *witness.Request {
-	proof, err := tiles.ConsistencyProof(t.Context(), l, old, l.b.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &witness.Request{OldSize: old, Proof: proof, Checkpoint: l.checkpoint(t, l.b.Size(), l.b.Root())}
-}
-
-func newWitness(t *testing.T, store witness.Store, logs ...*testLog) (*witness.Witness, *tiles.CosignatureVerifier) {
+func newTestWitness(t *testing.T, logs ...*witnesstest.Log) *testWitness {
 	skey, _, err := tiles.GenerateCosignatureKey(nil, "witness.example.com/w1")
 	if err != nil {
 		t.Fatal(err)
@@ -80,91 +39,165 @@ func newWitness(t *testing.T, store witness.Store, logs ...*testLog) (*witness.W
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cfg []witness.Log
-	for _, l := range logs {
-		v, _ := note.NewVerifier(l.vkey)
-		cfg = append(cfg, witness.Log{Origin: l.signer.Name(), Verifier: v})
-	}
-	w, err := witness.New(witness.Config{Signer: signer, Logs: cfg, Store: store})
+	store, err := witness.NewFileStore(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return w, signer.Verifier()
+	var cfg []witness.Log
+	for _, l := range logs {
+		cfg = append(cfg, l.WitnessLog())
+	}
+	buf := &syncBuffer{}
+	w, err := witness.New(witness.Config{Signer: signer, Logs: cfg, Store: store,
+		Logger: slog.New(slog.NewJSONHandler(buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(witness.Handler(w))
+	t.Cleanup(srv.Close)
+	return &testWitness{w: w, v: signer.Verifier(), url: srv.URL, store: store, logBuf: buf}
+}
+
+// post sends an add-checkpoint body and returns the status, Content-Type
+// and body of the answer.
+func (tw *testWitness) post(t *testing.T, body []byte) (int, string, string) {
+	t.Helper()
+	resp, err := http.Post(tw.url+"/add-checkpoint", "text/plain", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+}
+
+// monitored returns what the monitoring endpoint serves for origin.
+func (tw *testWitness) monitored(t *testing.T, origin string) (int, []byte) {
+	t.Helper()
+	resp, err := http.Get(tw.url + "/" + witness.OriginHash(origin) + "/checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// records returns the witness's log records with the given message.
+func (tw *testWitness) records(t *testing.T, msg string) []map[string]any {
+	var out []map[string]any
+	for _, line := range bytes.Split(tw.logBuf.Bytes(), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var rec map[string]any
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", line, err)
+		}
+		if rec["msg"] == msg {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) Bytes() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return bytes.Clone(b.buf.Bytes())
+}
+
+// openCosigned checks that sigs are a cosignature by tw over cp and returns
+// the cosigned note.
+func (tw *testWitness) openCosigned(t *testing.T, log *witnesstest.Log, cp []byte, sigs string) *note.Note {
+	t.Helper()
+	n, err := note.Open(append(bytes.Clone(cp), sigs...), note.VerifierList(log.Verifier(), tw.v))
+	if err != nil || len(n.Sigs) != 2 {
+		t.Fatalf("cosigned checkpoint does not verify (%v): %q", err, sigs)
+	}
+	return n
 }
 
 // TestAddCheckpoint walks the tlog-witness rules through the HTTP handler,
 // status code by status code.
 func TestAddCheckpoint(t *testing.T) {
-	store, err := witness.NewFileStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := newTestLog(t, "example.com/log")
-	other := newTestLog(t, "example.com/other")
-	w, wv := newWitness(t, store, log)
-	srv := httptest.NewServer(witness.Handler(w))
-	defer srv.Close()
-	post := func(body []byte) (int, string, string) {
-		resp, err := http.Post(srv.URL+"/add-checkpoint", "text/plain", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
-	}
+	log := witnesstest.NewLog(t, "example.com/log")
+	other := witnesstest.NewLog(t, "example.com/other")
+	forger := witnesstest.NewLog(t, log.Origin())
+	fresh := witnesstest.NewLog(t, "example.com/fresh")
+	fresh.Grow(5)
+	tw := newTestWitness(t, log, fresh)
 
-	log.grow(10)
-	req10 := log.request(t, 0)
-	if code, _, body := post(req10.Marshal()); code != 200 {
-		t.Fatalf("first checkpoint: %d %s", code, body)
-	} else {
-		// The response is a cosignature line that verifies over the checkpoint.
-		full := append(bytes.Clone(req10.Checkpoint), body...)
-		v, _ := note.NewVerifier(log.vkey)
-		n, err := note.Open(full, note.VerifierList(v, wv))
-		if err != nil || len(n.Sigs) != 2 {
-			t.Fatalf("cosigned checkpoint does not verify: %v", err)
-		}
+	if code, _ := tw.monitored(t, log.Origin()); code != http.StatusNotFound {
+		t.Fatalf("monitoring before any cosignature: %d, want 404", code)
 	}
-	log.grow(300)
+	log.Grow(10)
+	req10 := log.Request(t, 0, 10)
+	code, _, body := tw.post(t, req10.Marshal())
+	if code != http.StatusOK {
+		t.Fatalf("first checkpoint: %d %s", code, body)
+	}
+	tw.openCosigned(t, log, req10.Checkpoint, body)
+
+	log.Grow(300)
+	forger.Grow(310)
 	cases := []struct {
 		name   string
 		body   []byte
 		status int
 		want   string
 	}{
-		{"malformed", []byte("old x\n\n"), 400, ""},
+		{"malformed", []byte("old x\n\n"), 400, `{"error":`},
 		{"too many proof lines", []byte("old 1\n" + strings.Repeat(tiles.EmptyRoot.String()+"\n", 64) + "\n" + string(req10.Checkpoint)), 400, ""},
-		{"unknown origin", (&witness.Request{OldSize: 10, Checkpoint: other.checkpoint(t, 0, tiles.EmptyRoot)}).Marshal(), 404, ""},
-		{"not signed by the log", (&witness.Request{OldSize: 10, Checkpoint: forge(t, log.signer.Name(), 310, log.b.Root())}).Marshal(), 403, ""},
-		{"old greater than size", (&witness.Request{OldSize: 400, Checkpoint: log.checkpoint(t, 310, log.b.Root())}).Marshal(), 400, ""},
-		{"stale old size", log.request(t, 5).Marshal(), 409, "10\n"},
-		{"bad proof", withProof(log.request(t, 10), tiles.EmptyRoot).Marshal(), 422, ""},
-		{"fork at the same size", (&witness.Request{OldSize: 10, Checkpoint: log.checkpoint(t, 10, tiles.EmptyRoot)}).Marshal(), 409, ""},
-		{"consistent", log.request(t, 10).Marshal(), 200, "— witness.example.com/w1 "},
+		{"too large", append([]byte("old 0\n\n"), bytes.Repeat([]byte("x"), witness.MaxBodySize)...), 400, ""},
+		{"unknown origin", other.Request(t, 0, 0).Marshal(), 404, ""},
+		{"not signed by the log", forger.Request(t, 10, 310).Marshal(), 403, ""},
+		{"old greater than size", (&witness.Request{OldSize: 400, Checkpoint: log.Checkpoint(t, 310)}).Marshal(), 400, ""},
+		{"stale old size", log.Request(t, 5, 310).Marshal(), 409, "10\n"},
+		{"bad proof", withProof(log.Request(t, 10, 310), tiles.EmptyRoot).Marshal(), 422, ""},
+		{"proof from size 0", (&witness.Request{OldSize: 0, Proof: []tiles.Hash{fresh.Root(1)}, Checkpoint: fresh.Checkpoint(t, 5)}).Marshal(), 422, ""},
+		{"fork at the same size", (&witness.Request{OldSize: 10, Checkpoint: log.Sign(t, tiles.Checkpoint{Origin: log.Origin(), Size: 10, Hash: tiles.EmptyRoot})}).Marshal(), 409, `{"error":`},
+		{"size 0 without the empty root", (&witness.Request{OldSize: 0, Checkpoint: log.Sign(t, tiles.Checkpoint{Origin: log.Origin(), Size: 0, Hash: log.Root(1)})}).Marshal(), 422, ""},
+		{"consistent", log.Request(t, 10, 310).Marshal(), 200, "— witness.example.com/w1 "},
+		{"same checkpoint again", log.Request(t, 310, 310).Marshal(), 200, "— witness.example.com/w1 "},
 		{"rollback", (&witness.Request{OldSize: 310, Checkpoint: req10.Checkpoint}).Marshal(), 400, ""},
 	}
 	for _, tc := range cases {
-		code, ctype, body := post(tc.body)
+		code, ctype, body := tw.post(t, tc.body)
 		if code != tc.status || !strings.HasPrefix(body, tc.want) {
 			t.Errorf("%s: got %d %q, want %d %q", tc.name, code, body, tc.status, tc.want)
 		}
-		if code == 409 && tc.want != "" && ctype != "text/x.tlog.size" {
+		if code == 409 && tc.want == "10\n" && ctype != "text/x.tlog.size" {
 			t.Errorf("%s: Content-Type %q, want text/x.tlog.size", tc.name, ctype)
 		}
+		if code != 200 && code != 409 && ctype != "application/json" {
+			t.Errorf("%s: Content-Type %q, want application/json", tc.name, ctype)
+		}
 	}
-	// The monitoring endpoint serves the latest cosigned checkpoint.
-	resp, err := http.Get(srv.URL + "/" + sha256hex(log.signer.Name()) + "/checkpoint")
-	if err != nil {
-		t.Fatal(err)
+	// The monitoring endpoint serves the latest cosigned checkpoint, with
+	// the log's signature and the witness's.
+	code, b := tw.monitored(t, log.Origin())
+	v, _ := note.NewVerifier(log.VKey)
+	n, err := note.Open(b, note.VerifierList(v, tw.v))
+	if code != 200 || err != nil || len(n.Sigs) != 2 || !strings.Contains(n.Text, "\n310\n") {
+		t.Fatalf("monitoring checkpoint: %d %v %q", code, err, b)
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	v, _ := note.NewVerifier(log.vkey)
-	n, err := note.Open(b, note.VerifierList(v, wv))
-	if err != nil || len(n.Sigs) != 2 || !strings.Contains(n.Text, "\n310\n") {
-		t.Fatalf("monitoring checkpoint: %v %q", err, b)
+	if code, _ := tw.monitored(t, other.Origin()); code != http.StatusNotFound {
+		t.Fatalf("monitoring an unknown log: %d, want 404", code)
 	}
 }
 
@@ -173,21 +206,23 @@ func withProof(r *witness.Request, h tiles.Hash) *witness.Request {
 	return r
 }
 
-// forge signs a checkpoint for origin with another log's key.
-func forge(t *testing.T, origin string, size uint64, root tiles.Hash) []byte {
-	skey, _, _ := note.GenerateKey(nil, origin)
-	s, _ := note.NewSigner(skey)
-	cp, err := note.Sign(&note.Note{Text: string(tiles.Checkpoint{Origin: origin, Size: size, Hash: root}.Marshal())}, s)
-	if err != nil {
-		t.Fatal(err)
+func TestParseRequest(t *testing.T) {
+	cp := "example.com/log\n64\n" + tiles.EmptyRoot.String() + "\n\n— example.com/log AAAA\n"
+	proof := func(n int) string { return strings.Repeat(tiles.EmptyRoot.String()+"\n", n) }
+	for _, body := range []string{"old 0\n\n" + cp, "old 5\n" + proof(63) + "\n" + cp} {
+		r, err := witness.ParseRequest([]byte(body))
+		if err != nil {
+			t.Fatalf("ParseRequest(%.30q): %v", body, err)
+		}
+		if string(r.Marshal()) != body {
+			t.Fatalf("Marshal does not give back %.30q", body)
+		}
 	}
-	return cp
-}
-
-func TestParseRequestRejects(t *testing.T) {
-	for _, body := range []string{"", "old 1\n", "old 01\n\ncp\n", "old -1\n\ncp\n", "new 1\n\ncp\n", "old 1\nnot-a-hash\n\ncp\n"} {
+	for _, body := range []string{"", "old 1\n", "old 01\n\ncp\n", "old -1\n\ncp\n", "new 1\n\ncp\n",
+		"old 1\nnot-a-hash\n\ncp\n", "old 0\n\n", "old 5\n" + proof(64) + "\n" + cp,
+		"old 0\n\n" + strings.Repeat("x", witness.MaxBodySize)} {
 		if _, err := witness.ParseRequest([]byte(body)); !errors.Is(err, witness.ErrBadRequest) {
-			t.Errorf("ParseRequest(%q) = %v, want ErrBadRequest", body, err)
+			t.Errorf("ParseRequest(%.30q) = %v, want ErrBadRequest", body, err)
 		}
 	}
 }
