@@ -43,6 +43,9 @@ type Config struct {
 	WaitTimeout time.Duration
 	// Now is the clock for server-assigned timestamps. Default time.Now.
 	Now func() time.Time
+	// Index answers GET /v1/events, the reports and exports. Nil: those
+	// endpoints answer 404.
+	Index Index
 	// Metrics serves /metrics, if set.
 	Metrics http.Handler
 	// Logger receives request errors. Default slog.Default().
@@ -89,6 +92,9 @@ func New(cfg Config) (*Server, error) {
 	r.Get("/checkpoint", s.getCheckpoint)
 	r.Get("/tile/*", s.getTile)
 	r.Get("/healthz", s.healthz)
+	r.Get("/v1/events", s.queryEvents)
+	r.Get("/v1/reports/failed-attempts", s.failedAttempts)
+	r.Get("/v1/export", s.export)
 	if cfg.Metrics != nil {
 		r.Method(http.MethodGet, "/metrics", cfg.Metrics)
 	}
