@@ -26,6 +26,7 @@ func runContract(t *testing.T, open opener, n int) {
 	t.Run("AppendCompareAndSwap", func(t *testing.T) { testAppendCAS(t, open(t)) })
 	t.Run("QueriesMatchBruteForce", func(t *testing.T) { testQueriesMatchScan(t, open(t), n) })
 	t.Run("FollowVerifyRebuild", func(t *testing.T) { testFollowVerifyRebuild(t, open(t)) })
+	t.Run("ConcurrentFollowers", func(t *testing.T) { testConcurrentFollowers(t, open(t)) })
 }
 
 func testAppendCAS(t *testing.T, s backend) {

@@ -172,3 +172,29 @@ func checkVerify(t *testing.T, s Store, l Log, size uint64, want map[uint64]stri
 		t.Errorf("checked %d rows, want %d", r.Checked, wantChecked)
 	}
 }
+
+// testConcurrentFollowers has two followers (two ledger instances) fill one
+// index at once: appends that lose the race start again, and every entry
+// ends up indexed exactly once.
+func testConcurrentFollowers(t *testing.T, s backend) {
+	tl := newTestLog(t)
+	d := genEvents(t, 6000, 5)
+	tl.append(t, d.leaves)
+	errs := make(chan error, 2)
+	for range 2 {
+		f, err := NewFollower(FollowerConfig{Store: s, Log: StorageLog(tl.store), Size: tl.size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			_, err := f.Sync(t.Context())
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkVerify(t, s, TreeLog(tl.tree(t, 6000)), 6000, nil)
+}
