@@ -261,7 +261,7 @@ func TestPublish(t *testing.T) {
 		want []byte
 	}{
 		{a, noteOf(10, "log"), noteOf(10, "log")},
-		{b, noteOf(5, "log"), noteOf(10, "log")},                   // an instance lagging behind
+		{b, noteOf(5, "log"), noteOf(10, "log")},                  // an instance lagging behind
 		{b, noteOf(10, "log+witness"), noteOf(10, "log+witness")}, // more cosignatures, same size
 		{a, noteOf(11, "log"), noteOf(11, "log")},
 		{a, noteOf(0, "log"), noteOf(11, "log")},
