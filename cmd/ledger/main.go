@@ -22,6 +22,8 @@ commands:
                                            run the ledger
   append  --url URL [--wait LEVEL] [FILE|-] send NDJSON events, print one result per event
   bench   --url URL [flags]                load generator: events/s and latency
+  index   rebuild|verify --data DIR        recreate the query index, or check it against the log
+  export  --url URL --out DIR [filters]    write an evidence package that 'verifier export' checks
 
 Run 'ledger <command> --help' for a command's flags.
 `
@@ -48,6 +50,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"serve":  cmdServe,
 		"append": cmdAppend,
 		"bench":  cmdBench,
+		"index":  cmdIndex,
+		"export": cmdExport,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

@@ -90,8 +90,13 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
+	idx, stopIndex, err := startIndex(ctx, *data, store, l, log)
+	if err != nil {
+		return err
+	}
+	defer stopIndex()
 	api, err := httpapi.New(httpapi.Config{
-		Ledger: l, Tiles: store, MaxBodyBytes: *maxBody, Logger: log,
+		Ledger: l, Tiles: store, Index: idx, MaxBodyBytes: *maxBody, Logger: log,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 	})
 	if err != nil {

@@ -30,6 +30,10 @@ commands:
                recompute every tile and the root from every entry
   proof        FILE TRUST [--leaf FILE]
                check a c2sp.org/tlog-proof@v1 file with no network
+  export       DIR TRUST
+               check an evidence package written by 'ledger export' with no
+               network: every event against its leaf and proof, and for a
+               range export that no entry of the range is missing
 
 TRUST is --vkey VKEY (a log key, no witnesses required) or --policy FILE
 (a C2SP tlog-policy with logs, witnesses and the quorum).
@@ -62,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"consistency": cmdConsistency,
 		"audit":       cmdAudit,
 		"proof":       cmdProof,
+		"export":      cmdExport,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

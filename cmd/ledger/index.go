@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/ledger-dev/ledger/ledger"
+	"github.com/ledger-dev/ledger/ledger/httpapi"
+	"github.com/ledger-dev/ledger/ledger/index"
+	"github.com/ledger-dev/ledger/tiles"
+)
+
+// indexStore is an index backend as the commands use it.
+type indexStore interface {
+	index.Store
+	httpapi.Index
+	Close() error
+}
+
+// openIndex opens the PostgreSQL index at pgURL, or else the SQLite index
+// file at path.
+func openIndex(ctx context.Context, path, pgURL string) (indexStore, error) {
+	if pgURL != "" {
+		return index.OpenPostgres(ctx, pgURL)
+	}
+	return index.OpenSQLite(ctx, path)
+}
+
+// startIndex opens the server's SQLite index at DIR/index.sqlite and starts
+// a follower that catches up with the log and then keeps up with it. stop
+// ends the follower and closes the index.
+func startIndex(ctx context.Context, data string, store index.TileReader, l *ledger.Ledger, log *slog.Logger) (idx indexStore, stop func(), err error) {
+	idx, err = openIndex(ctx, filepath.Join(data, "index.sqlite"), "")
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := index.NewFollower(index.FollowerConfig{Store: idx, Log: index.StorageLog(store), Logger: log,
+		Size: func(context.Context) (uint64, error) { return l.Committed().Size, nil }})
+	if err != nil {
+		idx.Close()
+		return nil, nil, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { f.Run(runCtx) })
+	return idx, func() { cancel(); wg.Wait(); idx.Close() }, nil
+}
+
+const indexUsage = `usage: ledger index rebuild|verify --data DIR [flags]
+
+  rebuild   delete the query index and fill it again from the log's tiles
+  verify    recompute every row of the index from the log's tiles and report
+            each row that differs (exit status 1 if any)
+
+The log is read through the verifying client: every tile is authenticated
+against the published checkpoint, which must verify with the log's key.
+`
+
+// cmdIndex runs `ledger index rebuild` and `ledger index verify`.
+func cmdIndex(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "rebuild" && args[0] != "verify") {
+		fmt.Fprint(stderr, indexUsage)
+		return fmt.Errorf("%w: want rebuild or verify", errUsage)
+	}
+	sub := args[0]
+	fs := newFlags("index "+sub, stderr)
+	data := fs.String("data", "", "the ledger's data directory: index DIR/index.sqlite, log DIR/log, key DIR/log.key.pub")
+	file := fs.String("index", "", "the SQLite index file (default DIR/index.sqlite)")
+	pgURL := fs.String("postgres", "", "PostgreSQL URL of an index kept in PostgreSQL (instead of SQLite)")
+	logAt := fs.String("log", "", "the log: a tile directory or an http(s) URL prefix (default DIR/log)")
+	vkey := fs.String("vkey", "", "the log's verifier key (default: the contents of DIR/log.key.pub)")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if err := dataDefaults(*data, file, logAt, vkey); err != nil {
+		return err
+	}
+	if *pgURL == "" && *file == "" {
+		return fmt.Errorf("%w: give --data, --index or --postgres", errUsage)
+	}
+	tree, err := openTree(ctx, *logAt, *vkey)
+	if err != nil {
+		return err
+	}
+	idx, err := openIndex(ctx, *file, *pgURL)
+	if err != nil {
+		return err
+	}
+	defer idx.Close()
+	size := tree.Checkpoint().Size
+	if sub == "rebuild" {
+		if err := index.Rebuild(ctx, idx, index.TreeLog(tree), size, slog.New(slog.NewTextHandler(stderr, nil))); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "indexed %d entries, up to the checkpoint of size %d\n", size, size)
+		return nil
+	}
+	return verifyIndex(ctx, idx, tree, stdout)
+}
+
+// verifyIndex runs index.Verify and prints its report.
+func verifyIndex(ctx context.Context, idx indexStore, tree *tiles.Tree, stdout io.Writer) error {
+	size := tree.Checkpoint().Size
+	r, err := index.Verify(ctx, idx, index.TreeLog(tree), size)
+	if err != nil {
+		return err
+	}
+	for _, m := range r.Mismatches {
+		fmt.Fprintf(stdout, "MISMATCH %s\n", m)
+	}
+	if r.Total > len(r.Mismatches) {
+		fmt.Fprintf(stdout, "... and %d more\n", r.Total-len(r.Mismatches))
+	}
+	fmt.Fprintf(stdout, "checked %d rows against the log of size %d; %d rows beyond it not checked; %d mismatches\n",
+		r.Checked, size, r.Beyond, r.Total)
+	if r.Total > 0 {
+		return fmt.Errorf("the index differs from the log in %d places; `ledger index rebuild` recreates it", r.Total)
+	}
+	return nil
+}
+
+// dataDefaults points the index file, the log and the vkey that were not
+// given at the ledger's data directory, if there is one.
+func dataDefaults(data string, file, logAt, vkey *string) error {
+	if data == "" {
+		return nil
+	}
+	if *file == "" {
+		*file = filepath.Join(data, "index.sqlite")
+	}
+	if *logAt == "" {
+		*logAt = filepath.Join(data, "log")
+	}
+	if *vkey == "" {
+		b, err := os.ReadFile(filepath.Join(data, "log.key.pub"))
+		if err != nil {
+			return fmt.Errorf("%w: couldn't read the log's key (or give --vkey): %v", errUsage, err)
+		}
+		*vkey = string(trimNewline(b))
+	}
+	return nil
+}
+
+// openTree fetches the log's checkpoint, verifies it with vkey and returns
+// the tree it commits to, read through the verifying client.
+func openTree(ctx context.Context, logAt, vkey string) (*tiles.Tree, error) {
+	if logAt == "" || vkey == "" {
+		return nil, fmt.Errorf("%w: give --data, or --log and --vkey", errUsage)
+	}
+	policy, err := tiles.NewLogPolicy(vkey)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	f, err := tiles.NewFetcher(logAt)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	note, err := f.Fetch(ctx, tiles.CheckpointPath)
+	if errors.Is(err, tiles.ErrNotFound) {
+		return nil, fmt.Errorf("the log at %s has no checkpoint yet", logAt)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("couldn't fetch the checkpoint: %w", err)
+	}
+	sc, err := policy.Verify(note)
+	if err != nil {
+		return nil, fmt.Errorf("the log's checkpoint does not verify: %w", err)
+	}
+	return tiles.NewTree(f, sc.Checkpoint), nil
+}

@@ -1,0 +1,167 @@
+package main_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ledger-dev/ledger/ledger/index"
+	"github.com/ledger-dev/ledger/tiles"
+)
+
+// queryEvents GETs /v1/events and returns the rows' indexes and proofs.
+func queryEvents(t *testing.T, s *server, query string) (indexes []uint64, proofs []string) {
+	t.Helper()
+	resp, err := http.Get(s.url + "v1/events?" + query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Events []struct {
+			Index uint64 `json:"index"`
+			Proof string `json:"proof"`
+		} `json:"events"`
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || json.Unmarshal(b, &body) != nil {
+		t.Fatalf("GET /v1/events?%s: %d %s", query, resp.StatusCode, b)
+	}
+	for _, e := range body.Events {
+		indexes, proofs = append(indexes, e.Index), append(proofs, e.Proof)
+	}
+	return indexes, proofs
+}
+
+// TestEvidenceE2E runs the real binaries: the server indexes what it
+// appends; `ledger export` writes evidence packages that `verifier export`
+// checks offline, and tampering with a package or with the index is caught
+// by `verifier` and `ledger index verify`.
+func TestEvidenceE2E(t *testing.T) {
+	ledgerBin, verifierBin, _ := buildBinaries(t)
+	dir := t.TempDir()
+	s := startServer(t, ledgerBin, "--data", dir, "--publish-interval", "10ms")
+	var events []map[string]any
+	for i := range 700 {
+		events = append(events, testEvent(fmt.Sprintf("evt-%d", i), i))
+	}
+	if _, err := postEvents(http.DefaultClient, s.url, events); err != nil {
+		t.Fatal(err)
+	}
+	// user-3 did 41 of the 700 events; wait until the index has them all.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if got, _ := queryEvents(t, s, "actor_id=user-3&limit=1000"); len(got) == 41 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the index did not catch up with the log")
+		}
+	}
+
+	// A filtered export and a range export verify offline.
+	filtered, ranged := filepath.Join(dir, "pkg-user-3"), filepath.Join(dir, "pkg-range")
+	if out, code := runCmd(t, ledgerBin, "export", "--url", s.url, "--out", filtered, "--actor-id", "user-3", "--vkey", s.vkey); code != 0 {
+		t.Fatalf("ledger export: %d\n%s", code, out)
+	}
+	if out, code := runCmd(t, ledgerBin, "export", "--url", s.url, "--out", ranged, "--from", "200", "--to", "530"); code != 0 {
+		t.Fatalf("ledger export --from --to: %d\n%s", code, out)
+	}
+	out, code := runCmd(t, verifierBin, "export", filtered, "--vkey", s.vkey)
+	if code != 0 || !strings.Contains(out, "ok events: all 41 events") {
+		t.Fatalf("verifier export (filtered): %d\n%s", code, out)
+	}
+	out, code = runCmd(t, verifierBin, "export", ranged, "--vkey", s.vkey)
+	if code != 0 || !strings.Contains(out, "every entry from 200 to 529 is in the package") {
+		t.Fatalf("verifier export (range): %d\n%s", code, out)
+	}
+
+	// A range package with an entry taken out fails, manifest adjusted or not.
+	editFile(t, filepath.Join(ranged, "events.ndjson"), func(s string) string {
+		lines := strings.SplitAfter(s, "\n")
+		return strings.Join(append(lines[:17:17], lines[18:]...), "")
+	})
+	editFile(t, filepath.Join(ranged, "manifest.json"), func(s string) string {
+		return strings.Replace(s, `"count": 330`, `"count": 329`, 1)
+	})
+	if out, code := runCmd(t, verifierBin, "export", ranged, "--vkey", s.vkey); code != 1 || !strings.Contains(out, "entries [217]... are missing") {
+		t.Fatalf("verifier export of a range with a hole: %d\n%s", code, out)
+	}
+	// An event changed in a package fails.
+	editFile(t, filepath.Join(filtered, "events.ndjson"), func(s string) string {
+		return strings.Replace(s, `"id":"doc-3"`, `"id":"doc-4"`, 1)
+	})
+	if out, code := runCmd(t, verifierBin, "export", filtered, "--vkey", s.vkey); code != 1 || !strings.Contains(out, "differs from the event in its leaf") {
+		t.Fatalf("verifier export of a changed event: %d\n%s", code, out)
+	}
+
+	forgeIndexRow(t, filepath.Join(dir, "index.sqlite"))
+	out, code = runCmd(t, ledgerBin, "index", "verify", "--data", dir)
+	if code != 1 || !strings.Contains(out, "MISMATCH entry 3: leaf hash") {
+		t.Fatalf("ledger index verify of a forged row: %d\n%s", code, out)
+	}
+	// A query answer built from the forged row carries a proof that fails.
+	got, proofs := queryEvents(t, s, "actor_id=mallory&proof=true")
+	if len(got) != 1 || got[0] != 3 {
+		t.Fatalf("query for the forged actor: %v", got)
+	}
+	proofFile := filepath.Join(dir, "forged.tlog-proof")
+	if err := os.WriteFile(proofFile, []byte(proofs[0]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runCmd(t, verifierBin, "proof", proofFile, "--vkey", s.vkey); code != 1 || !strings.Contains(out, "FAIL") {
+		t.Fatalf("verifier proof of a forged row: %d\n%s", code, out)
+	}
+	if out, code := runCmd(t, ledgerBin, "export", "--url", s.url, "--out", filepath.Join(dir, "pkg-forged"), "--actor-id", "mallory"); code != 1 || !strings.Contains(out, "not the log's") {
+		t.Fatalf("ledger export of a forged row: %d\n%s", code, out)
+	}
+
+	// Rebuilding from the tiles repairs the index.
+	if out, code := runCmd(t, ledgerBin, "index", "rebuild", "--data", dir); code != 0 {
+		t.Fatalf("ledger index rebuild: %d\n%s", code, out)
+	}
+	if out, code := runCmd(t, ledgerBin, "index", "verify", "--data", dir); code != 0 || !strings.Contains(out, "checked 700 rows") {
+		t.Fatalf("ledger index verify after rebuild: %d\n%s", code, out)
+	}
+	if got, _ := queryEvents(t, s, "actor_id=mallory"); len(got) != 0 {
+		t.Fatalf("the forged row survived the rebuild: %v", got)
+	}
+}
+
+// forgeIndexRow changes row 3 of the index behind its back into an event by
+// mallory, consistent with itself: its leaf, leaf hash and columns agree.
+func forgeIndexRow(t *testing.T, path string) {
+	idx, err := index.OpenSQLite(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	rows, err := idx.Query(t.Context(), index.Query{Below: 4, Order: index.ByIndex, Limit: 4})
+	if err != nil || len(rows) != 4 {
+		t.Fatalf("rows: %v %v", rows, err)
+	}
+	forged := []byte(strings.Replace(string(rows[3].Leaf), `"user-3"`, `"mallory"`, 1))
+	h := tiles.LeafHash(forged)
+	if _, err := idx.DB().ExecContext(t.Context(), `UPDATE index_entries SET leaf = $1, leaf_hash = $2, actor_id = 'mallory' WHERE log_index = 3`, forged, h[:]); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func editFile(t *testing.T, path string, edit func(string) string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := edit(string(b))
+	if changed == string(b) {
+		t.Fatalf("%s: the edit changed nothing", path)
+	}
+	if err := os.WriteFile(path, []byte(changed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
