@@ -3,18 +3,14 @@ package main_test
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -156,114 +152,4 @@ func postEvents(client *http.Client, url string, events []map[string]any) ([]ack
 		return nil, err
 	}
 	return acks, nil
-}
-
-// TestCrashRecovery kills the ledger with SIGKILL under concurrent load, over
-// and over, and checks that every acknowledged event is at its index with
-// identical bytes, that the whole log verifies with the verifier, and that
-// every checkpoint published before a crash is consistent with the final one.
-func TestCrashRecovery(t *testing.T) {
-	ledgerBin, verifierBin, _ := buildBinaries(t)
-	data := t.TempDir()
-	args := []string{"--data", data, "--origin", "example.com/crash", "--publish-interval", "20ms"}
-	const cycles, clients = 20, 6
-	acked := map[uint64]ack{}
-	var checkpoints []string
-	var mu sync.Mutex
-	var vkey string
-	for cycle := range cycles {
-		srv := startServer(t, ledgerBin, args...)
-		vkey = srv.vkey
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for c := range clients {
-			wg.Go(func() {
-				client := &http.Client{Timeout: 10 * time.Second}
-				rng := rand.New(rand.NewPCG(uint64(cycle), uint64(c)))
-				for n := 0; ; n++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					var batch []map[string]any
-					for i := range 1 + rng.IntN(20) {
-						batch = append(batch, testEvent(fmt.Sprintf("c%d-%d-%d-%d", cycle, c, n, i), n))
-					}
-					acks, err := postEvents(client, srv.url, batch)
-					if err != nil {
-						continue // not acknowledged: the server may be dying
-					}
-					mu.Lock()
-					for i, a := range acks {
-						if a.ID != batch[i]["id"] {
-							t.Errorf("ack %d has id %q, want %q", i, a.ID, batch[i]["id"])
-						}
-						if prev, ok := acked[a.Index]; ok && prev.ID != a.ID {
-							t.Errorf("index %d acknowledged twice: %q and %q", a.Index, prev.ID, a.ID)
-						}
-						acked[a.Index] = a
-					}
-					mu.Unlock()
-				}
-			})
-		}
-		time.Sleep(time.Duration(150+rand.IntN(250)) * time.Millisecond)
-		if resp, err := http.Get(srv.url + "checkpoint"); err == nil {
-			cp, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			path := filepath.Join(t.TempDir(), fmt.Sprintf("checkpoint.%d", cycle))
-			os.WriteFile(path, cp, 0o644)
-			checkpoints = append(checkpoints, path)
-		}
-		time.Sleep(time.Duration(rand.IntN(100)) * time.Millisecond)
-		srv.cmd.Process.Kill() // SIGKILL, mid-load
-		srv.cmd.Wait()
-		close(stop)
-		wg.Wait()
-	}
-	if len(acked) < cycles*clients {
-		t.Fatalf("only %d events were acknowledged over %d cycles", len(acked), cycles)
-	}
-	srv := startServer(t, ledgerBin, args...)
-	client := &http.Client{Timeout: 10 * time.Second}
-	for index, a := range acked {
-		resp, err := client.Get(fmt.Sprintf("%sv1/events/%d", srv.url, index))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got struct {
-			Event struct {
-				ID string `json:"id"`
-			} `json:"event"`
-			Leaf []byte `json:"leaf"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&got)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("event %d: %s %v", index, resp.Status, err)
-		}
-		leafHash := sha256.Sum256(append([]byte{0}, got.Leaf...))
-		if got.Event.ID != a.ID || base64.StdEncoding.EncodeToString(leafHash[:]) != a.LeafHash {
-			t.Fatalf("event %d is %q with leaf hash %x; %q with %s was acknowledged", index, got.Event.ID, leafHash, a.ID, a.LeafHash)
-		}
-		if strings.Contains(string(got.Leaf), "hunter2") {
-			t.Fatalf("event %d: a secret reached the leaf: %s", index, got.Leaf)
-		}
-	}
-	srv.cmd.Process.Signal(os.Interrupt)
-	srv.cmd.Wait()
-	logDir := filepath.Join(data, "log")
-	run := func(args ...string) string {
-		out, err := exec.Command(verifierBin, args...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("verifier %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	out := run("audit", "--log", logDir, "--vkey", vkey)
-	t.Logf("%d events acknowledged over %d SIGKILLs; %s", len(acked), cycles, strings.TrimSpace(out))
-	for _, cp := range checkpoints {
-		run("consistency", "--log", logDir, "--vkey", vkey, "--old", cp)
-	}
 }
