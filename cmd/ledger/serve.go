@@ -25,6 +25,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
 	"github.com/ledger-dev/ledger/ledger/storage/posix"
+	"github.com/ledger-dev/ledger/ledger/storage/postgres"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
@@ -40,6 +41,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	debugAddr := fs.String("debug-listen", "", "serve Go's /debug/pprof/ profiles on this address (off by default)")
 	policyFile := fs.String("witness-policy", "", "C2SP tlog-policy naming the witnesses (with URLs) and the quorum")
 	witnessTimeout := fs.Duration("witness-timeout", 5*time.Second, "how long one round of cosigning may take")
+	pgURL := fs.String("postgres", "", "PostgreSQL connection URL: keep the log in that database instead of DIR/log (several instances may share it)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -70,7 +72,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			return fmt.Errorf("%w: %s: %v", errUsage, *policyFile, err)
 		}
 	}
-	store, err := posix.Open(filepath.Join(*data, "log"))
+	store, err := openStorage(ctx, *data, *pgURL, log)
 	if err != nil {
 		return err
 	}
@@ -130,6 +132,21 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	defer cancel()
 	srv.Shutdown(shutdownCtx)
 	return l.Close(shutdownCtx)
+}
+
+// storage is what serve needs of a storage driver.
+type storage interface {
+	ledger.Storage
+	io.Closer
+}
+
+// openStorage opens the PostgreSQL driver when pgURL is set, else the posix
+// driver in DIR/log.
+func openStorage(ctx context.Context, data, pgURL string, log *slog.Logger) (storage, error) {
+	if pgURL != "" {
+		return postgres.Open(ctx, postgres.Config{DSN: pgURL, Logger: log})
+	}
+	return posix.Open(filepath.Join(data, "log"))
 }
 
 // openKey loads the log key from keyFile, or from DIR/log.key, creating the
