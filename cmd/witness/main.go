@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ledger-dev/ledger/ledger/witness"
+	"github.com/ledger-dev/ledger/ledger/witness/postgres"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
@@ -27,7 +28,7 @@ const usage = `usage: witness <command> [flags]
 
 commands:
   keygen --name NAME --key FILE            create a cosignature/v1 key (FILE, FILE.pub)
-  serve  --key FILE --logs FILE --state DIR [--listen ADDR]
+  serve  --key FILE --logs FILE (--state DIR | --postgres URL) [--listen ADDR]
                                            run the witness
 `
 
@@ -124,39 +125,25 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	keyFile := fs.String("key", "", "the witness's private key (from witness keygen)")
 	logsFile := fs.String("logs", "", `the logs to witness: tlog-policy "log <vkey> [url]" lines`)
 	stateDir := fs.String("state", "", "directory for the latest cosigned checkpoint of each log")
+	pgURL := fs.String("postgres", "", "PostgreSQL URL to keep the state in instead of --state")
 	listen := fs.String("listen", "127.0.0.1:8081", "address to serve HTTP on")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if *keyFile == "" || *logsFile == "" || *stateDir == "" {
-		return fmt.Errorf("%w: --key, --logs and --state are required", errUsage)
+	if *keyFile == "" || *logsFile == "" || (*stateDir == "") == (*pgURL == "") {
+		return fmt.Errorf("%w: --key, --logs and one of --state or --postgres are required", errUsage)
 	}
-	skey, err := os.ReadFile(*keyFile)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	signer, err := tiles.NewCosignatureSigner(strings.TrimSpace(string(skey)), nil)
-	if err != nil {
-		return fmt.Errorf("%w: %s: %v", errUsage, *keyFile, err)
-	}
-	list, err := os.ReadFile(*logsFile)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	logs, err := tiles.ParseLogs(list)
-	if err != nil {
-		return fmt.Errorf("%w: %s: %v", errUsage, *logsFile, err)
-	}
-	store, err := witness.NewFileStore(*stateDir)
+	signer, logs, err := loadConfig(*keyFile, *logsFile)
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
-	var cfg []witness.Log
-	for _, l := range logs {
-		cfg = append(cfg, witness.Log{Origin: l.Verifier.Name(), Verifier: l.Verifier})
+	store, err := openStore(ctx, *stateDir, *pgURL)
+	if err != nil {
+		return err
 	}
-	w, err := witness.New(witness.Config{Signer: signer, Logs: cfg, Store: store, Logger: log})
+	defer store.Close()
+	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	w, err := witness.New(witness.Config{Signer: signer, Logs: logs, Store: store, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -176,4 +163,43 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// loadConfig reads the witness's key and the logs it witnesses.
+func loadConfig(keyFile, logsFile string) (*tiles.CosignatureSigner, []witness.Log, error) {
+	skey, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	signer, err := tiles.NewCosignatureSigner(strings.TrimSpace(string(skey)), nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %w", errUsage, keyFile, err)
+	}
+	list, err := os.ReadFile(logsFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	parsed, err := tiles.ParseLogs(list)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %w", errUsage, logsFile, err)
+	}
+	var logs []witness.Log
+	for _, l := range parsed {
+		logs = append(logs, witness.Log{Origin: l.Verifier.Name(), Verifier: l.Verifier})
+	}
+	return signer, logs, nil
+}
+
+// store is a witness.Store that holds resources until closed.
+type store interface {
+	witness.Store
+	io.Closer
+}
+
+// openStore opens the file store in dir, or the PostgreSQL store at pgURL.
+func openStore(ctx context.Context, dir, pgURL string) (store, error) {
+	if pgURL != "" {
+		return postgres.New(ctx, postgres.Config{URL: pgURL})
+	}
+	return witness.NewFileStore(dir)
 }
