@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -327,5 +328,45 @@ func TestOpen(t *testing.T) {
 	}
 	if _, err := s.ReadTile(ctx, tiles.Tile{Index: math.MaxUint64 / 2, Width: 1}); !errors.Is(err, tiles.ErrNotFound) {
 		t.Fatalf("ReadTile beyond bigint: %v, want ErrNotFound", err)
+	}
+}
+
+// TestLeastPrivilegeRole checks that, once the schema is migrated, a role
+// that may only read, insert and update the log's tables (and create
+// nothing) can open the storage and run the log.
+func TestLeastPrivilegeRole(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.New(t)
+	owner := open(t, dsn)
+	role := fmt.Sprintf("ledger_app_%d", time.Now().UnixNano())
+	sql := func(s string) {
+		t.Helper()
+		if _, err := owner.Pool().Exec(context.Background(), s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	sql(`CREATE ROLE ` + role + ` LOGIN`)
+	t.Cleanup(func() {
+		sql(`DROP OWNED BY ` + role)
+		sql(`DROP ROLE ` + role)
+	})
+	sql(`REVOKE CREATE ON SCHEMA public FROM PUBLIC`)
+	sql(`GRANT SELECT, INSERT, UPDATE ON log_tiles, log_bundles, log_state, log_published, log_schema_migrations TO ` + role)
+
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	s := open(t, u.String())
+	if _, err := s.Pool().Exec(ctx, `CREATE TABLE not_allowed (x int)`); err == nil {
+		t.Fatal("the role may create tables: the test proves nothing")
+	}
+	l := newLog(t)
+	if err := s.Commit(ctx, l.next(entries("x", 300)...)); err != nil {
+		t.Fatalf("commit as %s: %v", role, err)
+	}
+	if err := s.Publish(ctx, noteOf(300, "log")); err != nil {
+		t.Fatalf("publish as %s: %v", role, err)
 	}
 }

@@ -76,11 +76,20 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) (applied []string, err err
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
 			return fmt.Errorf("couldn't take the migration lock: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS log_schema_migrations (
-			version    integer     PRIMARY KEY,
-			name       text        NOT NULL,
-			applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
-			return fmt.Errorf("couldn't create log_schema_migrations: %w", err)
+		// Checked first, because CREATE TABLE IF NOT EXISTS needs the right
+		// to create tables even when the table exists, and a role that
+		// only uses the log need not have it.
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT to_regclass('log_schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+			return fmt.Errorf("couldn't look for log_schema_migrations: %w", err)
+		}
+		if !exists {
+			if _, err := tx.Exec(ctx, `CREATE TABLE log_schema_migrations (
+				version    integer     PRIMARY KEY,
+				name       text        NOT NULL,
+				applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+				return fmt.Errorf("couldn't create log_schema_migrations: %w", err)
+			}
 		}
 		var have int
 		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM log_schema_migrations`).Scan(&have); err != nil {
