@@ -38,7 +38,15 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-var errUsage = errors.New("usage error")
+// usageError is a mistake in the command line (exit code 2).
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Errorf(format, args...)}
+}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -61,8 +69,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
 		return 0
-	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "witness %s: %v\n", args[0], errors.Unwrap(err))
+	case errors.As(err, new(*usageError)):
+		fmt.Fprintf(stderr, "witness %s: %v\n", args[0], err)
 		return 2
 	default:
 		fmt.Fprintf(stderr, "witness %s: %v\n", args[0], err)
@@ -75,10 +83,10 @@ func parse(fs *flag.FlagSet, args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return usagef("%v", err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	return nil
 }
@@ -92,11 +100,11 @@ func keygen(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *name == "" || *keyFile == "" {
-		return fmt.Errorf("%w: --name and --key are required", errUsage)
+		return usagef("--name and --key are required")
 	}
 	skey, vkey, err := tiles.GenerateCosignatureKey(rand.Reader, *name)
 	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return usagef("%v", err)
 	}
 	f, err := os.OpenFile(*keyFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, iofs.ErrExist) {
@@ -131,7 +139,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *keyFile == "" || *logsFile == "" || (*stateDir == "") == (*pgURL == "") {
-		return fmt.Errorf("%w: --key, --logs and one of --state or --postgres are required", errUsage)
+		return usagef("--key, --logs and one of --state or --postgres are required")
 	}
 	signer, logs, err := loadConfig(*keyFile, *logsFile)
 	if err != nil {
@@ -169,19 +177,19 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 func loadConfig(keyFile, logsFile string) (*tiles.CosignatureSigner, []witness.Log, error) {
 	skey, err := os.ReadFile(keyFile)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", errUsage, err)
+		return nil, nil, usagef("%w", err)
 	}
 	signer, err := tiles.NewCosignatureSigner(strings.TrimSpace(string(skey)), nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: %w", errUsage, keyFile, err)
+		return nil, nil, usagef("%s: %w", keyFile, err)
 	}
 	list, err := os.ReadFile(logsFile)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %w", errUsage, err)
+		return nil, nil, usagef("%w", err)
 	}
 	parsed, err := tiles.ParseLogs(list)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: %s: %w", errUsage, logsFile, err)
+		return nil, nil, usagef("%s: %w", logsFile, err)
 	}
 	var logs []witness.Log
 	for _, l := range parsed {

@@ -59,6 +59,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	pc.MaxConns = cfg.MaxConns
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
+	if err == nil {
+		if err = pool.Ping(ctx); err != nil {
+			pool.Close()
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("couldn't connect to PostgreSQL: %w", err)
 	}
