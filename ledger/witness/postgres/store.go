@@ -31,8 +31,8 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
-// schema is idempotent. The advisory lock keeps two witnesses starting at
-// once from racing on CREATE TABLE IF NOT EXISTS.
+// schema creates the table. The advisory lock keeps two witnesses starting
+// at once from racing on CREATE TABLE IF NOT EXISTS.
 const schema = `
 SELECT pg_advisory_xact_lock(7418249201);
 CREATE TABLE IF NOT EXISTS witness_checkpoints (
@@ -67,15 +67,25 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("couldn't connect to PostgreSQL: %w", err)
 	}
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, schema)
-		return err
-	})
-	if err != nil {
+	if err := createTable(ctx, pool); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("couldn't create the witness_checkpoints table: %w", err)
 	}
 	return &Store{pool: pool}, nil
+}
+
+// createTable creates witness_checkpoints unless it exists. It looks
+// first, so that a role without the right to create tables can use a
+// database where the table was made for it.
+func createTable(ctx context.Context, pool *pgxpool.Pool) error {
+	var exists bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('witness_checkpoints') IS NOT NULL`).Scan(&exists); err != nil || exists {
+		return err
+	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, schema)
+		return err
+	})
 }
 
 // Close closes the connection pool.
