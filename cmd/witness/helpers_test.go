@@ -70,6 +70,16 @@ type setup struct {
 // newSetup makes a witness key with `witness keygen` and a logs file for logs.
 func newSetup(t testing.TB, logs ...*witnesstest.Log) *setup {
 	t.Helper()
+	var vkeys []string
+	for _, l := range logs {
+		vkeys = append(vkeys, l.VKey)
+	}
+	return newSetupVKeys(t, vkeys...)
+}
+
+// newSetupVKeys is newSetup for logs given by their vkeys.
+func newSetupVKeys(t testing.TB, logVKeys ...string) *setup {
+	t.Helper()
 	dir := t.TempDir()
 	s := &setup{dir: dir, key: filepath.Join(dir, "witness.key"), logs: filepath.Join(dir, "logs")}
 	out, code := runWitness(t, "keygen", "--name", "witness.example.com/w1", "--key", s.key)
@@ -84,8 +94,8 @@ func newSetup(t testing.TB, logs ...*witnesstest.Log) *setup {
 	s.verifier = v
 	var b bytes.Buffer
 	b.WriteString("# logs witnessed in this test\n")
-	for _, l := range logs {
-		fmt.Fprintf(&b, "log %s\n", l.VKey)
+	for _, vkey := range logVKeys {
+		fmt.Fprintf(&b, "log %s\n", vkey)
 	}
 	if err := os.WriteFile(s.logs, b.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
