@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -65,7 +66,29 @@ func (p *params) err() error {
 	if len(p.problems) == 0 {
 		return nil
 	}
-	return &event.Error{Status: http.StatusBadRequest, Message: "invalid query parameters", Details: p.problems}
+	return &paramError{problems: p.problems}
+}
+
+// paramError is a 400 naming every bad parameter. It is an *event.Error to
+// writeError (details with the parameter as field), with a message that
+// reads "parameter: problem" rather than an event's "event N: field: ...".
+type paramError struct{ problems []event.FieldError }
+
+func (e *paramError) Error() string {
+	msgs := make([]string, len(e.problems))
+	for i, fe := range e.problems {
+		msgs[i] = fe.Field + ": " + fe.Message
+	}
+	return "invalid query parameters: " + strings.Join(msgs, "; ")
+}
+
+// As lets errors.As see e as an *event.Error.
+func (e *paramError) As(target any) bool {
+	t, ok := target.(**event.Error)
+	if ok {
+		*t = &event.Error{Status: http.StatusBadRequest, Message: e.Error(), Details: e.problems}
+	}
+	return ok
 }
 
 // str returns a string parameter, "" when absent.

@@ -224,7 +224,8 @@ func TestQueryRejects(t *testing.T) {
 				Field string `json:"field"`
 			} `json:"details"`
 		}
-		if err := json.Unmarshal(b, &body); err != nil || code != 400 || len(body.Details) == 0 || body.Details[0].Field != c.field {
+		if err := json.Unmarshal(b, &body); err != nil || code != 400 || len(body.Details) == 0 || body.Details[0].Field != c.field ||
+			!strings.HasPrefix(body.Error, "invalid query parameters: "+c.field+": ") {
 			t.Errorf("%s: %d %s, want 400 naming %s", c.path, code, b, c.field)
 		}
 	}
