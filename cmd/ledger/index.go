@@ -32,11 +32,12 @@ func openIndex(ctx context.Context, path, pgURL string) (indexStore, error) {
 	return index.OpenSQLite(ctx, path)
 }
 
-// startIndex opens the server's SQLite index at DIR/index.sqlite and starts
-// a follower that catches up with the log and then keeps up with it. stop
-// ends the follower and closes the index.
-func startIndex(ctx context.Context, data string, store index.TileReader, l *ledger.Ledger, log *slog.Logger) (idx indexStore, stop func(), err error) {
-	idx, err = openIndex(ctx, filepath.Join(data, "index.sqlite"), "")
+// startIndex opens the server's index — in the PostgreSQL database at pgURL
+// beside the log, or else in SQLite at DIR/index.sqlite — and starts a
+// follower that catches up with the log and then keeps up with it. stop ends
+// the follower and closes the index.
+func startIndex(ctx context.Context, data, pgURL string, store index.TileReader, l *ledger.Ledger, log *slog.Logger) (idx indexStore, stop func(), err error) {
+	idx, err = openIndex(ctx, filepath.Join(data, "index.sqlite"), pgURL)
 	if err != nil {
 		return nil, nil, err
 	}

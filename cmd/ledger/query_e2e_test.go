@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ledger-dev/ledger/internal/pgtest"
 	"github.com/ledger-dev/ledger/ledger/index"
 	"github.com/ledger-dev/ledger/tiles"
 )
@@ -133,22 +134,88 @@ func TestEvidenceE2E(t *testing.T) {
 	}
 }
 
-// forgeIndexRow changes row 3 of the index behind its back into an event by
-// mallory, consistent with itself: its leaf, leaf hash and columns agree.
+// forgeIndexRow changes row 3 of the SQLite index behind its back (see forgeRow).
 func forgeIndexRow(t *testing.T, path string) {
 	idx, err := index.OpenSQLite(t.Context(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer idx.Close()
+	forgeRow(t, idx, func(q string, args ...any) error {
+		_, err := idx.DB().ExecContext(t.Context(), q, args...)
+		return err
+	})
+}
+
+// forgeRow changes row 3 of an index into an event by mallory, consistent
+// with itself: its leaf, leaf hash and columns agree.
+func forgeRow(t *testing.T, idx index.Store, exec func(q string, args ...any) error) {
 	rows, err := idx.Query(t.Context(), index.Query{Below: 4, Order: index.ByIndex, Limit: 4})
 	if err != nil || len(rows) != 4 {
 		t.Fatalf("rows: %v %v", rows, err)
 	}
 	forged := []byte(strings.Replace(string(rows[3].Leaf), `"user-3"`, `"mallory"`, 1))
 	h := tiles.LeafHash(forged)
-	if _, err := idx.DB().ExecContext(t.Context(), `UPDATE index_entries SET leaf = $1, leaf_hash = $2, actor_id = 'mallory' WHERE log_index = 3`, forged, h[:]); err != nil {
+	if err := exec(`UPDATE index_entries SET leaf = $1, leaf_hash = $2, actor_id = 'mallory' WHERE log_index = 3`, forged, h[:]); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestIndexPostgresE2E runs `ledger serve --postgres`: the index lives in
+// the log's database, and `ledger index verify|rebuild` work on it with the
+// log read over HTTP.
+func TestIndexPostgresE2E(t *testing.T) {
+	ledgerBin, verifierBin, _ := buildBinaries(t)
+	dir := t.TempDir()
+	dsn := pgtest.New(t)
+	s := startServer(t, ledgerBin, "--data", dir, "--postgres", dsn, "--publish-interval", "10ms")
+	var events []map[string]any
+	for i := range 300 {
+		events = append(events, testEvent(fmt.Sprintf("evt-%d", i), i))
+	}
+	if _, err := postEvents(http.DefaultClient, s.url, events); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if got, _ := queryEvents(t, s, "actor_id=user-3&limit=1000"); len(got) == 18 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the index did not catch up with the log")
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "index.sqlite")); err == nil {
+		t.Fatal("serve --postgres made a SQLite index")
+	}
+	idxArgs := []string{"--postgres", dsn, "--log", s.url, "--vkey", s.vkey}
+	if out, code := runCmd(t, ledgerBin, append([]string{"index", "verify"}, idxArgs...)...); code != 0 || !strings.Contains(out, "checked 300 rows") {
+		t.Fatalf("ledger index verify: %d\n%s", code, out)
+	}
+	idx, err := index.OpenPostgres(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	forgeRow(t, idx, func(q string, args ...any) error {
+		_, err := idx.Pool().Exec(t.Context(), q, args...)
+		return err
+	})
+	if out, code := runCmd(t, ledgerBin, append([]string{"index", "verify"}, idxArgs...)...); code != 1 || !strings.Contains(out, "MISMATCH entry 3:") {
+		t.Fatalf("ledger index verify of a forged row: %d\n%s", code, out)
+	}
+	_, proofs := queryEvents(t, s, "actor_id=mallory&proof=true")
+	proofFile := filepath.Join(dir, "forged.tlog-proof")
+	if len(proofs) != 1 || os.WriteFile(proofFile, []byte(proofs[0]), 0o644) != nil {
+		t.Fatalf("query for the forged actor: %d rows", len(proofs))
+	}
+	if out, code := runCmd(t, verifierBin, "proof", proofFile, "--vkey", s.vkey); code != 1 {
+		t.Fatalf("verifier proof of a forged row: %d\n%s", code, out)
+	}
+	if out, code := runCmd(t, ledgerBin, append([]string{"index", "rebuild"}, idxArgs...)...); code != 0 {
+		t.Fatalf("ledger index rebuild: %d\n%s", code, out)
+	}
+	if out, code := runCmd(t, ledgerBin, append([]string{"index", "verify"}, idxArgs...)...); code != 0 {
+		t.Fatalf("ledger index verify after rebuild: %d\n%s", code, out)
 	}
 }
 

@@ -92,7 +92,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	idx, stopIndex, err := startIndex(ctx, *data, store, l, log)
+	idx, stopIndex, err := startIndex(ctx, *data, *pgURL, store, l, log)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,15 @@ func OpenPostgres(ctx context.Context, url string) (*Postgres, error) {
 }
 
 func (p *Postgres) migrate(ctx context.Context) error {
+	// Once the tables exist, a role that may only use them (SELECT, INSERT,
+	// UPDATE, DELETE, TRUNCATE), not create tables, can open the index.
+	var exists bool
+	if err := p.pool.QueryRow(ctx, `SELECT to_regclass('index_entries') IS NOT NULL AND to_regclass('index_state') IS NOT NULL`).Scan(&exists); err != nil {
+		return err
+	}
+	if exists {
+		return nil
+	}
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
 		// Two instances starting at once would race on CREATE TABLE IF NOT
 		// EXISTS; a transaction-scoped advisory lock makes them take turns.
