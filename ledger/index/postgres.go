@@ -68,11 +68,7 @@ func (p *Postgres) Pool() *pgxpool.Pool { return p.pool }
 
 // Size returns how many entries are indexed.
 func (p *Postgres) Size(ctx context.Context) (uint64, error) {
-	var size int64
-	if err := p.pool.QueryRow(ctx, `SELECT size FROM index_state WHERE id = 1`).Scan(&size); err != nil {
-		return 0, fmt.Errorf("couldn't read the index size: %w", err)
-	}
-	return uint64(size), nil
+	return readSize(p.pool.QueryRow(ctx, sizeSQL))
 }
 
 // Append adds rows for entries from, from+1, ... if the size is from. The
@@ -82,11 +78,11 @@ func (p *Postgres) Append(ctx context.Context, from uint64, rows []Row) error {
 		return err
 	}
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		var size int64
-		if err := tx.QueryRow(ctx, `SELECT size FROM index_state WHERE id = 1 FOR UPDATE`).Scan(&size); err != nil {
-			return fmt.Errorf("couldn't read the index size: %w", err)
+		size, err := readSize(tx.QueryRow(ctx, sizeSQL+` FOR UPDATE`))
+		if err != nil {
+			return err
 		}
-		if uint64(size) != from {
+		if size != from {
 			return fmt.Errorf("%w: appending at %d, but the size is %d", ErrConflict, from, size)
 		}
 		src := pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) { return rows[i].values(), nil })
@@ -107,7 +103,7 @@ var copyColumns = []string{"log_index", "leaf_hash", "leaf", "id", "ts", "tenant
 // Reset deletes every row.
 func (p *Postgres) Reset(ctx context.Context) error {
 	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT size FROM index_state WHERE id = 1 FOR UPDATE`); err != nil {
+		if _, err := tx.Exec(ctx, sizeSQL+` FOR UPDATE`); err != nil {
 			return fmt.Errorf("couldn't lock the index state: %w", err)
 		}
 		for _, stmt := range []string{`TRUNCATE index_entries`, `UPDATE index_state SET size = 0 WHERE id = 1`} {

@@ -56,6 +56,18 @@ func tableDDL(blob string) []string {
 	}
 }
 
+// sizeSQL reads the index's size.
+const sizeSQL = `SELECT size FROM index_state WHERE id = 1`
+
+// readSize scans the result of sizeSQL.
+func readSize(r scanner) (uint64, error) {
+	var size int64
+	if err := r.Scan(&size); err != nil {
+		return 0, fmt.Errorf("couldn't read the index size: %w", err)
+	}
+	return uint64(size), nil
+}
+
 // args collects query arguments and hands out their placeholders.
 type args []any
 

@@ -64,11 +64,7 @@ func (s *SQLite) DB() *sql.DB { return s.db }
 
 // Size returns how many entries are indexed.
 func (s *SQLite) Size(ctx context.Context) (uint64, error) {
-	var size int64
-	if err := s.db.QueryRowContext(ctx, `SELECT size FROM index_state WHERE id = 1`).Scan(&size); err != nil {
-		return 0, fmt.Errorf("couldn't read the index size: %w", err)
-	}
-	return uint64(size), nil
+	return readSize(s.db.QueryRowContext(ctx, sizeSQL))
 }
 
 // Append adds rows for entries from, from+1, ... if the size is from.
@@ -81,11 +77,11 @@ func (s *SQLite) Append(ctx context.Context, from uint64, rows []Row) error {
 		return fmt.Errorf("couldn't start an index transaction: %w", err)
 	}
 	defer tx.Rollback()
-	var size int64
-	if err := tx.QueryRowContext(ctx, `SELECT size FROM index_state WHERE id = 1`).Scan(&size); err != nil {
-		return fmt.Errorf("couldn't read the index size: %w", err)
+	size, err := readSize(tx.QueryRowContext(ctx, sizeSQL))
+	if err != nil {
+		return err
 	}
-	if uint64(size) != from {
+	if size != from {
 		return fmt.Errorf("%w: appending at %d, but the size is %d", ErrConflict, from, size)
 	}
 	if err := insertRows(ctx, tx, rows); err != nil {
