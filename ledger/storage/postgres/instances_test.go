@@ -302,7 +302,7 @@ func TestOpen(t *testing.T) {
 		{"bad DSN", Config{DSN: "postgres://127.0.0.1:notaport/x"}, "couldn't parse the PostgreSQL DSN"},
 		// A commit acknowledged by PostgreSQL but not yet flushed would be
 		// lost in a crash, and with it acknowledged entries.
-		{"synchronous_commit off", Config{DSN: dsn + "&options=-c%20synchronous_commit%3Doff"}, "synchronous_commit is off"},
+		{"synchronous_commit off", Config{DSN: withParam(t, dsn, "options", "-c synchronous_commit=off")}, "synchronous_commit is off"},
 	} {
 		s, err := Open(ctx, tc.cfg)
 		if err == nil {
@@ -329,6 +329,18 @@ func TestOpen(t *testing.T) {
 	if _, err := s.ReadTile(ctx, tiles.Tile{Index: math.MaxUint64 / 2, Width: 1}); !errors.Is(err, tiles.ErrNotFound) {
 		t.Fatalf("ReadTile beyond bigint: %v, want ErrNotFound", err)
 	}
+}
+
+// withParam returns the URL dsn with a query parameter added.
+func withParam(t *testing.T, dsn, key, value string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set(key, value)
+	u.RawQuery = strings.ReplaceAll(q.Encode(), "+", "%20") // pgx reads + as itself
+	return u.String()
 }
 
 // TestLeastPrivilegeRole checks that, once the schema is migrated, a role
