@@ -32,7 +32,10 @@ type queryServer struct {
 	follower *index.Follower
 }
 
-func newQueryServer(t *testing.T) *queryServer {
+func newQueryServer(t *testing.T) *queryServer { return newQueryServerPublishing(t, 5*time.Millisecond) }
+
+// newQueryServerPublishing is newQueryServer with a publish interval.
+func newQueryServerPublishing(t *testing.T, every time.Duration) *queryServer {
 	dir := t.TempDir()
 	store, err := posix.Open(filepath.Join(dir, "log"))
 	if err != nil {
@@ -40,7 +43,7 @@ func newQueryServer(t *testing.T) *queryServer {
 	}
 	t.Cleanup(func() { store.Close() })
 	signer, vkey := storagetest.NewSigner(t, "example.com/query")
-	l, err := ledger.New(t.Context(), ledger.Config{Storage: store, Signer: signer, KeyOf: event.KeyOf, PublishInterval: 5 * time.Millisecond})
+	l, err := ledger.New(t.Context(), ledger.Config{Storage: store, Signer: signer, KeyOf: event.KeyOf, PublishInterval: every})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,6 +193,31 @@ func TestQueryProofs(t *testing.T) {
 	}
 	if _, err := p.Verify(policy, tiles.LeafHash(p.Extra)); err == nil {
 		t.Fatal("the proof of a forged row verifies")
+	}
+}
+
+// TestQueryOnlyPublished checks that rows of committed but unpublished
+// entries, which the follower has indexed, are not answered: they could not
+// be proven against the published checkpoint.
+func TestQueryOnlyPublished(t *testing.T) {
+	s := newQueryServerPublishing(t, time.Hour)
+	var lines []string
+	for i := range 20 {
+		lines = append(lines, queryEvent(i, "alice", "failure", 1))
+	}
+	if code, _, b := s.do(t, "POST", "/v1/events", "application/x-ndjson", strings.Join(lines, "\n")); code != 200 {
+		t.Fatalf("append: %d %s", code, b)
+	}
+	if n, err := s.follower.Sync(t.Context()); err != nil || n != 20 {
+		t.Fatalf("indexed %d, %v; want 20", n, err)
+	}
+	if body := s.query(t, url.Values{"actor_id": {"alice"}}); len(body.Events) != 0 || body.TreeSize != 0 {
+		t.Fatalf("%d rows in a published tree of %d, want none", len(body.Events), body.TreeSize)
+	}
+	for _, p := range []string{"/v1/export", "/v1/reports/failed-attempts?threshold=1"} {
+		if code, hdr, b := s.do(t, "GET", p, "", ""); code != 200 || strings.Contains(string(b), "alice") {
+			t.Fatalf("%s before publishing: %d %v %s", p, code, hdr, b)
+		}
 	}
 }
 
