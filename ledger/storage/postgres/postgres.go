@@ -136,7 +136,9 @@ func (s *Storage) State(ctx context.Context) (ledger.State, error) {
 	if err != nil {
 		return ledger.State{}, fmt.Errorf("couldn't read the committed state: %w", err)
 	}
-	// The table's CHECKs hold size >= 0 and a 32-byte root.
+	if size < 0 || len(root) != tiles.HashSize { // the table's CHECKs forbid both
+		return ledger.State{}, fmt.Errorf("the committed state row is corrupt: size %d, %d-byte root", size, len(root))
+	}
 	return ledger.State{Size: uint64(size), Root: tiles.Hash(root), Checkpoint: cp}, nil
 }
 
