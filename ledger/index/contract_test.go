@@ -27,6 +27,7 @@ func runContract(t *testing.T, open opener, n int) {
 	t.Run("QueriesMatchBruteForce", func(t *testing.T) { testQueriesMatchScan(t, open(t), n) })
 	t.Run("FollowVerifyRebuild", func(t *testing.T) { testFollowVerifyRebuild(t, open(t)) })
 	t.Run("ConcurrentFollowers", func(t *testing.T) { testConcurrentFollowers(t, open(t)) })
+	t.Run("AdoptAnotherLog", func(t *testing.T) { testAdoptAnotherLog(t, open(t)) })
 }
 
 func testAppendCAS(t *testing.T, s backend) {

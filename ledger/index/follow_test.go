@@ -198,3 +198,27 @@ func testConcurrentFollowers(t *testing.T, s backend) {
 	}
 	checkVerify(t, s, TreeLog(tl.tree(t, 6000)), 6000, nil)
 }
+
+// testAdoptAnotherLog gives a follower an index filled from another log (a
+// log directory replaced, the index file kept): the first Sync empties it
+// and fills it from the follower's log, whether the other log was longer or
+// shorter.
+func testAdoptAnotherLog(t *testing.T, s backend) {
+	old, cur := newTestLog(t), newTestLog(t)
+	old.append(t, genEvents(t, 900, 7).leaves)
+	d := genEvents(t, 600, 8)
+	cur.append(t, d.leaves[:300])
+	for _, tl := range []*testLog{old, cur} {
+		f, err := NewFollower(FollowerConfig{Store: s, Log: StorageLog(tl.store), Size: tl.size})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Sync(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkVerify(t, s, TreeLog(cur.tree(t, 300)), 300, nil)
+	if n, err := s.Size(t.Context()); err != nil || n != 300 {
+		t.Fatalf("index size %d, %v; want 300", n, err)
+	}
+}

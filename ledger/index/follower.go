@@ -118,7 +118,8 @@ type FollowerConfig struct {
 
 // Follower keeps an index up to date with its log.
 type Follower struct {
-	cfg FollowerConfig
+	cfg     FollowerConfig
+	adopted bool // the index was checked to be this log's
 }
 
 // NewFollower validates cfg and returns a Follower; Run starts it.
@@ -162,7 +163,34 @@ func (f *Follower) Sync(ctx context.Context) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("couldn't read the log size: %w", err)
 	}
+	if !f.adopted && size > 0 {
+		if err := f.adopt(ctx, size); err != nil {
+			return 0, err
+		}
+		f.adopted = true
+	}
 	return catchUp(ctx, f.cfg.Store, f.cfg.Log, size, f.cfg.Logger)
+}
+
+// adopt checks that the index was filled from this log, by its first
+// entry, and resets it if not: a log directory that was replaced, or a
+// database that was reused, must not leave another log's rows to be
+// answered under this log's indexes.
+func (f *Follower) adopt(ctx context.Context, size uint64) error {
+	rows, err := f.cfg.Store.Query(ctx, Query{Below: 1, Order: ByIndex, Limit: 1})
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	hs, err := f.cfg.Log.LeafHashes(ctx, 0, size)
+	if err != nil {
+		return fmt.Errorf("couldn't read the log's first leaf hash: %w", err)
+	}
+	if rows[0].LeafHash == hs[0] {
+		return nil
+	}
+	f.cfg.Logger.Warn("the query index holds another log's entries; filling it again from this log",
+		"index_first_leaf", rows[0].LeafHash.String(), "log_first_leaf", hs[0].String())
+	return f.cfg.Store.Reset(ctx)
 }
 
 // Rebuild deletes every row of s and indexes the first size entries of l
@@ -189,10 +217,9 @@ func catchUp(ctx context.Context, s Store, l Log, size uint64, log *slog.Logger)
 		if err != nil {
 			return 0, err
 		}
-		if from > size {
-			return from, fmt.Errorf("the index holds %d entries but the log only %d: it is not this log's index; rebuild it", from, size)
-		}
-		if from == size {
+		if from >= size {
+			// Done; or another instance, whose log is further along than
+			// this one knows, indexed more.
 			return from, nil
 		}
 		rows, err := readRows(ctx, l, from, size, log)
