@@ -12,12 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
 	"github.com/ledger-dev/ledger/ledger/index"
 	"github.com/ledger-dev/ledger/ledger/storage/posix"
-	"github.com/ledger-dev/ledger/ledger/storage/storagetest"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
@@ -32,17 +33,24 @@ type queryServer struct {
 	follower *index.Follower
 }
 
-func newQueryServer(t *testing.T) *queryServer { return newQueryServerPublishing(t, 5*time.Millisecond) }
+func newQueryServer(t testing.TB) *queryServer { return newQueryServerPublishing(t, 5*time.Millisecond) }
 
 // newQueryServerPublishing is newQueryServer with a publish interval.
-func newQueryServerPublishing(t *testing.T, every time.Duration) *queryServer {
+func newQueryServerPublishing(t testing.TB, every time.Duration) *queryServer {
 	dir := t.TempDir()
 	store, err := posix.Open(filepath.Join(dir, "log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	signer, vkey := storagetest.NewSigner(t, "example.com/query")
+	skey, vkey, err := note.GenerateKey(nil, "example.com/query")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	l, err := ledger.New(t.Context(), ledger.Config{Storage: store, Signer: signer, KeyOf: event.KeyOf, PublishInterval: every})
 	if err != nil {
 		t.Fatal(err)
