@@ -33,7 +33,9 @@ type queryServer struct {
 	follower *index.Follower
 }
 
-func newQueryServer(t testing.TB) *queryServer { return newQueryServerPublishing(t, 5*time.Millisecond) }
+func newQueryServer(t testing.TB) *queryServer {
+	return newQueryServerPublishing(t, 5*time.Millisecond)
+}
 
 // newQueryServerPublishing is newQueryServer with a publish interval.
 func newQueryServerPublishing(t testing.TB, every time.Duration) *queryServer {
