@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -23,6 +26,7 @@ type benchConfig struct {
 	duration    time.Duration
 	rate        float64 // events/s over all clients; 0 = as fast as possible
 	wait        string
+	token       string
 }
 
 func cmdBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
@@ -35,6 +39,7 @@ func cmdBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to run")
 	fs.Float64Var(&c.rate, "rate", 0, "target events/s over all clients (0: unlimited)")
 	fs.StringVar(&c.wait, "wait", "durable", "acknowledgement level: durable or published")
+	fs.StringVar(&c.token, "token", "", "API token (a writer's), sent as a bearer token")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -88,17 +93,28 @@ func rateString(rate float64) string {
 // a rate, requests are scheduled at fixed intervals and latency is measured
 // from the scheduled time, so a stalled server cannot hide its queueing.
 func runBench(ctx context.Context, c benchConfig) (*benchResult, error) {
-	client := &http.Client{Transport: &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		MaxIdleConns:        c.concurrency,
-		MaxIdleConnsPerHost: c.concurrency,
-	}, Timeout: time.Minute}
-	endpoint := strings.TrimSuffix(c.url, "/") + "/v1/events?wait=" + c.wait
+	target, err := url.Parse(strings.TrimSuffix(c.url, "/") + "/v1/events?wait=" + url.QueryEscape(c.wait))
+	if err != nil || (target.Scheme != "http" && target.Scheme != "https") {
+		return nil, fmt.Errorf("%w: --url must be an http:// or https:// URL", errUsage)
+	}
 	contentType := "application/json"
 	if c.batch > 1 {
 		contentType = "application/x-ndjson"
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.duration)
+	// Each client cycles through a few requests made up front, so that the
+	// load generator spends its CPU on HTTP, not on making JSON. The events
+	// carry no id: the ledger gives each a new one, so every request appends
+	// new, distinct entries.
+	requests := make([][][]byte, c.concurrency)
+	var seq atomic.Uint64
+	for w := range requests {
+		requests[w] = make([][]byte, 4)
+		for i := range requests[w] {
+			requests[w][i] = benchRequest(target, contentType, c.token, benchBody(w, &seq, c))
+		}
+	}
+	start := time.Now()
+	ctx, cancel := context.WithDeadline(ctx, start.Add(c.duration))
 	defer cancel()
 	var ticks chan time.Time
 	if c.rate > 0 {
@@ -107,18 +123,9 @@ func runBench(ctx context.Context, c benchConfig) (*benchResult, error) {
 	}
 	res := &benchResult{}
 	var mu sync.Mutex
-	var seq atomic.Uint64
 	var wg sync.WaitGroup
-	start := time.Now()
 	for w := range c.concurrency {
-		// Each client cycles through a few request bodies made up front, so
-		// that the load generator spends its CPU on HTTP, not on making
-		// JSON. The events carry no id: the ledger gives each a new one,
-		// so every request appends new, distinct entries.
-		bodies := make([][]byte, 4)
-		for i := range bodies {
-			bodies[i] = benchBody(w, &seq, c)
-		}
+		conn := &benchConn{target: target, deadline: start.Add(c.duration)}
 		wg.Go(func() {
 			var lat []time.Duration
 			var events, reqs, errs uint64
@@ -132,8 +139,8 @@ func runBench(ctx context.Context, c benchConfig) (*benchResult, error) {
 						continue
 					}
 				}
-				err := post(ctx, client, endpoint, contentType, bodies[reqs%uint64(len(bodies))])
-				if ctx.Err() != nil {
+				err := conn.do(requests[w][reqs%uint64(len(requests[w]))])
+				if ctx.Err() != nil || !time.Now().Before(conn.deadline) {
 					break // the run ended mid-request: don't count it
 				}
 				reqs++
@@ -202,20 +209,86 @@ func benchBody(worker int, seq *atomic.Uint64, c benchConfig) []byte {
 	return b.Bytes()
 }
 
-func post(ctx context.Context, client *http.Client, endpoint, contentType string, body []byte) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
-	if err != nil {
+// benchRequest returns the bytes of an HTTP/1.1 POST of body to target.
+func benchRequest(target *url.URL, contentType, token string, body []byte) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n",
+		target.RequestURI(), target.Host, contentType, len(body))
+	if token != "" {
+		fmt.Fprintf(&b, "Authorization: Bearer %s\r\n", token)
+	}
+	b.WriteString("\r\n")
+	b.Write(body)
+	return b.Bytes()
+}
+
+// benchConn is one client's keep-alive connection. It writes prepared
+// request bytes and reads each response with net/http's parser, without
+// http.Client's goroutine handoffs per request: the load generator shares
+// the machine with the server, and should take as little of it as it can.
+type benchConn struct {
+	target   *url.URL
+	deadline time.Time
+	conn     net.Conn
+	br       *bufio.Reader
+}
+
+// do sends one request and reads its response; any answer but 200 OK is an
+// error.
+func (c *benchConn) do(req []byte) error {
+	if c.conn == nil {
+		if err := c.dial(); err != nil {
+			return err
+		}
+	}
+	if _, err := c.conn.Write(req); err != nil {
+		c.close()
 		return err
 	}
-	req.Header.Set("Content-Type", contentType)
-	resp, err := client.Do(req)
+	resp, err := http.ReadResponse(c.br, nil)
 	if err != nil {
+		c.close()
 		return err
 	}
-	defer resp.Body.Close()
-	msg, _ := io.ReadAll(resp.Body)
+	msg, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.Close {
+		c.close()
+	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(msg))
 	}
+	return err
+}
+
+func (c *benchConn) dial() error {
+	d := &net.Dialer{Timeout: 5 * time.Second, Deadline: c.deadline}
+	var err error
+	if c.target.Scheme == "https" {
+		c.conn, err = (&tls.Dialer{NetDialer: d}).Dial("tcp", hostPort(c.target))
+	} else {
+		c.conn, err = d.Dial("tcp", hostPort(c.target))
+	}
+	if err != nil {
+		return err
+	}
+	c.conn.SetDeadline(c.deadline) // the run ends mid-request rather than late
+	c.br = bufio.NewReader(c.conn)
 	return nil
+}
+
+func (c *benchConn) close() {
+	c.conn.Close()
+	c.conn = nil
+}
+
+// hostPort returns u's host with the scheme's default port when it has none.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	if u.Scheme == "https" {
+		return net.JoinHostPort(u.Hostname(), "443")
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
 }

@@ -41,6 +41,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	debugAddr := fs.String("debug-listen", "", "serve Go's /debug/pprof/ profiles on this address (off by default)")
 	policyFile := fs.String("witness-policy", "", "C2SP tlog-policy naming the witnesses (with URLs) and the quorum")
 	witnessTimeout := fs.Duration("witness-timeout", 5*time.Second, "how long one round of cosigning may take")
+	noIndex := fs.Bool("no-index", false, "keep no query index: appends get its CPU; queries, reports and exports answer 404")
 	pgURL := fs.String("postgres", "", "PostgreSQL connection URL: keep the log in that database instead of DIR/log (several instances may share it)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -92,11 +93,14 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	idx, stopIndex, err := startIndex(ctx, *data, *pgURL, store, l, log)
-	if err != nil {
-		return err
+	var idx indexStore
+	if !*noIndex {
+		var stopIndex func()
+		if idx, stopIndex, err = startIndex(ctx, *data, *pgURL, store, l, log); err != nil {
+			return err
+		}
+		defer stopIndex()
 	}
-	defer stopIndex()
 	api, err := httpapi.New(httpapi.Config{
 		Ledger: l, Tiles: store, Index: idx, MaxBodyBytes: *maxBody, Logger: log,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
