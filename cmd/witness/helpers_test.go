@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -118,6 +119,9 @@ func (s *setup) serve(t testing.TB, flags ...string) *proc {
 	t.Helper()
 	args := append([]string{"serve", "--key", s.key, "--logs", s.logs}, flags...)
 	cmd := exec.Command(witnessBin(t), args...)
+	// If the test binary dies (a panic skips the cleanups), so does the
+	// witness.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -107,6 +108,7 @@ func startLitewitness(t *testing.T, bin, dir string) *litewitness {
 	}
 	sock := filepath.Join(dir, "agent.sock")
 	agent := exec.Command("ssh-agent", "-D", "-a", sock)
+	agent.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := agent.Start(); err != nil {
 		t.Fatalf("ssh-agent: %v", err)
 	}
@@ -131,6 +133,7 @@ func startLitewitness(t *testing.T, bin, dir string) *litewitness {
 	lw := &litewitness{db: filepath.Join(dir, "lw.db"), url: "http://" + freeAddr(t)}
 	cmd := exec.Command(filepath.Join(bin, "litewitness"), "-name", "witness.example/lite", "-db", lw.db,
 		"-ssh-agent", sock, "-key", strings.Fields(string(fp))[1], "-listen", strings.TrimPrefix(lw.url, "http://"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -176,6 +179,7 @@ var ledgerServingRe = regexp.MustCompile(`serving on (http://\S+/)`)
 // startLedger starts `ledger serve` and returns its URL.
 func startLedger(t *testing.T, bin string, args ...string) string {
 	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

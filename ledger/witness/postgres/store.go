@@ -1,14 +1,17 @@
 // Package postgres is a witness.Store in PostgreSQL: one row per log in the
-// table witness_checkpoints, updated in a transaction that holds the row's
-// lock from the read to the write.
+// table witness_checkpoints, advanced by compare-and-swap
+// (UPDATE ... WHERE checkpoint = <the value read>), so that several
+// witness processes may share the database.
 package postgres
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -29,6 +32,9 @@ type Config struct {
 // default).
 type Store struct {
 	pool *pgxpool.Pool
+
+	mu      sync.Mutex
+	origins map[string]*originState
 }
 
 // schema creates the table. The advisory lock keeps two witnesses starting
@@ -71,7 +77,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("couldn't create the witness_checkpoints table: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, origins: map[string]*originState{}}, nil
 }
 
 // createTable creates witness_checkpoints unless it exists. It looks
@@ -107,65 +113,78 @@ func (s *Store) Get(ctx context.Context, origin string) ([]byte, error) {
 	return nonNil(b), nil
 }
 
-// errLostRace: another update inserted the first row of an origin between
-// our read (which found none, and so locked nothing) and our insert.
-var errLostRace = errors.New("lost the race to insert the first checkpoint")
+// originState is what this Store last read or wrote for one origin.
+type originState struct {
+	mu    sync.Mutex // serialises this process's updates of the origin
+	known bool       // value is what the row held when last read or written
+	value []byte     // nil: no row
+}
 
-// refusedError carries f's error out of the transaction unchanged.
-type refusedError struct{ err error }
+func (s *Store) origin(origin string) *originState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.origins[origin]
+	if !ok {
+		st = &originState{}
+		s.origins[origin] = st
+	}
+	return st
+}
 
-func (e refusedError) Error() string { return e.err.Error() }
-func (e refusedError) Unwrap() error { return e.err }
-
-// Update reads origin's checkpoint with SELECT ... FOR UPDATE, so the row
-// stays locked until the transaction that writes f's result commits: no
-// other update of origin reads in between. An origin with no row yet has
-// nothing to lock; two first updates race to INSERT, and the loser (ON
-// CONFLICT DO NOTHING inserts no row) retries, reading the winner's row.
+// Update is a compare-and-swap in one statement: f is given the value this
+// Store last read or wrote for origin, and its result is written with
+// UPDATE ... WHERE checkpoint = <that value> (or, for an origin with no row,
+// INSERT ... ON CONFLICT DO NOTHING). Each statement commits on its own, so
+// the write is durable when it returns. If no row changed, another process
+// sharing the database wrote in between: Update reads the row again and
+// calls f again with it. In this process, updates of one origin are
+// serialised, so the common case is one round trip.
 func (s *Store) Update(ctx context.Context, origin string, f func(old []byte) ([]byte, error)) error {
+	st := s.origin(origin)
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error { return update(ctx, tx, origin, f) })
-		var refused refusedError
-		switch {
-		case errors.Is(err, errLostRace):
-			continue
-		case errors.As(err, &refused):
-			return fmt.Errorf("update of %q refused: %w", origin, refused.err)
-		case err != nil:
+		if !st.known {
+			v, err := s.Get(ctx, origin)
+			if err != nil {
+				return err
+			}
+			st.value, st.known = v, true
+		}
+		b, err := f(st.value)
+		if err != nil {
+			return fmt.Errorf("update of %q refused: %w", origin, err)
+		}
+		b = nonNil(b)
+		swapped, err := s.swap(ctx, origin, st.value, b)
+		if err != nil {
+			// Whether it committed is unknown: read the row next time.
+			st.known = false
 			return fmt.Errorf("couldn't update the checkpoint of %q: %w", origin, err)
 		}
-		// At this point the transaction has committed: the new value is
-		// durable.
-		return nil
+		if swapped {
+			// At this point the statement has committed: b is durable.
+			st.value = b
+			return nil
+		}
+		st.known = false // lost a race with another process: read again
 	}
 }
 
-func update(ctx context.Context, tx pgx.Tx, origin string, f func(old []byte) ([]byte, error)) error {
-	var old []byte
-	err := tx.QueryRow(ctx, `SELECT checkpoint FROM witness_checkpoints WHERE origin = $1 FOR UPDATE`, origin).Scan(&old)
-	found := err == nil
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return err
+// swap replaces origin's value old (nil: no row) with b, if it is still
+// old, and reports whether it did.
+func (s *Store) swap(ctx context.Context, origin string, old, b []byte) (bool, error) {
+	var tag pgconn.CommandTag
+	var err error
+	if old == nil {
+		tag, err = s.pool.Exec(ctx, `INSERT INTO witness_checkpoints (origin, checkpoint) VALUES ($1, $2) ON CONFLICT (origin) DO NOTHING`, origin, b)
+	} else {
+		tag, err = s.pool.Exec(ctx, `UPDATE witness_checkpoints SET checkpoint = $3, updated_at = now() WHERE origin = $1 AND checkpoint = $2`, origin, old, b)
 	}
-	if found {
-		old = nonNil(old)
-	}
-	b, err := f(old)
-	if err != nil {
-		return refusedError{err}
-	}
-	if found {
-		_, err = tx.Exec(ctx, `UPDATE witness_checkpoints SET checkpoint = $2, updated_at = now() WHERE origin = $1`, origin, b)
-		return err
-	}
-	tag, err := tx.Exec(ctx, `INSERT INTO witness_checkpoints (origin, checkpoint) VALUES ($1, $2) ON CONFLICT (origin) DO NOTHING`, origin, b)
-	if err == nil && tag.RowsAffected() == 0 {
-		return errLostRace
-	}
-	return err
+	return tag.RowsAffected() == 1, err
 }
 
 // nonNil maps an empty stored value to a non-nil slice: nil means "none".
