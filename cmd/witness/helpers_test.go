@@ -104,24 +104,34 @@ func newSetupVKeys(t testing.TB, logVKeys ...string) *setup {
 	return s
 }
 
-// proc is a running `witness serve`.
+// proc is a running server process: `witness serve` or `ledger serve`.
 type proc struct {
 	cmd  *exec.Cmd
-	url  string // http://127.0.0.1:port
+	url  string // http://127.0.0.1:port, from its "serving on" line
 	done chan struct{}
 }
 
-var servingRe = regexp.MustCompile(`serving on (http://\S+)/`)
+var servingRe = regexp.MustCompile(`serving on (http://\S+?)/`)
 
 // serve starts `witness serve` with the setup's key and logs and the given
 // store and listen flags, and waits until it serves.
 func (s *setup) serve(t testing.TB, flags ...string) *proc {
 	t.Helper()
-	args := append([]string{"serve", "--key", s.key, "--logs", s.logs}, flags...)
-	cmd := exec.Command(witnessBin(t), args...)
-	// If the test binary dies (a panic skips the cleanups), so does the
-	// witness.
+	return startProc(t, witnessBin(t), append([]string{"serve", "--key", s.key, "--logs", s.logs}, flags...)...)
+}
+
+// command is exec.Command for a process that dies with the test binary
+// (a panic skips the cleanups).
+func command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
+}
+
+// startProc starts a server and waits until it prints its address.
+func startProc(t testing.TB, bin string, args ...string) *proc {
+	t.Helper()
+	cmd := command(bin, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +157,7 @@ func (s *setup) serve(t testing.TB, flags ...string) *proc {
 		select {
 		case line, ok := <-lines:
 			if !ok {
-				t.Fatalf("witness serve %v exited before serving", flags)
+				t.Fatalf("%s %v exited before serving", bin, args)
 			}
 			if m := servingRe.FindStringSubmatch(line); m != nil {
 				go func() {
@@ -158,7 +168,7 @@ func (s *setup) serve(t testing.TB, flags ...string) *proc {
 				return p
 			}
 		case <-timeout:
-			t.Fatalf("witness serve %v did not start in 10s", flags)
+			t.Fatalf("%s %v did not start in 10s", bin, args)
 		}
 	}
 }
@@ -180,7 +190,7 @@ func (w *logWriter) Write(b []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if testing.Verbose() && !bytes.Contains(b, []byte(`"level":"INFO"`)) {
-		w.t.Logf("witness: %s", bytes.TrimSpace(b))
+		w.t.Logf("server: %s", bytes.TrimSpace(b))
 	}
 	return len(b), nil
 }

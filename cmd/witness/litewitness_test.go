@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -57,8 +56,8 @@ func TestLitewitnessCosignsOurLedger(t *testing.T) {
 	policyFile := filepath.Join(dir, "policy")
 	os.WriteFile(policyFile, []byte(policy), 0o644)
 
-	ledgerURL := startLedger(t, filepath.Join(bin, "ledger"), "--data", filepath.Join(dir, "data"),
-		"--key", filepath.Join(dir, "log.key"), "--witness-policy", policyFile, "--publish-interval", "50ms")
+	ledgerURL := startProc(t, filepath.Join(bin, "ledger"), "serve", "--listen", "127.0.0.1:0", "--data", filepath.Join(dir, "data"),
+		"--key", filepath.Join(dir, "log.key"), "--witness-policy", policyFile, "--publish-interval", "50ms").url + "/"
 	logV, _ := note.NewVerifier(logVKey)
 	lwV, err := tiles.NewCosignatureVerifier(lw.vkey)
 	if err != nil {
@@ -107,8 +106,7 @@ func startLitewitness(t *testing.T, bin, dir string) *litewitness {
 		t.Fatalf("ssh-keygen: %v\n%s", err, out)
 	}
 	sock := filepath.Join(dir, "agent.sock")
-	agent := exec.Command("ssh-agent", "-D", "-a", sock)
-	agent.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	agent := command("ssh-agent", "-D", "-a", sock)
 	if err := agent.Start(); err != nil {
 		t.Fatalf("ssh-agent: %v", err)
 	}
@@ -131,9 +129,8 @@ func startLitewitness(t *testing.T, bin, dir string) *litewitness {
 		t.Fatalf("ssh-keygen -l: %v", err)
 	}
 	lw := &litewitness{db: filepath.Join(dir, "lw.db"), url: "http://" + freeAddr(t)}
-	cmd := exec.Command(filepath.Join(bin, "litewitness"), "-name", "witness.example/lite", "-db", lw.db,
+	cmd := command(filepath.Join(bin, "litewitness"), "-name", "witness.example/lite", "-db", lw.db,
 		"-ssh-agent", sock, "-key", strings.Fields(string(fp))[1], "-listen", strings.TrimPrefix(lw.url, "http://"))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -172,30 +169,4 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-var ledgerServingRe = regexp.MustCompile(`serving on (http://\S+/)`)
-
-// startLedger starts `ledger serve` and returns its URL.
-func startLedger(t *testing.T, bin string, args ...string) string {
-	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = &logWriter{t: t}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if m := ledgerServingRe.FindStringSubmatch(sc.Text()); m != nil {
-			go io.Copy(io.Discard, stdout)
-			return m[1]
-		}
-	}
-	t.Fatal("ledger serve did not print its address")
-	return ""
 }

@@ -11,7 +11,6 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -31,7 +30,8 @@ type Config struct {
 // fsync and synchronous_commit settings make commits durable (both on by
 // default).
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	batch *batcher
 
 	mu      sync.Mutex
 	origins map[string]*originState
@@ -77,7 +77,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("couldn't create the witness_checkpoints table: %w", err)
 	}
-	return &Store{pool: pool, origins: map[string]*originState{}}, nil
+	return &Store{pool: pool, batch: &batcher{pool: pool}, origins: map[string]*originState{}}, nil
 }
 
 // createTable creates witness_checkpoints unless it exists. It looks
@@ -131,14 +131,15 @@ func (s *Store) origin(origin string) *originState {
 	return st
 }
 
-// Update is a compare-and-swap in one statement: f is given the value this
-// Store last read or wrote for origin, and its result is written with
-// UPDATE ... WHERE checkpoint = <that value> (or, for an origin with no row,
-// INSERT ... ON CONFLICT DO NOTHING). Each statement commits on its own, so
-// the write is durable when it returns. If no row changed, another process
-// sharing the database wrote in between: Update reads the row again and
-// calls f again with it. In this process, updates of one origin are
-// serialised, so the common case is one round trip.
+// Update is a compare-and-swap: f is given the value this Store last read
+// or wrote for origin, and its result is written with UPDATE ... WHERE
+// checkpoint = <that value> (or, for an origin with no row, INSERT ... ON
+// CONFLICT DO NOTHING), in a statement that commits before Update returns,
+// so the write is durable. The swaps of concurrent updates of different
+// origins share a statement (see batcher). If the row did not hold the
+// value, another process sharing the database wrote in between: Update
+// reads the row again and calls f again with it. In this process, updates
+// of one origin are serialised, so the common case is one round trip.
 func (s *Store) Update(ctx context.Context, origin string, f func(old []byte) ([]byte, error)) error {
 	st := s.origin(origin)
 	st.mu.Lock()
@@ -176,15 +177,10 @@ func (s *Store) Update(ctx context.Context, origin string, f func(old []byte) ([
 
 // swap replaces origin's value old (nil: no row) with b, if it is still
 // old, and reports whether it did.
-func (s *Store) swap(ctx context.Context, origin string, old, b []byte) (bool, error) {
-	var tag pgconn.CommandTag
-	var err error
-	if old == nil {
-		tag, err = s.pool.Exec(ctx, `INSERT INTO witness_checkpoints (origin, checkpoint) VALUES ($1, $2) ON CONFLICT (origin) DO NOTHING`, origin, b)
-	} else {
-		tag, err = s.pool.Exec(ctx, `UPDATE witness_checkpoints SET checkpoint = $3, updated_at = now() WHERE origin = $1 AND checkpoint = $2`, origin, old, b)
-	}
-	return tag.RowsAffected() == 1, err
+func (s *Store) swap(_ context.Context, origin string, old, b []byte) (bool, error) {
+	sw := &swap{origin: origin, old: old, value: b}
+	s.batch.do(sw)
+	return sw.swapped, sw.err
 }
 
 // nonNil maps an empty stored value to a non-nil slice: nil means "none".
