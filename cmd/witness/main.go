@@ -160,7 +160,10 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "witness %s serving on http://%s/ for %d logs\nvkey: %s\n", signer.Name(), ln.Addr(), len(logs), signer.Verifier().VKey())
-	srv := &http.Server{Handler: witness.Handler(w), ReadHeaderTimeout: 10 * time.Second}
+	// Bodies are at most 16 KiB: a client that takes longer than this to send
+	// one, or idles on a connection for longer, is cut off.
+	srv := &http.Server{Handler: witness.Handler(w), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -1,9 +1,15 @@
 package postgres_test
 
 import (
+	"context"
+	"fmt"
+	"net/url"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/ledger-dev/ledger/internal/pgtest"
 	"github.com/ledger-dev/ledger/ledger/witness"
@@ -66,5 +72,49 @@ func TestSharedDatabase(t *testing.T) {
 		if err != nil || string(b) != strconv.Itoa(workers*rounds) {
 			t.Fatalf("store %d reads %q, %v; want %d: an update was lost", i, b, err, workers*rounds)
 		}
+	}
+}
+
+// TestRoleWithoutCreate checks that a witness whose role may only read,
+// insert and update witness_checkpoints can use a database where the table
+// was created for it.
+func TestRoleWithoutCreate(t *testing.T) {
+	dsn := pgtest.New(t)
+	owner, err := postgres.New(t.Context(), postgres.Config{URL: dsn}) // creates the table
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner.Close()
+	admin, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	role := fmt.Sprintf("witness_%d", time.Now().UnixNano())
+	for _, q := range []string{`CREATE ROLE ` + role + ` LOGIN`, `REVOKE CREATE ON SCHEMA public FROM PUBLIC`,
+		`GRANT SELECT, INSERT, UPDATE ON witness_checkpoints TO ` + role} {
+		if _, err := admin.Exec(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() {
+		admin.Exec(context.Background(), `DROP OWNED BY `+role)
+		admin.Exec(context.Background(), `DROP ROLE `+role)
+	})
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	s, err := postgres.New(t.Context(), postgres.Config{URL: u.String()})
+	if err != nil {
+		t.Fatalf("open as %s: %v", role, err)
+	}
+	defer s.Close()
+	if err := s.Update(t.Context(), "example.com/log", func([]byte) ([]byte, error) { return []byte("v1"), nil }); err != nil {
+		t.Fatalf("update as %s: %v", role, err)
+	}
+	if _, err := admin.Exec(t.Context(), `SET ROLE `+role+`; CREATE TABLE not_allowed (x int)`); err == nil {
+		t.Fatal("the role may create tables: the test proves nothing")
 	}
 }
