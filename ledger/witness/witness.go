@@ -39,6 +39,7 @@ type ConflictError struct {
 	RootMismatch bool   // same size, different root: a fork
 }
 
+// Error says which size the witness has, or that the roots differ.
 func (e *ConflictError) Error() string {
 	if e.RootMismatch {
 		return fmt.Sprintf("checkpoint has the cosigned size %d but a different root hash", e.Size)
@@ -64,8 +65,8 @@ type Store interface {
 
 // Log is a log the witness cosigns for.
 type Log struct {
-	Origin   string
-	Verifier note.Verifier
+	Origin   string        // the first line of its checkpoints
+	Verifier note.Verifier // its checkpoint key, named Origin
 }
 
 // Config configures a Witness.
