@@ -182,6 +182,17 @@ func (s *Spool) Bytes() int64 {
 	return s.bytes
 }
 
+// End returns the position just past the last durable record.
+func (s *Spool) End() Position {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.segs) == 0 {
+		return s.cursor
+	}
+	last := s.segs[len(s.segs)-1]
+	return Position{Segment: last, Offset: s.sizes[last]}
+}
+
 // Close closes the spool and releases its lock. If everything was
 // acknowledged, the last segment is deleted too.
 func (s *Spool) Close() error {
