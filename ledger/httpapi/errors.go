@@ -7,14 +7,16 @@ import (
 	"net/http"
 
 	"github.com/ledger-dev/ledger/ledger"
+	"github.com/ledger-dev/ledger/ledger/access"
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
 // errorBody is the JSON body of every error response.
 type errorBody struct {
-	Error   string             `json:"error"`
-	Details []event.FieldError `json:"details,omitempty"`
+	Error     string             `json:"error"`
+	Details   []event.FieldError `json:"details,omitempty"`
+	RequestID string             `json:"request_id,omitempty"`
 }
 
 // Errors of the HTTP layer itself.
@@ -27,7 +29,7 @@ var (
 // writeError is the one place errors become HTTP statuses and JSON bodies.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusInternalServerError
-	body := errorBody{Error: err.Error()}
+	body := errorBody{Error: err.Error(), RequestID: requestIDOf(r)}
 	var evErr *event.Error
 	switch {
 	case errors.As(err, &evErr):
@@ -36,8 +38,17 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusBadRequest
 	case errors.Is(err, errTooLarge), errors.Is(err, tiles.ErrEntryTooLarge):
 		status = http.StatusRequestEntityTooLarge
-	case errors.Is(err, errNotFound), errors.Is(err, tiles.ErrNotFound):
+	case errors.Is(err, errNotFound), errors.Is(err, tiles.ErrNotFound), errors.Is(err, access.ErrNoToken):
 		status = http.StatusNotFound
+	case errors.Is(err, errUnauthorized):
+		status = http.StatusUnauthorized
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ledger"`)
+	case errors.Is(err, errForbidden):
+		status = http.StatusForbidden
+	case errors.Is(err, access.ErrStatic):
+		status = http.StatusConflict
+	case errors.Is(err, errRateLimited):
+		status = http.StatusTooManyRequests
 	case errors.Is(err, ledger.ErrPushback), errors.Is(err, ledger.ErrClosed):
 		status = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "1")
@@ -51,7 +62,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", "1")
 	}
 	if status >= 500 {
-		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+		s.log.Error("request failed", "request_id", requestIDOf(r), "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
 	writeJSON(w, status, body)
 }

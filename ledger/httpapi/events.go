@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/event"
@@ -49,6 +50,10 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	events, single, err := event.DecodeBatch(body, r.Header.Get("Content-Type"), s.cfg.Limits)
 	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := stampTenant(principalOf(r), events); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -133,6 +138,9 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("stored leaf %d is not an event: %w", index, err))
 		return
 	}
+	if !s.mayRead(w, r, leaf) || !s.logEntryRead(w, r, index) {
+		return
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"index": index, "event": ev, "leaf": leaf})
 }
 
@@ -151,6 +159,18 @@ func (s *Server) entry(ctx context.Context, index, size uint64) ([]byte, error) 
 		return nil, fmt.Errorf("stored bundle %s: %w", bt.Path(), err)
 	}
 	return entries[index%tiles.TileWidth], nil
+}
+
+// logEntryRead logs the read of one entry (its event or its proof, which
+// carries the leaf), answering the error and returning false if it can't.
+func (s *Server) logEntryRead(w http.ResponseWriter, r *http.Request, index uint64) bool {
+	one := 1
+	err := s.recordAccess(r, accessRecord{action: "read", resourceType: "audit_event", resourceID: strconv.FormatUint(index, 10), count: &one})
+	if err != nil {
+		s.writeError(w, r, err)
+		return false
+	}
+	return true
 }
 
 // hashTiles adapts the storage to tiles.TileReader for building proofs.
@@ -177,6 +197,9 @@ func (s *Server) getProof(w http.ResponseWriter, r *http.Request) {
 	leaf, err := s.entry(r.Context(), index, size)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("%w (entries are provable once published)", err))
+		return
+	}
+	if !s.mayRead(w, r, leaf) || !s.logEntryRead(w, r, index) {
 		return
 	}
 	hashes, err := tiles.InclusionProof(r.Context(), hashTiles{s.cfg.Tiles}, index, size)

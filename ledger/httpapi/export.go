@@ -41,6 +41,12 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// Logged before the first row leaves, so that no export goes unlogged;
+	// its completion, with the count, is logged when the stream ends.
+	if err := s.recordAccess(r, accessRecord{action: "export"}); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	_, size := s.cfg.Ledger.Published()
 	q := index.Query{Filter: f, Below: size, Order: index.OldestFirst, Limit: exportPage}
 	rows, err := s.cfg.Index.Query(r.Context(), q)
@@ -61,7 +67,9 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set(TreeSizeHeader, strconv.FormatUint(size, 10))
 	rc := http.NewResponseController(w)
+	sent := 0
 	for {
+		sent += len(rows)
 		for _, row := range rows {
 			if err := ew.row(row); err != nil {
 				s.abortExport(r, err)
@@ -75,6 +83,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		}
 		rc.Flush()
 		if len(rows) < exportPage {
+			s.exportCompleted(r, sent)
 			return
 		}
 		c := index.CursorOf(rows[len(rows)-1])
@@ -85,12 +94,21 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// exportCompleted logs the end of an export with the rows it sent. The
+// rows have left already, so a failure here is only logged: the export's
+// start is in the log.
+func (s *Server) exportCompleted(r *http.Request, rows int) {
+	if err := s.recordAccess(r, accessRecord{eventType: ExportCompletedEventType, action: "export", count: &rows}); err != nil {
+		s.log.Error("couldn't log the completion of an export", "request_id", requestIDOf(r), "rows", rows, "err", err)
+	}
+}
+
 // abortExport ends an export that failed after its first bytes were sent:
 // the connection is cut without the final chunk, so that the client sees
 // an incomplete response rather than a short export that looks whole.
 func (s *Server) abortExport(r *http.Request, err error) {
 	if r.Context().Err() == nil {
-		s.log.Error("export failed midway", "path", r.URL.Path, "err", err)
+		s.log.Error("export failed midway", "request_id", requestIDOf(r), "path", r.URL.Path, "err", err)
 	}
 	panic(http.ErrAbortHandler)
 }

@@ -67,6 +67,10 @@ func (s *Server) queryEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	var ok bool
+	if f.TenantID, ok = s.scopedTenant(w, r, f.TenantID); !ok {
+		return
+	}
 	cp, size := s.cfg.Ledger.Published()
 	rows, err := s.cfg.Index.Query(r.Context(), index.Query{Filter: f, Below: size, After: after, Order: index.NewestFirst, Limit: limit + 1})
 	if err != nil {
@@ -88,6 +92,11 @@ func (s *Server) queryEvents(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		resp.Events = append(resp.Events, er)
+	}
+	n := len(resp.Events)
+	if err := s.recordAccess(r, accessRecord{action: "read", count: &n}); err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
@@ -166,6 +175,10 @@ func (s *Server) failedAttempts(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	var ok bool
+	if f.TenantID, ok = s.scopedTenant(w, r, f.TenantID); !ok {
+		return
+	}
 	_, size := s.cfg.Ledger.Published()
 	fs, err := s.cfg.Index.Failures(r.Context(), index.FailureQuery{Filter: f, Below: size, Threshold: threshold, Limit: limit})
 	if err != nil {
@@ -175,6 +188,11 @@ func (s *Server) failedAttempts(w http.ResponseWriter, r *http.Request) {
 	resp := failuresResponse{Actors: make([]failure, len(fs)), Threshold: threshold, TreeSize: size, Since: f.Since, Until: f.Until}
 	for i, f := range fs {
 		resp.Actors[i] = failure{ActorType: f.ActorType, ActorID: f.ActorID, Count: f.Count, First: f.First, Last: f.Last}
+	}
+	n := len(resp.Actors)
+	if err := s.recordAccess(r, accessRecord{action: "read", count: &n}); err != nil {
+		s.writeError(w, r, err)
+		return
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

@@ -37,8 +37,9 @@ func newQueryServer(t testing.TB) *queryServer {
 	return newQueryServerPublishing(t, 5*time.Millisecond)
 }
 
-// newQueryServerPublishing is newQueryServer with a publish interval.
-func newQueryServerPublishing(t testing.TB, every time.Duration) *queryServer {
+// newQueryServerPublishing is newQueryServer with a publish interval, and
+// changes to the server's configuration.
+func newQueryServerPublishing(t testing.TB, every time.Duration, tweaks ...func(*httpapi.Config)) *queryServer {
 	dir := t.TempDir()
 	store, err := posix.Open(filepath.Join(dir, "log"))
 	if err != nil {
@@ -68,7 +69,11 @@ func newQueryServerPublishing(t testing.TB, every time.Duration) *queryServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := httpapi.New(httpapi.Config{Ledger: l, Tiles: store, Index: idx, Now: func() time.Time { return queryNow }})
+	cfg := httpapi.Config{Ledger: l, Tiles: store, Index: idx, Now: func() time.Time { return queryNow }}
+	for _, tweak := range tweaks {
+		tweak(&cfg)
+	}
+	api, err := httpapi.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

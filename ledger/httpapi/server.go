@@ -18,6 +18,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/ledger-dev/ledger/ledger"
+	"github.com/ledger-dev/ledger/ledger/access"
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/tiles"
 )
@@ -48,6 +49,16 @@ type Config struct {
 	Index Index
 	// Metrics serves /metrics, if set.
 	Metrics http.Handler
+	// Access checks bearer tokens and their roles (docs/access.md). Nil, or
+	// a keyring with no tokens configured: every endpoint is open to
+	// anyone, and reads are not audited.
+	Access *access.Keyring
+	// PublicEntries serves entry bundles to anyone; by default only
+	// auditors read them, since they hold the events' contents.
+	PublicEntries bool
+	// RateLimit is every token's request rate limit, unless the token has
+	// its own. Zero: no limit.
+	RateLimit access.RateLimit
 	// Logger receives request errors. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -58,6 +69,7 @@ type Server struct {
 	log    *slog.Logger
 	router chi.Router
 	gz     sync.Pool
+	limits rateLimits
 }
 
 // New validates cfg and returns a Server.
@@ -86,17 +98,29 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger}
 	s.gz.New = func() any { w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed); return w }
 	r := chi.NewRouter()
-	r.Post("/v1/events", s.appendEvents)
-	r.Get("/v1/events/{index}", s.getEvent)
-	r.Get("/v1/proof/{index}", s.getProof)
+	r.Use(s.requestID, s.authenticate)
+	// Public: the C2SP read API (entry bundles are checked in getTile) and
+	// health.
 	r.Get("/checkpoint", s.getCheckpoint)
 	r.Get("/tile/*", s.getTile)
 	r.Get("/healthz", s.healthz)
-	r.Get("/v1/events", s.queryEvents)
-	r.Get("/v1/reports/failed-attempts", s.failedAttempts)
-	r.Get("/v1/export", s.export)
+	r.With(s.require(access.Writer)).Post("/v1/events", s.appendEvents)
+	r.Group(func(r chi.Router) {
+		r.Use(s.require(access.Reader, access.Auditor))
+		r.Get("/v1/events/{index}", s.getEvent)
+		r.Get("/v1/proof/{index}", s.getProof)
+		r.Get("/v1/events", s.queryEvents)
+		r.Get("/v1/reports/failed-attempts", s.failedAttempts)
+	})
+	r.With(s.require(access.Auditor)).Get("/v1/export", s.export)
+	r.Route("/v1/admin", func(r chi.Router) {
+		r.Use(s.require(access.Admin))
+		r.Get("/tokens", s.listTokens)
+		r.Post("/tokens", s.createToken)
+		r.Delete("/tokens/{id}", s.revokeToken)
+	})
 	if cfg.Metrics != nil {
-		r.Method(http.MethodGet, "/metrics", cfg.Metrics)
+		r.With(s.require(access.Auditor, access.Admin)).Method(http.MethodGet, "/metrics", cfg.Metrics)
 	}
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("%w: %s", errNotFound, r.URL.Path))
@@ -151,6 +175,9 @@ func (s *Server) getTile(w http.ResponseWriter, r *http.Request) {
 	t, err := tiles.ParsePath(strings.TrimPrefix(r.URL.Path, "/"))
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("%w: %v", errNotFound, err))
+		return
+	}
+	if t.Entries && !s.cfg.PublicEntries && !s.permit(w, r, access.Auditor) {
 		return
 	}
 	_, published := s.cfg.Ledger.Published()
