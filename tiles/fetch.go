@@ -76,6 +76,7 @@ func (d DirFetcher) Fetch(ctx context.Context, path string) ([]byte, error) {
 type HTTPFetcher struct {
 	base   *url.URL
 	client *http.Client
+	token  string
 }
 
 // NewHTTPFetcher returns a fetcher for the log at prefix, e.g.
@@ -101,6 +102,15 @@ func NewHTTPFetcher(prefix string) (*HTTPFetcher, error) {
 	return &HTTPFetcher{base: u, client: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}, nil
 }
 
+// WithToken returns a fetcher for the same log that sends token as a bearer
+// token, for logs that serve some resources (entry bundles, say) only to
+// authorised readers. The token is sent only to the log's own host.
+func (h *HTTPFetcher) WithToken(token string) *HTTPFetcher {
+	c := *h
+	c.token = token
+	return &c
+}
+
 // Fetch GETs path below the prefix. A 404 is ErrNotFound; any other status
 // but 200 is an error.
 func (h *HTTPFetcher) Fetch(ctx context.Context, path string) ([]byte, error) {
@@ -110,6 +120,9 @@ func (h *HTTPFetcher) Fetch(ctx context.Context, path string) ([]byte, error) {
 		return nil, err
 	}
 	req.Header.Set("User-Agent", "ledger-verifier")
+	if h.token != "" {
+		req.Header.Set("Authorization", "Bearer "+h.token)
+	}
 	resp, err := h.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't fetch %s: %w", u, err)
@@ -121,6 +134,9 @@ func (h *HTTPFetcher) Fetch(ctx context.Context, path string) ([]byte, error) {
 	case http.StatusNotFound:
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 		return nil, fmt.Errorf("%s: %w", u, ErrNotFound)
+	case http.StatusUnauthorized, http.StatusForbidden:
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("couldn't fetch %s: %s (the log serves it only with a token allowed to read it)", u, resp.Status)
 	default:
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 		return nil, fmt.Errorf("couldn't fetch %s: %s", u, resp.Status)

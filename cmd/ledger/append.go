@@ -21,6 +21,7 @@ func cmdAppend(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	url := fs.String("url", "http://127.0.0.1:8080", "the ledger's base URL")
 	wait := fs.String("wait", "durable", "acknowledgement level: durable or published")
 	batchSize := fs.Int("batch", 1000, "events per request")
+	token := tokenFlag(fs, "writer")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -43,7 +44,7 @@ func cmdAppend(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return fmt.Errorf("%w: --batch must be at least 1", errUsage)
 	}
 	endpoint := strings.TrimSuffix(*url, "/") + "/v1/events?wait=" + *wait
-	client := &http.Client{Timeout: 2 * time.Minute}
+	client := newHTTPClient(*token, 2*time.Minute)
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var batch [][]byte

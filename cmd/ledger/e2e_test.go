@@ -52,12 +52,19 @@ type server struct {
 }
 
 var (
-	servingRe = regexp.MustCompile(`serving on (http://\S+/)`)
+	servingRe = regexp.MustCompile(`serving on (https?://\S+/)`)
 	vkeyRe    = regexp.MustCompile(`--vkey '([^']+)'`)
 )
 
 // startServer starts `ledger serve` and waits until it answers /healthz.
 func startServer(t *testing.T, bin string, args ...string) *server {
+	t.Helper()
+	return startServerWith(t, http.DefaultClient, bin, args...)
+}
+
+// startServerWith is startServer checking health with client (one that
+// trusts the server's certificate, for HTTPS).
+func startServerWith(t *testing.T, client *http.Client, bin string, args ...string) *server {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
@@ -84,7 +91,7 @@ func startServer(t *testing.T, bin string, args ...string) *server {
 		t.Fatalf("ledger serve did not print its address and vkey")
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		resp, err := http.Get(s.url + "healthz")
+		resp, err := client.Get(s.url + "healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -63,6 +63,7 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	vkey := fs.String("vkey", "", "the log's verifier key: check the checkpoint before exporting (optional)")
 	from := fs.Uint64("from", 0, "first index of a range export")
 	to := fs.Uint64("to", 0, "end of a range export: entries from --from to --to minus 1")
+	token := tokenFlag(fs, "auditor")
 	filters := map[string]*string{}
 	for _, name := range exportFilters {
 		filters[name] = fs.String(name, "", "export only events whose "+strings.ReplaceAll(name, "-", "_")+" is this")
@@ -92,7 +93,7 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		return err
 	}
 	defer pkg.events.Close()
-	e := &exporter{base: strings.TrimSuffix(*base, "/"), vkey: *vkey, client: &http.Client{}, pkg: pkg}
+	e := &exporter{base: strings.TrimSuffix(*base, "/"), vkey: *vkey, client: newHTTPClient(*token, 0), token: *token, pkg: pkg}
 	if isRange {
 		err = e.exportRange(ctx, *from, *to)
 	} else {
@@ -118,6 +119,7 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 type exporter struct {
 	base   string
 	vkey   string
+	token  string
 	client *http.Client
 	pkg    *evidencePackage
 	tree   *tiles.Tree
@@ -204,10 +206,11 @@ func (e *exporter) exportRange(ctx context.Context, first, end uint64) error {
 // openTree fetches the published checkpoint, which must cover size
 // entries, and opens its tree.
 func (e *exporter) openTree(ctx context.Context, size uint64) error {
-	f, err := tiles.NewHTTPFetcher(e.base + "/")
+	hf, err := tiles.NewHTTPFetcher(e.base + "/")
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
+	f := withToken(hf, e.token)
 	note, err := f.Fetch(ctx, tiles.CheckpointPath)
 	if err != nil {
 		return fmt.Errorf("couldn't fetch the checkpoint: %w", err)

@@ -76,6 +76,8 @@ func cmdIndex(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	pgURL := fs.String("postgres", "", "PostgreSQL URL of an index kept in PostgreSQL (instead of SQLite)")
 	logAt := fs.String("log", "", "the log: a tile directory or an http(s) URL prefix (default DIR/log)")
 	vkey := fs.String("vkey", "", "the log's verifier key (default: the contents of DIR/log.key.pub)")
+	token := tokenFlag(fs, "auditor")
+	fs.Lookup("token").Usage = "with --log URL: an auditor's API token, to read entry bundles (default $LEDGER_TOKEN)"
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -88,7 +90,7 @@ func cmdIndex(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if *pgURL == "" && *file == "" {
 		return fmt.Errorf("%w: give --data, --index or --postgres", errUsage)
 	}
-	tree, err := openTree(ctx, *logAt, *vkey)
+	tree, err := openTree(ctx, *logAt, *vkey, *token)
 	if err != nil {
 		return err
 	}
@@ -153,7 +155,7 @@ func dataDefaults(data string, file, logAt, vkey *string) error {
 
 // openTree fetches the log's checkpoint, verifies it with vkey and returns
 // the tree it commits to, read through the verifying client.
-func openTree(ctx context.Context, logAt, vkey string) (*tiles.Tree, error) {
+func openTree(ctx context.Context, logAt, vkey, token string) (*tiles.Tree, error) {
 	if logAt == "" || vkey == "" {
 		return nil, fmt.Errorf("%w: give --data, or --log and --vkey", errUsage)
 	}
@@ -165,6 +167,7 @@ func openTree(ctx context.Context, logAt, vkey string) (*tiles.Tree, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
+	f = withToken(f, token)
 	note, err := f.Fetch(ctx, tiles.CheckpointPath)
 	if errors.Is(err, tiles.ErrNotFound) {
 		return nil, fmt.Errorf("the log at %s has no checkpoint yet", logAt)

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -18,8 +19,9 @@ const usage = `usage: ledger <command> [flags]
 
 commands:
   keygen  --origin ORIGIN --key FILE       create a log key (FILE, FILE.pub)
-  serve   --data DIR [--listen ADDR] [--key FILE] [--origin ORIGIN]
+  serve   --data DIR [--listen ADDR] [--key FILE] [--origin ORIGIN] [--config FILE]
                                            run the ledger
+  token   create|list|revoke --data DIR    manage API tokens (writer, reader, auditor, admin)
   append  --url URL [--wait LEVEL] [FILE|-] send NDJSON events, print one result per event
   bench   --url URL [flags]                load generator: events/s and latency
   index   rebuild|verify --data DIR        recreate the query index, or check it against the log
@@ -52,6 +54,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"bench":  cmdBench,
 		"index":  cmdIndex,
 		"export": cmdExport,
+		"token":  cmdToken,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
@@ -65,7 +68,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case errors.Is(err, flag.ErrHelp):
 		return 0
 	case errors.Is(err, errUsage):
-		fmt.Fprintf(stderr, "ledger %s: %v\n", args[0], errors.Unwrap(err))
+		// The message without the "usage error: " that errUsage wraps it in.
+		fmt.Fprintf(stderr, "ledger %s: %s\n", args[0], strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
 		return 2
 	default:
 		fmt.Fprintf(stderr, "ledger %s: %v\n", args[0], err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -22,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ledger-dev/ledger/ledger"
+	"github.com/ledger-dev/ledger/ledger/access"
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
 	"github.com/ledger-dev/ledger/ledger/storage/posix"
@@ -43,11 +46,43 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	witnessTimeout := fs.Duration("witness-timeout", 5*time.Second, "how long one round of cosigning may take")
 	noIndex := fs.Bool("no-index", false, "keep no query index: appends get its CPU; queries, reports and exports answer 404")
 	pgURL := fs.String("postgres", "", "PostgreSQL connection URL: keep the log in that database instead of DIR/log (several instances may share it)")
+	configFile := fs.String("config", "", "YAML configuration file: tokens, redaction keys, limits, rate limit, TLS (docs/access.md)")
+	tokenFile := fs.String("tokens", "", "token file of `ledger token create` (default DIR/tokens.json); with neither it nor tokens in --config, the API is open to anyone")
+	publicEntries := fs.Bool("public-entries", false, "serve entry bundles (the events' contents) to anyone, not only to auditors")
+	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
+	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *data == "" {
 		return fmt.Errorf("%w: --data is required", errUsage)
+	}
+	conf, err := loadConfig(*configFile)
+	if err != nil {
+		return err
+	}
+	if !flagGiven(fs, "max-pending") && conf.Limits.MaxPending > 0 {
+		*maxPending = conf.Limits.MaxPending
+	}
+	if !flagGiven(fs, "max-body") && conf.Limits.MaxBodyBytes > 0 {
+		*maxBody = conf.Limits.MaxBodyBytes
+	}
+	if !flagGiven(fs, "public-entries") {
+		*publicEntries = conf.PublicEntries
+	}
+	if !flagGiven(fs, "tls-cert") && !flagGiven(fs, "tls-key") {
+		*tlsCert, *tlsKey = conf.TLS.Cert, conf.TLS.Key
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return fmt.Errorf("%w: give both --tls-cert and --tls-key, or neither", errUsage)
+	}
+	if *tlsCert != "" {
+		if _, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey); err != nil {
+			return fmt.Errorf("%w: TLS certificate: %v", errUsage, err)
+		}
+	}
+	if *tokenFile == "" {
+		*tokenFile = filepath.Join(*data, access.FileName)
 	}
 	log := slog.New(slog.NewJSONHandler(stderr, nil))
 	if os.Getenv("GOGC") == "" {
@@ -59,6 +94,11 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err := os.MkdirAll(*data, 0o755); err != nil {
 		return err
 	}
+	keyring, err := access.NewKeyring(access.KeyringConfig{File: *tokenFile, Static: conf.Tokens, Logger: log})
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	go keyring.Watch(ctx, time.Second)
 	signer, vkey, err := openKey(*data, *keyFile, *origin, stdout)
 	if err != nil {
 		return err
@@ -104,6 +144,8 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	api, err := httpapi.New(httpapi.Config{
 		Ledger: l, Tiles: store, Index: idx, MaxBodyBytes: *maxBody, Logger: log,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Limits:  conf.eventLimits(), Redactor: event.NewRedactor(append(slices.Clone(event.DefaultRedactKeys), conf.RedactKeys...)),
+		Access: keyring, PublicEntries: *publicEntries, RateLimit: conf.RateLimit,
 	})
 	if err != nil {
 		return err
@@ -120,12 +162,28 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return err
 	}
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	fmt.Fprintf(stdout, "ledger %s serving on http://%s/\nverify it with:\n  verifier audit --log http://%s/ --vkey '%s'\n",
-		signer.Name(), ln.Addr(), ln.Addr(), vkey)
-	log.Info("serving", "addr", ln.Addr().String(), "origin", signer.Name(), "data", *data)
+	scheme := "http"
+	if *tlsCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(stdout, "ledger %s serving on %s://%s/\nverify it with:\n  verifier audit --log %s://%s/ --vkey '%s'\n",
+		signer.Name(), scheme, ln.Addr(), scheme, ln.Addr(), vkey)
+	if keyring.Enabled() {
+		fmt.Fprintf(stdout, "access control is on: %d tokens (%s)\n", len(keyring.Tokens()), *tokenFile)
+	} else {
+		fmt.Fprintf(stdout, "access control is OFF: anyone can append and read; create a token (ledger token create --data %s --role admin) and restart to turn it on\n", *data)
+		log.Warn("access control is off: no token file and no tokens in the configuration", "token_file", *tokenFile)
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme, "origin", signer.Name(), "data", *data, "access_control", keyring.Enabled())
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if *tlsCert != "" {
+			errc <- srv.ServeTLS(ln, *tlsCert, *tlsKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
 	select {
 	case err := <-errc:
 		return err

@@ -18,6 +18,7 @@ type options struct {
 	log    string
 	vkey   string
 	policy string
+	token  string
 	json   bool
 }
 
@@ -26,6 +27,7 @@ func newOptions(name string, needLog bool) *options {
 	o.fs.SetOutput(io.Discard)
 	if needLog {
 		o.fs.StringVar(&o.log, "log", "", "log URL prefix or tile directory")
+		o.fs.StringVar(&o.token, "token", os.Getenv("LEDGER_TOKEN"), "bearer token for a log URL that serves entry bundles only to auditors (default $LEDGER_TOKEN)")
 	}
 	o.fs.StringVar(&o.vkey, "vkey", "", "the log's verifier key (vkey)")
 	o.fs.StringVar(&o.policy, "policy", "", "a C2SP tlog-policy file")
@@ -92,6 +94,9 @@ func (o *options) setup(args []string, r *report) ([]string, tiles.Fetcher, *til
 	if o.log != "" {
 		if f, err = tiles.NewFetcher(o.log); err != nil {
 			return nil, nil, nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		if h, ok := f.(*tiles.HTTPFetcher); ok && o.token != "" {
+			f = h.WithToken(o.token)
 		}
 	}
 	return pos, f, p, nil

@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 )
 
 const usage = `usage: verifier <command> [flags]
@@ -76,7 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	r := &report{out: stdout, progress: stderr}
 	err := cmd(ctx, args[1:], r)
 	if errors.Is(err, errUsage) {
-		fmt.Fprintf(stderr, "verifier %s: %v\n", args[0], errors.Unwrap(err))
+		// The message without the "usage error: " that errUsage wraps it in.
+		fmt.Fprintf(stderr, "verifier %s: %s\n", args[0], strings.TrimPrefix(err.Error(), errUsage.Error()+": "))
 		return 2
 	}
 	if err != nil {

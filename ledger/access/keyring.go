@@ -42,9 +42,8 @@ type Keyring struct {
 	enabled bool
 	set     atomic.Pointer[Set]
 
-	mu         sync.Mutex // serialises reloads
-	stamp      fileStamp
-	lastReload atomic.Int64 // unix nanoseconds of the last reload attempt
+	mu    sync.Mutex // serialises reloads
+	stamp fileStamp
 }
 
 // fileStamp tells whether the token file changed since it was read.
@@ -80,13 +79,13 @@ func NewKeyring(cfg KeyringConfig) (*Keyring, error) {
 func (k *Keyring) Enabled() bool { return k.enabled }
 
 // Authenticate returns the usable token whose secret this is. A secret it
-// does not know makes it reread a changed token file first (at most once a
-// second), so that a token just made by `ledger token create` works at once.
+// does not know makes it check whether the token file changed (one stat)
+// and reread it if so, so that a token just made by `ledger token create`
+// works at once.
 func (k *Keyring) Authenticate(secret string) (Token, error) {
 	now := k.cfg.Now()
 	t, err := k.set.Load().Lookup(secret, now)
-	if errors.Is(err, ErrUnknownToken) && k.cfg.File != "" &&
-		time.Duration(time.Now().UnixNano()-k.lastReload.Load()) > time.Second {
+	if errors.Is(err, ErrUnknownToken) && k.cfg.File != "" {
 		if rerr := k.Reload(); rerr != nil {
 			k.cfg.Logger.Error("couldn't reload the token file; keeping the tokens read before", "file", k.cfg.File, "err", rerr)
 		}
@@ -102,7 +101,6 @@ func (k *Keyring) Reload() error { return k.reload(false) }
 func (k *Keyring) reload(force bool) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.lastReload.Store(time.Now().UnixNano())
 	var stamp fileStamp
 	if k.cfg.File != "" {
 		st, err := statFile(k.cfg.File)

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ledger-dev/ledger/ledger/access"
+	"github.com/ledger-dev/ledger/ledger/event"
+)
+
+// maxConfigBytes bounds a configuration file.
+const maxConfigBytes = 4 << 20
+
+// serveConfig is the YAML configuration file of `ledger serve --config`
+// (docs/access.md). Every member is optional; a flag given on the command
+// line wins over the file.
+type serveConfig struct {
+	// PublicEntries serves entry bundles to anyone (flag --public-entries).
+	PublicEntries bool `yaml:"public_entries"`
+	// TLS is the certificate and key to serve HTTPS with (flags --tls-cert,
+	// --tls-key).
+	TLS struct {
+		Cert string `yaml:"cert"`
+		Key  string `yaml:"key"`
+	} `yaml:"tls"`
+	// RedactKeys are redacted in addition to event.DefaultRedactKeys.
+	RedactKeys []string `yaml:"redact_keys"`
+	// Limits bound requests and events; zero keeps the default.
+	Limits configLimits `yaml:"limits"`
+	// RateLimit is every token's default rate limit.
+	RateLimit access.RateLimit `yaml:"rate_limit"`
+	// Tokens are tokens in addition to the token file's, e.g. for several
+	// instances sharing one PostgreSQL database; `ledger token create
+	// --no-store` prints an entry for this list.
+	Tokens []access.Token `yaml:"tokens"`
+}
+
+// configLimits are the limits a configuration file may set.
+type configLimits struct {
+	MaxBodyBytes  int64 `yaml:"max_body_bytes"`
+	MaxPending    int   `yaml:"max_pending"`
+	MaxEventBytes int   `yaml:"max_event_bytes"`
+	MaxBatch      int   `yaml:"max_batch"`
+	MaxFieldBytes int   `yaml:"max_field_bytes"`
+	MaxChanges    int   `yaml:"max_changes"`
+	MaxTags       int   `yaml:"max_tags"`
+}
+
+// parseConfig decodes and checks a configuration file, refusing unknown
+// keys so that a misspelt setting is not silently ignored.
+func parseConfig(b []byte) (*serveConfig, error) {
+	if len(b) > maxConfigBytes {
+		return nil, fmt.Errorf("larger than %d bytes", maxConfigBytes)
+	}
+	var c serveConfig
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("more than one YAML document")
+	}
+	return &c, c.validate()
+}
+
+func (c *serveConfig) validate() error {
+	l := c.Limits
+	for _, v := range []struct {
+		name string
+		n    int64
+	}{{"max_body_bytes", l.MaxBodyBytes}, {"max_pending", int64(l.MaxPending)}, {"max_event_bytes", int64(l.MaxEventBytes)},
+		{"max_batch", int64(l.MaxBatch)}, {"max_field_bytes", int64(l.MaxFieldBytes)}, {"max_changes", int64(l.MaxChanges)}, {"max_tags", int64(l.MaxTags)}} {
+		if v.n < 0 {
+			return fmt.Errorf("limits.%s must not be negative", v.name)
+		}
+	}
+	if l.MaxEventBytes > event.MaxLeafBytes/2 {
+		return fmt.Errorf("limits.max_event_bytes must be at most %d: redaction can lengthen an event, and a leaf holds at most %d bytes", event.MaxLeafBytes/2, event.MaxLeafBytes)
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		return errors.New("tls needs both cert and key")
+	}
+	for _, k := range c.RedactKeys {
+		if k == "" {
+			return errors.New("redact_keys has an empty key")
+		}
+	}
+	if err := c.RateLimit.Validate(); err != nil {
+		return err
+	}
+	if _, err := access.NewSet(c.Tokens...); err != nil {
+		return fmt.Errorf("tokens: %w", err)
+	}
+	return nil
+}
+
+// loadConfig reads the configuration file at path; an empty path is the
+// empty configuration.
+func loadConfig(path string) (*serveConfig, error) {
+	if path == "" {
+		return &serveConfig{}, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	c, err := parseConfig(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", errUsage, path, err)
+	}
+	return c, nil
+}
+
+// eventLimits returns the event limits the file sets, defaults elsewhere.
+func (c *serveConfig) eventLimits() event.Limits {
+	d := event.DefaultLimits()
+	pick := func(v, def int) int {
+		if v > 0 {
+			return v
+		}
+		return def
+	}
+	l := c.Limits
+	return event.Limits{MaxEventBytes: pick(l.MaxEventBytes, d.MaxEventBytes), MaxBatch: pick(l.MaxBatch, d.MaxBatch),
+		MaxFieldBytes: pick(l.MaxFieldBytes, d.MaxFieldBytes), MaxChanges: pick(l.MaxChanges, d.MaxChanges), MaxTags: pick(l.MaxTags, d.MaxTags)}
+}

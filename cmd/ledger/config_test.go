@@ -1,0 +1,70 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseConfig(t *testing.T) {
+	good := `
+public_entries: true
+redact_keys: [diagnosis, mrn]
+limits: {max_body_bytes: 1048576, max_batch: 100, max_event_bytes: 8192}
+rate_limit: {per_second: 50, burst: 100}
+tokens:
+  - id: 7cbdbbb267f79c35
+    role: admin
+    sha256: 7cbdbbb267f79c359e72119eb519fb69797a1aaf90142839584bfeb5aedc821b
+`
+	c, err := parseConfig([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.PublicEntries || len(c.RedactKeys) != 2 || c.eventLimits().MaxBatch != 100 || c.eventLimits().MaxTags != 64 ||
+		c.RateLimit.Burst != 100 || len(c.Tokens) != 1 || c.Tokens[0].Role != "admin" {
+		t.Fatalf("parsed %+v", c)
+	}
+	if c, err := parseConfig(nil); err != nil || c.PublicEntries {
+		t.Fatalf("an empty file: %+v, %v", c, err)
+	}
+	for _, bad := range []struct{ yaml, want string }{
+		{"public_entrys: true", "public_entrys"},
+		{"limits: {max_batch: -1}", "max_batch"},
+		{"limits: {max_event_bytes: 60000}", "max_event_bytes"},
+		{"tls: {cert: a.pem}", "both cert and key"},
+		{"redact_keys: ['']", "empty key"},
+		{"rate_limit: {per_second: 5}", "burst"},
+		{"tokens: [{id: 7cbdbbb267f79c35, role: root, sha256: 7cbdbbb267f79c359e72119eb519fb69797a1aaf90142839584bfeb5aedc821b}]", "unknown role"},
+		{"tokens: [{id: 0000000000000000, role: admin, sha256: 7cbdbbb267f79c359e72119eb519fb69797a1aaf90142839584bfeb5aedc821b}]", "first 16 hex"},
+		{"tokens: [{id: 7cbdbbb267f79c35, role: reader, sha256: 7cbdbbb267f79c359e72119eb519fb69797a1aaf90142839584bfeb5aedc821b}]", "needs a tenant"},
+		{"a: 1\n---\nb: 2", "field a not found"},
+		{"public_entries: true\n---\npublic_entries: false", "more than one"},
+		{"[1, 2]", "cannot unmarshal"},
+	} {
+		if _, err := parseConfig([]byte(bad.yaml)); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: %v, want an error naming %q", bad.yaml, err, bad.want)
+		}
+	}
+}
+
+// FuzzParseConfig: any input is parsed or refused, never a panic, and a
+// configuration that parses has limits and tokens that validate.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte("public_entries: true\nredact_keys: [x]\nlimits: {max_batch: 3}\n"))
+	f.Add([]byte("tokens:\n  - id: 7cbdbbb267f79c35\n    role: admin\n    sha256: 7cbdbbb267f79c359e72119eb519fb69797a1aaf90142839584bfeb5aedc821b\n"))
+	f.Add([]byte("rate_limit: {per_second: 1.5, burst: 2}\ntls: {cert: c, key: k}\n"))
+	f.Add([]byte("&a [*a, *a]"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := parseConfig(b)
+		if err != nil {
+			return
+		}
+		if c.validate() != nil {
+			t.Fatal("a parsed configuration does not validate")
+		}
+		l := c.eventLimits()
+		if l.MaxBatch <= 0 || l.MaxEventBytes <= 0 || l.MaxFieldBytes <= 0 {
+			t.Fatalf("limits %+v", l)
+		}
+	})
+}

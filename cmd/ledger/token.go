@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/ledger-dev/ledger/ledger/access"
+)
+
+const tokenUsage = `usage: ledger token create|list|revoke --data DIR [flags]
+
+  create --role writer|reader|auditor|admin [--tenant T] [--name N] [--expires DURATION]
+            make a token; its secret is printed once, on standard output
+  list      list the tokens (never their secrets)
+  revoke ID revoke a token
+
+Tokens are kept in DIR/tokens.json (or --tokens FILE) as SHA-256 hashes. A
+running ledger rereads the file within a second.
+`
+
+// cmdToken runs `ledger token create|list|revoke`.
+func cmdToken(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, tokenUsage)
+		return fmt.Errorf("%w: want create, list or revoke", errUsage)
+	}
+	sub := args[0]
+	fs := newFlags("token "+sub, stderr)
+	data := fs.String("data", "", "the ledger's data directory (the token file is DIR/tokens.json)")
+	file := fs.String("tokens", "", "the token file (default DIR/tokens.json)")
+	role := fs.String("role", "", "create: writer, reader, auditor or admin")
+	tenant := fs.String("tenant", "", "create: the tenant a writer writes into, or a reader reads (readers need one)")
+	name := fs.String("name", "", "create: a note on who holds the token")
+	expires := fs.Duration("expires", 0, "create: lifetime, e.g. 720h (default: never expires)")
+	noStore := fs.Bool("no-store", false, "create: print the token's entry for the tokens list of a --config file instead of writing the token file")
+	if err := parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	path := *file
+	if path == "" && *data != "" {
+		path = filepath.Join(*data, access.FileName)
+	}
+	if path == "" && !*noStore {
+		return fmt.Errorf("%w: give --data DIR or --tokens FILE", errUsage)
+	}
+	switch {
+	case sub == "create" && fs.NArg() == 0:
+		return createToken(path, *role, *tenant, *name, *expires, *noStore, stdout, stderr)
+	case sub == "list" && fs.NArg() == 0:
+		return listTokens(path, stdout)
+	case sub == "revoke" && fs.NArg() == 1:
+		tok, err := access.RevokeInFile(path, fs.Arg(0), time.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "revoked %s (%s) at %s\n", tok.ID, tok.Role, tok.Revoked.Format(time.RFC3339))
+		return nil
+	}
+	fmt.Fprint(stderr, tokenUsage)
+	return fmt.Errorf("%w: bad arguments for token %s", errUsage, sub)
+}
+
+func createToken(path, roleName, tenant, name string, ttl time.Duration, noStore bool, stdout, stderr io.Writer) error {
+	role, err := access.ParseRole(roleName)
+	if err != nil {
+		return fmt.Errorf("%w: --role: %v", errUsage, err)
+	}
+	secret, tok, err := access.Generate(role, tenant, name, ttl, time.Now())
+	if err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if noStore {
+		b, err := yaml.Marshal([]access.Token{tok})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "add this entry to the tokens list of the configuration file:\n%s", b)
+	} else {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := access.UpdateFile(path, func(ts []access.Token) ([]access.Token, error) { return append(ts, tok), nil }); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(stdout, secret)
+	fmt.Fprintf(stderr, "token %s: role %s", tok.ID, tok.Role)
+	if tok.Tenant != "" {
+		fmt.Fprintf(stderr, ", tenant %s", tok.Tenant)
+	}
+	if !tok.Expires.IsZero() {
+		fmt.Fprintf(stderr, ", expires %s", tok.Expires.Format(time.RFC3339))
+	}
+	fmt.Fprintln(stderr, ". The secret above is shown this once; only its SHA-256 is stored.")
+	return nil
+}
+
+func listTokens(path string, stdout io.Writer) error {
+	tokens, _, err := access.LoadFile(path)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tROLE\tTENANT\tNAME\tCREATED\tEXPIRES\tSTATUS")
+	now := time.Now()
+	for _, t := range tokens {
+		status := "active"
+		if err := t.Usable(now); err != nil {
+			status = "revoked"
+			if t.Revoked.IsZero() {
+				status = "expired"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Role, dash(t.Tenant), dash(t.Name), stamp(t.Created), stamp(t.Expires), status)
+	}
+	return tw.Flush()
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Format(time.RFC3339)
+}
