@@ -11,6 +11,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/ledger-dev/ledger/internal/pgtest"
+	"github.com/ledger-dev/ledger/internal/testlog"
 	"github.com/ledger-dev/ledger/ledger"
 )
 
@@ -69,7 +70,7 @@ func BenchmarkLedger(b *testing.B) {
 		b.Fatal(err)
 	}
 	l, err := ledger.New(b.Context(), ledger.Config{Storage: s, Signer: signer,
-		KeyOf: func([]byte) (string, error) { return "", nil }, Logger: testLogger(b)})
+		KeyOf: func([]byte) (string, error) { return "", nil }, Logger: testlog.New(b)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ledger-dev/ledger/internal/pgtest"
+	"github.com/ledger-dev/ledger/internal/testlog"
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/tiles"
 )
@@ -197,7 +198,7 @@ func TestMigrationsRace(t *testing.T) {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() { stores[i], errs[i] = Open(ctx, Config{DSN: dsn, Logger: testLogger(t)}) })
+		wg.Go(func() { stores[i], errs[i] = Open(ctx, Config{DSN: dsn, Logger: testlog.New(t)}) })
 	}
 	wg.Wait()
 	for i, err := range errs {

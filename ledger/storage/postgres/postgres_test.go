@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/ledger-dev/ledger/internal/pgtest"
+	"github.com/ledger-dev/ledger/internal/testlog"
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/storage/storagetest"
 	"github.com/ledger-dev/ledger/tiles"
@@ -26,24 +26,12 @@ func TestContract(t *testing.T) {
 // open opens a Storage on dsn, closed when the test ends.
 func open(t testing.TB, dsn string) *Storage {
 	t.Helper()
-	s, err := Open(t.Context(), Config{DSN: dsn, Logger: testLogger(t)})
+	s, err := Open(t.Context(), Config{DSN: dsn, Logger: testlog.New(t)})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-// testLogger routes the driver's logs to t.Logf.
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(logWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type logWriter struct{ t testing.TB }
-
-func (w logWriter) Write(p []byte) (int, error) {
-	w.t.Logf("%s", bytes.TrimSuffix(p, []byte("\n")))
-	return len(p), nil
 }
 
 // logOf builds flushes of a test log, entry by entry, as the sequencer does.
