@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/ledger-dev/ledger/audit/spool"
 )
@@ -48,7 +47,9 @@ type RecorderConfig struct {
 	OnFull FullPolicy
 	// MaxSpoolBytes bounds the spool on disk: past it, no more events are
 	// written to it until the ledger acknowledges some, and the queue fills
-	// up. Default 1 GiB.
+	// up. One group commit may take the spool past it, and acknowledged
+	// events count until their segment is deleted, unless all are
+	// acknowledged. Default 1 GiB.
 	MaxSpoolBytes int64
 	// SegmentBytes is the size of the spool's segment files. Default 4 MiB.
 	SegmentBytes int64
@@ -160,7 +161,7 @@ func (r *Recorder) Record(ctx context.Context, ev *Event) error {
 		return err
 	}
 	done := make(chan error, 1)
-	if err := r.enqueue(ctx, item{payload: payload, done: done}); err != nil {
+	if err := r.enqueue(ctx, item{payload: payload, done: done}, r.cfg.OnFull); err != nil {
 		return err
 	}
 	select {
@@ -180,16 +181,18 @@ func (r *Recorder) Enqueue(ev *Event) error {
 	if err != nil {
 		return err
 	}
-	return r.enqueue(context.Background(), item{payload: payload})
+	return r.enqueue(context.Background(), item{payload: payload}, r.cfg.OnFull)
 }
 
-func (r *Recorder) enqueue(ctx context.Context, it item) error {
+// enqueue puts it on the queue, or fails with ErrQueueFull at once if the
+// queue is full and policy is Reject.
+func (r *Recorder) enqueue(ctx context.Context, it item, policy FullPolicy) error {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	if r.closed {
 		return ErrClosed
 	}
-	if r.cfg.OnFull == Reject {
+	if policy == Reject {
 		select {
 		case r.queue <- it:
 			return nil
@@ -209,9 +212,12 @@ func (r *Recorder) enqueue(ctx context.Context, it item) error {
 
 // Flush waits until every event recorded before the call, and every event
 // the spool held when the Recorder started, is acknowledged by the ledger.
+// It waits for room in a full queue under either OnFull policy.
 func (r *Recorder) Flush(ctx context.Context) error {
 	done := make(chan error, 1)
-	if err := r.enqueue(ctx, item{done: done}); err != nil {
+	// The marker waits behind the events queued before it: under Reject, a
+	// full queue would fail the Flush of the very events filling it.
+	if err := r.enqueue(ctx, item{done: done}, Block); err != nil {
 		return err
 	}
 	select {
@@ -351,19 +357,33 @@ func (r *Recorder) appendSpool(payloads [][]byte) error {
 	return nil
 }
 
-// waitForRoom waits while the spool is over MaxSpoolBytes, unless the
-// Recorder is closing: Close writes the queue to the spool regardless.
+// waitForRoom waits while the spool is over MaxSpoolBytes with events the
+// ledger has not acknowledged, unless the Recorder is closing: Close writes
+// the queue to the spool regardless.
+//
+// Bytes counts acknowledged records too until their segment is deleted,
+// and the active segment is deleted only by the next Append, which this
+// wait comes before: once everything written is acknowledged, there is
+// room whatever Bytes says, or the writer would wait for an Append that
+// only it can make.
 func (r *Recorder) waitForRoom() {
 	warned := false
-	for r.spool.Bytes() > r.cfg.MaxSpoolBytes {
+	for {
+		r.pmu.Lock()
+		pending, progress := r.acked.Less(r.written), r.progress
+		r.pmu.Unlock()
+		if !pending || r.spool.Bytes() <= r.cfg.MaxSpoolBytes {
+			return
+		}
 		if !warned {
 			r.log.Warn("audit spool is full; waiting for the ledger", "bytes", r.spool.Bytes(), "max", r.cfg.MaxSpoolBytes)
 			warned = true
 		}
+		// Segments are deleted by the sender's Ack, which then moves acked.
 		select {
 		case <-r.closing:
 			return
-		case <-time.After(50 * time.Millisecond):
+		case <-progress:
 		}
 	}
 }
