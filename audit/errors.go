@@ -112,15 +112,20 @@ func retryable(ctx context.Context, err error) bool {
 }
 
 // rejected reports whether the ledger refused the events themselves, so
-// that sending them again can never succeed: 400, 403, 413 and 422.
+// that sending them again can never succeed: 400, 413 and 422, and a 403
+// that names events (one writing into a tenant the token may not). A 403
+// without details is the token's role, like a 401 a matter of
+// configuration: the events are fine and wait until it is fixed.
 func rejected(err error) bool {
 	var e *Error
 	if !errors.As(err, &e) {
 		return false
 	}
 	switch e.Status {
-	case http.StatusBadRequest, http.StatusForbidden, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
 		return true
+	case http.StatusForbidden:
+		return len(e.Details) > 0
 	}
 	return false
 }

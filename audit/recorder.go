@@ -90,10 +90,12 @@ func (c *RecorderConfig) validate() error {
 // fixed before it reaches the spool, so an event sent twice (a retry, or a
 // replay after a crash) is logged once.
 //
-// Events the ledger refuses (400, 403, 413, 422: it cannot accept them
-// however often they are sent) are moved to DIR/rejected.ndjson, one JSON
-// line each with the ledger's error, so that they neither block the events
-// behind them nor disappear.
+// Events the ledger refuses (400, 413, 422, and a 403 naming the event's
+// tenant: it cannot accept them however often they are sent) are moved to
+// DIR/rejected.ndjson, one JSON line each with the ledger's error, so that
+// they neither block the events behind them nor disappear. A 401, or a 403
+// for the token's role, is the token's problem, not the events': they stay
+// in the spool and are sent once the token works.
 type Recorder struct {
 	cfg   RecorderConfig
 	c     *Client

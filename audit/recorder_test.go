@@ -20,22 +20,11 @@ import (
 
 	"github.com/ledger-dev/ledger/audit"
 	"github.com/ledger-dev/ledger/audit/audittest"
+	"github.com/ledger-dev/ledger/internal/testlog"
 	"github.com/ledger-dev/ledger/ledger/event"
 )
 
-// testLogger routes a Recorder's logs to t.Log.
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type tWriter struct{ t testing.TB }
-
-func (w tWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
-
-// logWatch is a tWriter that also closes seen once a log line contains msg.
+// logWatch writes to t.Log and closes seen once a log line contains msg.
 type logWatch struct {
 	t    testing.TB
 	msg  string
@@ -47,7 +36,8 @@ func (w *logWatch) Write(p []byte) (int, error) {
 	if strings.Contains(string(p), w.msg) {
 		w.once.Do(func() { close(w.seen) })
 	}
-	return tWriter{w.t}.Write(p)
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
 }
 
 // newRecorder starts a Recorder sending to url, with quick retries and logs
@@ -61,7 +51,7 @@ func newRecorder(t *testing.T, url string, cfg audit.RecorderConfig) *audit.Reco
 		cfg.Dir = t.TempDir()
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = testLogger(t)
+		cfg.Logger = testlog.New(t)
 	}
 	r, err := audit.NewRecorder(t.Context(), cfg)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/ledger-dev/ledger/ledger"
+	"github.com/ledger-dev/ledger/ledger/access"
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
 	"github.com/ledger-dev/ledger/ledger/storage/posix"
@@ -58,6 +59,10 @@ type Config struct {
 	Key Key
 	// Limits bounds events; default event.DefaultLimits().
 	Limits event.Limits
+	// Tokens, if set, turn on the ledger's access control with these
+	// tokens (make them with access.Generate). Entry bundles stay public,
+	// so that ReadLog needs no token.
+	Tokens []access.Token
 }
 
 // Ledger is a running ledger.
@@ -102,7 +107,14 @@ func Start(t testing.TB, cfg Config) *Ledger {
 		store.Close()
 		t.Fatal(err)
 	}
-	api, err := httpapi.New(httpapi.Config{Ledger: l, Tiles: store, Limits: cfg.Limits})
+	apiCfg := httpapi.Config{Ledger: l, Tiles: store, Limits: cfg.Limits}
+	if len(cfg.Tokens) > 0 {
+		if apiCfg.Access, err = access.NewKeyring(access.KeyringConfig{Static: cfg.Tokens}); err != nil {
+			t.Fatal(err)
+		}
+		apiCfg.PublicEntries = true
+	}
+	api, err := httpapi.New(apiCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
