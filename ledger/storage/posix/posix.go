@@ -222,26 +222,26 @@ func (s *Storage) writeFile(path string, data []byte, durable, syncParent bool) 
 }
 
 // writeFlush makes the flush's new tiles and its new commit state durable,
-// with one round of fsyncs in parallel: the tiles, the directories that
-// gained entries, and the state under a temporary name, whose path it
-// returns. Tiles are written straight to their paths: a path beyond the
-// committed tree is read by nobody before the commit point (a torn file
-// there is garbage that the next flush rewrites), and a tile the committed
-// tree already holds is never rewritten. Per-file fsyncs (rather than one
-// syncfs) keep the cost proportional to the flush, whatever else is writing
-// to the filesystem.
+// and returns the path of the state's temporary file. Tiles are written
+// straight to their paths: a path beyond the committed tree is read by
+// nobody before the commit point (a torn file there is garbage that the next
+// flush rewrites), and a tile the committed tree already holds is never
+// rewritten.
+//
+// Every new file costs ext4 a journal commit when it is fsynced, and
+// concurrent fsyncs share few of them: a flush of 45 files spent about 58 ms
+// in per-file fsyncs here, against 20 ms for one syncfs. So a flush of up to
+// syncfsFiles files fsyncs each file and each directory that gained one (in
+// parallel), keeping its cost proportional to the flush whatever else
+// writes to the file system; a larger one writes every file and then syncs
+// the whole file system once.
 func (s *Storage) writeFlush(f *ledger.Flush, state []byte) (tmpState string, err error) {
 	type file struct {
-		fh   *os.File
+		path string
 		data []byte
 	}
-	var files []file
-	defer func() {
-		for _, w := range files {
-			w.fh.Close()
-		}
-	}()
 	dirs := map[string]bool{}
+	var files []file
 	for t, b := range f.Tiles {
 		if old, ok := tileIn(t, f.Old.Size); ok && old == t {
 			continue // committed already, with these very bytes
@@ -250,35 +250,72 @@ func (s *Storage) writeFlush(f *ledger.Flush, state []byte) (tmpState string, er
 		if err := s.mkdirs(filepath.Dir(full), dirs); err != nil {
 			return "", err
 		}
-		fh, err := os.OpenFile(full, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-		if err != nil {
-			return "", err
-		}
-		files = append(files, file{fh, b})
 		dirs[filepath.Dir(full)] = true
+		files = append(files, file{full, b})
 	}
 	tmp, err := os.CreateTemp(s.dir, ".tmp-state-*")
 	if err != nil {
 		return "", err
 	}
-	files = append(files, file{tmp, state})
+	perFile := len(files) < syncfsFiles
 	var g errgroup.Group
-	g.SetLimit(16)
+	g.SetLimit(32)
+	// Creating a file is a file system transaction too: files are created
+	// and written in parallel, not one after another.
 	for _, w := range files {
 		g.Go(func() error {
-			if _, err := w.fh.Write(w.data); err != nil {
-				return fmt.Errorf("couldn't write %s: %w", w.fh.Name(), err)
+			fh, err := os.OpenFile(w.path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+			if err != nil {
+				return err
 			}
-			if err := w.fh.Sync(); err != nil {
-				return fmt.Errorf("couldn't sync %s: %w", w.fh.Name(), err)
-			}
-			return nil
+			return writeClose(fh, w.data, perFile)
 		})
 	}
-	for dir := range dirs {
-		g.Go(func() error { return syncDir(dir) })
+	g.Go(func() error { return writeClose(tmp, state, perFile) })
+	if perFile {
+		for dir := range dirs {
+			g.Go(func() error { return syncDir(dir) })
+		}
+		return tmp.Name(), g.Wait()
 	}
-	return tmp.Name(), g.Wait()
+	if err := g.Wait(); err != nil {
+		return tmp.Name(), err
+	}
+	return tmp.Name(), s.syncfs()
+}
+
+// syncfsFiles is the number of files from which a flush syncs the whole
+// file system once rather than each file.
+const syncfsFiles = 16
+
+// writeClose writes data to fh, fsyncs it if sync is set, and closes it.
+func writeClose(fh *os.File, data []byte, sync bool) error {
+	_, err := fh.Write(data)
+	if err != nil {
+		err = fmt.Errorf("couldn't write %s: %w", fh.Name(), err)
+	} else if sync {
+		if err = fh.Sync(); err != nil {
+			err = fmt.Errorf("couldn't sync %s: %w", fh.Name(), err)
+		}
+	}
+	if cerr := fh.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// syncfs makes everything written to the log's file system durable: the
+// files and directories of a flush among them.
+func (s *Storage) syncfs() error {
+	d, err := os.Open(s.dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return fmt.Errorf("couldn't sync the file system of %s: %w", s.dir, err)
+	}
+	return nil
 }
 
 // mkdirs creates dir and its missing parents. It adds to sync every
