@@ -13,14 +13,18 @@ import (
 	"github.com/ledger-dev/ledger/ledger/access"
 )
 
-// Event types of administration.
+// Event types of administration, appended for every admin request.
 const (
-	TokensListedEventType  = "admin.tokens_listed"
-	TokenCreatedEventType  = "admin.token_created"
-	TokenRevokedEventType  = "admin.token_revoked"
-	maxAdminBodyBytes      = 64 << 10
-	errNoKeyringForAdmin   = "this ledger has no access control configured"
-	adminResourceTokenType = "api_token"
+	TokensListedEventType = "admin.tokens_listed"
+	TokenCreatedEventType = "admin.token_created"
+	TokenRevokedEventType = "admin.token_revoked"
+)
+
+const (
+	// tokenResource is the resource type of admin events about tokens.
+	tokenResource = "api_token"
+	// maxAdminBodyBytes bounds an admin request body.
+	maxAdminBodyBytes = 64 << 10
 )
 
 // tokenView is a token as the admin API shows it: no hash.
@@ -45,7 +49,7 @@ func viewOf(t access.Token) tokenView {
 // open ledger has no admin API).
 func (s *Server) adminKeyring(w http.ResponseWriter, r *http.Request) (*access.Keyring, bool) {
 	if !s.authEnabled() {
-		s.writeError(w, r, fmt.Errorf("%w: %s", errNotFound, errNoKeyringForAdmin))
+		s.writeError(w, r, fmt.Errorf("%w: %s", errNotFound, "this ledger has no access control configured"))
 		return nil, false
 	}
 	return s.cfg.Access, true
@@ -63,7 +67,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 		views[i] = viewOf(t)
 	}
 	n := len(views)
-	if err := s.recordAccess(r, accessRecord{eventType: TokensListedEventType, action: "read", resourceType: adminResourceTokenType, resourceID: "*", count: &n}); err != nil {
+	if err := s.recordAccess(r, accessRecord{eventType: TokensListedEventType, action: "read", resourceType: tokenResource, resourceID: "*", count: &n}); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -110,7 +114,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("%w: %v", errBadRequest, err))
 		return
 	}
-	rec := accessRecord{eventType: TokenCreatedEventType, action: "create", resourceType: adminResourceTokenType, resourceID: tok.ID,
+	rec := accessRecord{eventType: TokenCreatedEventType, action: "create", resourceType: tokenResource, resourceID: tok.ID,
 		tags: map[string]string{"role": string(tok.Role), "tenant": tok.Tenant}}
 	if err := s.recordAccess(r, rec); err != nil {
 		if _, rerr := k.Revoke(tok.ID); rerr != nil {
@@ -135,7 +139,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	rec := accessRecord{eventType: TokenRevokedEventType, action: "delete", resourceType: adminResourceTokenType, resourceID: tok.ID}
+	rec := accessRecord{eventType: TokenRevokedEventType, action: "delete", resourceType: tokenResource, resourceID: tok.ID}
 	if err := s.recordAccess(r, rec); err != nil {
 		s.writeError(w, r, fmt.Errorf("token %s is revoked, but %w", tok.ID, err))
 		return

@@ -138,7 +138,7 @@ func (s *Server) permit(w http.ResponseWriter, r *http.Request, roles ...access.
 // deny answers 403 and appends an audit.accessed event with result denied.
 func (s *Server) deny(w http.ResponseWriter, r *http.Request, reason string) {
 	if p := principalOf(r); p != nil {
-		if err := s.recordAccess(r, accessRecord{action: "read", result: "denied", reason: reason}); err != nil {
+		if err := s.recordAccess(r, accessRecord{action: actionOf(r.Method), result: "denied", reason: reason}); err != nil {
 			s.log.Error("couldn't log a denied access", "request_id", requestIDOf(r), "err", err)
 		}
 	}
@@ -230,4 +230,15 @@ func (rl *rateLimits) allow(tok access.Token, def access.RateLimit) (time.Durati
 		return d, false
 	}
 	return 0, true
+}
+
+// actionOf is the event action of a request refused before its handler ran.
+func actionOf(method string) string {
+	switch method {
+	case http.MethodPost:
+		return "create"
+	case http.MethodDelete:
+		return "delete"
+	}
+	return "read"
 }
