@@ -26,6 +26,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/access"
 	"github.com/ledger-dev/ledger/ledger/event"
+	"github.com/ledger-dev/ledger/ledger/hold"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
 	"github.com/ledger-dev/ledger/ledger/storage/posix"
 	"github.com/ledger-dev/ledger/ledger/storage/postgres"
@@ -146,6 +147,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Limits:  conf.eventLimits(), Redactor: event.NewRedactor(append(slices.Clone(event.DefaultRedactKeys), conf.RedactKeys...)),
 		Access: keyring, PublicEntries: *publicEntries, RateLimit: conf.RateLimit,
+		Holds: hold.Open(filepath.Join(*data, hold.FileName)),
 	})
 	if err != nil {
 		return err

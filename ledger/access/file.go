@@ -7,9 +7,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
-	"golang.org/x/sys/unix"
+	"github.com/ledger-dev/ledger/internal/jsonfile"
 )
 
 // FileName is the token file's name in a ledger's data directory.
@@ -65,62 +64,24 @@ func LoadFile(path string) (tokens []Token, exists bool, err error) {
 // current tokens (none if the file is missing) and returns the new ones.
 // Concurrent updates, from this process or another (the CLI and a running
 // ledger), are serialised by a lock beside the file; the file is replaced
-// atomically and durably (written, fsynced, renamed, directory fsynced), so
-// a crash leaves either the old tokens or the new ones.
+// atomically and durably, so a crash leaves either the old tokens or the
+// new ones.
 func UpdateFile(path string, update func([]Token) ([]Token, error)) error {
-	lock, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return err
-	}
-	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
-		return fmt.Errorf("couldn't lock %s: %w", path, err)
-	}
-	old, _, err := LoadFile(path)
-	if err != nil {
-		return err
-	}
-	tokens, err := update(old)
-	if err != nil {
-		return err
-	}
-	if _, err := NewSet(tokens...); err != nil {
-		return err
-	}
-	b, err := json.MarshalIndent(tokenFile{Tokens: tokens}, "", "  ")
-	if err != nil {
-		return err
-	}
-	return writeDurably(path, append(b, '\n'))
-}
-
-// writeDurably replaces path with b: temporary file, fsync, rename, fsync
-// of the directory. Mode 0600: hashes are not secrets, but who holds which
-// role is nobody else's business.
-func writeDurably(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	dir, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	return dir.Sync()
+	return jsonfile.Update(path, func(b []byte) ([]byte, error) {
+		var old []Token
+		if b != nil {
+			var err error
+			if old, err = ParseFile(b); err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+		}
+		tokens, err := update(old)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := NewSet(tokens...); err != nil {
+			return nil, err
+		}
+		return jsonfile.Marshal(tokenFile{Tokens: tokens})
+	})
 }

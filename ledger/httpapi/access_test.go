@@ -16,6 +16,7 @@ import (
 
 	"github.com/ledger-dev/ledger/internal/testlog"
 	"github.com/ledger-dev/ledger/ledger/access"
+	"github.com/ledger-dev/ledger/ledger/hold"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
 	"github.com/ledger-dev/ledger/tiles"
 )
@@ -27,6 +28,8 @@ type accessServer struct {
 	keyring *access.Keyring
 	tokens  map[string]string // caller name → bearer secret ("" for none)
 	victim  string            // ID of a token the admin cells revoke
+	// victimHold is the ID of a legal hold the admin cells release.
+	victimHold string
 }
 
 // The callers of the authorization matrix.
@@ -74,13 +77,18 @@ func newAccessServer(t *testing.T, tweaks ...func(*httpapi.Config)) *accessServe
 	if err != nil {
 		t.Fatal(err)
 	}
+	holds := hold.Open(filepath.Join(t.TempDir(), hold.FileName))
+	victimHold, err := holds.Place(hold.Hold{Scope: hold.Scope{TenantID: "a"}, Reason: "case 1", PlacedBy: "test"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
 	base := func(c *httpapi.Config) {
-		c.Access, c.Logger = k, testlog.New(t)
+		c.Access, c.Holds, c.Logger = k, holds, testlog.New(t)
 		c.Metrics = promhttp.HandlerFor(prometheus.NewRegistry(), promhttp.HandlerOpts{})
 	}
 	tweaks = append([]func(*httpapi.Config){base}, tweaks...)
 	qs := newQueryServerPublishing(t, 5*time.Millisecond, tweaks...)
-	s := &accessServer{queryServer: qs, keyring: k, tokens: tokens, victim: victim.ID}
+	s := &accessServer{queryServer: qs, keyring: k, tokens: tokens, victim: victim.ID, victimHold: victimHold.ID}
 	// Entry 0 is tenant a's, entry 1 tenant b's; both within the default
 	// query window.
 	for _, line := range []string{tenantEvent("a", markerA), tenantEvent("b", markerB)} {
@@ -171,6 +179,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/v1/admin/tokens", "", adminOnly, nil, nil},
 		{"POST", "/v1/admin/tokens", `{"role":"reader","tenant":"a"}`, []int{u401, u401, u401, u401, 403, 403, 403, 403, 403, 201}, nil, nil},
 		{"DELETE", "/v1/admin/tokens/" + s.victim, "", adminOnly, nil, nil},
+		{"GET", "/v1/admin/holds", "", adminOnly, nil, nil},
+		{"POST", "/v1/admin/holds", `{"tenant_id":"b","reason":"case 2"}`, []int{u401, u401, u401, u401, 403, 403, 403, 403, 403, 201}, nil, nil},
+		{"DELETE", "/v1/admin/holds/" + s.victimHold, "", adminOnly, nil, nil},
 		{"GET", "/metrics", "", []int{u401, u401, u401, u401, 403, 403, 403, 403, 200, 200}, nil, nil},
 	}
 	for _, c := range cells {
@@ -356,5 +367,52 @@ func TestAdminTokens(t *testing.T) {
 	}
 	if strings.Contains(string(b), made.Token) {
 		t.Fatal("the log holds the token's secret")
+	}
+}
+
+// TestLegalHolds: an admin places, lists and releases holds; each change is
+// in the log with the hold's scope and reason, and bad requests are named.
+func TestLegalHolds(t *testing.T) {
+	s := newAccessServer(t)
+	code, _, b := s.call(t, adm, "POST", "/v1/admin/holds", `{"tenant_id":"a","resource_type":"chart","resource_id":"c-9","reason":"litigation 2026-17"}`)
+	var placed hold.Hold
+	if code != 201 || json.Unmarshal(b, &placed) != nil || len(placed.ID) != 16 || !placed.Active() || !strings.HasPrefix(placed.PlacedBy, "token:") {
+		t.Fatalf("place: %d %s", code, b)
+	}
+	code, _, b = s.call(t, adm, "GET", "/v1/admin/holds", "")
+	var list struct{ Holds []hold.Hold }
+	if code != 200 || json.Unmarshal(b, &list) != nil || len(list.Holds) != 2 {
+		t.Fatalf("list: %d %s, want the setup's hold and this one", code, b)
+	}
+	code, _, b = s.call(t, adm, "DELETE", "/v1/admin/holds/"+placed.ID, "")
+	var released hold.Hold
+	if code != 200 || json.Unmarshal(b, &released) != nil || released.Active() {
+		t.Fatalf("release: %d %s", code, b)
+	}
+	for _, c := range []struct{ body, want string }{
+		{`{"reason":"x"}`, "at least one"},
+		{`{"tenant_id":"a"}`, "reason"},
+		{`{"tenant_id":"a","reason":"x","until":"never"}`, "until"},
+	} {
+		if code, _, b := s.call(t, adm, "POST", "/v1/admin/holds", c.body); code != 400 || !strings.Contains(string(b), c.want) {
+			t.Errorf("place %s: %d %s, want 400 naming %q", c.body, code, b, c.want)
+		}
+	}
+	if code, _, _ := s.call(t, adm, "DELETE", "/v1/admin/holds/0123456789abcdef", ""); code != 404 {
+		t.Errorf("releasing an unknown hold: %d, want 404", code)
+	}
+	s.sync(t)
+	for _, c := range []struct{ eventType, action string }{{httpapi.HoldPlacedEventType, "create"}, {httpapi.HoldReleasedEventType, "delete"}} {
+		q := url.Values{"event_type": {c.eventType}, "until": {queryNow.Add(time.Second).Format(time.RFC3339)}}
+		code, _, b := s.call(t, auditor, "GET", "/v1/events?"+q.Encode(), "")
+		var found queryBody
+		if code != 200 || json.Unmarshal(b, &found) != nil || len(found.Events) != 1 {
+			t.Fatalf("%s events: %d %s", c.eventType, code, b)
+		}
+		ev := found.Events[0].Event
+		if ev.Action != c.action || ev.Resource.ID != placed.ID || ev.Tags["reason"] != "litigation 2026-17" ||
+			ev.Tags["scope_resource_id"] != "c-9" || ev.Actor.Role != "admin" {
+			t.Fatalf("%s event %+v", c.eventType, ev)
+		}
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/access"
 	"github.com/ledger-dev/ledger/ledger/event"
+	"github.com/ledger-dev/ledger/ledger/hold"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
@@ -53,6 +54,9 @@ type Config struct {
 	// a keyring with no tokens configured: every endpoint is open to
 	// anyone, and reads are not audited.
 	Access *access.Keyring
+	// Holds keeps the legal holds of the admin API. Nil: those endpoints
+	// answer 404.
+	Holds *hold.Store
 	// PublicEntries serves entry bundles to anyone; by default only
 	// auditors read them, since they hold the events' contents.
 	PublicEntries bool
@@ -118,6 +122,9 @@ func New(cfg Config) (*Server, error) {
 		r.Get("/tokens", s.listTokens)
 		r.Post("/tokens", s.createToken)
 		r.Delete("/tokens/{id}", s.revokeToken)
+		r.Get("/holds", s.listHolds)
+		r.Post("/holds", s.placeHold)
+		r.Delete("/holds/{id}", s.releaseHold)
 	})
 	if cfg.Metrics != nil {
 		r.With(s.require(access.Auditor, access.Admin)).Method(http.MethodGet, "/metrics", cfg.Metrics)
