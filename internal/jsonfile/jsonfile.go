@@ -5,6 +5,7 @@
 package jsonfile
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +38,21 @@ func Update(path string, update func(old []byte) ([]byte, error)) error {
 		return err
 	}
 	return write(path, b)
+}
+
+// Decode decodes b, one JSON document, into v strictly: an unknown member
+// or anything after the document is an error, so that a misspelt or
+// damaged file is refused rather than half read.
+func Decode(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("data after the JSON document")
+	}
+	return nil
 }
 
 // Marshal is the form documents are written in: indented, ending in a

@@ -1,8 +1,6 @@
 package access
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -28,14 +26,9 @@ func ParseFile(b []byte) ([]Token, error) {
 	if len(b) > maxFileBytes {
 		return nil, fmt.Errorf("token file is larger than %d bytes", maxFileBytes)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var f tokenFile
-	if err := dec.Decode(&f); err != nil {
+	if err := jsonfile.Decode(b, &f); err != nil {
 		return nil, fmt.Errorf("token file: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("token file: data after the JSON object")
 	}
 	if _, err := NewSet(f.Tokens...); err != nil {
 		return nil, fmt.Errorf("token file: %w", err)

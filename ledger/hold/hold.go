@@ -11,10 +11,8 @@
 package hold
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -95,14 +93,9 @@ type file struct {
 // Parse decodes a hold file, refusing unknown members, invalid holds and
 // duplicate IDs.
 func Parse(b []byte) ([]Hold, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var f file
-	if err := dec.Decode(&f); err != nil {
+	if err := jsonfile.Decode(b, &f); err != nil {
 		return nil, fmt.Errorf("hold file: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("hold file: data after the JSON object")
 	}
 	seen := map[string]bool{}
 	for _, h := range f.Holds {

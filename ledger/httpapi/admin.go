@@ -91,10 +91,7 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req createRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxAdminBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		s.writeError(w, r, fmt.Errorf("%w: body must be {\"role\", \"tenant\", \"name\", \"expires_in\"}: %v", errBadRequest, err))
+	if !s.decodeBody(w, r, &req, `{"role", "tenant", "name", "expires_in"}`) {
 		return
 	}
 	var ttl time.Duration
@@ -145,4 +142,16 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, viewOf(tok))
+}
+
+// decodeBody decodes an admin request's JSON body into v, refusing unknown
+// members; shape names the members in the 400 it answers otherwise.
+func (s *Server) decodeBody(w http.ResponseWriter, r *http.Request, v any, shape string) bool {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxAdminBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		s.writeError(w, r, fmt.Errorf("%w: body must be %s: %v", errBadRequest, shape, err))
+		return false
+	}
+	return true
 }

@@ -1,10 +1,8 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
@@ -67,10 +65,7 @@ func (s *Server) placeHold(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req placeRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxAdminBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		s.writeError(w, r, fmt.Errorf("%w: body must be {\"tenant_id\", \"actor_id\", \"resource_type\", \"resource_id\", \"reason\"}: %v", errBadRequest, err))
+	if !s.decodeBody(w, r, &req, `{"tenant_id", "actor_id", "resource_type", "resource_id", "reason"}`) {
 		return
 	}
 	h, err := hs.Place(hold.Hold{Scope: req.Scope, Reason: req.Reason, PlacedBy: "token:" + principalOf(r).ID}, s.cfg.Now())
