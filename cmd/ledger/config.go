@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -116,6 +118,32 @@ func loadConfig(path string) (*serveConfig, error) {
 		return nil, fmt.Errorf("%w: %s: %v", errUsage, path, err)
 	}
 	return c, nil
+}
+
+// applyTo sets the serve flags not given on the command line from the
+// file, and checks the TLS pair they end up naming.
+func (c *serveConfig) applyTo(fs *flag.FlagSet, maxPending *int, maxBody *int64, publicEntries *bool, tlsCert, tlsKey *string) error {
+	if !flagGiven(fs, "max-pending") && c.Limits.MaxPending > 0 {
+		*maxPending = c.Limits.MaxPending
+	}
+	if !flagGiven(fs, "max-body") && c.Limits.MaxBodyBytes > 0 {
+		*maxBody = c.Limits.MaxBodyBytes
+	}
+	if !flagGiven(fs, "public-entries") {
+		*publicEntries = c.PublicEntries
+	}
+	if !flagGiven(fs, "tls-cert") && !flagGiven(fs, "tls-key") {
+		*tlsCert, *tlsKey = c.TLS.Cert, c.TLS.Key
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return fmt.Errorf("%w: give both --tls-cert and --tls-key, or neither", errUsage)
+	}
+	if *tlsCert != "" {
+		if _, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey); err != nil {
+			return fmt.Errorf("%w: TLS certificate: %v", errUsage, err)
+		}
+	}
+	return nil
 }
 
 // eventLimits returns the event limits the file sets, defaults elsewhere.

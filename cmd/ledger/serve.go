@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -62,25 +61,8 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	if !flagGiven(fs, "max-pending") && conf.Limits.MaxPending > 0 {
-		*maxPending = conf.Limits.MaxPending
-	}
-	if !flagGiven(fs, "max-body") && conf.Limits.MaxBodyBytes > 0 {
-		*maxBody = conf.Limits.MaxBodyBytes
-	}
-	if !flagGiven(fs, "public-entries") {
-		*publicEntries = conf.PublicEntries
-	}
-	if !flagGiven(fs, "tls-cert") && !flagGiven(fs, "tls-key") {
-		*tlsCert, *tlsKey = conf.TLS.Cert, conf.TLS.Key
-	}
-	if (*tlsCert == "") != (*tlsKey == "") {
-		return fmt.Errorf("%w: give both --tls-cert and --tls-key, or neither", errUsage)
-	}
-	if *tlsCert != "" {
-		if _, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey); err != nil {
-			return fmt.Errorf("%w: TLS certificate: %v", errUsage, err)
-		}
+	if err := conf.applyTo(fs, maxPending, maxBody, publicEntries, tlsCert, tlsKey); err != nil {
+		return err
 	}
 	if *tokenFile == "" {
 		*tokenFile = filepath.Join(*data, access.FileName)
@@ -168,15 +150,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if *tlsCert != "" {
 		scheme = "https"
 	}
-	fmt.Fprintf(stdout, "ledger %s serving on %s://%s/\nverify it with:\n  verifier audit --log %s://%s/ --vkey '%s'\n",
-		signer.Name(), scheme, ln.Addr(), scheme, ln.Addr(), vkey)
-	if keyring.Enabled() {
-		fmt.Fprintf(stdout, "access control is on: %d tokens (%s)\n", len(keyring.Tokens()), *tokenFile)
-	} else {
-		fmt.Fprintf(stdout, "access control is OFF: anyone can append and read; create a token (ledger token create --data %s --role admin) and restart to turn it on\n", *data)
-		log.Warn("access control is off: no token file and no tokens in the configuration", "token_file", *tokenFile)
-	}
-	log.Info("serving", "addr", ln.Addr().String(), "scheme", scheme, "origin", signer.Name(), "data", *data, "access_control", keyring.Enabled())
+	announce(stdout, log, scheme+"://"+ln.Addr().String()+"/", signer.Name(), vkey, *data, *tokenFile, keyring)
 
 	errc := make(chan error, 1)
 	go func() {
@@ -196,6 +170,19 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	defer cancel()
 	srv.Shutdown(shutdownCtx)
 	return l.Close(shutdownCtx)
+}
+
+// announce prints where the ledger serves, the verifier command for it and
+// whether access control is on, and logs the same.
+func announce(stdout io.Writer, log *slog.Logger, url, origin, vkey, data, tokenFile string, keyring *access.Keyring) {
+	fmt.Fprintf(stdout, "ledger %s serving on %s\nverify it with:\n  verifier audit --log %s --vkey '%s'\n", origin, url, url, vkey)
+	if keyring.Enabled() {
+		fmt.Fprintf(stdout, "access control is on: %d tokens (%s)\n", len(keyring.Tokens()), tokenFile)
+	} else {
+		fmt.Fprintf(stdout, "access control is OFF: anyone can append and read; create a token (ledger token create --data %s --role admin) and restart to turn it on\n", data)
+		log.Warn("access control is off: no token file and no tokens in the configuration", "token_file", tokenFile)
+	}
+	log.Info("serving", "url", url, "origin", origin, "data", data, "access_control", keyring.Enabled())
 }
 
 // storage is what serve needs of a storage driver.
