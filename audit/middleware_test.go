@@ -161,25 +161,6 @@ func mwNew(t *testing.T, cfg MiddlewareConfig) func(http.Handler) http.Handler {
 	return mw
 }
 
-// mwLogged returns the event at index in the ledger's committed log, or
-// nil if there is none, read with GET /v1/events/{index}.
-func mwLogged(t *testing.T, lg *audittest.Ledger, index int) *Event {
-	t.Helper()
-	resp, err := http.Get(lg.URL + "v1/events/" + strconv.Itoa(index))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		return nil
-	}
-	var body struct{ Event *Event }
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /v1/events/%d: %s, %v", index, resp.Status, err)
-	}
-	return body.Event
-}
-
 // mwSummary is what the middleware derives from a request and its answer.
 type mwSummary struct {
 	Action, Actor, Resource, Result, FailureReason, Route, Status, Method string
@@ -281,7 +262,7 @@ func TestMiddlewareFailClosed(t *testing.T) {
 			continue
 		}
 		// Fail closed: the event was durable before the response was sent.
-		ev := mwLogged(t, lg, n)
+		ev := lg.Event(t, n)
 		if ev == nil {
 			t.Fatalf("%s %s: no event %d in the log once answered", req.method, req.path, n)
 		}
@@ -291,7 +272,7 @@ func TestMiddlewareFailClosed(t *testing.T) {
 			t.Errorf("the handler's additions to the event: reason %q, changes %v", ev.Reason, ev.Changes)
 		}
 	}
-	if ev := mwLogged(t, lg, n); ev != nil {
+	if ev := lg.Event(t, n); ev != nil {
 		t.Errorf("an event was logged for a skipped request: %+v", ev)
 	}
 }
@@ -339,7 +320,7 @@ func TestMiddlewareFailClosedRefused(t *testing.T) {
 	if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), "body") {
 		t.Fatalf("an invalid event: %d %q", rec.Code, rec.Body)
 	}
-	if mwLogged(t, lg, 0) != nil {
+	if lg.Event(t, 0) != nil {
 		t.Fatal("an invalid event was logged")
 	}
 }
@@ -373,7 +354,7 @@ func TestMiddlewareFailClosedStreams(t *testing.T) {
 		if _, err := io.ReadFull(resp.Body, got); err != nil || string(got) != first || resp.StatusCode != http.StatusAccepted {
 			t.Fatalf("flush %v: %s %q, %v", flush, resp.Status, got, err)
 		}
-		if ev := mwLogged(t, lg, i); ev == nil || ev.Tags["status"] != "202" {
+		if ev := lg.Event(t, i); ev == nil || ev.Tags["status"] != "202" {
 			t.Fatalf("flush %v: the event once the response streams: %+v", flush, ev)
 		}
 		close(proceed)
@@ -413,7 +394,7 @@ func TestMiddlewarePanic(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 2 {
-		ev := mwLogged(t, lg, i)
+		ev := lg.Event(t, i)
 		if ev == nil || ev.Result != ResultFailure || ev.FailureReason != "handler panicked" || ev.Tags["status"] != "500" {
 			t.Errorf("event %d of a panicking handler: %+v", i, ev)
 		}
@@ -463,14 +444,14 @@ func TestMiddlewareFailOpen(t *testing.T) {
 		if req.want == (mwSummary{}) {
 			continue
 		}
-		ev := mwLogged(t, lg, n)
+		ev := lg.Event(t, n)
 		if ev == nil {
 			t.Fatalf("%s %s: no event %d in the log after Flush", req.method, req.path, n)
 		}
 		n++
 		mwCheck(t, ev, req, resps[i])
 	}
-	if ev := mwLogged(t, lg, n); ev != nil {
+	if ev := lg.Event(t, n); ev != nil {
 		t.Errorf("an event was logged for a skipped request: %+v", ev)
 	}
 	if s := rec.Stats(); s.Sent != uint64(n) {
@@ -504,7 +485,7 @@ func TestMiddlewareChi(t *testing.T) {
 		if err := rec.Flush(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		ev := mwLogged(t, lg, i)
+		ev := lg.Event(t, i)
 		if ev == nil {
 			t.Fatalf("%s %s: no event after Flush", req.method, req.path)
 		}
@@ -528,7 +509,7 @@ func TestMiddlewareRequestID(t *testing.T) {
 	before := time.Now()
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
-	ev := mwLogged(t, lg, 0)
+	ev := lg.Event(t, 0)
 	if ev == nil || ev.RequestID != "req-7" || w.Header().Get(RequestIDHeader) != "req-7" || ev.Source != "web" || ev.TenantID != "acme" {
 		t.Fatalf("event %+v, response header %q", ev, w.Header().Get(RequestIDHeader))
 	}

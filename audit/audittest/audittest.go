@@ -142,6 +142,30 @@ func (lg *Ledger) Stop() {
 	})
 }
 
+// Event returns the event at index in the ledger's committed log (what
+// GET /v1/events/{index} answers), or nil if the log has no entry there yet.
+func (lg *Ledger) Event(t testing.TB, index int) *event.Event {
+	t.Helper()
+	size := lg.l.Committed().Size
+	if index < 0 || uint64(index) >= size {
+		return nil
+	}
+	bt, _ := tiles.BundleFor(uint64(index)/tiles.TileWidth, size)
+	raw, err := lg.store.ReadTile(context.Background(), bt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := tiles.ParseEntryBundle(raw, bt.Width)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := event.ParseLeaf(entries[uint64(index)%tiles.TileWidth])
+	if err != nil {
+		t.Fatalf("entry %d is not an event: %v", index, err)
+	}
+	return ev
+}
+
 // FreeAddr returns a 127.0.0.1 address that nothing listened on a moment
 // ago: where a ledger that is down will come up.
 func FreeAddr(t testing.TB) string {

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -64,24 +62,6 @@ func send(t *testing.T, method, url, user, body string) int {
 	return resp.StatusCode
 }
 
-// logged returns the event at index in the ledger's committed log, or nil.
-func logged(t *testing.T, lg *audittest.Ledger, index int) *audit.Event {
-	t.Helper()
-	resp, err := http.Get(lg.URL + "v1/events/" + strconv.Itoa(index))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
-		return nil
-	}
-	var body struct{ Event *audit.Event }
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET /v1/events/%d: %s, %v", index, resp.Status, err)
-	}
-	return body.Event
-}
-
 func TestClosed(t *testing.T) {
 	lg := audittest.Start(t, audittest.Config{})
 	app, stop := start(t, "--ledger", lg.URL)
@@ -99,7 +79,7 @@ func TestClosed(t *testing.T) {
 		if got := send(t, step.method, app+step.path, step.user, step.body); got != step.status {
 			t.Fatalf("%s %s: %d, want %d", step.method, step.path, got, step.status)
 		}
-		ev := logged(t, lg, i)
+		ev := lg.Event(t, i)
 		if step.action == "" {
 			if ev != nil {
 				t.Fatalf("%s %s was logged: %+v", step.method, step.path, ev)
@@ -111,7 +91,7 @@ func TestClosed(t *testing.T) {
 			t.Fatalf("%s %s: event %d once answered: %+v", step.method, step.path, i, ev)
 		}
 	}
-	if c := logged(t, lg, 1).Changes["value"]; string(c.Old) != `"hello"` || string(c.New) != `"world"` {
+	if c := lg.Event(t, 1).Changes["value"]; string(c.Old) != `"hello"` || string(c.New) != `"world"` {
 		t.Errorf("the change of the second PUT: %s -> %s", c.Old, c.New)
 	}
 	if err := stop(); err != nil {
@@ -131,7 +111,7 @@ func TestOpen(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("run: %v", err)
 	}
-	ev := logged(t, lg, 0)
+	ev := lg.Event(t, 0)
 	if ev == nil || ev.Action != "update" || ev.Actor.ID != "alice" || string(ev.Changes["value"].New) != `"v"` {
 		t.Fatalf("the event after shutdown: %+v", ev)
 	}
