@@ -89,12 +89,12 @@ func checkLeaf(r Receipt, leaf []byte) error {
 	if r.Leaf != nil && !bytes.Equal(r.Leaf, leaf) {
 		return fmt.Errorf("%w: the leaf at index %d differs from the receipt's", ErrReceiptMismatch, r.Index)
 	}
-	id, err := event.KeyOf(leaf)
+	ev, err := event.ParseLeaf(leaf)
 	if err != nil {
 		return fmt.Errorf("%w: the leaf at index %d is not an event: %v", ErrReceiptMismatch, r.Index, err)
 	}
-	if id != r.ID {
-		return fmt.Errorf("%w: the event at index %d has id %q, the receipt says %q", ErrReceiptMismatch, r.Index, id, r.ID)
+	if ev.ID != r.ID {
+		return fmt.Errorf("%w: the event at index %d has id %q, the receipt says %q", ErrReceiptMismatch, r.Index, ev.ID, r.ID)
 	}
 	return nil
 }

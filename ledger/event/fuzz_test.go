@@ -132,8 +132,8 @@ func checkLeaf(t *testing.T, ev *Event) []byte {
 	if l2, _ := back.Leaf(); !bytes.Equal(l2, leaf) {
 		t.Fatalf("Leaf(ParseLeaf(leaf)) != leaf:\n%s\n%s", leaf, l2)
 	}
-	if k, err := KeyOf(leaf); err != nil || k != ev.ID {
-		t.Fatalf("KeyOf = %q, %v; want %q", k, err, ev.ID)
+	if k, err := KeyOf(leaf); err != nil || k != Key(ev.TenantID, ev.ID) {
+		t.Fatalf("KeyOf = %q, %v; want %q", k, err, Key(ev.TenantID, ev.ID))
 	}
 	return leaf
 }
@@ -162,8 +162,8 @@ func FuzzParseLeaf(f *testing.F) {
 		if !bytes.Equal(out, leaf) {
 			t.Fatalf("ParseLeaf accepted a leaf that Leaf does not reproduce:\n%q\n%q", leaf, out)
 		}
-		if k, err := KeyOf(leaf); err != nil || k != ev.ID {
-			t.Fatalf("KeyOf = %q, %v; want %q", k, err, ev.ID)
+		if k, err := KeyOf(leaf); err != nil || k != Key(ev.TenantID, ev.ID) {
+			t.Fatalf("KeyOf = %q, %v; want %q", k, err, Key(ev.TenantID, ev.ID))
 		}
 		if !strings.HasPrefix(string(leaf), `{"v":1`) {
 			t.Fatalf("accepted a leaf without a leading version: %q", leaf)

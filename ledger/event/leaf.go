@@ -212,20 +212,53 @@ func ParseLeaf(leaf []byte) (*Event, error) {
 	return &ev, nil
 }
 
-// KeyOf returns the idempotency key of a leaf written by Leaf: the event's
-// id, or "" if it has none. It serves as ledger.Config.KeyOf, which runs on
-// every leaf of the log at start, so for the usual leaf, which begins
-// {"v":1,"id":"...", it reads no further than the id.
+// Key returns the idempotency key of an event with this tenant and id: ""
+// for an event without an id, else the id, prefixed with the tenant and a
+// NUL byte (which neither may contain) when there is a tenant. Keys are per
+// tenant, so that two tenants choosing the same id (say "order-7") each get
+// their event logged.
+func Key(tenantID, id string) string {
+	if id == "" || tenantID == "" {
+		return id
+	}
+	return tenantID + "\x00" + id
+}
+
+// KeyOf returns the idempotency key (see Key) of a leaf written by Leaf. It
+// serves as ledger.Config.KeyOf, which runs on every leaf of the log at
+// start, so for the usual leaf, which begins
+// {"v":1,"id":"...","timestamp":"...","tenant_id":"...", it reads no
+// further than the tenant.
 func KeyOf(leaf []byte) (string, error) {
-	const prefix = `{"v":1,"id":"`
-	if rest, ok := bytes.CutPrefix(leaf, []byte(prefix)); ok {
-		if i := bytes.IndexByte(rest, '"'); i >= 0 && bytes.IndexByte(rest[:i], '\\') < 0 {
-			return string(rest[:i]), nil
+	if id, rest, ok := cutString(leaf, `{"v":1,"id":"`); ok {
+		if _, after, ok := cutString(rest, `,"timestamp":"`); ok {
+			rest = after
+		}
+		if tenant, _, ok := cutString(rest, `,"tenant_id":"`); ok {
+			return Key(tenant, id), nil
+		}
+		if !bytes.HasPrefix(rest, []byte(`,"tenant_id":`)) {
+			return id, nil // members are in a fixed order: no tenant
 		}
 	}
 	ev, err := ParseLeaf(leaf)
 	if err != nil {
 		return "", err
 	}
-	return ev.ID, nil
+	return Key(ev.TenantID, ev.ID), nil
+}
+
+// cutString reads a JSON string member of b that starts with prefix (which
+// ends at the opening quote) and has no escapes, returning its value and
+// what follows the closing quote.
+func cutString(b []byte, prefix string) (value string, rest []byte, ok bool) {
+	v, found := bytes.CutPrefix(b, []byte(prefix))
+	if !found {
+		return "", nil, false
+	}
+	i := bytes.IndexByte(v, '"')
+	if i < 0 || bytes.IndexByte(v[:i], '\\') >= 0 {
+		return "", nil, false
+	}
+	return string(v[:i]), v[i+1:], true
 }

@@ -232,19 +232,27 @@ func TestLeafErrors(t *testing.T) {
 
 func TestKeyOf(t *testing.T) {
 	e := goldenEvent()
-	leaf, _ := e.Leaf()
-	if k, err := KeyOf(leaf); err != nil || k != e.ID {
-		t.Errorf("KeyOf = %q, %v; want %q", k, err, e.ID)
-	}
-	e.ID = ""
-	leaf, _ = e.Leaf()
-	if k, err := KeyOf(leaf); err != nil || k != "" {
-		t.Errorf("KeyOf of a leaf without id = %q, %v", k, err)
-	}
-	e.ID = `we"ird`
-	leaf, _ = e.Leaf()
-	if k, err := KeyOf(leaf); err != nil || k != `we"ird` {
-		t.Errorf("KeyOf of an escaped id = %q, %v", k, err)
+	for _, c := range []struct {
+		id, tenant, want string
+		noTime           bool
+	}{
+		{id: "e-1", want: "e-1"},
+		{id: "e-1", tenant: "acme", want: "acme\x00e-1"},
+		{id: "e-1", tenant: "acme", want: "acme\x00e-1", noTime: true},
+		{id: "", tenant: "acme", want: ""},
+		{id: `we"ird`, tenant: "acme", want: "acme\x00we\"ird"},
+		{id: "e-1", tenant: `te"nant`, want: "te\"nant\x00e-1"},
+		{id: "e-1", tenant: `te"nant`, want: "te\"nant\x00e-1", noTime: true},
+	} {
+		e.ID, e.TenantID = c.id, c.tenant
+		e.Timestamp = goldenEvent().Timestamp
+		if c.noTime {
+			e.Timestamp = time.Time{}
+		}
+		leaf, _ := e.Leaf()
+		if k, err := KeyOf(leaf); err != nil || k != c.want || k != Key(c.tenant, c.id) {
+			t.Errorf("KeyOf(%s) = %q, %v; want %q", leaf, k, err, c.want)
+		}
 	}
 	if _, err := KeyOf([]byte(`key|payload`)); err == nil {
 		t.Error("KeyOf accepted a leaf that is not an event")

@@ -116,7 +116,7 @@ func (s *Server) prepare(events []*event.Event) ([]ledger.Entry, error) {
 		if err != nil {
 			return nil, &event.Error{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("event %d: %v; nothing was appended", i, err)}
 		}
-		entries[i] = ledger.Entry{Key: ev.ID, Leaf: leaf}
+		entries[i] = ledger.Entry{Key: event.Key(ev.TenantID, ev.ID), Leaf: leaf}
 	}
 	return entries, nil
 }

@@ -289,3 +289,52 @@ func TestTesseraClient(t *testing.T) {
 		older, olderRoots = append(older, cp.Size), append(olderRoots, cp.Hash)
 	}
 }
+
+// TestIdempotencyPerTenant: an event id is an idempotency key within its
+// tenant. Two tenants that choose the same id both get their event logged,
+// also after a restart; a resubmission within a tenant is a duplicate.
+func TestIdempotencyPerTenant(t *testing.T) {
+	dir := t.TempDir()
+	signer, _ := storagetest.NewSigner(t, "example.com/tenants")
+	start := func() (*httptest.Server, func()) {
+		store, err := posix.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := ledger.New(t.Context(), ledger.Config{Storage: store, Signer: signer, KeyOf: event.KeyOf, PublishInterval: 5 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		api, err := httpapi.New(httpapi.Config{Ledger: l, Tiles: store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(api)
+		return srv, func() { srv.Close(); l.Close(context.Background()); store.Close() }
+	}
+	post := func(srv *httptest.Server, tenant string) result {
+		t.Helper()
+		body := strings.Replace(evJSON("order-7", 1), `"action"`, fmt.Sprintf(`"tenant_id":%q,"action"`, tenant), 1)
+		resp, err := http.Post(srv.URL+"/v1/events", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var r result
+		if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("append for tenant %s: %d %v", tenant, resp.StatusCode, err)
+		}
+		return r
+	}
+	srv, stop := start()
+	a, b, again := post(srv, "a"), post(srv, "b"), post(srv, "a")
+	if a.Duplicate || b.Duplicate || a.Index == b.Index || !again.Duplicate || again.Index != a.Index {
+		t.Fatalf("tenant a %+v, tenant b %+v, a again %+v: want two entries and a duplicate", a, b, again)
+	}
+	stop()
+	srv, stop = start() // the key index is rebuilt from the log
+	defer stop()
+	if ra, rb := post(srv, "a"), post(srv, "b"); !ra.Duplicate || ra.Index != a.Index || !rb.Duplicate || rb.Index != b.Index {
+		t.Fatalf("after a restart: a %+v, b %+v, want the original entries as duplicates", ra, rb)
+	}
+}
