@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -62,9 +63,9 @@ func (c *Config) validate() error {
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
-	c.MaxAttempts = cmpOr(c.MaxAttempts, 5)
-	c.MinBackoff = cmpOr(c.MinBackoff, 100*time.Millisecond)
-	c.MaxBackoff = max(cmpOr(c.MaxBackoff, 10*time.Second), c.MinBackoff)
+	c.MaxAttempts = cmp.Or(c.MaxAttempts, 5)
+	c.MinBackoff = cmp.Or(c.MinBackoff, 100*time.Millisecond)
+	c.MaxBackoff = max(cmp.Or(c.MaxBackoff, 10*time.Second), c.MinBackoff)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -72,15 +73,6 @@ func (c *Config) validate() error {
 		c.Now = time.Now
 	}
 	return nil
-}
-
-// cmpOr returns v, or def when v is zero.
-func cmpOr[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Client appends events to a ledger and verifies receipts. It is safe for

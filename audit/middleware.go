@@ -112,8 +112,8 @@ func (c *MiddlewareConfig) validate() error {
 	if c.EventType == nil {
 		c.EventType = func(*http.Request, string) string { return "http.request" }
 	}
-	c.Timeout = cmpOr(c.Timeout, 5*time.Second)
-	c.BufferBytes = cmpOr(c.BufferBytes, 1<<20)
+	c.Timeout = cmp.Or(c.Timeout, 5*time.Second)
+	c.BufferBytes = cmp.Or(c.BufferBytes, 1<<20)
 	if c.Logger == nil {
 		c.Logger = c.client().log
 	}

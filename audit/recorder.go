@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -71,10 +72,10 @@ func (c *RecorderConfig) validate() error {
 	if c.OnFull != Block && c.OnFull != Reject {
 		return fmt.Errorf("audit: RecorderConfig.OnFull is %d, want Block or Reject", c.OnFull)
 	}
-	c.QueueSize = cmpOr(c.QueueSize, 10000)
-	c.MaxSpoolBytes = cmpOr(c.MaxSpoolBytes, 1<<30)
-	c.BatchSize = cmpOr(c.BatchSize, 500)
-	c.BatchBytes = cmpOr(c.BatchBytes, 1<<20)
+	c.QueueSize = cmp.Or(c.QueueSize, 10000)
+	c.MaxSpoolBytes = cmp.Or(c.MaxSpoolBytes, 1<<30)
+	c.BatchSize = cmp.Or(c.BatchSize, 500)
+	c.BatchBytes = cmp.Or(c.BatchBytes, 1<<20)
 	if c.Logger == nil {
 		c.Logger = c.Client.log
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"net/http"
@@ -48,12 +49,12 @@ func (s *Server) recordAccess(r *http.Request, a accessRecord) error {
 		route = rc.RoutePattern()
 	}
 	ev := &event.Event{
-		EventType: cmpOr(a.eventType, AccessedEventType),
+		EventType: cmp.Or(a.eventType, AccessedEventType),
 		Action:    a.action,
 		TenantID:  p.Tenant,
 		Actor:     event.Actor{ID: "token:" + p.ID, Type: "api_client", Role: string(p.Role)},
-		Resource:  event.Resource{Type: cmpOr(a.resourceType, "audit_log"), ID: cmpOr(a.resourceID, route)},
-		Result:    cmpOr(a.result, "success"),
+		Resource:  event.Resource{Type: cmp.Or(a.resourceType, "audit_log"), ID: cmp.Or(a.resourceID, route)},
+		Result:    cmp.Or(a.result, "success"),
 		Source:    "api",
 		RequestID: requestIDOf(r),
 		UserAgent: s.clip(r.UserAgent()),
@@ -98,14 +99,6 @@ func (s *Server) clip(v string) string {
 			n--
 		}
 		return v[:n]
-	}
-	return v
-}
-
-// cmpOr returns v, or def when v is empty.
-func cmpOr(v, def string) string {
-	if v == "" {
-		return def
 	}
 	return v
 }

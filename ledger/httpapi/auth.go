@@ -39,11 +39,6 @@ const (
 	principalKey
 )
 
-// principal is the authenticated caller of a request.
-type principal struct {
-	access.Token
-}
-
 // requestID gives every request an ID, in its context and in the
 // X-Request-Id response header.
 func (s *Server) requestID(next http.Handler) http.Handler {
@@ -62,8 +57,9 @@ func requestIDOf(r *http.Request) string {
 	return id
 }
 
-func principalOf(r *http.Request) *principal {
-	p, _ := r.Context().Value(principalKey).(*principal)
+// principalOf returns the token that authenticated the request, or nil.
+func principalOf(r *http.Request) *access.Token {
+	p, _ := r.Context().Value(principalKey).(*access.Token)
 	return p
 }
 
@@ -97,7 +93,7 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 			s.writeError(w, r, fmt.Errorf("%w for token %s; retry after %s", errRateLimited, tok.ID, wait.Round(time.Millisecond)))
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, &principal{tok})))
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey, &tok)))
 	})
 }
 
@@ -176,7 +172,7 @@ func (s *Server) mayRead(w http.ResponseWriter, r *http.Request, leaf []byte) bo
 // stampTenant confines a tenant-scoped writer's events to its tenant: an
 // event without tenant_id gets it, one naming another tenant fails the
 // batch.
-func stampTenant(p *principal, events []*event.Event) error {
+func stampTenant(p *access.Token, events []*event.Event) error {
 	if p == nil || p.Role != access.Writer || p.Tenant == "" {
 		return nil
 	}
