@@ -296,11 +296,12 @@ func TestBundleFor(t *testing.T) {
 		index, size uint64
 		path        string // "" for none
 	}{
-		// The bundle holding index seq of a log of size logSize, as in
-		// tessera EntriesPathForLogIndex(seq, logSize).
-		{256 / 256, 257, "tile/entries/001.p/1"},
-		{251 / 256, 255, "tile/entries/000.p/255"},
-		{123456789 * 256 / 256, 123456790 * 256, "tile/entries/x123/x456/789"},
+		// The bundle of entries at a bundle index for a log size, as in
+		// tessera EntriesPathForLogIndex(seq, logSize) with seq the
+		// bundle index times 256.
+		{1, 257, "tile/entries/001.p/1"},
+		{0, 255, "tile/entries/000.p/255"},
+		{123456789, 123456790 * 256, "tile/entries/x123/x456/789"},
 		{0, 256, "tile/entries/000"},
 		{1, 256, ""},
 		{0, 0, ""},

@@ -182,7 +182,7 @@ func (pp *policyParser) witness(args []string) error {
 
 func (pp *policyParser) group(args []string) error {
 	if len(args) < 3 {
-		return errors.New("want: group <name> all|any|<k> <member>...")
+		return errors.New("want: group <name> all|any|<k> <member> [<member> ...]")
 	}
 	name, members := args[0], args[2:]
 	if pp.defined(name) {
