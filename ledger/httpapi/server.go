@@ -1,5 +1,7 @@
 // Package httpapi is the ledger's HTTP interface: appending events, reading
-// them back with proofs, and the C2SP tlog-tiles read API.
+// them back with proofs, and the C2SP tlog-tiles read API. Other surfaces,
+// such as the web console, are mounted beside it under the same access
+// control, audited access and error mapping (see Mount).
 package httpapi
 
 import (
