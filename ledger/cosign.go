@@ -13,7 +13,6 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/ledger-dev/ledger/ledger/witness"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
@@ -83,7 +82,7 @@ func (c *cosigner) addCheckpoint(ctx context.Context, wc *witnessClient, st Stat
 		if err != nil {
 			return nil, err
 		}
-		body := (&witness.Request{OldSize: wc.lastSize, Proof: proof, Checkpoint: st.Checkpoint}).Marshal()
+		body := (&tiles.AddCheckpointRequest{OldSize: wc.lastSize, Proof: proof, Checkpoint: st.Checkpoint}).Marshal()
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, wc.url, bytes.NewReader(body))
 		if err != nil {
 			return nil, err
@@ -92,7 +91,7 @@ func (c *cosigner) addCheckpoint(ctx context.Context, wc *witnessClient, st Stat
 		if err != nil {
 			return nil, err
 		}
-		respBody, err := io.ReadAll(io.LimitReader(resp.Body, witness.MaxBodySize))
+		respBody, err := io.ReadAll(io.LimitReader(resp.Body, tiles.MaxAddCheckpointSize))
 		resp.Body.Close()
 		if err != nil {
 			return nil, err

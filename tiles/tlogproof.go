@@ -39,11 +39,7 @@ func (p *Proof) Marshal() []byte {
 		fmt.Fprintf(&b, "extra %s\n", base64.StdEncoding.EncodeToString(p.Extra))
 	}
 	fmt.Fprintf(&b, "index %d\n", p.Index)
-	for _, h := range p.Hashes {
-		fmt.Fprintf(&b, "%s\n", h)
-	}
-	b.WriteString("\n")
-	b.Write(p.Checkpoint)
+	writeProofNote(&b, p.Hashes, p.Checkpoint)
 	return b.Bytes()
 }
 
@@ -59,11 +55,10 @@ func ParseProof(data []byte) (*Proof, error) {
 	if len(data) > maxNoteSize+4096 {
 		return bad("%d bytes is too long", len(data))
 	}
-	head, cp, ok := bytes.Cut(data, []byte("\n\n"))
+	lines, cp, ok := cutProofNote(data)
 	if !ok {
 		return bad("no blank line before the checkpoint")
 	}
-	lines := strings.Split(string(head), "\n")
 	if lines[0] != ProofHeader {
 		return bad("first line is %q, want %q", lines[0], ProofHeader)
 	}
@@ -91,16 +86,8 @@ func ParseProof(data []byte) (*Proof, error) {
 		return bad("index %q %v", v, err)
 	}
 	p.Index = index
-	lines = lines[1:]
-	if len(lines) > maxProofHashes {
-		return bad("%d proof hashes, at most %d", len(lines), maxProofHashes)
-	}
-	for _, l := range lines {
-		h, err := ParseHash(l)
-		if err != nil {
-			return bad("proof line: %v", err)
-		}
-		p.Hashes = append(p.Hashes, h)
+	if p.Hashes, err = parseHashLines(lines[1:], maxProofHashes); err != nil {
+		return bad("%v", err)
 	}
 	return p, nil
 }

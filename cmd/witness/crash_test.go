@@ -109,7 +109,7 @@ func testKill(t *testing.T, s *setup, log *witnesstest.Log, flags []string) {
 }
 
 // post submits req to the current witness process.
-func (r *crashRun) post(req *witness.Request) (int, []byte) {
+func (r *crashRun) post(req *tiles.AddCheckpointRequest) (int, []byte) {
 	resp, err := http.Post(*r.url.Load()+"/add-checkpoint", "text/plain", bytes.NewReader(req.Marshal()))
 	if err != nil {
 		return 0, []byte(err.Error())
@@ -123,7 +123,7 @@ func (r *crashRun) post(req *witness.Request) (int, []byte) {
 }
 
 // do sends one request while holding the gate, and records a cosignature.
-func (r *crashRun) do(req *witness.Request, size uint64) (int, []byte) {
+func (r *crashRun) do(req *tiles.AddCheckpointRequest, size uint64) (int, []byte) {
 	r.gate.RLock()
 	defer r.gate.RUnlock()
 	r.inFlight.Add(1)
@@ -148,7 +148,7 @@ func (r *crashRun) honest() {
 		req := r.log.Request(r.t, old, size)
 		if rand.IntN(10) == 0 && old > 1 {
 			size = old - 1 // a rollback attempt: never cosigned
-			req = &witness.Request{OldSize: old, Checkpoint: r.log.Checkpoint(r.t, size)}
+			req = &tiles.AddCheckpointRequest{OldSize: old, Checkpoint: r.log.Checkpoint(r.t, size)}
 		}
 		code, body := r.do(req, size)
 		switch code {
@@ -248,7 +248,7 @@ func (r *crashRun) check(s *setup, url string) {
 	}
 	// The restarted witness refuses to go back.
 	if final.Size > 1 {
-		code, body := r.post(&witness.Request{OldSize: final.Size, Checkpoint: r.log.Checkpoint(t, final.Size-1)})
+		code, body := r.post(&tiles.AddCheckpointRequest{OldSize: final.Size, Checkpoint: r.log.Checkpoint(t, final.Size-1)})
 		if code != http.StatusBadRequest {
 			t.Fatalf("rollback after restart: %d %s", code, body)
 		}

@@ -37,6 +37,7 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	principalKey
+	serverKey // the *Server serving a mounted handler
 )
 
 // requestID gives every request an ID, in its context and in the
@@ -228,11 +229,14 @@ func (rl *rateLimits) allow(tok access.Token, def access.RateLimit) (time.Durati
 	return 0, true
 }
 
-// actionOf is the event action of a request refused before its handler ran.
+// actionOf is the event action of a request refused before its handler
+// ran, or of a request to a mount.
 func actionOf(method string) string {
 	switch method {
 	case http.MethodPost:
 		return "create"
+	case http.MethodPut, http.MethodPatch:
+		return "update"
 	case http.MethodDelete:
 		return "delete"
 	}

@@ -1,5 +1,7 @@
 // Package httpapi is the ledger's HTTP interface: appending events, reading
-// them back with proofs, and the C2SP tlog-tiles read API.
+// them back with proofs, and the C2SP tlog-tiles read API. Other surfaces,
+// such as the web console, are mounted beside it under the same access
+// control, audited access and error mapping (see Mount).
 package httpapi
 
 import (
@@ -65,6 +67,9 @@ type Config struct {
 	RateLimit access.RateLimit
 	// Logger receives request errors. Default slog.Default().
 	Logger *slog.Logger
+	// Mounts are handlers served beside the API, under its authentication,
+	// audited access and error mapping (see Mount). Default none.
+	Mounts []Mount
 }
 
 // Server serves the ledger's HTTP API.
@@ -80,6 +85,9 @@ type Server struct {
 func New(cfg Config) (*Server, error) {
 	if cfg.Ledger == nil || cfg.Tiles == nil {
 		return nil, errors.New("httpapi: Config.Ledger and Config.Tiles are required")
+	}
+	if err := checkMounts(cfg.Mounts); err != nil {
+		return nil, err
 	}
 	if cfg.Limits == (event.Limits{}) {
 		cfg.Limits = event.DefaultLimits()
@@ -103,6 +111,11 @@ func New(cfg Config) (*Server, error) {
 	s.gz.New = func() any { w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed); return w }
 	r := chi.NewRouter()
 	r.Use(s.requestID, s.authenticate)
+	// Set before the mounts, which inherit them if they are chi routers.
+	r.NotFound(s.notFound)
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: r.Method + " is not allowed on " + r.URL.Path})
+	})
 	// Public: the C2SP read API (entry bundles are checked in getTile) and
 	// health.
 	r.Get("/checkpoint", s.getCheckpoint)
@@ -129,12 +142,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Metrics != nil {
 		r.With(s.require(access.Auditor, access.Admin)).Method(http.MethodGet, "/metrics", cfg.Metrics)
 	}
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, fmt.Errorf("%w: %s", errNotFound, r.URL.Path))
-	})
-	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: r.Method + " is not allowed on " + r.URL.Path})
-	})
+	for _, m := range cfg.Mounts {
+		s.mount(r, m)
+	}
 	s.router = r
 	return s, nil
 }

@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ledger-dev/ledger/ledger/witness"
 	"github.com/ledger-dev/ledger/ledger/witness/witnesstest"
 	"github.com/ledger-dev/ledger/tiles"
 )
@@ -36,12 +35,12 @@ func TestForkRefused(t *testing.T) {
 	}
 	cases := []struct {
 		name   string
-		req    *witness.Request
+		req    *tiles.AddCheckpointRequest
 		status int
 	}{
 		{"same size, other root", fork.Request(t, 10, 10), http.StatusConflict},
 		{"larger, proof from the fork's own past", fork.Request(t, 10, 30), http.StatusUnprocessableEntity},
-		{"larger, the honest log's proof", &witness.Request{OldSize: 10, Proof: growAndProve(t, log, 30), Checkpoint: fork.Checkpoint(t, 30)}, http.StatusUnprocessableEntity},
+		{"larger, the honest log's proof", &tiles.AddCheckpointRequest{OldSize: 10, Proof: growAndProve(t, log, 30), Checkpoint: fork.Checkpoint(t, 30)}, http.StatusUnprocessableEntity},
 		{"rollback to a smaller honest size", log.Request(t, 10, 5), http.StatusBadRequest},
 		{"rollback with the old size of the fork", fork.Request(t, 5, 8), http.StatusConflict},
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+
+	"github.com/ledger-dev/ledger/tiles"
 )
 
 // Handler serves the tlog-witness API:
@@ -15,12 +17,12 @@ import (
 func Handler(w *Witness) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /add-checkpoint", func(rw http.ResponseWriter, r *http.Request) {
-		body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, MaxBodySize))
+		body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, tiles.MaxAddCheckpointSize))
 		if err != nil {
 			w.writeError(rw, fmt.Errorf("%w: couldn't read the body: %w", ErrBadRequest, err))
 			return
 		}
-		req, err := ParseRequest(body)
+		req, err := tiles.ParseAddCheckpointRequest(body)
 		if err != nil {
 			w.log.InfoContext(r.Context(), "refused request", "err", err.Error(), "body_bytes", len(body))
 			w.writeError(rw, err)
@@ -71,7 +73,7 @@ func (w *Witness) writeError(rw http.ResponseWriter, err error) {
 			return
 		}
 		status = http.StatusConflict
-	case errors.Is(err, ErrBadRequest):
+	case errors.Is(err, ErrBadRequest), errors.Is(err, tiles.ErrMalformedAddCheckpoint):
 		status = http.StatusBadRequest
 	case errors.Is(err, ErrUnknownLog), errors.Is(err, errNoCheckpoint):
 		status = http.StatusNotFound

@@ -21,7 +21,10 @@ import (
 
 // Sentinel errors; Handler maps each to its tlog-witness status code.
 var (
-	// ErrBadRequest: the request is malformed, or old size > checkpoint size (400).
+	// ErrBadRequest: the request is unreadable, its checkpoint is malformed,
+	// or its old size is greater than the checkpoint's size (400). A body
+	// that is not an add-checkpoint request is tiles.ErrMalformedAddCheckpoint,
+	// answered with 400 too.
 	ErrBadRequest = errors.New("bad request")
 	// ErrUnknownLog: the checkpoint's origin is not a configured log (404).
 	ErrUnknownLog = errors.New("unknown log")
@@ -123,7 +126,7 @@ func OriginHash(origin string) string {
 // Update handles one add-checkpoint request and returns the cosignature
 // line(s) to send back. Every refusal is logged with the submitted
 // checkpoint and the one cosigned before.
-func (w *Witness) Update(ctx context.Context, req *Request) ([]byte, error) {
+func (w *Witness) Update(ctx context.Context, req *tiles.AddCheckpointRequest) ([]byte, error) {
 	text, _, _ := bytes.Cut(req.Checkpoint, []byte("\n"))
 	origin := string(text)
 	// SPEC: If the origin is unknown, the witness MUST respond with a 404 Not Found.
@@ -194,7 +197,7 @@ func previous(stored []byte) (tiles.Checkpoint, error) {
 }
 
 // checkExtends implements the consistency rules of add-checkpoint.
-func checkExtends(prev tiles.Checkpoint, req *Request, cp tiles.Checkpoint) error {
+func checkExtends(prev tiles.Checkpoint, req *tiles.AddCheckpointRequest, cp tiles.Checkpoint) error {
 	// SPEC: If the old size doesn't match the size of the latest checkpoint
 	// the witness cosigned for the log, the witness MUST respond with a 409
 	// Conflict, and include the latest size in the body.
@@ -231,7 +234,7 @@ func cosignatureLines(signed []byte) []byte {
 // causes in the normal course of things (a stale old size, a log the witness
 // does not know, a malformed request) are logged at info level, the others
 // at warn level.
-func (w *Witness) refuse(ctx context.Context, req *Request, stored []byte, err error) error {
+func (w *Witness) refuse(ctx context.Context, req *tiles.AddCheckpointRequest, stored []byte, err error) error {
 	text, _, _ := bytes.Cut(req.Checkpoint, []byte("\n"))
 	origin := string(text)
 	level := slog.LevelWarn

@@ -3,7 +3,6 @@ package witness_test
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -163,18 +162,18 @@ func TestAddCheckpoint(t *testing.T) {
 	}{
 		{"malformed", []byte("old x\n\n"), 400, `{"error":`},
 		{"too many proof lines", []byte("old 1\n" + strings.Repeat(tiles.EmptyRoot.String()+"\n", 64) + "\n" + string(req10.Checkpoint)), 400, ""},
-		{"too large", append([]byte("old 0\n\n"), bytes.Repeat([]byte("x"), witness.MaxBodySize)...), 400, ""},
+		{"too large", append([]byte("old 0\n\n"), bytes.Repeat([]byte("x"), tiles.MaxAddCheckpointSize)...), 400, ""},
 		{"unknown origin", other.Request(t, 0, 0).Marshal(), 404, ""},
 		{"not signed by the log", forger.Request(t, 10, 310).Marshal(), 403, ""},
-		{"old greater than size", (&witness.Request{OldSize: 400, Checkpoint: log.Checkpoint(t, 310)}).Marshal(), 400, ""},
+		{"old greater than size", (&tiles.AddCheckpointRequest{OldSize: 400, Checkpoint: log.Checkpoint(t, 310)}).Marshal(), 400, ""},
 		{"stale old size", log.Request(t, 5, 310).Marshal(), 409, "10\n"},
 		{"bad proof", withProof(log.Request(t, 10, 310), tiles.EmptyRoot).Marshal(), 422, ""},
-		{"proof from size 0", (&witness.Request{OldSize: 0, Proof: []tiles.Hash{fresh.Root(1)}, Checkpoint: fresh.Checkpoint(t, 5)}).Marshal(), 422, ""},
-		{"fork at the same size", (&witness.Request{OldSize: 10, Checkpoint: log.Sign(t, tiles.Checkpoint{Origin: log.Origin(), Size: 10, Hash: tiles.EmptyRoot})}).Marshal(), 409, `{"error":`},
-		{"size 0 without the empty root", (&witness.Request{OldSize: 0, Checkpoint: log.Sign(t, tiles.Checkpoint{Origin: log.Origin(), Size: 0, Hash: log.Root(1)})}).Marshal(), 422, ""},
+		{"proof from size 0", (&tiles.AddCheckpointRequest{OldSize: 0, Proof: []tiles.Hash{fresh.Root(1)}, Checkpoint: fresh.Checkpoint(t, 5)}).Marshal(), 422, ""},
+		{"fork at the same size", (&tiles.AddCheckpointRequest{OldSize: 10, Checkpoint: log.Sign(t, tiles.Checkpoint{Origin: log.Origin(), Size: 10, Hash: tiles.EmptyRoot})}).Marshal(), 409, `{"error":`},
+		{"size 0 without the empty root", (&tiles.AddCheckpointRequest{OldSize: 0, Checkpoint: log.Sign(t, tiles.Checkpoint{Origin: log.Origin(), Size: 0, Hash: log.Root(1)})}).Marshal(), 422, ""},
 		{"consistent", log.Request(t, 10, 310).Marshal(), 200, "— witness.example.com/w1 "},
 		{"same checkpoint again", log.Request(t, 310, 310).Marshal(), 200, "— witness.example.com/w1 "},
-		{"rollback", (&witness.Request{OldSize: 310, Checkpoint: req10.Checkpoint}).Marshal(), 400, ""},
+		{"rollback", (&tiles.AddCheckpointRequest{OldSize: 310, Checkpoint: req10.Checkpoint}).Marshal(), 400, ""},
 	}
 	for _, tc := range cases {
 		code, ctype, body := tw.post(t, tc.body)
@@ -201,28 +200,7 @@ func TestAddCheckpoint(t *testing.T) {
 	}
 }
 
-func withProof(r *witness.Request, h tiles.Hash) *witness.Request {
+func withProof(r *tiles.AddCheckpointRequest, h tiles.Hash) *tiles.AddCheckpointRequest {
 	r.Proof = append([]tiles.Hash{h}, r.Proof[1:]...)
 	return r
-}
-
-func TestParseRequest(t *testing.T) {
-	cp := "example.com/log\n64\n" + tiles.EmptyRoot.String() + "\n\n— example.com/log AAAA\n"
-	proof := func(n int) string { return strings.Repeat(tiles.EmptyRoot.String()+"\n", n) }
-	for _, body := range []string{"old 0\n\n" + cp, "old 5\n" + proof(63) + "\n" + cp} {
-		r, err := witness.ParseRequest([]byte(body))
-		if err != nil {
-			t.Fatalf("ParseRequest(%.30q): %v", body, err)
-		}
-		if string(r.Marshal()) != body {
-			t.Fatalf("Marshal does not give back %.30q", body)
-		}
-	}
-	for _, body := range []string{"", "old 1\n", "old 01\n\ncp\n", "old -1\n\ncp\n", "new 1\n\ncp\n",
-		"old 1\nnot-a-hash\n\ncp\n", "old 0\n\n", "old 5\n" + proof(64) + "\n" + cp,
-		"old 0\n\n" + strings.Repeat("x", witness.MaxBodySize)} {
-		if _, err := witness.ParseRequest([]byte(body)); !errors.Is(err, witness.ErrBadRequest) {
-			t.Errorf("ParseRequest(%.30q) = %v, want ErrBadRequest", body, err)
-		}
-	}
 }

@@ -115,10 +115,10 @@ func (l *Log) Proof(t testing.TB, old, size uint64) []tiles.Hash {
 
 // Request returns the add-checkpoint request for the checkpoint at size from
 // a witness that last cosigned old.
-func (l *Log) Request(t testing.TB, old, size uint64) *witness.Request {
+func (l *Log) Request(t testing.TB, old, size uint64) *tiles.AddCheckpointRequest {
 	var proof []tiles.Hash
 	if old > 0 && old <= size {
 		proof = l.Proof(t, old, size)
 	}
-	return &witness.Request{OldSize: old, Proof: proof, Checkpoint: l.Checkpoint(t, size)}
+	return &tiles.AddCheckpointRequest{OldSize: old, Proof: proof, Checkpoint: l.Checkpoint(t, size)}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ledger-dev/ledger/ledger/witness"
+	"github.com/ledger-dev/ledger/tiles"
 )
 
 // Opener opens the store under test. Every call opens the same underlying
@@ -85,7 +86,7 @@ func testRoundTrip(t *testing.T, open Opener) {
 	v1 := []byte("example.com/log\n1\nAAAA\n\n— example.com/log sig\n")
 	// The largest value a witness stores: a request body's worth of
 	// checkpoint plus cosignature lines; arbitrary bytes must survive.
-	v2 := bytes.Repeat([]byte("\x00\xffcheckpoint\n"), (witness.MaxBodySize+4096)/12)
+	v2 := bytes.Repeat([]byte("\x00\xffcheckpoint\n"), (tiles.MaxAddCheckpointSize+4096)/12)
 	set(t, s, origin, nil, v1)
 	if got := mustGet(t, s, origin); !bytes.Equal(got, v1) {
 		t.Fatalf("Get = %q, want %q", got, v1)
