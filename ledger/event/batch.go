@@ -2,45 +2,38 @@ package event
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 )
 
-// DecodeBatch decodes the body of POST /v1/events: a JSON object (single is
-// true), a JSON array of objects, or NDJSON: objects separated by newlines,
-// blank lines allowed. NDJSON is expected when contentType is
-// application/x-ndjson (or application/ndjson), and recognised without it
-// when a body holds more than one object.
+// decodeBatch decodes a submission's body (see Submission): one JSON
+// object (single is true), a JSON array of objects, or NDJSON.
 //
-// Decoding is strict: member names match exactly (case-sensitive), unknown
-// or duplicate members are rejected at every level, strings must be valid
-// UTF-8, and nothing may follow the batch. JSON null is taken as absent for
-// fields (not for tag values), and so are empty changes and tags ({}).
-// Change values are stored in canonical form.
-// Decoding does not apply the schema: callers run Normalize and Validate.
-// The events' strings share one copy of body, except ID, which callers may
-// keep for long (as an idempotency key).
+// Decoding is strict (see Submission.Body). Change values are stored in
+// canonical form. Decoding does not apply the schema: Normalize and Validate
+// come next. The events' strings share one copy of body, except ID, which
+// the ledger keeps for long (as an idempotency key).
 //
-// The error is an *Error: 413 when the batch has more than lim.MaxBatch
-// events or an event is over lim.MaxEventBytes, 400 otherwise, with every
-// problem found (decoding goes on past a bad field, not past bad JSON).
-func DecodeBatch(body []byte, contentType string, lim Limits) (events []*Event, single bool, err error) {
+// The error is an *Error: ErrTooLarge when the batch has more than
+// lim.MaxBatch events or an event is over lim.MaxEventBytes, ErrInvalid
+// otherwise, with every problem found (decoding goes on past a bad field,
+// not past bad JSON).
+func decodeBatch(body []byte, contentType string, lim Limits) (events []*Event, single bool, err error) {
 	// The events' strings are cut from one copy of the body.
 	d := decoder{p: parser{src: body, s: string(body)}, lim: lim.withDefaults()}
 	ndjson := isNDJSON(contentType)
 	d.p.skipWS()
 	switch {
 	case d.p.pos == len(body):
-		return nil, false, &Error{Status: http.StatusBadRequest, Message: "empty body: expected a JSON object, a JSON array or NDJSON"}
+		return nil, false, &Error{Kind: ErrInvalid, Message: "empty body: expected a JSON object, a JSON array or NDJSON"}
 	case body[d.p.pos] == '[' && ndjson:
-		return nil, false, &Error{Status: http.StatusBadRequest, Message: "an NDJSON body holds one JSON object per line, not an array"}
+		return nil, false, &Error{Kind: ErrInvalid, Message: "an NDJSON body holds one JSON object per line, not an array"}
 	case body[d.p.pos] == '[':
 		events, err = d.array()
 	case body[d.p.pos] == '{':
 		events, err = d.stream()
 		single = !ndjson && len(events) == 1
 	default:
-		return nil, false, &Error{Status: http.StatusBadRequest, Message: fmt.Sprintf("expected a JSON object, a JSON array or NDJSON, found %s", d.p.found())}
+		return nil, false, &Error{Kind: ErrInvalid, Message: fmt.Sprintf("expected a JSON object, a JSON array or NDJSON, found %s", d.p.found())}
 	}
 	if err != nil {
 		return nil, false, err
@@ -56,7 +49,7 @@ func isNDJSON(contentType string) bool {
 
 func (d *decoder) tooLarge(format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
-	return &Error{Status: http.StatusRequestEntityTooLarge, Message: msg + "; nothing was appended",
+	return &Error{Kind: ErrTooLarge, Message: msg + "; nothing was appended",
 		Details: []FieldError{{Index: d.index, Message: msg}}}
 }
 
@@ -89,7 +82,7 @@ func (d *decoder) array() ([]*Event, error) {
 	p.pos++
 	p.skipWS()
 	if p.peek() == ']' {
-		return nil, &Error{Status: http.StatusBadRequest, Message: "empty batch: the array holds no events"}
+		return nil, &Error{Kind: ErrInvalid, Message: "empty batch: the array holds no events"}
 	}
 	var events []*Event
 	for {

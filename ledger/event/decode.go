@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 )
 
@@ -57,7 +56,7 @@ func (d *decoder) fatal(field string, err error) error {
 	return errStop
 }
 
-// result turns what was collected into DecodeBatch's error, if any.
+// result turns what was collected into decodeBatch's error, if any.
 func (d *decoder) result(err error) error {
 	var e *Error
 	if errors.As(err, &e) {
@@ -66,7 +65,7 @@ func (d *decoder) result(err error) error {
 	if len(d.errs) == 0 {
 		return nil
 	}
-	return &Error{Status: http.StatusBadRequest, Message: "invalid events; nothing was appended", Details: d.errs}
+	return &Error{Kind: ErrInvalid, Message: "invalid events; nothing was appended", Details: d.errs}
 }
 
 // Field numbers of Event members, in leaf order.
@@ -291,8 +290,8 @@ func (d *decoder) event(ev *Event) error {
 	})
 }
 
-// UnmarshalJSON decodes one event as strictly as DecodeBatch does (without
-// its size limits). The error is an *Error.
+// UnmarshalJSON decodes one event as strictly as Pipeline.Prepare does
+// (see Submission.Body), without its size limits. The error is an *Error.
 func (e *Event) UnmarshalJSON(b []byte) error {
 	d := decoder{p: parser{src: b}, lim: DefaultLimits()}
 	var ev Event

@@ -1,13 +1,33 @@
 package event
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
-// Error is a rejected request: Status is the HTTP status it maps to (400 for
-// bad input, 413 for a batch or event over Limits), Details the problems
-// found, each naming the event and the field.
+// The kinds of a refused submission. Every error of Pipeline.Prepare and
+// Pipeline.PrepareOwn that is about the events, rather than about the
+// ledger, is an *Error that wraps one of them: errors.Is tells its kind and
+// errors.As gives the problems.
+var (
+	// ErrInvalid is a body that is not a batch of events, or an event that
+	// breaks the schema.
+	ErrInvalid = errors.New("invalid events")
+	// ErrTooLarge is a batch of more than Limits.MaxBatch events, or an
+	// event over Limits.MaxEventBytes or whose leaf would be over
+	// MaxLeafBytes.
+	ErrTooLarge = errors.New("events over the limits")
+	// ErrOtherTenant is an event naming a tenant other than the one its
+	// submission is confined to (Submission.Tenant).
+	ErrOtherTenant = errors.New("events of another tenant")
+)
+
+// Error is a refused batch: its Kind, a message about the batch as a whole,
+// and the problems found, each naming the event and the field. Nothing of a
+// refused batch is appended.
 type Error struct {
-	// Status is http.StatusBadRequest or http.StatusRequestEntityTooLarge.
-	Status int
+	// Kind is ErrInvalid, ErrTooLarge or ErrOtherTenant; Unwrap returns it.
+	Kind error
 	// Message says what was wrong with the request as a whole.
 	Message string
 	// Details lists the problems, at most 100, in input order.
@@ -24,6 +44,9 @@ func (e *Error) Error() string {
 	}
 	return fmt.Sprintf("%s: %s (and %d more)", e.Message, e.Details[0], len(e.Details)-1)
 }
+
+// Unwrap returns the error's kind, for errors.Is.
+func (e *Error) Unwrap() error { return e.Kind }
 
 // FieldError is one problem with one event.
 type FieldError struct {

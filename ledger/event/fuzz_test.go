@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -66,10 +65,10 @@ func FuzzDecodeBatch(f *testing.F) {
 		if ndjson {
 			ctype = "application/x-ndjson"
 		}
-		events, single, err := DecodeBatch(body, ctype, lim)
+		events, single, err := decodeBatch(body, ctype, lim)
 		if err != nil {
 			var e *Error
-			if !errors.As(err, &e) || e.Status != http.StatusBadRequest && e.Status != http.StatusRequestEntityTooLarge {
+			if !errors.As(err, &e) || e.Kind != ErrInvalid && e.Kind != ErrTooLarge {
 				t.Fatalf("error %T %v", err, err)
 			}
 			return
