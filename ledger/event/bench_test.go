@@ -65,7 +65,7 @@ func BenchmarkDecodeBatch(b *testing.B) {
 	b.ReportAllocs()
 	clock := startCPU(b)
 	for b.Loop() {
-		events, _, err := DecodeBatch(body, "application/x-ndjson", Limits{})
+		events, _, err := decodeBatch(body, "application/x-ndjson", Limits{})
 		if err != nil || len(events) != 1000 {
 			b.Fatal(err)
 		}
@@ -74,7 +74,7 @@ func BenchmarkDecodeBatch(b *testing.B) {
 }
 
 func BenchmarkValidate(b *testing.B) {
-	events, _, _ := DecodeBatch(benchBody(1000), "application/x-ndjson", Limits{})
+	events, _, _ := decodeBatch(benchBody(1000), "application/x-ndjson", Limits{})
 	now := time.Now()
 	for _, ev := range events {
 		ev.Normalize(now, NewID)
@@ -93,7 +93,7 @@ func BenchmarkValidate(b *testing.B) {
 }
 
 func BenchmarkLeaf(b *testing.B) {
-	events, _, _ := DecodeBatch(benchBody(1), "", Limits{})
+	events, _, _ := decodeBatch(benchBody(1), "", Limits{})
 	plain := events[0]
 	plain.Normalize(time.Now(), NewID)
 	for _, bm := range []struct {
@@ -151,26 +151,13 @@ func BenchmarkRedact(b *testing.B) {
 // normalise, validate, redact, encode.
 func BenchmarkPipeline(b *testing.B) {
 	body := benchBody(1000)
-	r := NewRedactor(DefaultRedactKeys)
-	lim := DefaultLimits()
+	p := NewPipeline(PipelineConfig{})
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	clock := startCPU(b)
 	for b.Loop() {
-		events, _, err := DecodeBatch(body, "application/x-ndjson", lim)
-		if err != nil {
+		if _, err := p.Prepare(Submission{Body: body, ContentType: "application/x-ndjson"}); err != nil {
 			b.Fatal(err)
-		}
-		now := time.Now()
-		for _, ev := range events {
-			ev.Normalize(now, NewID)
-			if p := ev.Validate(lim); p != nil {
-				b.Fatal(p)
-			}
-			r.Redact(ev)
-			if _, err := ev.Leaf(); err != nil {
-				b.Fatal(err)
-			}
 		}
 	}
 	clock.report(1000)

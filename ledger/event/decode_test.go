@@ -2,8 +2,8 @@ package event
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -35,7 +35,7 @@ func TestDecodeBatchForms(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			events, single, err := DecodeBatch([]byte(tt.body), tt.ctype, Limits{})
+			events, single, err := decodeBatch([]byte(tt.body), tt.ctype, Limits{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -64,62 +64,62 @@ func TestDecodeBatchErrors(t *testing.T) {
 	tests := []struct {
 		name        string
 		body, ctype string
-		status      int
-		want        []problem // nil: only the status and no details are checked
+		kind        error
+		want        []problem // nil: only the kind and no details are checked
 		message     string    // substring of Error()
 	}{
-		{"empty body", "", "", 400, nil, "empty body"},
-		{"whitespace body", " \n ", "application/x-ndjson", 400, nil, "empty body"},
-		{"empty array", "[ ]", "", 400, nil, "empty batch"},
-		{"not JSON", "hello", "", 400, nil, "expected a JSON object"},
-		{"scalar", "42", "", 400, nil, "expected a JSON object"},
-		{"array as ndjson", "[" + minimal + "]", "application/x-ndjson", 400, nil, "not an array"},
-		{"trailing garbage after object", minimal + " x", "", 400, []problem{{0, "", "unexpected data after event 0"}}, ""},
-		{"two objects on a line", minimal + minimal, "", 400, []problem{{0, "", "one event per line"}}, ""},
-		{"trailing garbage after array", "[" + minimal + "] x", "", 400, []problem{{0, "", "unexpected data after the array"}}, ""},
-		{"second array", "[" + minimal + "][]", "", 400, []problem{{0, "", "unexpected data after the array"}}, ""},
-		{"trailing comma", "[" + minimal + ",]", "", 400, []problem{{1, "", "invalid JSON"}}, ""},
-		{"unterminated array", "[" + minimal, "", 400, []problem{{0, "", "expected ',' or ']'"}}, ""},
-		{"truncated event", `{"action":"lo`, "", 400, []problem{{0, "action", "unterminated string"}}, ""},
-		{"ndjson then array", minimal + "\n[]", "application/x-ndjson", 400, []problem{{1, "", "expected a JSON object"}}, ""},
-		{"array element not object", "[" + minimal + ",42,null]", "", 400, []problem{{1, "", "must be a JSON object (got number)"}, {2, "", "must be a JSON object (got null)"}}, ""},
-		{"too many in array", "[" + strings.Repeat(minimal+",", 3) + minimal + "]", "", 413, []problem{{3, "", "more than 3 events"}}, ""},
-		{"too many in ndjson", strings.Repeat(minimal+"\n", 4), "application/x-ndjson", 413, []problem{{3, "", "more than 3 events"}}, ""},
-		{"event too large", "[" + minimal + "," + big + "]", "", 413, []problem{{1, "", "the limit is 200"}}, ""},
-		{"unknown top-level field", `{"action":"x","actr":{}}`, "", 400, []problem{{0, "actr", "unknown field"}}, ""},
-		{"case mismatch", `{"Action":"x"}`, "", 400, []problem{{0, "Action", `did you mean "action"`}}, ""},
-		{"unknown actor field", `{"actor":{"id":"u","nick":"x"}}`, "", 400, []problem{{0, "actor.nick", "unknown field (actor has id, type, email, role)"}}, ""},
-		{"unknown resource field", `{"resource":{"kind":"x"}}`, "", 400, []problem{{0, "resource.kind", "unknown field"}}, ""},
-		{"unknown change field", `{"changes":{"title":{"old":1,"was":2}}}`, "", 400, []problem{{0, "changes.title.was", "unknown field"}}, ""},
-		{"sealed is not for requests", `{"sealed":{}}`, "", 400, []problem{{0, "sealed", "unknown field"}}, ""},
-		{"v is not for requests", `{"v":1}`, "", 400, []problem{{0, "v", "unknown field"}}, ""},
-		{"duplicate field", `{"action":"read","action":"delete"}`, "", 400, []problem{{0, "action", "duplicate field"}}, ""},
-		{"duplicate actor field", `{"actor":{"id":"a","id":"b"}}`, "", 400, []problem{{0, "actor.id", "duplicate field"}}, ""},
-		{"duplicate change", `{"changes":{"a":{"old":1},"a":{"new":2}}}`, "", 400, []problem{{0, "changes.a", "duplicate field"}}, ""},
-		{"duplicate change member", `{"changes":{"a":{"old":1,"old":2}}}`, "", 400, []problem{{0, "changes.a.old", "duplicate field"}}, ""},
-		{"duplicate tag", `{"tags":{"a":"1","a":"2"}}`, "", 400, []problem{{0, "tags.a", "duplicate field"}}, ""},
-		{"duplicate member in change value", `{"changes":{"a":{"new":{"k":1,"k":2}}}}`, "", 400, []problem{{0, "changes.a.new", `duplicate member name "k"`}}, ""},
-		{"number for string", `{"action":1}`, "", 400, []problem{{0, "action", "must be a string (got number)"}}, ""},
-		{"object for string", `{"actor":{"type":{"x":1}}}`, "", 400, []problem{{0, "actor.type", "must be a string (got object)"}}, ""},
-		{"string for object", `{"actor":"me"}`, "", 400, []problem{{0, "actor", "must be an object (got string)"}}, ""},
-		{"tag value number", `{"tags":{"env":1}}`, "", 400, []problem{{0, "tags.env", "must be a string (got number)"}}, ""},
-		{"tag value null", `{"tags":{"env":null}}`, "", 400, []problem{{0, "tags.env", "must be a string (got null)"}}, ""},
-		{"change not object", `{"changes":{"a":5}}`, "", 400, []problem{{0, "changes.a", "must be an object with old and/or new (got number)"}}, ""},
-		{"bad timestamp", `{"timestamp":"2024-05-01 12:00:00"}`, "", 400, []problem{{0, "timestamp", "must be an RFC 3339 date-time"}}, ""},
-		{"timestamp lowercase t", `{"timestamp":"2024-05-01t12:00:00Z"}`, "", 400, []problem{{0, "timestamp", "RFC 3339"}}, ""},
-		{"timestamp comma", `{"timestamp":"2024-05-01T12:00:00,5Z"}`, "", 400, []problem{{0, "timestamp", "RFC 3339"}}, ""},
-		{"timestamp number", `{"timestamp":1714564800}`, "", 400, []problem{{0, "timestamp", "string (got number)"}}, ""},
-		{"invalid UTF-8", "{\"reason\":\"a\xffb\"}", "", 400, []problem{{0, "reason", "invalid UTF-8"}}, ""},
-		{"lone surrogate", `{"reason":"\ud800"}`, "", 400, []problem{{0, "reason", "surrogate"}}, ""},
-		{"raw control character", "{\"reason\":\"a\x01\"}", "", 400, []problem{{0, "reason", "control character"}}, ""},
-		{"bad escape", `{"reason":"\x"}`, "", 400, []problem{{0, "reason", "invalid escape"}}, ""},
-		{"deep change value", `{"changes":{"a":{"new":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}}}`, "", 400, []problem{{0, "changes.a.new", "nested more than 32 levels"}}, ""},
-		{"bad number", `{"changes":{"a":{"new":01}}}`, "", 400, []problem{{0, "changes.a", "invalid JSON: expected ',' or '}', found '1'"}}, ""},
-		{"problems in several events", "[{\"action\":1},{},{\"tags\":[]}]", "", 400, []problem{{0, "action", "string"}, {2, "tags", "must be an object (got array)"}}, ""},
+		{"empty body", "", "", ErrInvalid, nil, "empty body"},
+		{"whitespace body", " \n ", "application/x-ndjson", ErrInvalid, nil, "empty body"},
+		{"empty array", "[ ]", "", ErrInvalid, nil, "empty batch"},
+		{"not JSON", "hello", "", ErrInvalid, nil, "expected a JSON object"},
+		{"scalar", "42", "", ErrInvalid, nil, "expected a JSON object"},
+		{"array as ndjson", "[" + minimal + "]", "application/x-ndjson", ErrInvalid, nil, "not an array"},
+		{"trailing garbage after object", minimal + " x", "", ErrInvalid, []problem{{0, "", "unexpected data after event 0"}}, ""},
+		{"two objects on a line", minimal + minimal, "", ErrInvalid, []problem{{0, "", "one event per line"}}, ""},
+		{"trailing garbage after array", "[" + minimal + "] x", "", ErrInvalid, []problem{{0, "", "unexpected data after the array"}}, ""},
+		{"second array", "[" + minimal + "][]", "", ErrInvalid, []problem{{0, "", "unexpected data after the array"}}, ""},
+		{"trailing comma", "[" + minimal + ",]", "", ErrInvalid, []problem{{1, "", "invalid JSON"}}, ""},
+		{"unterminated array", "[" + minimal, "", ErrInvalid, []problem{{0, "", "expected ',' or ']'"}}, ""},
+		{"truncated event", `{"action":"lo`, "", ErrInvalid, []problem{{0, "action", "unterminated string"}}, ""},
+		{"ndjson then array", minimal + "\n[]", "application/x-ndjson", ErrInvalid, []problem{{1, "", "expected a JSON object"}}, ""},
+		{"array element not object", "[" + minimal + ",42,null]", "", ErrInvalid, []problem{{1, "", "must be a JSON object (got number)"}, {2, "", "must be a JSON object (got null)"}}, ""},
+		{"too many in array", "[" + strings.Repeat(minimal+",", 3) + minimal + "]", "", ErrTooLarge, []problem{{3, "", "more than 3 events"}}, ""},
+		{"too many in ndjson", strings.Repeat(minimal+"\n", 4), "application/x-ndjson", ErrTooLarge, []problem{{3, "", "more than 3 events"}}, ""},
+		{"event too large", "[" + minimal + "," + big + "]", "", ErrTooLarge, []problem{{1, "", "the limit is 200"}}, ""},
+		{"unknown top-level field", `{"action":"x","actr":{}}`, "", ErrInvalid, []problem{{0, "actr", "unknown field"}}, ""},
+		{"case mismatch", `{"Action":"x"}`, "", ErrInvalid, []problem{{0, "Action", `did you mean "action"`}}, ""},
+		{"unknown actor field", `{"actor":{"id":"u","nick":"x"}}`, "", ErrInvalid, []problem{{0, "actor.nick", "unknown field (actor has id, type, email, role)"}}, ""},
+		{"unknown resource field", `{"resource":{"kind":"x"}}`, "", ErrInvalid, []problem{{0, "resource.kind", "unknown field"}}, ""},
+		{"unknown change field", `{"changes":{"title":{"old":1,"was":2}}}`, "", ErrInvalid, []problem{{0, "changes.title.was", "unknown field"}}, ""},
+		{"sealed is not for requests", `{"sealed":{}}`, "", ErrInvalid, []problem{{0, "sealed", "unknown field"}}, ""},
+		{"v is not for requests", `{"v":1}`, "", ErrInvalid, []problem{{0, "v", "unknown field"}}, ""},
+		{"duplicate field", `{"action":"read","action":"delete"}`, "", ErrInvalid, []problem{{0, "action", "duplicate field"}}, ""},
+		{"duplicate actor field", `{"actor":{"id":"a","id":"b"}}`, "", ErrInvalid, []problem{{0, "actor.id", "duplicate field"}}, ""},
+		{"duplicate change", `{"changes":{"a":{"old":1},"a":{"new":2}}}`, "", ErrInvalid, []problem{{0, "changes.a", "duplicate field"}}, ""},
+		{"duplicate change member", `{"changes":{"a":{"old":1,"old":2}}}`, "", ErrInvalid, []problem{{0, "changes.a.old", "duplicate field"}}, ""},
+		{"duplicate tag", `{"tags":{"a":"1","a":"2"}}`, "", ErrInvalid, []problem{{0, "tags.a", "duplicate field"}}, ""},
+		{"duplicate member in change value", `{"changes":{"a":{"new":{"k":1,"k":2}}}}`, "", ErrInvalid, []problem{{0, "changes.a.new", `duplicate member name "k"`}}, ""},
+		{"number for string", `{"action":1}`, "", ErrInvalid, []problem{{0, "action", "must be a string (got number)"}}, ""},
+		{"object for string", `{"actor":{"type":{"x":1}}}`, "", ErrInvalid, []problem{{0, "actor.type", "must be a string (got object)"}}, ""},
+		{"string for object", `{"actor":"me"}`, "", ErrInvalid, []problem{{0, "actor", "must be an object (got string)"}}, ""},
+		{"tag value number", `{"tags":{"env":1}}`, "", ErrInvalid, []problem{{0, "tags.env", "must be a string (got number)"}}, ""},
+		{"tag value null", `{"tags":{"env":null}}`, "", ErrInvalid, []problem{{0, "tags.env", "must be a string (got null)"}}, ""},
+		{"change not object", `{"changes":{"a":5}}`, "", ErrInvalid, []problem{{0, "changes.a", "must be an object with old and/or new (got number)"}}, ""},
+		{"bad timestamp", `{"timestamp":"2024-05-01 12:00:00"}`, "", ErrInvalid, []problem{{0, "timestamp", "must be an RFC 3339 date-time"}}, ""},
+		{"timestamp lowercase t", `{"timestamp":"2024-05-01t12:00:00Z"}`, "", ErrInvalid, []problem{{0, "timestamp", "RFC 3339"}}, ""},
+		{"timestamp comma", `{"timestamp":"2024-05-01T12:00:00,5Z"}`, "", ErrInvalid, []problem{{0, "timestamp", "RFC 3339"}}, ""},
+		{"timestamp number", `{"timestamp":1714564800}`, "", ErrInvalid, []problem{{0, "timestamp", "string (got number)"}}, ""},
+		{"invalid UTF-8", "{\"reason\":\"a\xffb\"}", "", ErrInvalid, []problem{{0, "reason", "invalid UTF-8"}}, ""},
+		{"lone surrogate", `{"reason":"\ud800"}`, "", ErrInvalid, []problem{{0, "reason", "surrogate"}}, ""},
+		{"raw control character", "{\"reason\":\"a\x01\"}", "", ErrInvalid, []problem{{0, "reason", "control character"}}, ""},
+		{"bad escape", `{"reason":"\x"}`, "", ErrInvalid, []problem{{0, "reason", "invalid escape"}}, ""},
+		{"deep change value", `{"changes":{"a":{"new":` + strings.Repeat("[", 40) + strings.Repeat("]", 40) + `}}}`, "", ErrInvalid, []problem{{0, "changes.a.new", "nested more than 32 levels"}}, ""},
+		{"bad number", `{"changes":{"a":{"new":01}}}`, "", ErrInvalid, []problem{{0, "changes.a", "invalid JSON: expected ',' or '}', found '1'"}}, ""},
+		{"problems in several events", "[{\"action\":1},{},{\"tags\":[]}]", "", ErrInvalid, []problem{{0, "action", "string"}, {2, "tags", "must be an object (got array)"}}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			events, _, err := DecodeBatch([]byte(tt.body), tt.ctype, lim)
+			events, _, err := decodeBatch([]byte(tt.body), tt.ctype, lim)
 			if err == nil {
 				t.Fatalf("decoded %d events, want an error", len(events))
 			}
@@ -127,8 +127,8 @@ func TestDecodeBatchErrors(t *testing.T) {
 			if !ok {
 				t.Fatalf("error %T %v, want *Error", err, err)
 			}
-			if e.Status != tt.status {
-				t.Errorf("status %d, want %d (%v)", e.Status, tt.status, e)
+			if !errors.Is(err, tt.kind) {
+				t.Errorf("kind %v, want %v (%v)", e.Kind, tt.kind, e)
 			}
 			if !strings.Contains(e.Error(), tt.message) {
 				t.Errorf("Error() = %q, want it to contain %q", e.Error(), tt.message)
@@ -155,7 +155,7 @@ func checkProblems(t *testing.T, got []FieldError, want []problem) {
 
 func TestDecodeBatchStopsAfterManyProblems(t *testing.T) {
 	body := "[" + strings.Repeat(`{"x":1},`, 500) + `{"x":1}]`
-	_, _, err := DecodeBatch([]byte(body), "", Limits{})
+	_, _, err := decodeBatch([]byte(body), "", Limits{})
 	e := err.(*Error)
 	if len(e.Details) != maxDetails {
 		t.Fatalf("%d details, want %d", len(e.Details), maxDetails)
@@ -169,11 +169,11 @@ func TestDecodeFields(t *testing.T) {
 	"ip_address":"192.0.2.1","user_agent":"curl/8","session_id":"sess","correlation_id":"corr","request_id":"req",
 	"reason":"why","changes":{"title":{"old":"a","new":{ "z" : [1, 2.50, -0e+3], "a" : null }},"gone":{"old":true},"made":{"new":null}},
 	"tags":{"env":"prod","":""},"tenant_id2":null}`
-	_, _, err := DecodeBatch([]byte(body), "", Limits{})
+	_, _, err := decodeBatch([]byte(body), "", Limits{})
 	checkProblems(t, err.(*Error).Details, []problem{{0, "tenant_id2", "unknown field"}})
 
 	body = strings.Replace(body, `,"tenant_id2":null`, "", 1)
-	events, single, err := DecodeBatch([]byte(body), "", Limits{})
+	events, single, err := decodeBatch([]byte(body), "", Limits{})
 	if err != nil || !single {
 		t.Fatal(err, single)
 	}
@@ -218,7 +218,7 @@ func TestDecodeNullIsAbsent(t *testing.T) {
 		`{"id":null,"timestamp":null,"actor":null,"resource":{"id":null},"changes":null,"tags":null}`,
 		`{"actor":{},"resource":{},"changes":{},"tags":{}}`,
 	} {
-		events, _, err := DecodeBatch([]byte(body), "", Limits{})
+		events, _, err := decodeBatch([]byte(body), "", Limits{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,7 +229,7 @@ func TestDecodeNullIsAbsent(t *testing.T) {
 }
 
 func TestDecodeEscapes(t *testing.T) {
-	events, _, err := DecodeBatch([]byte(`{"reason":"\"\\\/\b\f\n\r\t\u00e9\u20ac\ud83d\ude00<>&"}`), "", Limits{})
+	events, _, err := decodeBatch([]byte(`{"reason":"\"\\\/\b\f\n\r\t\u00e9\u20ac\ud83d\ude00<>&"}`), "", Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func TestUnmarshalJSON(t *testing.T) {
 }
 
 func TestErrorString(t *testing.T) {
-	e := &Error{Status: http.StatusBadRequest, Message: "invalid events", Details: []FieldError{
+	e := &Error{Kind: ErrInvalid, Message: "invalid events", Details: []FieldError{
 		{Index: 2, Field: "actor.type", Message: "required"}, {Index: 3, Message: "x"},
 	}}
 	if got, want := e.Error(), "invalid events: event 2: actor.type: required (and 1 more)"; got != want {
@@ -267,7 +267,7 @@ func TestErrorString(t *testing.T) {
 
 func TestDecodedIDDoesNotShareBody(t *testing.T) {
 	body := `{"id":"key-1","action":"read","source":"web"}`
-	events, _, err := DecodeBatch([]byte(body), "", Limits{})
+	events, _, err := decodeBatch([]byte(body), "", Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

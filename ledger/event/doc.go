@@ -2,12 +2,20 @@
 // bodies, validation, normalisation, redaction of secrets, and the
 // deterministic leaf encoding that is hashed into the log.
 //
-// An event goes through the ledger as
+// An event enters the ledger through a Pipeline, built once from the
+// server's limits, redaction keys and clock. Its entry point, Prepare, takes
+// a request body and returns the entries to append, or an *Error listing
+// every problem (PrepareOwn takes the events a server writes itself):
 //
-//	events, single, err := event.DecodeBatch(body, contentType, limits)
-//	for each ev: ev.Normalize(now, event.NewID); problems := ev.Validate(limits)
-//	redactor.Redact(ev)   // before anything is hashed or stored
-//	leaf, err := ev.Leaf() // the exact bytes stored and proven
+//	pipe := event.NewPipeline(event.PipelineConfig{Limits: limits, Redactor: redactor})
+//	batch, err := pipe.Prepare(event.Submission{Body: body, ContentType: contentType, Tenant: tenant})
+//	for _, e := range batch.Entries { append(e.Key, e.Leaf) } // answer with e.ID
+//
+// The Pipeline decodes, confines to the tenant, normalises, validates,
+// redacts and encodes, in that order: secrets are redacted before anything
+// is hashed or stored, whatever the transport. Errors wrap the sentinels
+// ErrInvalid, ErrTooLarge and ErrOtherTenant, which a transport maps to its
+// own statuses.
 //
 // # Leaf format, version 1
 //
@@ -39,8 +47,7 @@
 //   - A leaf is at most 65535 bytes (MaxLeafBytes).
 //
 // "sealed" is a reserved member name, for a future version in which fields
-// that an operator marks erasable are encrypted per data subject (DESIGN
-// §7); the leaf would commit to the ciphertext. Version 1 leaves never hold
+// that an operator marks erasable are encrypted per data subject; the leaf would commit to the ciphertext. Version 1 leaves never hold
 // it, and ParseLeaf refuses one that does.
 //
 // For example, this event (as Leaf writes it):

@@ -9,8 +9,9 @@ import (
 )
 
 // Event is one audit event, with the JSON member names of the API and of the
-// leaf (DESIGN §5). Every field is optional on the wire except those that
-// Validate requires: actor.id, actor.type, action, resource.type, result.
+// leaf (see the package documentation). Every field is optional on the wire
+// except those that Validate requires: actor.id, actor.type, action,
+// resource.type, result.
 type Event struct {
 	// ID is the event's identifier. A client-given ID is an idempotency key:
 	// resubmitting it returns the original index. Normalize assigns a UUIDv7
@@ -78,7 +79,7 @@ type Resource struct {
 // Change is a field's value before and after the action. Either may be
 // absent (nil): a created field has no Old, a deleted one no New. JSON null
 // is a value ("null") and is distinct from absent. Values decoded by
-// DecodeBatch are in canonical form (see Leaf).
+// Pipeline.Prepare are in canonical form (see Leaf).
 type Change struct {
 	// Old is the value before, any JSON value.
 	Old json.RawMessage `json:"old,omitempty"`
@@ -92,7 +93,7 @@ var (
 	Results    = []string{"success", "failure", "denied"}
 )
 
-// Limits bounds what DecodeBatch and Validate accept. Fields that are zero or
+// Limits bounds what a Pipeline and Validate accept. Fields that are zero or
 // negative take the default that DefaultLimits documents.
 type Limits struct {
 	// MaxEventBytes is the largest event, in bytes of its JSON text in the

@@ -23,8 +23,8 @@ var ErrLeafTooLarge = errors.New("leaf is over 65535 bytes")
 //
 // Leaf fails for a string that is not valid UTF-8, a change value that is
 // not JSON, a timestamp outside years 0000-9999, or a leaf over
-// MaxLeafBytes (ErrLeafTooLarge). It does not apply the schema: encode
-// events that passed Normalize, Validate and Redact.
+// MaxLeafBytes (ErrLeafTooLarge). It does not apply the schema: a Pipeline
+// encodes events only after Normalize, Validate and Redact.
 func (e *Event) Leaf() ([]byte, error) {
 	return e.AppendLeaf(make([]byte, 0, 512))
 }

@@ -123,7 +123,7 @@ func TestLeafDeterministic(t *testing.T) {
 	}
 	delete(m, "v")
 	body, _ := json.Marshal(m) // sorted keys, HTML escaped: other bytes, same event
-	events, _, err := DecodeBatch(body, "", Limits{})
+	events, _, err := decodeBatch(body, "", Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

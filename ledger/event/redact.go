@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -176,4 +177,41 @@ func (r *Redactor) value(p *parser, name, which string, v json.RawMessage) (json
 		return v, nil
 	}
 	return bytes.Clone(out), p.redacted
+}
+
+// redactValue checks the value at p.pos and writes "[REDACTED]" in its
+// place. Null stays null (it hides nothing), and a value that is already
+// "[REDACTED]" is not reported again, so redaction is idempotent.
+func (p *parser) redactValue(dst []byte) ([]byte, error) {
+	p.skipWS()
+	start := p.pos
+	red := p.red
+	p.red = nil // nothing inside a redacted value is reported
+	var err error
+	p.discard, err = p.value(p.discard[:0])
+	p.red = red
+	if err != nil {
+		return dst, err
+	}
+	switch raw := p.src[start:p.pos]; string(raw) {
+	case "null":
+		return append(dst, "null"...), nil
+	case redactedJSON:
+	default:
+		p.redacted = append(p.redacted, p.pathString())
+	}
+	return append(dst, redactedJSON...), nil
+}
+
+func (p *parser) pathString() string {
+	b := []byte("changes." + p.change + "." + p.which)
+	for _, s := range p.path {
+		b = append(b, '.')
+		if s.key != nil {
+			b = append(b, s.key...)
+		} else {
+			b = strconv.AppendInt(b, int64(s.index), 10)
+		}
+	}
+	return string(b)
 }

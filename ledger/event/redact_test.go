@@ -129,7 +129,7 @@ func TestRedactDecodedBatch(t *testing.T) {
 		`"changes":{"settings":{"new":{"smtp":{"host":"mail","Password":"` + secret + `"}}},` +
 		`"PASSWORD":{"old":"` + secret + `"},"keys":{"new":[{"private_key":"` + secret + `"}]}},` +
 		`"tags":{"api-key":"` + secret + `"}}`
-	events, _, err := DecodeBatch([]byte(body), "", Limits{})
+	events, _, err := decodeBatch([]byte(body), "", Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -170,28 +170,13 @@ func (s *Server) mayRead(w http.ResponseWriter, r *http.Request, leaf []byte) bo
 	return false
 }
 
-// stampTenant confines a tenant-scoped writer's events to its tenant: an
-// event without tenant_id gets it, one naming another tenant fails the
-// batch.
-func stampTenant(p *access.Token, events []*event.Event) error {
-	if p == nil || p.Role != access.Writer || p.Tenant == "" {
-		return nil
+// writerTenant is the only tenant a tenant-scoped writer's events may name
+// (event.Submission.Tenant); "" for any other caller.
+func writerTenant(p *access.Token) string {
+	if p == nil || p.Role != access.Writer {
+		return ""
 	}
-	var problems []event.FieldError
-	for i, ev := range events {
-		switch ev.TenantID {
-		case "":
-			ev.TenantID = p.Tenant
-		case p.Tenant:
-		default:
-			problems = append(problems, event.FieldError{Index: i, Field: "tenant_id",
-				Message: fmt.Sprintf("is %q, but this token writes into tenant %q only", ev.TenantID, p.Tenant)})
-		}
-	}
-	if len(problems) > 0 {
-		return &event.Error{Status: http.StatusForbidden, Message: "events of another tenant; nothing was appended", Details: problems}
-	}
-	return nil
+	return p.Tenant
 }
 
 // rateLimits holds a token bucket per token.

@@ -9,6 +9,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/access"
 	"github.com/ledger-dev/ledger/ledger/event"
+	"github.com/ledger-dev/ledger/ledger/hold"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
@@ -29,16 +30,15 @@ var (
 // writeError is the one place errors become HTTP statuses and JSON bodies.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusInternalServerError
-	body := errorBody{Error: err.Error(), RequestID: requestIDOf(r)}
-	var evErr *event.Error
+	body := errorBody{Error: err.Error(), Details: detailsOf(err), RequestID: requestIDOf(r)}
 	switch {
-	case errors.As(err, &evErr):
-		status, body.Details = evErr.Status, evErr.Details
-	case errors.Is(err, errBadRequest):
+	case errors.Is(err, event.ErrInvalid), errors.Is(err, hold.ErrInvalid), errors.Is(err, errBadRequest):
 		status = http.StatusBadRequest
-	case errors.Is(err, errTooLarge), errors.Is(err, tiles.ErrEntryTooLarge):
+	case errors.Is(err, event.ErrTooLarge), errors.Is(err, errTooLarge), errors.Is(err, tiles.ErrEntryTooLarge):
 		status = http.StatusRequestEntityTooLarge
-	case errors.Is(err, errNotFound), errors.Is(err, tiles.ErrNotFound), errors.Is(err, access.ErrNoToken):
+	case errors.Is(err, event.ErrOtherTenant):
+		status = http.StatusForbidden
+	case errors.Is(err, errNotFound), errors.Is(err, hold.ErrNotFound), errors.Is(err, tiles.ErrNotFound), errors.Is(err, access.ErrNoToken):
 		status = http.StatusNotFound
 	case errors.Is(err, errUnauthorized):
 		status = http.StatusUnauthorized
@@ -65,6 +65,20 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Error("request failed", "request_id", requestIDOf(r), "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
 	}
 	writeJSON(w, status, body)
+}
+
+// detailsOf returns the problems err lists, each naming an event or a query
+// parameter and its field, for the body's details.
+func detailsOf(err error) []event.FieldError {
+	var evErr *event.Error
+	var pErr *paramError
+	switch {
+	case errors.As(err, &evErr):
+		return evErr.Details
+	case errors.As(err, &pErr):
+		return pErr.problems
+	}
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -22,9 +22,9 @@ type appendResult struct {
 	Duplicate bool   `json:"duplicate,omitempty"`
 }
 
-// appendEvents takes one event, a JSON array or NDJSON. Every event is
-// validated, normalised and redacted before anything is queued; the batch is
-// atomic. The response waits for the level asked in ?wait=.
+// appendEvents takes one event, a JSON array or NDJSON. The event pipeline
+// prepares every event before anything is queued; the batch is atomic. The
+// response waits for the level asked in ?wait=.
 func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 	wait := r.URL.Query().Get("wait")
 	switch wait {
@@ -48,21 +48,12 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("%w: couldn't read body: %v", errBadRequest, err))
 		return
 	}
-	events, single, err := event.DecodeBatch(body, r.Header.Get("Content-Type"), s.cfg.Limits)
+	batch, err := s.events.Prepare(event.Submission{Body: body, ContentType: r.Header.Get("Content-Type"), Tenant: writerTenant(principalOf(r))})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if err := stampTenant(principalOf(r), events); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	entries, err := s.prepare(events)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	results, err := s.cfg.Ledger.Append(r.Context(), entries)
+	results, err := s.cfg.Ledger.Append(r.Context(), ledgerEntries(batch.Entries))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -85,40 +76,32 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	out := make([]appendResult, len(results))
 	for i, res := range results {
-		out[i] = appendResult{Index: res.Index, ID: events[i].ID, LeafHash: base64.StdEncoding.EncodeToString(res.LeafHash[:]), Duplicate: res.Duplicate}
+		out[i] = appendResult{Index: res.Index, ID: batch.Entries[i].ID, LeafHash: base64.StdEncoding.EncodeToString(res.LeafHash[:]), Duplicate: res.Duplicate}
 	}
-	if single {
+	if batch.Single {
 		writeJSON(w, http.StatusOK, out[0])
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
-// prepare normalises, validates and redacts events and encodes their leaves.
-// Any invalid event fails the whole batch with every problem listed.
+// prepare turns events the server writes itself into entries (see
+// event.Pipeline.PrepareOwn).
 func (s *Server) prepare(events []*event.Event) ([]ledger.Entry, error) {
-	now := s.cfg.Now()
-	var problems []event.FieldError
-	for i, ev := range events {
-		ev.Normalize(now, event.NewID)
-		for _, fe := range ev.Validate(s.cfg.Limits) {
-			fe.Index = i
-			problems = append(problems, fe)
-		}
+	entries, err := s.events.PrepareOwn(events...)
+	if err != nil {
+		return nil, err
 	}
-	if len(problems) > 0 {
-		return nil, &event.Error{Status: http.StatusBadRequest, Message: "invalid events; nothing was appended", Details: problems}
+	return ledgerEntries(entries), nil
+}
+
+// ledgerEntries returns what the ledger appends of prepared events.
+func ledgerEntries(prepared []event.Entry) []ledger.Entry {
+	entries := make([]ledger.Entry, len(prepared))
+	for i, e := range prepared {
+		entries[i] = ledger.Entry{Key: e.Key, Leaf: e.Leaf}
 	}
-	entries := make([]ledger.Entry, len(events))
-	for i, ev := range events {
-		s.cfg.Redactor.Redact(ev)
-		leaf, err := ev.Leaf()
-		if err != nil {
-			return nil, &event.Error{Status: http.StatusRequestEntityTooLarge, Message: fmt.Sprintf("event %d: %v; nothing was appended", i, err)}
-		}
-		entries[i] = ledger.Entry{Key: event.Key(ev.TenantID, ev.ID), Leaf: leaf}
-	}
-	return entries, nil
+	return entries
 }
 
 // getEvent returns a committed event with its exact leaf bytes.

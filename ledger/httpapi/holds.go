@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -69,9 +68,6 @@ func (s *Server) placeHold(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h, err := hs.Place(hold.Hold{Scope: req.Scope, Reason: req.Reason, PlacedBy: "token:" + principalOf(r).ID}, s.cfg.Now())
-	if errors.Is(err, hold.ErrInvalid) {
-		err = fmt.Errorf("%w: %v", errBadRequest, err)
-	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -90,9 +86,6 @@ func (s *Server) releaseHold(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h, err := hs.Release(chi.URLParam(r, "id"), "token:"+principalOf(r).ID, s.cfg.Now())
-	if errors.Is(err, hold.ErrNotFound) {
-		err = fmt.Errorf("%w: %v", errNotFound, err)
-	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

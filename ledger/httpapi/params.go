@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
-	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -69,9 +68,9 @@ func (p *params) err() error {
 	return &paramError{problems: p.problems}
 }
 
-// paramError is a 400 naming every bad parameter. It is an *event.Error to
-// writeError (details with the parameter as field), with a message that
-// reads "parameter: problem" rather than an event's "event N: field: ...".
+// paramError is a 400 naming every bad parameter: writeError lists the
+// problems as details, with the parameter as field, and its message reads
+// "parameter: problem" rather than an event's "event N: field: ...".
 type paramError struct{ problems []event.FieldError }
 
 func (e *paramError) Error() string {
@@ -82,14 +81,8 @@ func (e *paramError) Error() string {
 	return "invalid query parameters: " + strings.Join(msgs, "; ")
 }
 
-// As lets errors.As see e as an *event.Error.
-func (e *paramError) As(target any) bool {
-	t, ok := target.(**event.Error)
-	if ok {
-		*t = &event.Error{Status: http.StatusBadRequest, Message: e.Error(), Details: e.problems}
-	}
-	return ok
-}
+// Unwrap makes a paramError a bad request.
+func (e *paramError) Unwrap() error { return errBadRequest }
 
 // str returns a string parameter, "" when absent.
 func (p *params) str(name string) string {

@@ -76,6 +76,7 @@ type Config struct {
 type Server struct {
 	cfg    Config
 	log    *slog.Logger
+	events *event.Pipeline
 	router chi.Router
 	gz     sync.Pool
 	limits rateLimits
@@ -107,7 +108,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger}
+	s := &Server{cfg: cfg, log: cfg.Logger, events: event.NewPipeline(event.PipelineConfig{Limits: cfg.Limits, Redactor: cfg.Redactor, Now: cfg.Now})}
 	s.gz.New = func() any { w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed); return w }
 	r := chi.NewRouter()
 	r.Use(s.requestID, s.authenticate)

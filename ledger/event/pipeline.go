@@ -1,0 +1,192 @@
+package event
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Pipeline turns submitted events into the entries the log appends. It is
+// the one place where the steps run and their order is kept, so that no
+// transport can, say, hash an event before its secrets are redacted. Build
+// it once with NewPipeline; it is safe for concurrent use.
+//
+// Prepare takes a request body and runs, in this order:
+//
+//  1. decode: the body is a batch of events, decoded strictly (an object, an
+//     array or NDJSON; see Submission);
+//  2. confine: a submission confined to a tenant stamps events without one
+//     and refuses events of another tenant (ErrOtherTenant);
+//  3. normalise (Normalize: an id, a timestamp, canonical typed fields) and
+//     validate (Validate) every event;
+//  4. redact the secrets of each event (Redactor.Redact), before anything
+//     is hashed or stored;
+//  5. encode its leaf (Leaf), the bytes stored and proven, and derive its
+//     idempotency key (Key).
+//
+// PrepareOwn runs steps 3 to 5 for events the server writes itself. A batch
+// is atomic: an event refused at any step fails the whole batch, with every
+// problem that step found listed in the *Error.
+//
+// Steps that need what only the server knows (when an event was received,
+// who submitted it) take it from the Submission and from the Pipeline's
+// clock; steps that change what is hashed (sealing fields) belong before
+// step 5; checks on what clients may submit belong in Prepare only.
+type Pipeline struct {
+	limits   Limits
+	redactor *Redactor
+	now      func() time.Time
+	newID    func() string
+}
+
+// PipelineConfig configures a Pipeline. Zero values take the documented
+// defaults.
+type PipelineConfig struct {
+	// Limits bounds batches and events. Fields that are zero take the
+	// defaults of DefaultLimits.
+	Limits Limits
+	// Redactor redacts secrets before an event is hashed. Default
+	// NewRedactor(DefaultRedactKeys); NewRedactor(nil) redacts nothing.
+	Redactor *Redactor
+	// Now is the clock for the timestamps the server assigns. Default
+	// time.Now.
+	Now func() time.Time
+	// NewID returns the id of an event submitted without one. Default NewID.
+	NewID func() string
+}
+
+// NewPipeline returns a Pipeline for cfg.
+func NewPipeline(cfg PipelineConfig) *Pipeline {
+	p := &Pipeline{limits: cfg.Limits.withDefaults(), redactor: cfg.Redactor, now: cfg.Now, newID: cfg.NewID}
+	if p.redactor == nil {
+		p.redactor = NewRedactor(DefaultRedactKeys)
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.newID == nil {
+		p.newID = NewID
+	}
+	return p
+}
+
+// Submission is a request body of events and what the transport knows of
+// its sender.
+type Submission struct {
+	// Body is one JSON event, a JSON array of events, or NDJSON: objects
+	// separated by newlines, blank lines allowed. Decoding is strict:
+	// member names match exactly (case-sensitive), unknown or duplicate
+	// members are refused at every level, strings must be valid UTF-8, and
+	// nothing may follow the batch. JSON null is taken as absent for fields
+	// (not for tag values), and so are empty changes and tags ({}).
+	Body []byte
+	// ContentType is the body's media type. NDJSON is expected when it is
+	// application/x-ndjson (or application/ndjson), and recognised without
+	// it when a body holds more than one object.
+	ContentType string
+	// Tenant, when not empty, is the only tenant the sender may write into:
+	// an event without tenant_id is given it, and an event naming another
+	// fails the batch (ErrOtherTenant, before the events are validated).
+	Tenant string
+}
+
+// Entry is one event, prepared: what the log appends and what the sender is
+// told.
+type Entry struct {
+	// ID is the event's id, the sender's or the one assigned.
+	ID string
+	// Key is the event's idempotency key (see Key).
+	Key string
+	// Leaf is the event's leaf (see Leaf): the bytes hashed, stored and
+	// proven.
+	Leaf []byte
+}
+
+// Batch is a prepared submission.
+type Batch struct {
+	// Entries are the batch's events, in the order of the body.
+	Entries []Entry
+	// Single is true when the body was one JSON object rather than an array
+	// or NDJSON: the sender expects one result, not a list.
+	Single bool
+}
+
+// Prepare decodes, confines, normalises, validates, redacts and encodes
+// the events of s (see Pipeline). A refused batch is an *Error wrapping
+// ErrInvalid, ErrTooLarge or ErrOtherTenant, with every problem found.
+func (p *Pipeline) Prepare(s Submission) (Batch, error) {
+	events, single, err := decodeBatch(s.Body, s.ContentType, p.limits)
+	if err != nil {
+		return Batch{}, err
+	}
+	if err := confine(events, s.Tenant); err != nil {
+		return Batch{}, err
+	}
+	entries, err := p.prepare(events)
+	if err != nil {
+		return Batch{}, err
+	}
+	return Batch{Entries: entries, Single: single}, nil
+}
+
+// PrepareOwn normalises, validates, redacts and encodes events that the
+// server writes itself, such as the audit of its own API (see Pipeline).
+// It changes the events in place. Its errors are those of Prepare.
+func (p *Pipeline) PrepareOwn(events ...*Event) ([]Entry, error) {
+	return p.prepare(events)
+}
+
+// confine stamps events without a tenant with tenant, and refuses those of
+// another, when tenant is not empty.
+func confine(events []*Event, tenant string) error {
+	if tenant == "" {
+		return nil
+	}
+	var problems []FieldError
+	for i, ev := range events {
+		switch ev.TenantID {
+		case "":
+			ev.TenantID = tenant
+		case tenant:
+		default:
+			problems = append(problems, FieldError{Index: i, Field: "tenant_id",
+				Message: fmt.Sprintf("is %q, but this token writes into tenant %q only", ev.TenantID, tenant)})
+		}
+	}
+	if len(problems) > 0 {
+		return &Error{Kind: ErrOtherTenant, Message: "events of another tenant; nothing was appended", Details: problems}
+	}
+	return nil
+}
+
+// prepare runs the steps every event goes through, whoever wrote it. All
+// events are validated before any is encoded, so that one answer lists
+// every problem of the batch.
+func (p *Pipeline) prepare(events []*Event) ([]Entry, error) {
+	now := p.now()
+	var problems []FieldError
+	for i, ev := range events {
+		ev.Normalize(now, p.newID)
+		for _, fe := range ev.Validate(p.limits) {
+			fe.Index = i
+			problems = append(problems, fe)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &Error{Kind: ErrInvalid, Message: "invalid events; nothing was appended", Details: problems}
+	}
+	entries := make([]Entry, len(events))
+	for i, ev := range events {
+		p.redactor.Redact(ev)
+		leaf, err := ev.Leaf()
+		if err != nil {
+			kind := ErrInvalid
+			if errors.Is(err, ErrLeafTooLarge) {
+				kind = ErrTooLarge
+			}
+			return nil, &Error{Kind: kind, Message: fmt.Sprintf("event %d: %v; nothing was appended", i, err)}
+		}
+		entries[i] = Entry{ID: ev.ID, Key: Key(ev.TenantID, ev.ID), Leaf: leaf}
+	}
+	return entries, nil
+}
