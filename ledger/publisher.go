@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/ledger-dev/ledger/tiles"
 )
 
 // publisher publishes the committed checkpoint at most once per
@@ -30,7 +32,7 @@ type publisher struct {
 func newPublisher(l *Ledger) *publisher {
 	p := &publisher{l: l, kick: make(chan struct{}, 1), quit: make(chan struct{}), changed: make(chan struct{})}
 	if l.cfg.Witnesses != nil {
-		p.cosigner = newCosigner(l.cfg.Witnesses, l.cfg.WitnessClient, storageTiles{l.cfg.Storage}, l.log)
+		p.cosigner = newCosigner(l.cfg.Witnesses, l.cfg.WitnessClient, tiles.HashTiles(l.cfg.Storage), l.log)
 	}
 	return p
 }
