@@ -126,11 +126,6 @@ type Ledger struct {
 	done chan struct{}
 }
 
-type keyRecord struct {
-	index uint64
-	hash  tiles.Hash
-}
-
 // batch is an atomic group of entries and the future its caller waits on.
 type batch struct {
 	entries []Entry      // as added
