@@ -43,6 +43,10 @@ type Config struct {
 	WitnessTimeout time.Duration
 	// WitnessClient talks to witnesses. Default: an http.Client with WitnessTimeout.
 	WitnessClient *http.Client
+	// Clock returns the current time, which decides when the next
+	// checkpoint may be published (at most one per PublishInterval).
+	// Default time.Now.
+	Clock func() time.Time
 	// Logger receives operational logs. Default slog.Default().
 	Logger *slog.Logger
 	// Metrics, if set, is updated as the ledger runs; main registers it.
@@ -65,6 +69,9 @@ func (c *Config) validate() error {
 	}
 	if c.PublishInterval == 0 {
 		c.PublishInterval = time.Second
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

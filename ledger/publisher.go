@@ -23,9 +23,9 @@ type publisher struct {
 	mu       sync.Mutex
 	note     []byte
 	size     uint64
-	cosigned uint64 // largest published size that met the quorum
-	met      bool   // the published checkpoint meets the quorum
-	last     time.Time
+	cosigned uint64        // largest published size that met the quorum
+	met      bool          // the published checkpoint meets the quorum
+	last     time.Time     // when the last checkpoint was published, by Config.Clock
 	changed  chan struct{} // closed and replaced whenever a checkpoint is published
 }
 
@@ -66,7 +66,7 @@ func (p *publisher) run() {
 			return
 		}
 		p.mu.Lock()
-		wait := time.Until(p.last.Add(p.l.cfg.PublishInterval))
+		wait := p.last.Add(p.l.cfg.PublishInterval).Sub(p.l.cfg.Clock())
 		p.mu.Unlock()
 		if wait > 0 {
 			select {
@@ -102,7 +102,7 @@ func (p *publisher) publishNow(ctx context.Context) error {
 		return err
 	}
 	p.mu.Lock()
-	p.note, p.size, p.met, p.last = note, st.Size, met, time.Now()
+	p.note, p.size, p.met, p.last = note, st.Size, met, p.l.cfg.Clock()
 	if met {
 		p.cosigned = st.Size
 	}
