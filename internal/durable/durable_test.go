@@ -4,7 +4,9 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -102,5 +104,20 @@ func TestSyncDir(t *testing.T) {
 	}
 	if err := SyncDir(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("SyncDir of a missing directory: %v, want an error wrapping fs.ErrNotExist", err)
+	}
+}
+
+// TestStandardLibraryOnly keeps the package free of other modules: the
+// verifier links it, and may link nothing but the standard library and
+// tiles' dependencies.
+func TestStandardLibraryOnly(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep != "github.com/ledger-dev/ledger/internal/durable" {
+			t.Errorf("durable links %s, which is not in the standard library", dep)
+		}
 	}
 }
