@@ -20,9 +20,9 @@ func (l *Ledger) catchUp(ctx context.Context, displaced []*batch) error {
 	l.mu.Lock()
 	old := l.committed
 	l.mu.Unlock()
-	st, err := l.cfg.Storage.State(ctx)
+	st, err := l.loadState(ctx)
 	if err != nil {
-		return fmt.Errorf("couldn't load the committed state: %w", err)
+		return err
 	}
 	if st.Size < old.Size {
 		return fmt.Errorf("the committed log shrank from %d to %d entries", old.Size, st.Size)
@@ -30,16 +30,8 @@ func (l *Ledger) catchUp(ctx context.Context, displaced []*batch) error {
 	if err := l.checkFollowed(ctx, old, st); err != nil {
 		return err
 	}
-	builder, err := tiles.NewBuilder(ctx, st.Size, storageTiles{l.cfg.Storage})
+	seq, learned, err := l.rebuild(ctx, st, old.Size)
 	if err != nil {
-		return err
-	}
-	if root := builder.Root(); root != st.Root {
-		return fmt.Errorf("stored tiles recompute root %s for size %d, but the committed state says %s", root, st.Size, st.Root)
-	}
-	seq := &sequencer{builder: builder}
-	learned := map[string]keyRecord{}
-	if seq.bundle, seq.inBund, err = l.scanKeys(ctx, learned, old.Size, st.Size); err != nil {
 		return err
 	}
 
@@ -74,7 +66,7 @@ func (l *Ledger) checkFollowed(ctx context.Context, old, st State) error {
 	if !bytes.HasPrefix(st.Checkpoint, append(text, '\n')) {
 		return fmt.Errorf("the committed checkpoint is not for %s at size %d", l.origin, st.Size)
 	}
-	proof, err := tiles.ConsistencyProof(ctx, storageTiles{l.cfg.Storage}, old.Size, st.Size)
+	proof, err := tiles.ConsistencyProof(ctx, tiles.HashTiles(l.cfg.Storage), old.Size, st.Size)
 	if err != nil {
 		return fmt.Errorf("couldn't prove size %d consistent with %d: %w", st.Size, old.Size, err)
 	}

@@ -43,6 +43,10 @@ type Config struct {
 	WitnessTimeout time.Duration
 	// WitnessClient talks to witnesses. Default: an http.Client with WitnessTimeout.
 	WitnessClient *http.Client
+	// Clock returns the current time, which decides when the next
+	// checkpoint may be published (at most one per PublishInterval).
+	// Default time.Now.
+	Clock func() time.Time
 	// Logger receives operational logs. Default slog.Default().
 	Logger *slog.Logger
 	// Metrics, if set, is updated as the ledger runs; main registers it.
@@ -65,6 +69,9 @@ func (c *Config) validate() error {
 	}
 	if c.PublishInterval == 0 {
 		c.PublishInterval = time.Second
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -124,11 +131,6 @@ type Ledger struct {
 	seq  *sequencer
 	pub  *publisher
 	done chan struct{}
-}
-
-type keyRecord struct {
-	index uint64
-	hash  tiles.Hash
 }
 
 // batch is an atomic group of entries and the future its caller waits on.

@@ -1,6 +1,7 @@
 package ledger_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -187,5 +188,60 @@ func TestPushback(t *testing.T) {
 	res, err := l.Append(t.Context(), batchOf(16, 3))
 	if err != nil || res[0].Index != 16 {
 		t.Fatalf("the refused batch, resent: %+v, %v; want it at index 16", res, err)
+	}
+}
+
+// fakeClock is a Config.Clock that moves only when told to.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// TestPublishInterval checks that checkpoints are published at most once per
+// PublishInterval as Config.Clock tells time, and that Close publishes the
+// last one.
+func TestPublishInterval(t *testing.T) {
+	mem := storagetest.NewMemory()
+	signer, _ := storagetest.NewSigner(t, "example.com/clock")
+	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	l, err := ledger.New(t.Context(), ledger.Config{Storage: mem, Signer: signer, KeyOf: storagetest.KeyBeforeBar,
+		PublishInterval: time.Hour, Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(t.Context())
+	// New published the empty log now: an hour later, the next checkpoint
+	// goes out as soon as it is committed.
+	clock.Add(time.Hour)
+	appendRetrying(t, l, batchOf(0, 3))
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := l.WaitPublished(ctx, 3); err != nil {
+		t.Fatalf("size 3, an interval after the last publication: %v", err)
+	}
+	// Within the same interval, the next one waits.
+	appendRetrying(t, l, batchOf(3, 3))
+	ctx, cancel = context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	if err := l.WaitPublished(ctx, 6); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("size 6, within the interval: %v, want it still unpublished", err)
+	}
+	if err := l.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, size := l.Published(); size != 6 {
+		t.Errorf("after Close the published size is %d, want 6", size)
 	}
 }

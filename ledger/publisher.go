@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/ledger-dev/ledger/tiles"
 )
 
 // publisher publishes the committed checkpoint at most once per
@@ -21,16 +23,16 @@ type publisher struct {
 	mu       sync.Mutex
 	note     []byte
 	size     uint64
-	cosigned uint64 // largest published size that met the quorum
-	met      bool   // the published checkpoint meets the quorum
-	last     time.Time
+	cosigned uint64        // largest published size that met the quorum
+	met      bool          // the published checkpoint meets the quorum
+	last     time.Time     // when the last checkpoint was published, by Config.Clock
 	changed  chan struct{} // closed and replaced whenever a checkpoint is published
 }
 
 func newPublisher(l *Ledger) *publisher {
 	p := &publisher{l: l, kick: make(chan struct{}, 1), quit: make(chan struct{}), changed: make(chan struct{})}
 	if l.cfg.Witnesses != nil {
-		p.cosigner = newCosigner(l.cfg.Witnesses, l.cfg.WitnessClient, storageTiles{l.cfg.Storage}, l.log)
+		p.cosigner = newCosigner(l.cfg.Witnesses, l.cfg.WitnessClient, tiles.HashTiles(l.cfg.Storage), l.log)
 	}
 	return p
 }
@@ -64,7 +66,7 @@ func (p *publisher) run() {
 			return
 		}
 		p.mu.Lock()
-		wait := time.Until(p.last.Add(p.l.cfg.PublishInterval))
+		wait := p.last.Add(p.l.cfg.PublishInterval).Sub(p.l.cfg.Clock())
 		p.mu.Unlock()
 		if wait > 0 {
 			select {
@@ -100,7 +102,7 @@ func (p *publisher) publishNow(ctx context.Context) error {
 		return err
 	}
 	p.mu.Lock()
-	p.note, p.size, p.met, p.last = note, st.Size, met, time.Now()
+	p.note, p.size, p.met, p.last = note, st.Size, met, p.l.cfg.Clock()
 	if met {
 		p.cosigned = st.Size
 	}

@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,24 +20,13 @@ type sequencer struct {
 	inBund  int    // entries in it
 }
 
-// storageTiles reads committed hash tiles from storage, for the builder.
-type storageTiles struct{ s Storage }
-
-func (r storageTiles) ReadTile(ctx context.Context, t tiles.Tile) ([]tiles.Hash, error) {
-	b, err := r.s.ReadTile(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	return tiles.ParseHashTile(b, t.Width)
-}
-
 // recover loads the committed state, checks that the stored right edge
 // recomputes its root, rebuilds the idempotency index from the log and
 // resets the pool counters. A new log gets a signed checkpoint of size 0.
 func (l *Ledger) recover(ctx context.Context) (*sequencer, error) {
-	st, err := l.cfg.Storage.State(ctx)
+	st, err := l.loadState(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("couldn't load the committed state: %w", err)
+		return nil, err
 	}
 	if st.Checkpoint == nil {
 		if st.Size != 0 {
@@ -50,8 +38,8 @@ func (l *Ledger) recover(ctx context.Context) (*sequencer, error) {
 		}
 		switch err := l.cfg.Storage.Commit(ctx, &Flush{Old: st, New: empty}); {
 		case errors.Is(err, ErrConflict): // another instance created it first
-			if st, err = l.cfg.Storage.State(ctx); err != nil {
-				return nil, fmt.Errorf("couldn't load the committed state: %w", err)
+			if st, err = l.loadState(ctx); err != nil {
+				return nil, err
 			}
 		case err != nil:
 			return nil, fmt.Errorf("couldn't create the log: %w", err)
@@ -59,16 +47,8 @@ func (l *Ledger) recover(ctx context.Context) (*sequencer, error) {
 			st = empty
 		}
 	}
-	builder, err := tiles.NewBuilder(ctx, st.Size, storageTiles{l.cfg.Storage})
+	seq, keys, err := l.rebuild(ctx, st, 0)
 	if err != nil {
-		return nil, err
-	}
-	if root := builder.Root(); root != st.Root {
-		return nil, fmt.Errorf("stored tiles recompute root %s for size %d, but the committed state says %s", root, st.Size, st.Root)
-	}
-	seq := &sequencer{builder: builder}
-	keys := map[string]keyRecord{}
-	if seq.bundle, seq.inBund, err = l.scanKeys(ctx, keys, 0, st.Size); err != nil {
 		return nil, err
 	}
 	l.mu.Lock()
@@ -79,19 +59,43 @@ func (l *Ledger) recover(ctx context.Context) (*sequencer, error) {
 	return seq, nil
 }
 
+// loadState loads the committed state from storage.
+func (l *Ledger) loadState(ctx context.Context) (State, error) {
+	st, err := l.cfg.Storage.State(ctx)
+	if err != nil {
+		return State{}, fmt.Errorf("couldn't load the committed state: %w", err)
+	}
+	return st, nil
+}
+
+// rebuild returns the sequencer of the committed state st, read from
+// storage, after checking that the stored right edge recomputes st's root,
+// and the idempotency keys of the entries from index from up to st.Size.
+func (l *Ledger) rebuild(ctx context.Context, st State, from uint64) (*sequencer, map[string]keyRecord, error) {
+	builder, err := tiles.NewBuilder(ctx, st.Size, tiles.HashTiles(l.cfg.Storage))
+	if err != nil {
+		return nil, nil, err
+	}
+	if root := builder.Root(); root != st.Root {
+		return nil, nil, fmt.Errorf("stored tiles recompute root %s for size %d, but the committed state says %s", root, st.Size, st.Root)
+	}
+	seq := &sequencer{builder: builder}
+	keys := map[string]keyRecord{}
+	if seq.bundle, seq.inBund, err = l.scanKeys(ctx, keys, from, st.Size); err != nil {
+		return nil, nil, err
+	}
+	return seq, keys, nil
+}
+
 // scanKeys adds to keys the idempotency keys of the entries from index
 // from up to size, reading their bundles from storage. It returns the
 // partial bundle at size (nil if size is a multiple of the bundle width).
 func (l *Ledger) scanKeys(ctx context.Context, keys map[string]keyRecord, from, size uint64) (partial []byte, n int, err error) {
 	for b := from / tiles.TileWidth; b < tiles.BundleCount(size); b++ {
 		bt, _ := tiles.BundleFor(b, size)
-		raw, err := l.cfg.Storage.ReadTile(ctx, bt)
+		entries, err := tiles.ReadEntryBundle(ctx, l.cfg.Storage, bt)
 		if err != nil {
-			return nil, 0, fmt.Errorf("couldn't read entry bundle %s: %w", bt.Path(), err)
-		}
-		entries, err := tiles.ParseEntryBundle(raw, bt.Width)
-		if err != nil {
-			return nil, 0, fmt.Errorf("stored entry bundle %s: %w", bt.Path(), err)
+			return nil, 0, err
 		}
 		for i, e := range entries {
 			index := b*tiles.TileWidth + uint64(i)
@@ -107,7 +111,13 @@ func (l *Ledger) scanKeys(ctx context.Context, keys map[string]keyRecord, from, 
 			}
 		}
 		if !bt.Full() {
-			partial, n = bytes.Clone(raw), len(entries) // appended to later: not storage's memory
+			// Encoded again, since the sequencer appends to it: not
+			// storage's memory. The entries came from a bundle, so none
+			// is too large for one.
+			for _, e := range entries {
+				partial, _ = tiles.AppendEntry(partial, e)
+			}
+			n = len(entries)
 		}
 	}
 	return partial, n, nil

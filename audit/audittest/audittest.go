@@ -151,11 +151,7 @@ func (lg *Ledger) Event(t testing.TB, index int) *event.Event {
 		return nil
 	}
 	bt, _ := tiles.BundleFor(uint64(index)/tiles.TileWidth, size)
-	raw, err := lg.store.ReadTile(context.Background(), bt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := tiles.ParseEntryBundle(raw, bt.Width)
+	entries, err := tiles.ReadEntryBundle(context.Background(), lg.store, bt)
 	if err != nil {
 		t.Fatal(err)
 	}

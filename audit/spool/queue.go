@@ -9,6 +9,8 @@ import (
 	"slices"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ledger-dev/ledger/internal/durable"
 )
 
 // ErrTooLarge is returned by Append for a payload over MaxRecordBytes.
@@ -81,7 +83,7 @@ func (s *Spool) segment() (*os.File, uint64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("couldn't create spool segment: %w", err)
 	}
-	if err := syncDir(s.cfg.Dir); err != nil {
+	if err := durable.SyncDir(s.cfg.Dir); err != nil {
 		f.Close()
 		os.Remove(s.path(seq))
 		return nil, 0, err
@@ -102,18 +104,6 @@ func (s *Spool) sealAfterError(f *os.File, seq uint64) {
 	}
 	f.Close()
 	s.active = nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("couldn't open spool directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("couldn't sync spool directory: %w", err)
-	}
-	return nil
 }
 
 // Peek returns up to maxRecords unacknowledged records totalling at most

@@ -44,7 +44,7 @@ func cmdAppend(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return fmt.Errorf("%w: --batch must be at least 1", errUsage)
 	}
 	endpoint := strings.TrimSuffix(*url, "/") + "/v1/events?wait=" + *wait
-	client := newHTTPClient(*token, 2*time.Minute)
+	client := newClient(*token, 2*time.Minute)
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var batch [][]byte

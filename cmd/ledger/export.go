@@ -93,7 +93,7 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		return err
 	}
 	defer pkg.events.Close()
-	e := &exporter{base: strings.TrimSuffix(*base, "/"), vkey: *vkey, client: newHTTPClient(*token, 0), token: *token, pkg: pkg}
+	e := &exporter{base: strings.TrimSuffix(*base, "/"), vkey: *vkey, client: newClient(*token, 0), token: *token, pkg: pkg}
 	if isRange {
 		err = e.exportRange(ctx, *from, *to)
 	} else {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ledger-dev/ledger/internal/durable"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
@@ -49,34 +50,10 @@ func checkAgainstState(ctx context.Context, r *report, f tiles.Fetcher, p *tiles
 	return nil
 }
 
-// saveState replaces the remembered checkpoint atomically.
+// saveState replaces the remembered checkpoint atomically and durably.
 func saveState(dir, path string, note []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".checkpoint-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(note); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return durable.WriteFile(path, note, 0o600)
 }

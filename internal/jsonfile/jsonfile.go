@@ -11,9 +11,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ledger-dev/ledger/internal/durable"
 )
 
 // Update reads the file at path (nil if it does not exist), passes its
@@ -37,7 +38,8 @@ func Update(path string, update func(old []byte) ([]byte, error)) error {
 	if err != nil {
 		return err
 	}
-	return write(path, b)
+	// Mode 0600: these files say who may do what.
+	return durable.WriteFile(path, b, 0o600)
 }
 
 // Decode decodes b, one JSON document, into v strictly: an unknown member
@@ -60,34 +62,4 @@ func Decode(b []byte, v any) error {
 func Marshal(v any) ([]byte, error) {
 	b, err := json.MarshalIndent(v, "", "  ")
 	return append(b, '\n'), err
-}
-
-// write replaces path with b: temporary file, fsync, rename, fsync of the
-// directory. Mode 0600: these files say who may do what.
-func write(path string, b []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	dir, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	return dir.Sync()
 }

@@ -133,13 +133,9 @@ func (s *Server) entry(ctx context.Context, index, size uint64) ([]byte, error) 
 	if !ok || index >= size {
 		return nil, fmt.Errorf("%w: no entry %d in a log of size %d", errNotFound, index, size)
 	}
-	raw, err := s.cfg.Tiles.ReadTile(ctx, bt)
+	entries, err := tiles.ReadEntryBundle(ctx, s.cfg.Tiles, bt)
 	if err != nil {
 		return nil, err
-	}
-	entries, err := tiles.ParseEntryBundle(raw, bt.Width)
-	if err != nil {
-		return nil, fmt.Errorf("stored bundle %s: %w", bt.Path(), err)
 	}
 	return entries[index%tiles.TileWidth], nil
 }
@@ -154,17 +150,6 @@ func (s *Server) logEntryRead(w http.ResponseWriter, r *http.Request, index uint
 		return false
 	}
 	return true
-}
-
-// hashTiles adapts the storage to tiles.TileReader for building proofs.
-type hashTiles struct{ r TileReader }
-
-func (h hashTiles) ReadTile(ctx context.Context, t tiles.Tile) ([]tiles.Hash, error) {
-	b, err := h.r.ReadTile(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	return tiles.ParseHashTile(b, t.Width)
 }
 
 // getProof returns a c2sp.org/tlog-proof@v1 for an entry against the
@@ -185,7 +170,7 @@ func (s *Server) getProof(w http.ResponseWriter, r *http.Request) {
 	if !s.mayRead(w, r, leaf) || !s.logEntryRead(w, r, index) {
 		return
 	}
-	hashes, err := tiles.InclusionProof(r.Context(), hashTiles{s.cfg.Tiles}, index, size)
+	hashes, err := tiles.InclusionProof(r.Context(), tiles.HashTiles(s.cfg.Tiles), index, size)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

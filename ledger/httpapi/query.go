@@ -82,7 +82,7 @@ func (s *Server) queryEvents(w http.ResponseWriter, r *http.Request) {
 		rows = rows[:limit]
 		resp.NextCursor = encodeCursor(index.CursorOf(rows[limit-1]))
 	}
-	proofs := &proofTiles{r: hashTiles{s.cfg.Tiles}, cache: map[tiles.Tile][]tiles.Hash{}}
+	proofs := &proofTiles{r: tiles.HashTiles(s.cfg.Tiles), cache: map[tiles.Tile][]tiles.Hash{}}
 	for _, row := range rows {
 		er := newEventRow(row)
 		if withProof {

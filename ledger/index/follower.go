@@ -31,41 +31,20 @@ func StorageLog(r TileReader) Log { return storageLog{r} }
 
 type storageLog struct{ r TileReader }
 
-func (s storageLog) read(ctx context.Context, n, size uint64, entries bool) (tiles.Tile, []byte, error) {
-	t, ok := tiles.TileFor(0, n, size)
-	if !ok {
-		return t, nil, fmt.Errorf("tile %d is not in a tree of size %d", n, size)
-	}
-	t.Entries = entries
-	b, err := s.r.ReadTile(ctx, t)
-	if err != nil {
-		return t, nil, fmt.Errorf("couldn't read %s: %w", t.Path(), err)
-	}
-	return t, b, nil
-}
-
 func (s storageLog) Bundle(ctx context.Context, n, size uint64) ([][]byte, error) {
-	t, b, err := s.read(ctx, n, size, true)
-	if err != nil {
-		return nil, err
+	t, ok := tiles.BundleFor(n, size)
+	if !ok {
+		return nil, fmt.Errorf("entry bundle %d is not in a tree of size %d", n, size)
 	}
-	entries, err := tiles.ParseEntryBundle(b, t.Width)
-	if err != nil {
-		return nil, fmt.Errorf("stored bundle %s: %w", t.Path(), err)
-	}
-	return entries, nil
+	return tiles.ReadEntryBundle(ctx, s.r, t)
 }
 
 func (s storageLog) LeafHashes(ctx context.Context, n, size uint64) ([]tiles.Hash, error) {
-	t, b, err := s.read(ctx, n, size, false)
-	if err != nil {
-		return nil, err
+	t, ok := tiles.TileFor(0, n, size)
+	if !ok {
+		return nil, fmt.Errorf("tile %d is not in a tree of size %d", n, size)
 	}
-	hs, err := tiles.ParseHashTile(b, t.Width)
-	if err != nil {
-		return nil, fmt.Errorf("stored tile %s: %w", t.Path(), err)
-	}
-	return hs, nil
+	return tiles.HashTiles(s.r).ReadTile(ctx, t)
 }
 
 // TreeLog is the Log of a verified checkpoint's tree, read through the

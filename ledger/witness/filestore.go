@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ledger-dev/ledger/internal/durable"
 )
 
 // FileStore is the embedded Store: a directory holding one state file,
@@ -102,7 +104,7 @@ func openStateFile(path string) (*FileStore, error) {
 		return nil, fmt.Errorf("couldn't open the state file: %w", err)
 	}
 	// The file may have just been created: make its directory entry durable.
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := durable.SyncDir(filepath.Dir(path)); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -289,16 +291,4 @@ func slotSum(slot []byte) [sha256.Size]byte {
 	var sum [sha256.Size]byte
 	h.Sum(sum[:0])
 	return sum
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("couldn't sync %s: %w", dir, err)
-	}
-	return nil
 }

@@ -30,6 +30,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sys/unix"
 
+	"github.com/ledger-dev/ledger/internal/durable"
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/tiles"
 )
@@ -73,9 +74,6 @@ func Open(dir string) (*Storage, error) {
 
 // Close releases the writer lock.
 func (s *Storage) Close() error { return s.lock.Close() }
-
-// Dir returns the log directory.
-func (s *Storage) Dir() string { return s.dir }
 
 // stateJSON is the on-disk form of the committed state.
 type stateJSON struct {
@@ -138,7 +136,7 @@ func (s *Storage) Commit(_ context.Context, f *ledger.Flush) error {
 	if err := os.Rename(tmp, filepath.Join(s.dir, stateFile)); err != nil {
 		return err
 	}
-	if err := syncDir(s.dir); err != nil {
+	if err := durable.SyncDir(s.dir); err != nil {
 		return err
 	}
 	// At this point f.New is committed and survives a crash.
@@ -159,12 +157,6 @@ func (s *Storage) ReadTile(_ context.Context, t tiles.Tile) ([]byte, error) {
 	return s.read(t.Path())
 }
 
-// Published returns the published checkpoint, or an error wrapping
-// tiles.ErrNotFound if there is none yet.
-func (s *Storage) Published(context.Context) ([]byte, error) {
-	return s.read(tiles.CheckpointPath)
-}
-
 func (s *Storage) read(path string) ([]byte, error) {
 	b, err := os.ReadFile(filepath.Join(s.dir, filepath.FromSlash(path)))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -180,45 +172,7 @@ func (s *Storage) Publish(_ context.Context, checkpoint []byte) error {
 	if cur, err := s.read(tiles.CheckpointPath); err == nil && bytes.Equal(cur, checkpoint) {
 		return nil
 	}
-	return s.writeFile(tiles.CheckpointPath, checkpoint, true, true)
-}
-
-// writeFile writes path (relative, slash-separated) through a temporary file
-// and a rename, so readers never see a partly written file. With durable,
-// the file is fsynced before the rename; with syncParent, its directory is
-// fsynced after it. The directory must exist.
-func (s *Storage) writeFile(path string, data []byte, durable, syncParent bool) error {
-	full := filepath.Join(s.dir, filepath.FromSlash(path))
-	dir := filepath.Dir(full)
-	tmp, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // a no-op after the rename
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("couldn't write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if durable {
-		if err := tmp.Sync(); err != nil {
-			tmp.Close()
-			return fmt.Errorf("couldn't sync %s: %w", path, err)
-		}
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), full); err != nil {
-		return err
-	}
-	if syncParent {
-		return syncDir(dir)
-	}
-	return nil
+	return durable.WriteFile(filepath.Join(s.dir, filepath.FromSlash(tiles.CheckpointPath)), checkpoint, 0o644)
 }
 
 // writeFlush makes the flush's new tiles and its new commit state durable,
@@ -274,7 +228,7 @@ func (s *Storage) writeFlush(f *ledger.Flush, state []byte) (tmpState string, er
 	g.Go(func() error { return writeClose(tmp, state, perFile) })
 	if perFile {
 		for dir := range dirs {
-			g.Go(func() error { return syncDir(dir) })
+			g.Go(func() error { return durable.SyncDir(dir) })
 		}
 		return tmp.Name(), g.Wait()
 	}
@@ -335,17 +289,5 @@ func (s *Storage) mkdirs(dir string, sync map[string]bool) error {
 		return err
 	}
 	s.dirs[dir] = true
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("couldn't sync directory %s: %w", dir, err)
-	}
 	return nil
 }

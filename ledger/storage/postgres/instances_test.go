@@ -117,7 +117,7 @@ func commitTogether(t *testing.T, stores []*Storage, flushes []*ledger.Flush) []
 // rebuilt from what s holds: what a ledger does after ErrConflict.
 func follow(t *testing.T, s *Storage, st ledger.State) *logOf {
 	ctx := t.Context()
-	b, err := tiles.NewBuilder(ctx, st.Size, hashTiles{s})
+	b, err := tiles.NewBuilder(ctx, st.Size, tiles.HashTiles(s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,17 +131,6 @@ func follow(t *testing.T, s *Storage, st ledger.State) *logOf {
 		}
 	}
 	return l
-}
-
-// hashTiles reads parsed hash tiles from a Storage, for tiles.NewBuilder.
-type hashTiles struct{ s *Storage }
-
-func (h hashTiles) ReadTile(ctx context.Context, t tiles.Tile) ([]tiles.Hash, error) {
-	b, err := h.s.ReadTile(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	return tiles.ParseHashTile(b, t.Width)
 }
 
 // checkHolds checks that the tables hold exactly the tiles in written, and

@@ -9,6 +9,10 @@ import (
 	"github.com/ledger-dev/ledger/tiles"
 )
 
+// The plumbing every client subcommand (append, export, index with --log
+// URL) shares: the --token flag, an HTTP client that sends the token, and
+// the verifying client's fetcher that sends it.
+
 // tokenFlag defines --token, the bearer token a command sends, defaulting
 // to $LEDGER_TOKEN so that it need not appear in shell history.
 func tokenFlag(fs *flag.FlagSet, role string) *string {
@@ -27,8 +31,10 @@ func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	return b.next.RoundTrip(req)
 }
 
-// newHTTPClient returns a client that sends token, if set.
-func newHTTPClient(token string, timeout time.Duration) *http.Client {
+// newClient returns the HTTP client of a client subcommand: it sends
+// token, if set, as a bearer token, and gives up on a request after timeout
+// (0: never).
+func newClient(token string, timeout time.Duration) *http.Client {
 	c := &http.Client{Timeout: timeout}
 	if token != "" {
 		c.Transport = bearer{token: token, next: http.DefaultTransport}

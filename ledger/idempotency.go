@@ -1,5 +1,14 @@
 package ledger
 
+import "github.com/ledger-dev/ledger/tiles"
+
+// keyRecord is where the entry holding an idempotency key landed: what a
+// duplicate of it is answered with.
+type keyRecord struct {
+	index uint64
+	hash  tiles.Hash
+}
+
 // indexKey returns the form of an idempotency key held in the in-memory key
 // index: a canonical lowercase UUID (the usual event id) as a zero byte and
 // its 16 bytes, which no other key can be; any other key as a copy of its

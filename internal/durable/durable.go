@@ -1,0 +1,71 @@
+// Package durable writes files that survive a crash: a file is replaced
+// whole or not at all, and once a call returns its new contents and its
+// directory entry are on stable storage.
+//
+// A rename replaces a file atomically, but only the fsync of the file
+// before it makes the new contents durable, and only the fsync of the
+// directory after it makes the rename itself durable: without either, a
+// crash may leave the old file, an empty one or none at all.
+//
+// It imports only the standard library: the verifier links it.
+package durable
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// WriteFile replaces the file at path with data, with mode perm (as given:
+// the umask does not apply). It writes a temporary file in the same
+// directory, fsyncs it, renames it over path and fsyncs the directory, so
+// that a reader, or the file system after a crash, holds either the old
+// file or the new one, never a part of one. The directory must exist. On
+// error the temporary file is removed and path is as it was, unless the
+// error is from the last fsync (the rename happened but may not be
+// durable).
+func WriteFile(path string, data []byte, perm fs.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("couldn't create a temporary file for %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name()) // a no-op after the rename
+	if err := writeSync(tmp, data, perm); err != nil {
+		return fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("couldn't replace %s: %w", path, err)
+	}
+	return SyncDir(dir)
+}
+
+// writeSync writes data to f, sets its mode, fsyncs and closes it.
+func writeSync(f *os.File, data []byte, perm fs.FileMode) error {
+	_, err := f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// SyncDir fsyncs the directory dir, making durable the entries created,
+// renamed or removed in it.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("couldn't sync directory %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("couldn't sync directory %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,123 @@
+package durable
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// entries returns the names in dir.
+func entries(t *testing.T, dir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, de := range des {
+		names = append(names, de.Name())
+	}
+	return names
+}
+
+func TestWriteFile(t *testing.T) {
+	// The mode is as given, whatever the umask.
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	for _, tc := range []struct {
+		name     string
+		existing []byte // nil: no file before
+		data     []byte
+		perm     fs.FileMode
+	}{
+		{name: "new", data: []byte("hello\n"), perm: 0o600},
+		{name: "new readable", data: []byte("hello\n"), perm: 0o644},
+		{name: "replace", existing: []byte("an older and longer file\n"), data: []byte("new\n"), perm: 0o644},
+		{name: "empty", existing: []byte("old\n"), data: []byte{}, perm: 0o600},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "file")
+			if tc.existing != nil {
+				if err := os.WriteFile(path, tc.existing, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := WriteFile(path, tc.data, tc.perm); err != nil {
+				t.Fatalf("WriteFile: %v", err)
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(tc.data) {
+				t.Errorf("file holds %q, want %q", got, tc.data)
+			}
+			st, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Mode().Perm() != tc.perm {
+				t.Errorf("mode %v, want %v", st.Mode().Perm(), tc.perm)
+			}
+			if names := entries(t, dir); len(names) != 1 {
+				t.Errorf("directory holds %q, want only the file", names)
+			}
+		})
+	}
+}
+
+func TestWriteFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteFile(filepath.Join(dir, "missing", "file"), []byte("x"), 0o600); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("WriteFile in a missing directory: %v, want an error wrapping fs.ErrNotExist", err)
+	}
+	// A directory in the way: the rename fails, and neither it nor a
+	// temporary file is left behind.
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sub, "inside"), []byte("kept"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(sub, []byte("x"), 0o600); err == nil {
+		t.Error("WriteFile over a non-empty directory succeeded")
+	}
+	if names := entries(t, dir); len(names) != 1 || names[0] != "sub" {
+		t.Errorf("directory holds %q after a failed write, want only sub", names)
+	}
+	if b, err := os.ReadFile(filepath.Join(sub, "inside")); err != nil || string(b) != "kept" {
+		t.Errorf("the directory in the way changed: %q, %v", b, err)
+	}
+}
+
+func TestSyncDir(t *testing.T) {
+	dir := t.TempDir()
+	if err := SyncDir(dir); err != nil {
+		t.Errorf("SyncDir: %v", err)
+	}
+	if err := SyncDir(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("SyncDir of a missing directory: %v, want an error wrapping fs.ErrNotExist", err)
+	}
+}
+
+// TestStandardLibraryOnly keeps the package free of other modules: the
+// verifier links it, and may link nothing but the standard library and
+// tiles' dependencies.
+func TestStandardLibraryOnly(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if dep != "github.com/ledger-dev/ledger/internal/durable" {
+			t.Errorf("durable links %s, which is not in the standard library", dep)
+		}
+	}
+}
