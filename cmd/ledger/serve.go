@@ -197,7 +197,7 @@ func openStorage(ctx context.Context, data, pgURL string, log *slog.Logger) (sto
 	if pgURL != "" {
 		return postgres.Open(ctx, postgres.Config{DSN: pgURL, Logger: log})
 	}
-	return posix.Open(filepath.Join(data, "log"))
+	return posix.Open(ctx, posix.Config{Dir: filepath.Join(data, "log")})
 }
 
 // openKey loads the log key from keyFile, or from DIR/log.key, creating the

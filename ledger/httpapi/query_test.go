@@ -41,7 +41,7 @@ func newQueryServer(t testing.TB) *queryServer {
 // changes to the server's configuration.
 func newQueryServerPublishing(t testing.TB, every time.Duration, tweaks ...func(*httpapi.Config)) *queryServer {
 	dir := t.TempDir()
-	store, err := posix.Open(filepath.Join(dir, "log"))
+	store, err := posix.Open(t.Context(), posix.Config{Dir: filepath.Join(dir, "log")})
 	if err != nil {
 		t.Fatal(err)
 	}
