@@ -63,7 +63,7 @@ func TestWitnessQuorum(t *testing.T) {
 	var ws []*testWitness
 	policyText := "log " + vkey + "\n"
 	for i := range 3 {
-		store, err := witness.NewFileStore(t.TempDir())
+		store, err := witness.OpenFileStore(t.Context(), witness.FileStoreConfig{Dir: t.TempDir()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -98,7 +98,7 @@ func Start(t testing.TB, cfg Config) *Ledger {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := posix.Open(filepath.Join(cfg.Dir, "log"))
+	store, err := posix.Open(t.Context(), posix.Config{Dir: filepath.Join(cfg.Dir, "log")})
 	if err != nil {
 		t.Fatal(err)
 	}

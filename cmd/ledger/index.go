@@ -10,9 +10,13 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
 	"github.com/ledger-dev/ledger/ledger/index"
+	pgindex "github.com/ledger-dev/ledger/ledger/index/postgres"
+	"github.com/ledger-dev/ledger/ledger/index/sqlite"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
@@ -23,21 +27,21 @@ type indexStore interface {
 	Close() error
 }
 
-// openIndex opens the PostgreSQL index at pgURL, or else the SQLite index
-// file at path.
-func openIndex(ctx context.Context, path, pgURL string) (indexStore, error) {
-	if pgURL != "" {
-		return index.OpenPostgres(ctx, pgURL)
+// openIndex opens the PostgreSQL index that pg names (by DSN or pool), or
+// else, when pg is zero, the SQLite index file at path.
+func openIndex(ctx context.Context, path string, pg pgindex.Config) (indexStore, error) {
+	if pg != (pgindex.Config{}) {
+		return pgindex.Open(ctx, pg)
 	}
-	return index.OpenSQLite(ctx, path)
+	return sqlite.Open(ctx, sqlite.Config{Path: path})
 }
 
-// startIndex opens the server's index — in the PostgreSQL database at pgURL
-// beside the log, or else in SQLite at DIR/index.sqlite — and starts a
-// follower that catches up with the log and then keeps up with it. stop ends
-// the follower and closes the index.
-func startIndex(ctx context.Context, data, pgURL string, store index.TileReader, l *ledger.Ledger, log *slog.Logger) (idx indexStore, stop func(), err error) {
-	idx, err = openIndex(ctx, filepath.Join(data, "index.sqlite"), pgURL)
+// startIndex opens the server's index — in the log's PostgreSQL database,
+// through the log's pool, when pool is set, or else in SQLite at
+// DIR/index.sqlite — and starts a follower that catches up with the log and
+// then keeps up with it. stop ends the follower and closes the index.
+func startIndex(ctx context.Context, data string, pool *pgxpool.Pool, store index.TileReader, l *ledger.Ledger, log *slog.Logger) (idx indexStore, stop func(), err error) {
+	idx, err = openIndex(ctx, filepath.Join(data, "index.sqlite"), pgindex.Config{Pool: pool})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -94,7 +98,7 @@ func cmdIndex(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	idx, err := openIndex(ctx, *file, *pgURL)
+	idx, err := openIndex(ctx, *file, pgindex.Config{DSN: *pgURL})
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/ledger-dev/ledger/internal/pgtest"
 	"github.com/ledger-dev/ledger/ledger/index"
+	pgindex "github.com/ledger-dev/ledger/ledger/index/postgres"
+	"github.com/ledger-dev/ledger/ledger/index/sqlite"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
@@ -136,7 +138,7 @@ func TestEvidenceE2E(t *testing.T) {
 
 // forgeIndexRow changes row 3 of the SQLite index behind its back (see forgeRow).
 func forgeIndexRow(t *testing.T, path string) {
-	idx, err := index.OpenSQLite(t.Context(), path)
+	idx, err := sqlite.Open(t.Context(), sqlite.Config{Path: path})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +193,7 @@ func TestIndexPostgresE2E(t *testing.T) {
 	if out, code := runCmd(t, ledgerBin, append([]string{"index", "verify"}, idxArgs...)...); code != 0 || !strings.Contains(out, "checked 300 rows") {
 		t.Fatalf("ledger index verify: %d\n%s", code, out)
 	}
-	idx, err := index.OpenPostgres(t.Context(), dsn)
+	idx, err := pgindex.Open(t.Context(), pgindex.Config{DSN: dsn})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -96,7 +97,15 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			return fmt.Errorf("%w: %s: %v", errUsage, *policyFile, err)
 		}
 	}
-	store, err := openStorage(ctx, *data, *pgURL, log)
+	// With --postgres the log and the index share one connection pool.
+	var pool *pgxpool.Pool
+	if *pgURL != "" {
+		if pool, err = pgxpool.New(ctx, *pgURL); err != nil {
+			return fmt.Errorf("couldn't connect to PostgreSQL: %w", err)
+		}
+		defer pool.Close()
+	}
+	store, err := openStorage(ctx, *data, pool, log)
 	if err != nil {
 		return err
 	}
@@ -119,7 +128,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	var idx indexStore
 	if !*noIndex {
 		var stopIndex func()
-		if idx, stopIndex, err = startIndex(ctx, *data, *pgURL, store, l, log); err != nil {
+		if idx, stopIndex, err = startIndex(ctx, *data, pool, store, l, log); err != nil {
 			return err
 		}
 		defer stopIndex()
@@ -191,13 +200,13 @@ type storage interface {
 	io.Closer
 }
 
-// openStorage opens the PostgreSQL driver when pgURL is set, else the posix
-// driver in DIR/log.
-func openStorage(ctx context.Context, data, pgURL string, log *slog.Logger) (storage, error) {
-	if pgURL != "" {
-		return postgres.Open(ctx, postgres.Config{DSN: pgURL, Logger: log})
+// openStorage opens the PostgreSQL driver on pool when it is set, else the
+// posix driver in DIR/log.
+func openStorage(ctx context.Context, data string, pool *pgxpool.Pool, log *slog.Logger) (storage, error) {
+	if pool != nil {
+		return postgres.Open(ctx, postgres.Config{Pool: pool, Logger: log})
 	}
-	return posix.Open(filepath.Join(data, "log"))
+	return posix.Open(ctx, posix.Config{Dir: filepath.Join(data, "log")})
 }
 
 // openKey loads the log key from keyFile, or from DIR/log.key, creating the

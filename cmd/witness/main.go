@@ -210,7 +210,7 @@ type store interface {
 // openStore opens the file store in dir, or the PostgreSQL store at pgURL.
 func openStore(ctx context.Context, dir, pgURL string) (store, error) {
 	if pgURL != "" {
-		return postgres.New(ctx, postgres.Config{URL: pgURL})
+		return postgres.Open(ctx, postgres.Config{DSN: pgURL})
 	}
-	return witness.NewFileStore(dir)
+	return witness.OpenFileStore(ctx, witness.FileStoreConfig{Dir: dir})
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/ledger-dev/ledger/tiles"
 )
 
-// Index is the query index the query API, the reports and exports read: an
-// *index.SQLite or *index.Postgres.
+// Index is the query index the query API, the reports and exports read:
+// a backend of ledger/index (ledger/index/sqlite, ledger/index/postgres).
 type Index interface {
 	// Query returns one page of rows.
 	Query(ctx context.Context, q index.Query) ([]index.Row, error)

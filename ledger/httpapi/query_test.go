@@ -18,6 +18,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
 	"github.com/ledger-dev/ledger/ledger/index"
+	"github.com/ledger-dev/ledger/ledger/index/sqlite"
 	"github.com/ledger-dev/ledger/ledger/storage/posix"
 	"github.com/ledger-dev/ledger/tiles"
 )
@@ -29,7 +30,7 @@ var queryNow = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 // queryServer is a ledger with a SQLite index behind a real HTTP server.
 type queryServer struct {
 	*testServer
-	idx      *index.SQLite
+	idx      *sqlite.Index
 	follower *index.Follower
 }
 
@@ -41,7 +42,7 @@ func newQueryServer(t testing.TB) *queryServer {
 // changes to the server's configuration.
 func newQueryServerPublishing(t testing.TB, every time.Duration, tweaks ...func(*httpapi.Config)) *queryServer {
 	dir := t.TempDir()
-	store, err := posix.Open(filepath.Join(dir, "log"))
+	store, err := posix.Open(t.Context(), posix.Config{Dir: filepath.Join(dir, "log")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +60,7 @@ func newQueryServerPublishing(t testing.TB, every time.Duration, tweaks ...func(
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close(context.Background()) })
-	idx, err := index.OpenSQLite(t.Context(), filepath.Join(dir, "index.sqlite"))
+	idx, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(dir, "index.sqlite")})
 	if err != nil {
 		t.Fatal(err)
 	}

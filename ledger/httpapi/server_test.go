@@ -37,7 +37,7 @@ type testServer struct {
 }
 
 func newTestServer(t *testing.T, limits event.Limits, maxBody int64) *testServer {
-	store, err := posix.Open(t.TempDir())
+	store, err := posix.Open(t.Context(), posix.Config{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +297,7 @@ func TestIdempotencyPerTenant(t *testing.T) {
 	dir := t.TempDir()
 	signer, _ := storagetest.NewSigner(t, "example.com/tenants")
 	start := func() (*httptest.Server, func()) {
-		store, err := posix.Open(dir)
+		store, err := posix.Open(t.Context(), posix.Config{Dir: dir})
 		if err != nil {
 			t.Fatal(err)
 		}

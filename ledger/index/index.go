@@ -9,8 +9,12 @@
 // every row against the tiles and reports what differs. A query answer is
 // checked by its reader with an inclusion proof of each row's leaf.
 //
-// Two backends implement Store: SQLite (OpenSQLite, pure Go, a file beside
-// the posix log) and PostgreSQL (OpenPostgres, beside the postgres driver).
+// This package is the core: rows, queries, the Store contract, the
+// Follower, Rebuild and Verify. It links no database driver. Two backends
+// implement Store, each in its own package: ledger/index/sqlite (pure Go, a
+// file beside the posix log) and ledger/index/postgres (in the log's
+// database, beside the postgres storage driver). ledger/index/indextest is
+// the contract suite that every backend passes.
 package index
 
 import (
@@ -68,7 +72,7 @@ func NewRow(index uint64, leaf []byte) (r Row, ok bool) {
 
 // micro truncates t to the microsecond, the precision the index keeps
 // (PostgreSQL's), in UTC.
-func micro(t time.Time) time.Time { return timeOf(t.UnixMicro()) }
+func micro(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }
 
 // Filter selects rows. Empty fields match everything; non-empty ones must
 // equal the column. The time window is [Since, Until) at microsecond

@@ -42,7 +42,7 @@ import (
 // error stops the store (every later call fails): what is on disk is then
 // unknown until a restart reads it again.
 //
-// One process at a time may use a directory: NewFileStore takes an
+// One process at a time may use a directory: OpenFileStore takes an
 // exclusive lock on DIR/lock, held until Close (or the process's death).
 type FileStore struct {
 	f     *os.File
@@ -74,8 +74,18 @@ type slotPair struct {
 	value []byte     // the current, durable value; nil if none
 }
 
-// NewFileStore opens the FileStore in dir, creating it if needed.
-func NewFileStore(dir string) (*FileStore, error) {
+// FileStoreConfig configures a FileStore.
+type FileStoreConfig struct {
+	// Dir is the state directory, created if needed. Required.
+	Dir string
+}
+
+// OpenFileStore opens the FileStore in cfg.Dir, creating it if needed.
+func OpenFileStore(_ context.Context, cfg FileStoreConfig) (*FileStore, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("witness: FileStoreConfig.Dir is required")
+	}
+	dir := cfg.Dir
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("couldn't create the state directory: %w", err)
 	}

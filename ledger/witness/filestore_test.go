@@ -39,7 +39,7 @@ func TestFileStoreCrash(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			s, err := NewFileStore(dir)
+			s, err := OpenFileStore(t.Context(), FileStoreConfig{Dir: dir})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,7 +52,7 @@ func TestFileStoreCrash(t *testing.T) {
 			}
 			tc.damage(f)
 			f.Close()
-			s, err = NewFileStore(dir)
+			s, err = OpenFileStore(t.Context(), FileStoreConfig{Dir: dir})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -72,13 +72,16 @@ func TestFileStoreCrash(t *testing.T) {
 
 // TestFileStoreDirectory checks the directory's lock and the size limit.
 func TestFileStoreDirectory(t *testing.T) {
+	if _, err := OpenFileStore(t.Context(), FileStoreConfig{}); err == nil {
+		t.Fatal("OpenFileStore without a directory succeeded")
+	}
 	dir := t.TempDir()
-	s, err := NewFileStore(dir)
+	s, err := OpenFileStore(t.Context(), FileStoreConfig{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := NewFileStore(dir); err == nil || !strings.Contains(err.Error(), "in use") {
+	if _, err := OpenFileStore(t.Context(), FileStoreConfig{Dir: dir}); err == nil || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("second store on one directory: %v, want an in-use error", err)
 	}
 	big := make([]byte, MaxStateSize)

@@ -11,7 +11,7 @@ func TestFileStore(t *testing.T) {
 	witnesstest.RunStore(t, func(t *testing.T) witnesstest.Opener {
 		dir := t.TempDir()
 		return func(t *testing.T) witness.Store {
-			s, err := witness.NewFileStore(dir)
+			s, err := witness.OpenFileStore(t.Context(), witness.FileStoreConfig{Dir: dir})
 			if err != nil {
 				t.Fatal(err)
 			}

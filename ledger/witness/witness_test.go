@@ -38,7 +38,7 @@ func newTestWitness(t *testing.T, logs ...*witnesstest.Log) *testWitness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := witness.NewFileStore(t.TempDir())
+	store, err := witness.OpenFileStore(t.Context(), witness.FileStoreConfig{Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

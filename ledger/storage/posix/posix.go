@@ -50,9 +50,19 @@ type Storage struct {
 	dirs  map[string]bool // directories known to exist
 }
 
-// Open opens (creating if needed) the log directory dir and takes its writer
-// lock. It fails if another process holds the lock.
-func Open(dir string) (*Storage, error) {
+// Config configures a Storage.
+type Config struct {
+	// Dir is the log directory, created if needed. Required.
+	Dir string
+}
+
+// Open opens (creating if needed) the log directory cfg.Dir and takes its
+// writer lock. It fails if another process holds the lock.
+func Open(_ context.Context, cfg Config) (*Storage, error) {
+	if cfg.Dir == "" {
+		return nil, errors.New("posix: Config.Dir is required")
+	}
+	dir := cfg.Dir
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}

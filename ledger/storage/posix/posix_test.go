@@ -16,7 +16,7 @@ func TestContract(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storagetest.Opener {
 		dir := t.TempDir()
 		return func(t *testing.T) ledger.Storage {
-			s, err := posix.Open(dir)
+			s, err := posix.Open(t.Context(), posix.Config{Dir: dir})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -26,16 +26,19 @@ func TestContract(t *testing.T) {
 }
 
 func TestOneWriter(t *testing.T) {
+	if _, err := posix.Open(t.Context(), posix.Config{}); err == nil {
+		t.Fatal("Open without a directory succeeded")
+	}
 	dir := t.TempDir()
-	s, err := posix.Open(dir)
+	s, err := posix.Open(t.Context(), posix.Config{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := posix.Open(dir); err == nil {
+	if _, err := posix.Open(t.Context(), posix.Config{Dir: dir}); err == nil {
 		t.Fatal("a second writer opened a locked log directory")
 	}
 	s.Close()
-	s, err = posix.Open(dir)
+	s, err = posix.Open(t.Context(), posix.Config{Dir: dir})
 	if err != nil {
 		t.Fatalf("reopen after close: %v", err)
 	}
@@ -46,7 +49,7 @@ func TestOneWriter(t *testing.T) {
 // a DirFetcher over it audits the log.
 func TestStaticLayout(t *testing.T) {
 	dir := t.TempDir()
-	s, err := posix.Open(dir)
+	s, err := posix.Open(t.Context(), posix.Config{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,8 @@
 // compare-and-swap under the row's lock, so sequencing is serialised through
 // the database and the log never forks.
 //
-// Tables (migrations/*.sql, applied by Open):
+// Tables (migrations/*.sql, applied by Open and recorded in
+// log_schema_migrations):
 //
 //	log_tiles      (level, idx, width) -> hash tile      append-only
 //	log_bundles    (idx, width) -> entry bundle         append-only
@@ -22,6 +23,7 @@ package postgres
 import (
 	"bytes"
 	"context"
+	"embed"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,9 +32,22 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/ledger-dev/ledger/internal/pgschema"
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/tiles"
 )
+
+// migrations holds the schema, one numbered SQL file per change
+// (NNNN_name.sql), recorded in log_schema_migrations.
+//
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// logSchema returns the log's schema.
+func logSchema() (pgschema.Schema, error) {
+	steps, err := pgschema.Files(migrations, "migrations")
+	return pgschema.Schema{Component: "log", Steps: steps}, err
+}
 
 // Config configures a Storage. Exactly one of DSN and Pool is set.
 type Config struct {
@@ -103,9 +118,13 @@ func (s *Storage) start(ctx context.Context) error {
 	if fsync == "off" {
 		s.log.Warn("postgres runs with fsync=off: a crash of the database server may lose acknowledged entries; use this only for tests")
 	}
-	applied, err := migrate(ctx, s.pool)
+	schema, err := logSchema()
 	if err != nil {
-		return fmt.Errorf("couldn't migrate the log schema: %w", err)
+		return err
+	}
+	applied, err := schema.Migrate(ctx, s.pool)
+	if err != nil {
+		return err
 	}
 	if len(applied) > 0 {
 		s.log.Info("log schema migrated", "applied", applied)

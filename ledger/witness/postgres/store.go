@@ -12,17 +12,31 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/ledger-dev/ledger/internal/pgschema"
 )
 
 // Config configures a Store.
 type Config struct {
-	// URL is the PostgreSQL connection string, a postgres:// URL or
-	// key=value pairs. Required. The table witness_checkpoints is created
-	// if it does not exist.
-	URL string
+	// DSN is the connection string of the witness's database, a
+	// postgres:// URL or keyword/value pairs. Required.
+	DSN string
 	// MaxConns bounds the connection pool: at most this many updates of
 	// different logs run at once. Default 16.
 	MaxConns int32
+}
+
+func (c *Config) validate() error {
+	if c.DSN == "" {
+		return errors.New("postgres: Config.DSN is required")
+	}
+	if c.MaxConns < 0 {
+		return fmt.Errorf("postgres: Config.MaxConns %d is negative", c.MaxConns)
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = 16
+	}
+	return nil
 }
 
 // Store keeps the latest cosigned checkpoint of each log in PostgreSQL. An
@@ -37,31 +51,25 @@ type Store struct {
 	origins map[string]*originState
 }
 
-// schema creates the table. The advisory lock keeps two witnesses starting
-// at once from racing on CREATE TABLE IF NOT EXISTS.
-const schema = `
-SELECT pg_advisory_xact_lock(7418249201);
+// schema is the witness's schema, recorded in witness_schema_migrations.
+// Step 1 is idempotent: it adopts the table that versions before numbered
+// migrations created.
+var schema = pgschema.Schema{Component: "witness", Steps: []pgschema.Step{{Name: "0001_witness_checkpoints", SQL: `
 CREATE TABLE IF NOT EXISTS witness_checkpoints (
 	origin     text PRIMARY KEY,
 	checkpoint bytea NOT NULL,
 	updated_at timestamptz NOT NULL DEFAULT now()
-);`
+)`}}}
 
-// New connects to the database, creates the table if needed and returns
-// the Store.
-func New(ctx context.Context, cfg Config) (*Store, error) {
-	if cfg.URL == "" {
-		return nil, errors.New("postgres: Config.URL is required")
+// Open connects to the database, applies the schema migrations it lacks
+// and returns the Store.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
 	}
-	if cfg.MaxConns < 0 {
-		return nil, fmt.Errorf("postgres: Config.MaxConns %d is negative", cfg.MaxConns)
-	}
-	if cfg.MaxConns == 0 {
-		cfg.MaxConns = 16
-	}
-	pc, err := pgxpool.ParseConfig(cfg.URL)
+	pc, err := pgxpool.ParseConfig(cfg.DSN)
 	if err != nil {
-		return nil, fmt.Errorf("couldn't parse the PostgreSQL URL: %w", err)
+		return nil, fmt.Errorf("couldn't parse the PostgreSQL DSN: %w", err)
 	}
 	pc.MaxConns = cfg.MaxConns
 	pool, err := pgxpool.NewWithConfig(ctx, pc)
@@ -73,25 +81,11 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("couldn't connect to PostgreSQL: %w", err)
 	}
-	if err := createTable(ctx, pool); err != nil {
+	if _, err := schema.Migrate(ctx, pool); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("couldn't create the witness_checkpoints table: %w", err)
+		return nil, err
 	}
 	return &Store{pool: pool, batch: &batcher{pool: pool}, origins: map[string]*originState{}}, nil
-}
-
-// createTable creates witness_checkpoints unless it exists. It looks
-// first, so that a role without the right to create tables can use a
-// database where the table was made for it.
-func createTable(ctx context.Context, pool *pgxpool.Pool) error {
-	var exists bool
-	if err := pool.QueryRow(ctx, `SELECT to_regclass('witness_checkpoints') IS NOT NULL`).Scan(&exists); err != nil || exists {
-		return err
-	}
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, schema)
-		return err
-	})
 }
 
 // Close closes the connection pool.

@@ -23,7 +23,7 @@ func TestStore(t *testing.T) {
 	witnesstest.RunStore(t, func(t *testing.T) witnesstest.Opener {
 		dsn := pgtest.New(t)
 		return func(t *testing.T) witness.Store {
-			s, err := postgres.New(t.Context(), postgres.Config{URL: dsn})
+			s, err := postgres.Open(t.Context(), postgres.Config{DSN: dsn})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -40,7 +40,7 @@ func TestSharedDatabase(t *testing.T) {
 	dsn := pgtest.New(t)
 	var stores []*postgres.Store
 	for range 2 {
-		s, err := postgres.New(t.Context(), postgres.Config{URL: dsn})
+		s, err := postgres.Open(t.Context(), postgres.Config{DSN: dsn})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,11 +76,11 @@ func TestSharedDatabase(t *testing.T) {
 }
 
 // TestRoleWithoutCreate checks that a witness whose role may only read,
-// insert and update witness_checkpoints can use a database where the table
-// was created for it.
+// insert and update witness_checkpoints (and read its schema version) can
+// use a database where the table was created for it.
 func TestRoleWithoutCreate(t *testing.T) {
 	dsn := pgtest.New(t)
-	owner, err := postgres.New(t.Context(), postgres.Config{URL: dsn}) // creates the table
+	owner, err := postgres.Open(t.Context(), postgres.Config{DSN: dsn}) // creates the table
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,8 @@ func TestRoleWithoutCreate(t *testing.T) {
 	defer admin.Close(context.Background())
 	role := fmt.Sprintf("witness_%d", time.Now().UnixNano())
 	for _, q := range []string{`CREATE ROLE ` + role + ` LOGIN`, `REVOKE CREATE ON SCHEMA public FROM PUBLIC`,
-		`GRANT SELECT, INSERT, UPDATE ON witness_checkpoints TO ` + role} {
+		`GRANT SELECT, INSERT, UPDATE ON witness_checkpoints TO ` + role,
+		`GRANT SELECT ON witness_schema_migrations TO ` + role} {
 		if _, err := admin.Exec(t.Context(), q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
@@ -106,7 +107,7 @@ func TestRoleWithoutCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	u.User = url.User(role)
-	s, err := postgres.New(t.Context(), postgres.Config{URL: u.String()})
+	s, err := postgres.Open(t.Context(), postgres.Config{DSN: u.String()})
 	if err != nil {
 		t.Fatalf("open as %s: %v", role, err)
 	}
@@ -116,5 +117,40 @@ func TestRoleWithoutCreate(t *testing.T) {
 	}
 	if _, err := admin.Exec(t.Context(), `SET ROLE `+role+`; CREATE TABLE not_allowed (x int)`); err == nil {
 		t.Fatal("the role may create tables: the test proves nothing")
+	}
+}
+
+// TestOpenOldSchema opens a database whose witness_checkpoints was created
+// by a version without numbered migrations: the checkpoints stay, and the
+// schema is recorded at version 1.
+func TestOpenOldSchema(t *testing.T) {
+	dsn := pgtest.New(t)
+	admin, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(context.Background())
+	// What the versions before numbered migrations ran.
+	if _, err := admin.Exec(t.Context(), `
+SELECT pg_advisory_xact_lock(7418249201);
+CREATE TABLE IF NOT EXISTS witness_checkpoints (
+	origin     text PRIMARY KEY,
+	checkpoint bytea NOT NULL,
+	updated_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO witness_checkpoints (origin, checkpoint) VALUES ('example.com/log', 'v7')`); err != nil {
+		t.Fatal(err)
+	}
+	s, err := postgres.Open(t.Context(), postgres.Config{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if b, err := s.Get(t.Context(), "example.com/log"); err != nil || string(b) != "v7" {
+		t.Fatalf("the old checkpoint reads %q, %v", b, err)
+	}
+	var version int
+	if err := admin.QueryRow(t.Context(), `SELECT max(version) FROM witness_schema_migrations`).Scan(&version); err != nil || version != 1 {
+		t.Fatalf("schema version %d, %v; want 1", version, err)
 	}
 }

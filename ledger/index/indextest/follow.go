@@ -1,4 +1,4 @@
-package index
+package indextest
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/event"
+	"github.com/ledger-dev/ledger/ledger/index"
 	"github.com/ledger-dev/ledger/ledger/storage/posix"
 	"github.com/ledger-dev/ledger/ledger/storage/storagetest"
 	"github.com/ledger-dev/ledger/tiles"
@@ -23,7 +24,7 @@ type testLog struct {
 
 func newTestLog(t *testing.T) *testLog {
 	dir := t.TempDir()
-	store, err := posix.Open(dir)
+	store, err := posix.Open(t.Context(), posix.Config{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,37 +71,28 @@ func (tl *testLog) tree(t *testing.T, size uint64) *tiles.Tree {
 }
 
 // execSQL changes the index behind its back.
-func execSQL(t *testing.T, s backend, query string, args ...any) {
+func execSQL(t *testing.T, s Opened, query string, args ...any) {
 	t.Helper()
-	var err error
-	switch b := s.(type) {
-	case *SQLite:
-		_, err = b.db.ExecContext(t.Context(), query, args...)
-	case *Postgres:
-		_, err = b.pool.Exec(t.Context(), query, args...)
-	default:
-		t.Fatalf("unknown backend %T", s)
-	}
-	if err != nil {
+	if err := s.Exec(t.Context(), query, args...); err != nil {
 		t.Fatalf("%s: %v", query, err)
 	}
 }
 
-func testFollowVerifyRebuild(t *testing.T, s backend) {
+func testFollowVerifyRebuild(t *testing.T, s Opened) {
 	ctx := t.Context()
 	tl := newTestLog(t)
 	d := genEvents(t, 1500, 4)
 	tl.append(t, d.leaves[:700])
 	tl.append(t, [][]byte{[]byte("not an event")})
 	tl.append(t, d.leaves[700:1000])
-	f, err := NewFollower(FollowerConfig{Store: s, Log: StorageLog(tl.store), Size: tl.size, Interval: 5 * time.Millisecond})
+	f, err := index.NewFollower(index.FollowerConfig{Store: s, Log: index.StorageLog(tl.store), Size: tl.size, Interval: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n, err := f.Sync(ctx); err != nil || n != 1001 {
 		t.Fatalf("Sync: %d, %v; want 1001", n, err)
 	}
-	rows, err := s.Query(ctx, Query{Below: 2000, Order: ByIndex, Limit: 2000})
+	rows, err := s.Query(ctx, index.Query{Below: 2000, Order: index.ByIndex, Limit: 2000})
 	if err != nil || len(rows) != 1001 {
 		t.Fatalf("%d rows, %v", len(rows), err)
 	}
@@ -109,7 +101,7 @@ func testFollowVerifyRebuild(t *testing.T, s backend) {
 	if rows[700].ActorID != "" || string(rows[700].Leaf) != "not an event" || !sameRow(rows[701], want) {
 		t.Fatalf("rows around the non-event: %+v %+v", rows[700], rows[701])
 	}
-	checkVerify(t, s, TreeLog(tl.tree(t, 1001)), 1001, nil)
+	checkVerify(t, s, index.TreeLog(tl.tree(t, 1001)), 1001, nil)
 
 	// Change the index behind its back: a column, a whole row made
 	// consistent with itself, and a deleted row.
@@ -118,16 +110,16 @@ func testFollowVerifyRebuild(t *testing.T, s backend) {
 	fh := tiles.LeafHash(forged)
 	execSQL(t, s, `UPDATE index_entries SET leaf = $1, leaf_hash = $2, actor_id = 'mallory' WHERE log_index = 7`, forged, fh[:])
 	execSQL(t, s, `DELETE FROM index_entries WHERE log_index = 9`)
-	checkVerify(t, s, StorageLog(tl.store), 1001, map[uint64]string{
+	checkVerify(t, s, index.StorageLog(tl.store), 1001, map[uint64]string{
 		5: `column actor_id is "mallory" in the index but "` + d.events[5].Actor.ID + `" in the leaf`,
 		7: "in the index, ",
 		9: "no row in the index",
 	})
 
-	if err := Rebuild(ctx, s, TreeLog(tl.tree(t, 1001)), 1001, nil); err != nil {
+	if err := index.Rebuild(ctx, s, index.TreeLog(tl.tree(t, 1001)), 1001, nil); err != nil {
 		t.Fatal(err)
 	}
-	checkVerify(t, s, StorageLog(tl.store), 1001, nil)
+	checkVerify(t, s, index.StorageLog(tl.store), 1001, nil)
 
 	// The follower picks up new entries on its own.
 	runCtx, stop := context.WithCancel(ctx)
@@ -143,14 +135,14 @@ func testFollowVerifyRebuild(t *testing.T, s backend) {
 	}
 	stop()
 	<-done
-	checkVerify(t, s, TreeLog(tl.tree(t, 1501)), 1501, nil)
+	checkVerify(t, s, index.TreeLog(tl.tree(t, 1501)), 1501, nil)
 }
 
 // checkVerify runs Verify and checks that it reports exactly the wanted
 // problems (index -> a substring of its first problem).
-func checkVerify(t *testing.T, s Store, l Log, size uint64, want map[uint64]string) {
+func checkVerify(t *testing.T, s index.Store, l index.Log, size uint64, want map[uint64]string) {
 	t.Helper()
-	r, err := Verify(t.Context(), s, l, size)
+	r, err := index.Verify(t.Context(), s, l, size)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,13 +168,13 @@ func checkVerify(t *testing.T, s Store, l Log, size uint64, want map[uint64]stri
 // testConcurrentFollowers has two followers (two ledger instances) fill one
 // index at once: appends that lose the race start again, and every entry
 // ends up indexed exactly once.
-func testConcurrentFollowers(t *testing.T, s backend) {
+func testConcurrentFollowers(t *testing.T, s Opened) {
 	tl := newTestLog(t)
 	d := genEvents(t, 6000, 5)
 	tl.append(t, d.leaves)
 	errs := make(chan error, 2)
 	for range 2 {
-		f, err := NewFollower(FollowerConfig{Store: s, Log: StorageLog(tl.store), Size: tl.size})
+		f, err := index.NewFollower(index.FollowerConfig{Store: s, Log: index.StorageLog(tl.store), Size: tl.size})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -196,20 +188,20 @@ func testConcurrentFollowers(t *testing.T, s backend) {
 			t.Fatal(err)
 		}
 	}
-	checkVerify(t, s, TreeLog(tl.tree(t, 6000)), 6000, nil)
+	checkVerify(t, s, index.TreeLog(tl.tree(t, 6000)), 6000, nil)
 }
 
 // testAdoptAnotherLog gives a follower an index filled from another log (a
 // log directory replaced, the index file kept): the first Sync empties it
 // and fills it from the follower's log, whether the other log was longer or
 // shorter.
-func testAdoptAnotherLog(t *testing.T, s backend) {
+func testAdoptAnotherLog(t *testing.T, s Opened) {
 	old, cur := newTestLog(t), newTestLog(t)
 	old.append(t, genEvents(t, 900, 7).leaves)
 	d := genEvents(t, 600, 8)
 	cur.append(t, d.leaves[:300])
 	for _, tl := range []*testLog{old, cur} {
-		f, err := NewFollower(FollowerConfig{Store: s, Log: StorageLog(tl.store), Size: tl.size})
+		f, err := index.NewFollower(index.FollowerConfig{Store: s, Log: index.StorageLog(tl.store), Size: tl.size})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -217,7 +209,7 @@ func testAdoptAnotherLog(t *testing.T, s backend) {
 			t.Fatal(err)
 		}
 	}
-	checkVerify(t, s, TreeLog(cur.tree(t, 300)), 300, nil)
+	checkVerify(t, s, index.TreeLog(cur.tree(t, 300)), 300, nil)
 	if n, err := s.Size(t.Context()); err != nil || n != 300 {
 		t.Fatalf("index size %d, %v; want 300", n, err)
 	}

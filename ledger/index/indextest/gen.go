@@ -1,4 +1,4 @@
-package index
+package indextest
 
 import (
 	"cmp"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ledger-dev/ledger/ledger/event"
+	"github.com/ledger-dev/ledger/ledger/index"
 )
 
 // dataset is a generated log: leaves written by event.Leaf and the events
@@ -70,11 +71,11 @@ func genEvents(tb testing.TB, n int, seed uint64) *dataset {
 }
 
 // rows returns the index rows of entries from up to to.
-func (d *dataset) rows(tb testing.TB, from, to int) []Row {
+func (d *dataset) rows(tb testing.TB, from, to int) []index.Row {
 	tb.Helper()
-	rows := make([]Row, 0, to-from)
+	rows := make([]index.Row, 0, to-from)
 	for i := from; i < to; i++ {
-		r, ok := NewRow(uint64(i), d.leaves[i])
+		r, ok := index.NewRow(uint64(i), d.leaves[i])
 		if !ok {
 			tb.Fatalf("generated leaf %d is not an event", i)
 		}
@@ -83,19 +84,28 @@ func (d *dataset) rows(tb testing.TB, from, to int) []Row {
 	return rows
 }
 
+// fillRows is how many rows fill appends at a time.
+const fillRows = 4096
+
 // fill appends the dataset's rows to s.
-func (d *dataset) fill(tb testing.TB, s Store) {
+func (d *dataset) fill(tb testing.TB, s index.Store) {
 	tb.Helper()
-	for from := 0; from < len(d.leaves); from += batchRows {
-		to := min(from+batchRows, len(d.leaves))
+	for from := 0; from < len(d.leaves); from += fillRows {
+		to := min(from+fillRows, len(d.leaves))
 		if err := s.Append(tb.Context(), uint64(from), d.rows(tb, from, to)); err != nil {
 			tb.Fatalf("append at %d: %v", from, err)
 		}
 	}
 }
 
+// Fill appends the rows of n generated events to the empty index s: the
+// log a busy application would write (a few actors do most of the work,
+// results are mostly successes, timestamps arrive out of order), the same
+// for the same seed.
+func Fill(tb testing.TB, s index.Store, n int, seed uint64) { genEvents(tb, n, seed).fill(tb, s) }
+
 // matches is the brute-force filter: it reads the event, not the row.
-func matches(ev *event.Event, f Filter) bool {
+func matches(ev *event.Event, f index.Filter) bool {
 	for _, c := range []struct{ want, got string }{
 		{f.ActorID, ev.Actor.ID}, {f.ActorType, ev.Actor.Type}, {f.Action, ev.Action}, {f.EventType, ev.EventType},
 		{f.ResourceType, ev.Resource.Type}, {f.ResourceID, ev.Resource.ID}, {f.Result, ev.Result}, {f.TenantID, ev.TenantID},
@@ -110,7 +120,7 @@ func matches(ev *event.Event, f Filter) bool {
 
 // scan answers q by reading every event: the indexes it selects, in order,
 // all of them (q.Limit and q.After are ignored).
-func (d *dataset) scan(q Query) []uint64 {
+func (d *dataset) scan(q index.Query) []uint64 {
 	var out []uint64
 	for i, ev := range d.events {
 		if uint64(i) < q.Below && matches(ev, q.Filter) {
@@ -118,7 +128,7 @@ func (d *dataset) scan(q Query) []uint64 {
 		}
 	}
 	slices.SortFunc(out, func(a, b uint64) int {
-		if q.Order == ByIndex {
+		if q.Order == index.ByIndex {
 			return cmp.Compare(a, b)
 		}
 		ta, tb := d.events[a].Timestamp.UnixMicro(), d.events[b].Timestamp.UnixMicro()
@@ -126,10 +136,13 @@ func (d *dataset) scan(q Query) []uint64 {
 		if c == 0 {
 			c = cmp.Compare(a, b)
 		}
-		if q.Order == NewestFirst {
+		if q.Order == index.NewestFirst {
 			return -c
 		}
 		return c
 	})
 	return out
 }
+
+// micro truncates t to the microsecond, in UTC, as the index keeps it.
+func micro(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }

@@ -1,28 +1,45 @@
-package index
+// Package indextest is the contract suite of the query index's backends:
+// each backend's tests run Run against it, on a real database. The suite
+// checks compare-and-swap appends, every query form paged with cursors
+// against a brute-force scan of a generated log, the failed-attempts
+// report, and a Follower, Verify and Rebuild over a real ledger. Fill and
+// BenchmarkQuery give backends the same generated data for their own tests
+// and benchmarks.
+package indextest
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/ledger-dev/ledger/ledger/index"
 )
 
-// backend is what both backends offer; the contract suite runs on each.
-type backend interface {
-	Store
-	Failures(ctx context.Context, q FailureQuery) ([]Failure, error)
-	Close() error
+// Backend is an index backend under test: a Store that also answers the
+// failed-attempts report.
+type Backend interface {
+	index.Store
+	Failures(ctx context.Context, q index.FailureQuery) ([]index.Failure, error)
 }
 
-// opener returns a fresh, empty backend, closed when the test ends.
-type opener func(t *testing.T) backend
+// Opened is a fresh, empty backend.
+type Opened struct {
+	Backend
+	// Exec runs a SQL statement ($1, $2, ... placeholders) on the
+	// backend's database behind the index's back: the suite forges and
+	// deletes rows with it to check that Verify finds them.
+	Exec func(ctx context.Context, sql string, args ...any) error
+}
 
-// runContract runs the contract suite against a backend. n is the size of
-// the generated dataset the queries are checked on.
-func runContract(t *testing.T, open opener, n int) {
+// Opener returns a fresh, empty backend, closed when the test ends.
+type Opener func(t *testing.T) Opened
+
+// Run runs the contract suite against a backend. n is the size of the
+// generated log the queries are checked on.
+func Run(t *testing.T, open Opener, n int) {
 	t.Run("AppendCompareAndSwap", func(t *testing.T) { testAppendCAS(t, open(t)) })
 	t.Run("QueriesMatchBruteForce", func(t *testing.T) { testQueriesMatchScan(t, open(t), n) })
 	t.Run("FollowVerifyRebuild", func(t *testing.T) { testFollowVerifyRebuild(t, open(t)) })
@@ -30,7 +47,7 @@ func runContract(t *testing.T, open opener, n int) {
 	t.Run("AdoptAnotherLog", func(t *testing.T) { testAdoptAnotherLog(t, open(t)) })
 }
 
-func testAppendCAS(t *testing.T, s backend) {
+func testAppendCAS(t *testing.T, s Opened) {
 	ctx := t.Context()
 	d := genEvents(t, 600, 1)
 	if size, err := s.Size(ctx); err != nil || size != 0 {
@@ -40,11 +57,11 @@ func testAppendCAS(t *testing.T, s backend) {
 		t.Fatal(err)
 	}
 	for _, from := range []uint64{0, 200, 301} {
-		if err := s.Append(ctx, from, d.rows(t, int(from), int(from)+10)); !errors.Is(err, ErrConflict) {
-			t.Errorf("append at %d to an index of size 300: %v, want ErrConflict", from, err)
+		if err := s.Append(ctx, from, d.rows(t, int(from), int(from)+10)); !errors.Is(err, index.ErrConflict) {
+			t.Errorf("append at %d to an index of size 300: %v, want index.ErrConflict", from, err)
 		}
 	}
-	if err := s.Append(ctx, 300, d.rows(t, 301, 310)); err == nil || errors.Is(err, ErrConflict) {
+	if err := s.Append(ctx, 300, d.rows(t, 301, 310)); err == nil || errors.Is(err, index.ErrConflict) {
 		t.Errorf("append of rows 301.. at 300: %v, want a numbering error", err)
 	}
 	if err := s.Append(ctx, 300, d.rows(t, 300, 600)); err != nil {
@@ -53,7 +70,7 @@ func testAppendCAS(t *testing.T, s backend) {
 	if size, err := s.Size(ctx); err != nil || size != 600 {
 		t.Fatalf("size %d, %v; want 600", size, err)
 	}
-	got, err := s.Query(ctx, Query{Below: 1000, Order: ByIndex, Limit: 1000})
+	got, err := s.Query(ctx, index.Query{Below: 1000, Order: index.ByIndex, Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,20 +89,24 @@ func testAppendCAS(t *testing.T, s backend) {
 	if size, err := s.Size(ctx); err != nil || size != 0 {
 		t.Fatalf("after Reset: size %d, %v; want 0", size, err)
 	}
-	if got, err := s.Query(ctx, Query{Below: 1000, Order: ByIndex, Limit: 10}); err != nil || len(got) != 0 {
+	if got, err := s.Query(ctx, index.Query{Below: 1000, Order: index.ByIndex, Limit: 10}); err != nil || len(got) != 0 {
 		t.Fatalf("after Reset: %d rows, %v", len(got), err)
 	}
 }
 
-func sameRow(a, b Row) bool {
+// sameRow reports whether a and b hold the same entry and columns, with a's
+// timestamp in UTC.
+func sameRow(a, b index.Row) bool {
+	ac, bc := a.Columns, b.Columns
+	ac.Time, bc.Time = time.Time{}, time.Time{}
 	return a.Index == b.Index && a.LeafHash == b.LeafHash && string(a.Leaf) == string(b.Leaf) &&
-		len(diffColumns(a.Columns, b.Columns)) == 0 && a.Time.Location() == time.UTC
+		ac == bc && a.Time.Equal(b.Time) && a.Time.Location() == time.UTC
 }
 
 // testQueriesMatchScan fills the index with n generated events and checks
 // that paging through each query returns exactly what a scan of the events
 // finds, in the same order.
-func testQueriesMatchScan(t *testing.T, s backend, n int) {
+func testQueriesMatchScan(t *testing.T, s Opened, n int) {
 	d := genEvents(t, n, 2)
 	start := time.Now()
 	d.fill(t, s)
@@ -93,19 +114,19 @@ func testQueriesMatchScan(t *testing.T, s backend, n int) {
 	day := 24 * time.Hour
 	mid := genBase.Add(genSpan / 2)
 	below := uint64(n - n/10) // the last tenth is not published yet
-	queries := map[string]Query{
-		"busiest actor, 30 days":      {Filter: Filter{ActorID: "user-1", Since: mid.Add(-30 * day), Until: mid}, Limit: 100},
-		"busiest actor, whole log":    {Filter: Filter{ActorID: "user-1"}, Limit: 1000},
-		"rare actor, whole log":       {Filter: Filter{ActorID: "user-4000"}, Limit: 3},
-		"resource history":            {Filter: Filter{ResourceType: "patient", ResourceID: "r-1"}, Limit: 50},
-		"failures in a week":          {Filter: Filter{Result: "failure", Since: mid, Until: mid.Add(7 * day)}, Limit: 200},
-		"tenant and action":           {Filter: Filter{TenantID: "tenant-3", Action: "export", Since: mid, Until: mid.Add(20 * day)}, Limit: 100},
-		"event type, oldest first":    {Filter: Filter{EventType: "invoice.delete", Since: mid}, Order: OldestFirst, Limit: 500},
-		"actor type and since only":   {Filter: Filter{ActorType: "admin", Since: mid}, Limit: 100},
-		"time window, no filter":      {Filter: Filter{Since: mid, Until: mid.Add(day)}, Limit: 64},
-		"by index":                    {Filter: Filter{ActorID: "user-2"}, Order: ByIndex, Limit: 999},
-		"nothing matches":             {Filter: Filter{ActorID: "nobody"}, Limit: 10},
-		"sub-microsecond window edge": {Filter: Filter{Since: d.events[n/2].Timestamp, Until: d.events[n/2].Timestamp.Add(time.Microsecond)}, Limit: 10},
+	queries := map[string]index.Query{
+		"busiest actor, 30 days":      {Filter: index.Filter{ActorID: "user-1", Since: mid.Add(-30 * day), Until: mid}, Limit: 100},
+		"busiest actor, whole log":    {Filter: index.Filter{ActorID: "user-1"}, Limit: 1000},
+		"rare actor, whole log":       {Filter: index.Filter{ActorID: "user-4000"}, Limit: 3},
+		"resource history":            {Filter: index.Filter{ResourceType: "patient", ResourceID: "r-1"}, Limit: 50},
+		"failures in a week":          {Filter: index.Filter{Result: "failure", Since: mid, Until: mid.Add(7 * day)}, Limit: 200},
+		"tenant and action":           {Filter: index.Filter{TenantID: "tenant-3", Action: "export", Since: mid, Until: mid.Add(20 * day)}, Limit: 100},
+		"event type, oldest first":    {Filter: index.Filter{EventType: "invoice.delete", Since: mid}, Order: index.OldestFirst, Limit: 500},
+		"actor type and since only":   {Filter: index.Filter{ActorType: "admin", Since: mid}, Limit: 100},
+		"time window, no filter":      {Filter: index.Filter{Since: mid, Until: mid.Add(day)}, Limit: 64},
+		"by index":                    {Filter: index.Filter{ActorID: "user-2"}, Order: index.ByIndex, Limit: 999},
+		"nothing matches":             {Filter: index.Filter{ActorID: "nobody"}, Limit: 10},
+		"sub-microsecond window edge": {Filter: index.Filter{Since: d.events[n/2].Timestamp, Until: d.events[n/2].Timestamp.Add(time.Microsecond)}, Limit: 10},
 	}
 	for _, name := range slices.Sorted(maps.Keys(queries)) {
 		q := queries[name]
@@ -127,7 +148,7 @@ func testQueriesMatchScan(t *testing.T, s backend, n int) {
 
 // pageAll pages through q with keyset cursors, at most pages pages, and
 // returns the indexes in the order they came.
-func pageAll(t *testing.T, s Store, q Query, pages int) []uint64 {
+func pageAll(t *testing.T, s index.Store, q index.Query, pages int) []uint64 {
 	var out []uint64
 	for range pages {
 		rows, err := s.Query(t.Context(), q)
@@ -140,7 +161,7 @@ func pageAll(t *testing.T, s Store, q Query, pages int) []uint64 {
 		if len(rows) < q.Limit {
 			break
 		}
-		c := CursorOf(rows[len(rows)-1])
+		c := index.CursorOf(rows[len(rows)-1])
 		q.After = &c
 	}
 	return out
@@ -148,15 +169,15 @@ func pageAll(t *testing.T, s Store, q Query, pages int) []uint64 {
 
 func head(s []uint64) []uint64 { return s[:min(len(s), 5)] }
 
-func testFailuresMatchScan(t *testing.T, s backend, d *dataset, below uint64) {
+func testFailuresMatchScan(t *testing.T, s Opened, d *dataset, below uint64) {
 	mid := genBase.Add(genSpan / 2)
-	q := FailureQuery{Filter: Filter{Since: mid, Until: mid.Add(30 * 24 * time.Hour), Result: "success"}, Below: below, Threshold: 3, Limit: 10000}
+	q := index.FailureQuery{Filter: index.Filter{Since: mid, Until: mid.Add(30 * 24 * time.Hour), Result: "success"}, Below: below, Threshold: 3, Limit: 10000}
 	got, err := s.Failures(t.Context(), q)
 	if err != nil {
 		t.Fatal(err)
 	}
 	type key struct{ typ, id string }
-	want := map[key]*Failure{}
+	want := map[key]*index.Failure{}
 	f := q.Filter
 	f.Result = ""
 	for i, ev := range d.events {
@@ -167,7 +188,7 @@ func testFailuresMatchScan(t *testing.T, s backend, d *dataset, below uint64) {
 		ts := micro(ev.Timestamp)
 		w := want[k]
 		if w == nil {
-			w = &Failure{ActorType: k.typ, ActorID: k.id, First: ts, Last: ts}
+			w = &index.Failure{ActorType: k.typ, ActorID: k.id, First: ts, Last: ts}
 			want[k] = w
 		}
 		w.Count++
@@ -206,20 +227,4 @@ func maxTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
-}
-
-func TestNewRow(t *testing.T) {
-	d := genEvents(t, 1, 3)
-	r, ok := NewRow(7, d.leaves[0])
-	ev := d.events[0]
-	if !ok || r.Index != 7 || r.ActorID != ev.Actor.ID || r.Result != ev.Result || !r.Time.Equal(ev.Timestamp.Truncate(time.Microsecond)) {
-		t.Fatalf("NewRow = %+v, %v for %+v", r, ok, ev)
-	}
-	bad, ok := NewRow(8, []byte(`not an event`))
-	if ok || bad.Columns.ActorID != "" || bad.Index != 8 || bad.LeafHash == r.LeafHash {
-		t.Fatalf("NewRow of a non-event = %+v, %v", bad, ok)
-	}
-	if fmt.Sprint(Mismatch{Index: 3, Problem: "x"}) != "entry 3: x" {
-		t.Fatal("Mismatch.String")
-	}
 }
