@@ -9,16 +9,7 @@ data=$(mktemp -d)
 pid=$!
 trap 'kill $pid; rm -rf "$data"' EXIT
 for i in $(seq 50); do curl -sf http://127.0.0.1:18471/healthz >/dev/null && break; sleep 0.1; done
-curl -sS -X POST -H 'Content-Type: application/json' http://127.0.0.1:18471/v1/events --data-binary @- <<'JSON'
-[
- {"id":"evt-0","timestamp":"2026-11-02T09:00:00Z","event_type":"document.created","action":"create","actor":{"id":"alice","type":"user"},"resource":{"type":"document","id":"doc-1"},"result":"success","ip_address":"198.51.100.7","changes":{"title":{"old":null,"new":"Q3 <draft> & notes"}}},
- {"id":"evt-1","timestamp":"2026-11-02T09:01:00.123456789Z","event_type":"document.read","action":"read","actor":{"id":"bob","type":"user"},"resource":{"type":"document","id":"doc-1"},"result":"success"},
- {"id":"evt-2","timestamp":"2026-11-02T09:02:00Z","event_type":"document.updated","action":"update","actor":{"id":"alice","type":"user"},"resource":{"type":"document","id":"doc-1"},"result":"success","changes":{"pages":{"old":3,"new":4.5e1}}},
- {"id":"evt-3","timestamp":"2026-11-02T09:03:00Z","event_type":"user.login","action":"login","actor":{"id":"mallory","type":"user"},"resource":{"type":"session"},"result":"failure","failure_reason":"bad password"},
- {"id":"evt-4","timestamp":"2026-11-02T09:04:00Z","tenant_id":"acme","event_type":"document.deleted","action":"delete","actor":{"id":"alice","type":"user"},"resource":{"type":"document","id":"doc-1"},"result":"denied","source":"web","tags":{"reason":"r\u00e9tention \u2028 <x>"},"user_agent":"Mozilla/5.0 (X11)"},
- {"id":"evt-5","timestamp":"2026-11-02T09:05:00Z","event_type":"report.exported","action":"export","actor":{"id":"svc-1","type":"service"},"resource":{"type":"report","id":"r-9"},"result":"success"}
-]
-JSON
+curl -sS -X POST -H 'Content-Type: application/json' http://127.0.0.1:18471/v1/events --data-binary @"$SERVER_OUT/golden-events.json"
 echo
 vkey=$(cat "$data/log.key.pub")
 for i in $(seq 100); do
