@@ -13,6 +13,9 @@
 //	events.ndjson                one row per event, one JSON object per line
 //	proofs/<index>.tlog-proof    a c2sp.org/tlog-proof@v1 per event
 //
+// A writer writes manifest.json last, once every other file is on disk: a
+// directory without it is an unfinished package, not a package.
+//
 // manifest.json is one JSON object ([Manifest]):
 //
 //   - "format": "ledger-export/v1".
@@ -33,6 +36,10 @@
 //   - "event": the event its leaf encodes, which is the leaf's JSON object
 //     without its "v" member, or null for a leaf that is not an event.
 //
+// A row is one line of compact JSON with its members in this order, and
+// "<", ">" and "&" in its strings written \u003c, \u003e and \u0026, as Go's
+// encoding/json writes them; a checker compares values, not these bytes.
+//
 // A row has no "proof" member in a package (that member is for query
 // answers that carry their proof inline); the proof of the row at index i
 // is proofs/i.tlog-proof, whose extra data is the leaf, whose index is i,
@@ -46,11 +53,12 @@
 //
 //  1. the manifest names this format, and the checkpoint's origin, size and
 //     root;
-//  2. every row decodes strictly (no unknown members, nothing after the
-//     object), its leaf hash is the hash of its leaf, and its event is the
-//     leaf's own (compared as JSON values, numbers as written);
+//  2. every row decodes strictly (no unknown members, no proof, nothing
+//     after the object), its leaf hash is the hash of its leaf, and its
+//     event is the leaf's own (compared as JSON values, numbers as written);
 //  3. every row's proof is for its index, against the package's checkpoint,
-//     carries its leaf, and proves the leaf's inclusion at that index;
+//     carries its leaf (or no extra data), and proves the leaf's inclusion
+//     at that index;
 //  4. no index appears twice, and the manifest's count is the rows';
 //  5. for a range export, the package holds exactly the indexes of the
 //     range. An index has one leaf in a tree, so a range package that
