@@ -10,47 +10,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
+	"github.com/ledger-dev/ledger/evidence"
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
 	"github.com/ledger-dev/ledger/tiles"
 )
-
-// exportFormat names the layout of an evidence package in its manifest.
-const exportFormat = "ledger-export/v1"
-
-// exportManifest is manifest.json of an evidence package.
-type exportManifest struct {
-	Format   string    `json:"format"`
-	Origin   string    `json:"origin"`
-	TreeSize uint64    `json:"tree_size"`
-	RootHash string    `json:"root_hash"`
-	Created  time.Time `json:"created"`
-	Count    int       `json:"count"`
-	// Filters are the query parameters of a filtered export.
-	Filters map[string]string `json:"filters,omitempty"`
-	// Range, for a range export, says that every entry from From to To-1
-	// is in the package.
-	Range *exportRange `json:"range,omitempty"`
-}
-
-type exportRange struct {
-	From uint64 `json:"from"`
-	To   uint64 `json:"to"`
-}
-
-// exportRow is one line of events.ndjson: the rows of GET /v1/export.
-type exportRow struct {
-	Index    uint64          `json:"index"`
-	LeafHash string          `json:"leaf_hash"`
-	Leaf     []byte          `json:"leaf"`
-	Event    json.RawMessage `json:"event"`
-}
 
 // exportFilters are the filter flags of `ledger export`, each the query
 // parameter of the same name with '_' for '-'.
@@ -88,11 +55,14 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	case isRange && *to <= *from:
 		return fmt.Errorf("%w: --to must be greater than --from", errUsage)
 	}
-	pkg, err := newPackage(*out)
+	pkg, err := evidence.Create(*out)
+	if errors.Is(err, evidence.ErrNotEmpty) {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
 	if err != nil {
 		return err
 	}
-	defer pkg.events.Close()
+	defer pkg.Close()
 	e := &exporter{base: strings.TrimSuffix(*base, "/"), vkey: *vkey, client: newClient(*token, 0), token: *token, pkg: pkg}
 	if isRange {
 		err = e.exportRange(ctx, *from, *to)
@@ -102,10 +72,10 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if err != nil {
 		return err
 	}
-	if err := pkg.finish(); err != nil {
+	if err := pkg.Finish(); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "exported %d events with their proofs against the checkpoint of size %d to %s\n", pkg.m.Count, pkg.m.TreeSize, *out)
+	fmt.Fprintf(stdout, "exported %d events with their proofs against the checkpoint of size %d to %s\n", pkg.Manifest.Count, pkg.Manifest.TreeSize, *out)
 	return nil
 }
 
@@ -121,7 +91,7 @@ type exporter struct {
 	vkey   string
 	token  string
 	client *http.Client
-	pkg    *evidencePackage
+	pkg    *evidence.Writer
 	tree   *tiles.Tree
 }
 
@@ -148,19 +118,19 @@ func (e *exporter) exportFiltered(ctx context.Context, q url.Values) error {
 	if err := e.openTree(ctx, size); err != nil {
 		return err
 	}
-	e.pkg.m.Filters = map[string]string{}
+	e.pkg.Manifest.Filters = map[string]string{}
 	for k := range q {
 		if k != "format" {
-			e.pkg.m.Filters[k] = q.Get(k)
+			e.pkg.Manifest.Filters[k] = q.Get(k)
 		}
 	}
 	dec := json.NewDecoder(bufio.NewReaderSize(resp.Body, 64<<10))
 	for {
-		var row exportRow
+		var row evidence.Row
 		if err := dec.Decode(&row); errors.Is(err, io.EOF) {
 			return nil
 		} else if err != nil {
-			return fmt.Errorf("couldn't read the export after %d events: %w", e.pkg.m.Count, err)
+			return fmt.Errorf("couldn't read the export after %d events: %w", e.pkg.Manifest.Count, err)
 		}
 		if row.Index >= size {
 			return fmt.Errorf("the export has entry %d, beyond its tree size %d", row.Index, size)
@@ -180,7 +150,7 @@ func (e *exporter) exportRange(ctx context.Context, first, end uint64) error {
 	if err := e.openTree(ctx, end); err != nil {
 		return err
 	}
-	e.pkg.m.Range = &exportRange{From: first, To: end}
+	e.pkg.Manifest.Range = &evidence.Range{From: first, To: end}
 	var entries [][]byte
 	for i := first; i < end; i++ {
 		if i == first || i%tiles.TileWidth == 0 {
@@ -190,7 +160,7 @@ func (e *exporter) exportRange(ctx context.Context, first, end uint64) error {
 			}
 		}
 		leaf := entries[i%tiles.TileWidth]
-		row := exportRow{Index: i, LeafHash: tiles.LeafHash(leaf).String(), Leaf: leaf, Event: json.RawMessage("null")}
+		row := evidence.Row{Index: i, LeafHash: tiles.LeafHash(leaf).String(), Leaf: leaf, Event: json.RawMessage("null")}
 		if ev, err := event.ParseLeaf(leaf); err == nil {
 			if row.Event, err = json.Marshal(ev); err != nil {
 				return err
@@ -223,7 +193,7 @@ func (e *exporter) openTree(ctx context.Context, size uint64) error {
 		return fmt.Errorf("the published checkpoint has size %d; the export needs %d", cp.Size, size)
 	}
 	e.tree = tiles.NewTree(f, cp)
-	e.pkg.setCheckpoint(note, cp)
+	e.pkg.SetCheckpoint(note, cp)
 	return nil
 }
 
@@ -250,81 +220,10 @@ func (e *exporter) checkpoint(note []byte) (tiles.Checkpoint, error) {
 }
 
 // add proves a row against the checkpoint and writes it to the package.
-func (e *exporter) add(ctx context.Context, row exportRow) error {
-	leaf := tiles.LeafHash(row.Leaf)
-	hashes, err := e.tree.InclusionProof(ctx, row.Index, leaf)
+func (e *exporter) add(ctx context.Context, row evidence.Row) error {
+	hashes, err := e.tree.InclusionProof(ctx, row.Index, tiles.LeafHash(row.Leaf))
 	if err != nil {
 		return fmt.Errorf("entry %d: the ledger's index gave a leaf that is not the log's (run `ledger index verify`): %w", row.Index, err)
 	}
-	return e.pkg.add(row, &tiles.Proof{Extra: row.Leaf, Index: row.Index, Hashes: hashes})
-}
-
-// evidencePackage writes the files of an evidence package:
-//
-//	DIR/checkpoint              the signed checkpoint, with its cosignatures
-//	DIR/events.ndjson           one exportRow per line
-//	DIR/proofs/<index>.tlog-proof  a c2sp.org/tlog-proof@v1 per event
-//	DIR/manifest.json           an exportManifest, written last
-type evidencePackage struct {
-	dir    string
-	events *os.File
-	w      *bufio.Writer
-	note   []byte
-	m      exportManifest
-}
-
-// newPackage creates the package directory, which must not exist or be empty.
-func newPackage(dir string) (*evidencePackage, error) {
-	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
-		return nil, fmt.Errorf("%w: %s is not empty", errUsage, dir)
-	}
-	if err := os.MkdirAll(filepath.Join(dir, "proofs"), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.Create(filepath.Join(dir, "events.ndjson"))
-	if err != nil {
-		return nil, err
-	}
-	return &evidencePackage{dir: dir, events: f, w: bufio.NewWriter(f), m: exportManifest{Format: exportFormat, Created: time.Now().UTC()}}, nil
-}
-
-func (p *evidencePackage) setCheckpoint(note []byte, cp tiles.Checkpoint) {
-	p.note = note
-	p.m.Origin, p.m.TreeSize, p.m.RootHash = cp.Origin, cp.Size, cp.Hash.String()
-}
-
-func (p *evidencePackage) add(row exportRow, proof *tiles.Proof) error {
-	proof.Checkpoint = p.note
-	name := filepath.Join(p.dir, "proofs", strconv.FormatUint(row.Index, 10)+".tlog-proof")
-	if err := os.WriteFile(name, proof.Marshal(), 0o644); err != nil {
-		return err
-	}
-	b, err := json.Marshal(row)
-	if err != nil {
-		return err
-	}
-	p.m.Count++
-	_, err = p.w.Write(append(b, '\n'))
-	return err
-}
-
-// finish writes the checkpoint and the manifest and syncs the events.
-func (p *evidencePackage) finish() error {
-	if err := p.w.Flush(); err != nil {
-		return err
-	}
-	if err := p.events.Sync(); err != nil {
-		return err
-	}
-	if err := p.events.Close(); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(p.dir, "checkpoint"), p.note, 0o644); err != nil {
-		return err
-	}
-	m, err := json.MarshalIndent(p.m, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(p.dir, "manifest.json"), append(m, '\n'), 0o644)
+	return e.pkg.Add(row, hashes)
 }

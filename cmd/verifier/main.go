@@ -3,8 +3,9 @@
 // inclusion of an entry, consistency between checkpoints, a whole-log audit,
 // and tlog-proof files with no network at all.
 //
-// It links only the tiles package and its dependencies, so it can vouch for a
-// log independently of the server that wrote it. See docs/verifier.md.
+// It links only the tiles and evidence packages and their dependencies, so it
+// can vouch for a log independently of the server that wrote it. See
+// docs/verifier.md.
 package main
 
 import (

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/index"
 )
 
@@ -116,8 +117,15 @@ func (s *Server) abortExport(r *http.Request, err error) {
 // ndjsonExport writes one JSON row per line.
 type ndjsonExport struct{ enc *json.Encoder }
 
-func (e ndjsonExport) row(r index.Row) error { return e.enc.Encode(newEventRow(r)) }
-func (e ndjsonExport) flush() error          { return nil }
+func (e ndjsonExport) row(r index.Row) error {
+	row, err := newEventRow(r)
+	if err != nil {
+		return err
+	}
+	return e.enc.Encode(row)
+}
+
+func (e ndjsonExport) flush() error { return nil }
 
 // csvColumns are the columns of a CSV export. The values come from the
 // leaf; event is the whole event as JSON.
@@ -135,9 +143,8 @@ func newCSVExport(bw *bufio.Writer) *csvExport {
 }
 
 func (e *csvExport) row(r index.Row) error {
-	er := newEventRow(r)
-	rec := []string{strconv.FormatUint(r.Index, 10), er.LeafHash}
-	if ev := er.Event; ev != nil {
+	rec := []string{strconv.FormatUint(r.Index, 10), r.LeafHash.String()}
+	if ev, err := event.ParseLeaf(r.Leaf); err == nil {
 		js, err := json.Marshal(ev)
 		if err != nil {
 			return err

@@ -1,11 +1,14 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/ledger-dev/ledger/evidence"
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/index"
 	"github.com/ledger-dev/ledger/tiles"
@@ -23,25 +26,29 @@ type Index interface {
 // errNoIndex answers the query endpoints of a server without an index.
 var errNoIndex = fmt.Errorf("%w: this ledger has no query index", errNotFound)
 
-// eventRow is one row of a query answer or an NDJSON export.
-type eventRow struct {
-	Index    uint64       `json:"index"`
-	LeafHash string       `json:"leaf_hash"`
-	Leaf     []byte       `json:"leaf"`
-	Event    *event.Event `json:"event"` // null for a leaf that is not an event
-	Proof    string       `json:"proof,omitempty"`
-}
-
 // newEventRow renders an index row from its leaf bytes, the only part of
-// the row that its proof covers.
-func newEventRow(r index.Row) eventRow {
-	ev, _ := event.ParseLeaf(r.Leaf)
-	return eventRow{Index: r.Index, LeafHash: r.LeafHash.String(), Leaf: r.Leaf, Event: ev}
+// the row that its proof covers. Its event is JSON without HTML escaping,
+// like the rest of the API's answers; it is null for a leaf that is not an
+// event.
+func newEventRow(r index.Row) (evidence.Row, error) {
+	row := evidence.Row{Index: r.Index, LeafHash: r.LeafHash.String(), Leaf: r.Leaf}
+	ev, err := event.ParseLeaf(r.Leaf)
+	if err != nil {
+		return row, nil // not an event: the row's event is null
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(ev); err != nil {
+		return row, fmt.Errorf("couldn't encode the event of entry %d: %w", r.Index, err)
+	}
+	row.Event = bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	return row, nil
 }
 
 // queryResponse is the body of GET /v1/events.
 type queryResponse struct {
-	Events []eventRow `json:"events"`
+	Events []evidence.Row `json:"events"`
 	// NextCursor, when present, fetches the next page.
 	NextCursor string `json:"next_cursor,omitempty"`
 	// TreeSize is the published tree size the rows are within; proofs are
@@ -77,14 +84,18 @@ func (s *Server) queryEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	resp := queryResponse{Events: make([]eventRow, 0, min(len(rows), limit)), TreeSize: size, Since: f.Since, Until: f.Until}
+	resp := queryResponse{Events: make([]evidence.Row, 0, min(len(rows), limit)), TreeSize: size, Since: f.Since, Until: f.Until}
 	if len(rows) > limit {
 		rows = rows[:limit]
 		resp.NextCursor = encodeCursor(index.CursorOf(rows[limit-1]))
 	}
 	proofs := &proofTiles{r: tiles.HashTiles(s.cfg.Tiles), cache: map[tiles.Tile][]tiles.Hash{}}
 	for _, row := range rows {
-		er := newEventRow(row)
+		er, err := newEventRow(row)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if withProof {
 			if er.Proof, err = proofs.prove(r.Context(), row, cp, size); err != nil {
 				s.writeError(w, r, err)
