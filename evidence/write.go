@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ledger-dev/ledger/internal/durable"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
@@ -61,7 +62,7 @@ func (w *Writer) Add(row Row, hashes []tiles.Hash) error {
 		return errors.New("evidence: Add before SetCheckpoint")
 	}
 	proof := tiles.Proof{Extra: row.Leaf, Index: row.Index, Hashes: hashes, Checkpoint: w.note}
-	if err := writeFile(filepath.Join(w.dir, proofPath(row.Index)), proof.Marshal()); err != nil {
+	if err := durable.Create(filepath.Join(w.dir, proofPath(row.Index)), proof.Marshal(), 0o644); err != nil {
 		return err
 	}
 	b, err := json.Marshal(row)
@@ -90,13 +91,13 @@ func (w *Writer) Finish() error {
 	if err := w.Close(); err != nil {
 		return fmt.Errorf("couldn't close %s: %w", eventsFile, err)
 	}
-	if err := writeFile(filepath.Join(w.dir, checkpointFile), w.note); err != nil {
+	if err := durable.Create(filepath.Join(w.dir, checkpointFile), w.note, 0o644); err != nil {
 		return err
 	}
-	if err := syncDir(filepath.Join(w.dir, proofsDir)); err != nil {
+	if err := durable.SyncDir(filepath.Join(w.dir, proofsDir)); err != nil {
 		return err
 	}
-	if err := syncDir(w.dir); err != nil {
+	if err := durable.SyncDir(w.dir); err != nil {
 		return err
 	}
 	// At this point every file but the manifest is durable: a crash leaves
@@ -105,14 +106,14 @@ func (w *Writer) Finish() error {
 	if err != nil {
 		return fmt.Errorf("couldn't encode the manifest: %w", err)
 	}
-	if err := writeFile(filepath.Join(w.dir, manifestFile), append(m, '\n')); err != nil {
+	if err := durable.Create(filepath.Join(w.dir, manifestFile), append(m, '\n'), 0o644); err != nil {
 		return err
 	}
-	if err := syncDir(w.dir); err != nil {
+	if err := durable.SyncDir(w.dir); err != nil {
 		return err
 	}
 	// The directory's own entry, in case Create made it.
-	return syncDir(filepath.Dir(w.dir))
+	return durable.SyncDir(filepath.Dir(w.dir))
 }
 
 // Close releases the writer without finishing the package. It does
@@ -124,37 +125,4 @@ func (w *Writer) Close() error {
 	err := w.events.Close()
 	w.events = nil
 	return err
-}
-
-// writeFile writes data to the file name and syncs it to disk.
-func writeFile(name string, data []byte) error {
-	f, err := os.Create(name)
-	if err != nil {
-		return fmt.Errorf("couldn't write %s: %w", name, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("couldn't write %s: %w", name, err)
-	}
-	return nil
-}
-
-// syncDir syncs a directory, making the entries of the files created in
-// it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("couldn't sync directory %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("couldn't sync directory %s: %w", dir, err)
-	}
-	return nil
 }

