@@ -37,7 +37,7 @@ import (
 	"strings"
 	"sync"
 
-	"golang.org/x/sys/unix"
+	"github.com/ledger-dev/ledger/internal/lockfile"
 )
 
 // Config configures a Spool. Zero values take the documented defaults.
@@ -119,12 +119,8 @@ func Open(cfg Config) (*Spool, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("couldn't create spool directory: %w", err)
 	}
-	lock, err := os.OpenFile(filepath.Join(cfg.Dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := lockfile.TryLock(filepath.Join(cfg.Dir, "LOCK"), 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("couldn't open spool lock: %w", err)
-	}
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		lock.Close()
 		return nil, fmt.Errorf("spool %s is in use by another process: %w", cfg.Dir, err)
 	}
 	s := &Spool{cfg: cfg, log: cfg.Logger, lock: lock, sizes: map[uint64]int64{}}

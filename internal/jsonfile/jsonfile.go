@@ -8,13 +8,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/ledger-dev/ledger/internal/durable"
+	"github.com/ledger-dev/ledger/internal/lockfile"
 )
 
 // Update reads the file at path (nil if it does not exist), passes its
@@ -22,14 +20,11 @@ import (
 // updates, from this process or another, are serialised by a lock on
 // path+".lock". An error from update leaves the file as it was.
 func Update(path string, update func(old []byte) ([]byte, error)) error {
-	lock, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	lock, err := lockfile.Lock(path+".lock", 0o600)
 	if err != nil {
 		return err
 	}
 	defer lock.Close()
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX); err != nil {
-		return fmt.Errorf("couldn't lock %s: %w", path, err)
-	}
 	old, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err

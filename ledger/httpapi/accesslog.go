@@ -40,7 +40,7 @@ type accessRecord struct {
 // and nothing is appended. Callers send their answer only once it returned
 // nil: a read that could not be logged is not answered.
 func (s *Server) recordAccess(r *http.Request, a accessRecord) error {
-	p := principalOf(r)
+	p := CallerOf(r)
 	if !s.authEnabled() || p == nil {
 		return nil
 	}

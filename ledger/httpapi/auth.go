@@ -58,8 +58,11 @@ func requestIDOf(r *http.Request) string {
 	return id
 }
 
-// principalOf returns the token that authenticated the request, or nil.
-func principalOf(r *http.Request) *access.Token {
+// CallerOf returns the token that authenticated r, or nil for a request
+// without one (possible on public endpoints and mounts, and everywhere when
+// access control is off). It is the request's own copy of the stored token,
+// which never holds the secret.
+func CallerOf(r *http.Request) *access.Token {
 	p, _ := r.Context().Value(principalKey).(*access.Token)
 	return p
 }
@@ -116,7 +119,7 @@ func (s *Server) permit(w http.ResponseWriter, r *http.Request, roles ...access.
 	if !s.authEnabled() {
 		return true
 	}
-	p := principalOf(r)
+	p := CallerOf(r)
 	names := make([]string, len(roles))
 	for i, role := range roles {
 		names[i] = string(role)
@@ -134,7 +137,7 @@ func (s *Server) permit(w http.ResponseWriter, r *http.Request, roles ...access.
 
 // deny answers 403 and appends an audit.accessed event with result denied.
 func (s *Server) deny(w http.ResponseWriter, r *http.Request, reason string) {
-	if p := principalOf(r); p != nil {
+	if p := CallerOf(r); p != nil {
 		if err := s.recordAccess(r, accessRecord{action: actionOf(r.Method), result: "denied", reason: reason}); err != nil {
 			s.log.Error("couldn't log a denied access", "request_id", requestIDOf(r), "err", err)
 		}
@@ -145,7 +148,7 @@ func (s *Server) deny(w http.ResponseWriter, r *http.Request, reason string) {
 // scopedTenant returns the tenant a query reads: for a reader its own
 // (asking for another is refused), else the one asked (empty: all).
 func (s *Server) scopedTenant(w http.ResponseWriter, r *http.Request, asked string) (string, bool) {
-	p := principalOf(r)
+	p := CallerOf(r)
 	if !s.authEnabled() || p == nil || p.Role != access.Reader {
 		return asked, true
 	}
@@ -159,7 +162,7 @@ func (s *Server) scopedTenant(w http.ResponseWriter, r *http.Request, asked stri
 // mayRead reports whether the request may see the entry leaf: an auditor
 // any, a reader one of its own tenant. It answers 403 if not.
 func (s *Server) mayRead(w http.ResponseWriter, r *http.Request, leaf []byte) bool {
-	p := principalOf(r)
+	p := CallerOf(r)
 	if !s.authEnabled() || p == nil || p.Role != access.Reader {
 		return true
 	}

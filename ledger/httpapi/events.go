@@ -48,7 +48,7 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("%w: couldn't read body: %v", errBadRequest, err))
 		return
 	}
-	batch, err := s.events.Prepare(event.Submission{Body: body, ContentType: r.Header.Get("Content-Type"), Tenant: writerTenant(principalOf(r))})
+	batch, err := s.events.Prepare(event.Submission{Body: body, ContentType: r.Header.Get("Content-Type"), Tenant: writerTenant(CallerOf(r))})
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -67,7 +67,7 @@ func (s *Server) placeHold(w http.ResponseWriter, r *http.Request) {
 	if !s.decodeBody(w, r, &req, `{"tenant_id", "actor_id", "resource_type", "resource_id", "reason"}`) {
 		return
 	}
-	h, err := hs.Place(hold.Hold{Scope: req.Scope, Reason: req.Reason, PlacedBy: "token:" + principalOf(r).ID}, s.cfg.Now())
+	h, err := hs.Place(hold.Hold{Scope: req.Scope, Reason: req.Reason, PlacedBy: "token:" + CallerOf(r).ID}, s.cfg.Now())
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -85,7 +85,7 @@ func (s *Server) releaseHold(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	h, err := hs.Release(chi.URLParam(r, "id"), "token:"+principalOf(r).ID, s.cfg.Now())
+	h, err := hs.Release(chi.URLParam(r, "id"), "token:"+CallerOf(r).ID, s.cfg.Now())
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -102,12 +102,6 @@ func (s *Server) auditMounted(next http.Handler) http.Handler {
 	})
 }
 
-// CallerOf returns the token that authenticated r, or nil for a request
-// without one (possible on public endpoints and mounts, and everywhere when
-// access control is off). It is the request's own copy of the stored token,
-// which never holds the secret.
-func CallerOf(r *http.Request) *access.Token { return principalOf(r) }
-
 // WriteError answers err as the API answers its errors: the status its
 // sentinel maps to (500 for any other error, which is logged), with the
 // JSON body {"error": ..., "request_id": ...}. A mounted handler calls it

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ledger-dev/ledger/internal/durable"
+	"github.com/ledger-dev/ledger/internal/lockfile"
 )
 
 // FileStore is the embedded Store: a directory holding one state file,
@@ -89,12 +90,8 @@ func OpenFileStore(_ context.Context, cfg FileStoreConfig) (*FileStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("couldn't create the state directory: %w", err)
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	lock, err := lockfile.TryLock(filepath.Join(dir, "lock"), 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("couldn't open the state lock: %w", err)
-	}
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		lock.Close()
 		return nil, fmt.Errorf("state directory %s is in use by another witness: %w", dir, err)
 	}
 	s, err := openStateFile(filepath.Join(dir, "state"))

@@ -31,6 +31,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ledger-dev/ledger/internal/durable"
+	"github.com/ledger-dev/ledger/internal/lockfile"
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/tiles"
 )
@@ -66,12 +67,8 @@ func Open(_ context.Context, cfg Config) (*Storage, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_CREATE|os.O_RDWR, 0o644)
+	lock, err := lockfile.TryLock(filepath.Join(dir, lockFile), 0o644)
 	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		lock.Close()
 		return nil, fmt.Errorf("log directory %s is in use by another writer: %w", dir, err)
 	}
 	s := &Storage{dir: dir, lock: lock, dirs: map[string]bool{}}
