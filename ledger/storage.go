@@ -26,6 +26,10 @@ type Flush struct {
 	// set) that the flush creates: the full ones it completed and the partial
 	// ones of the new size. Full tiles never change once committed.
 	Tiles map[tiles.Tile][]byte
+	// Keys are the records of the flush's keyed entries, in index order.
+	// A Storage that implements KeyStore stores them in Commit, in the
+	// same transaction; any other ignores them.
+	Keys []KeyRecord
 }
 
 // Storage is a storage driver: where the sequencer makes flushes durable and
