@@ -29,6 +29,10 @@ type Config struct {
 	// KeyOf returns the idempotency key stored in a leaf ("" if none). It is
 	// used at start to rebuild the key index from the log. Required.
 	KeyOf func(leaf []byte) (string, error)
+	// Keys is the persistent idempotency-key index, for a Storage that does
+	// not implement KeyStore itself (posix); a Storage that does (postgres)
+	// keeps its own, and Keys must be nil.
+	Keys KeyStore
 	// MaxPending is how many entries may wait for a flush before Add pushes
 	// back with ErrPushback. Default 262144.
 	MaxPending int
