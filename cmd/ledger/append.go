@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -45,10 +46,7 @@ func cmdAppend(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	endpoint := strings.TrimSuffix(*url, "/") + "/v1/events?wait=" + *wait
 	client := newClient(*token, 2*time.Minute)
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var batch [][]byte
-	line := 0
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -57,41 +55,131 @@ func cmdAppend(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		batch = batch[:0]
 		return err
 	}
-	for sc.Scan() {
-		line++
-		text := bytes.TrimSpace(sc.Bytes())
-		if len(text) == 0 {
-			continue
+	events, err := newEventReader(in)
+	if err != nil {
+		return err
+	}
+	for {
+		ev, err := events.next()
+		if err == io.EOF {
+			break
 		}
-		withID, err := ensureID(text)
 		if err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
+			return err
 		}
-		batch = append(batch, withID)
+		batch = append(batch, ev)
 		if len(batch) == *batchSize {
 			if err := flush(); err != nil {
 				return err
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return err
-	}
 	return flush()
 }
 
-// ensureID gives an event without an id a fresh UUIDv7, so that a retried
-// request is deduplicated by the ledger instead of logged twice.
-func ensureID(line []byte) ([]byte, error) {
+// eventReader reads the events of `ledger append`'s input: NDJSON, a JSON
+// array of events, or JSON objects one after another however they are laid
+// out (pretty-printed, say). Each event comes back compacted onto one line,
+// with an id.
+type eventReader struct {
+	dec     *json.Decoder
+	n       int  // events read
+	inArray bool // the input is a JSON array whose '[' is read
+}
+
+func newEventReader(in io.Reader) (*eventReader, error) {
+	br := bufio.NewReaderSize(in, 64<<10)
+	first, err := firstByte(br)
+	if err != nil {
+		return nil, err
+	}
+	r := &eventReader{dec: json.NewDecoder(br)}
+	if first == '[' {
+		if _, err := r.dec.Token(); err != nil {
+			return nil, r.fail(err)
+		}
+		r.inArray = true
+	}
+	return r, nil
+}
+
+// firstByte returns the first byte of br that is not JSON white space,
+// without consuming it; 0 for an input of white space only.
+func firstByte(br *bufio.Reader) (byte, error) {
+	for {
+		b, err := br.ReadByte()
+		if err == io.EOF {
+			return 0, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		if b != ' ' && b != '\t' && b != '\n' && b != '\r' {
+			return b, br.UnreadByte()
+		}
+	}
+}
+
+// next returns the next event, or io.EOF after the last.
+func (r *eventReader) next() ([]byte, error) {
+	if r.inArray && !r.dec.More() {
+		if _, err := r.dec.Token(); err != nil { // the closing ']'
+			return nil, r.fail(err)
+		}
+		r.inArray = false
+		if _, err := r.dec.Token(); err != io.EOF {
+			return nil, fmt.Errorf("%w: data after the JSON array of events, at byte %d", errInput, r.dec.InputOffset())
+		}
+		return nil, io.EOF
+	}
+	var raw json.RawMessage // Decode copies: each event owns its bytes
+	if err := r.dec.Decode(&raw); err != nil {
+		if err == io.EOF && !r.inArray {
+			return nil, io.EOF
+		}
+		return nil, r.fail(err)
+	}
+	r.n++
+	ev, err := ensureID(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: event %d: %v", errInput, r.n, err)
+	}
+	return ev, nil
+}
+
+// fail describes a decoding error with where it happened.
+func (r *eventReader) fail(err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return fmt.Errorf("%w: the input ends inside event %d", errInput, r.n+1)
+	}
+	var syntax *json.SyntaxError
+	if errors.As(err, &syntax) {
+		return fmt.Errorf("%w: event %d is not JSON (%v, at byte %d)", errInput, r.n+1, syntax, syntax.Offset)
+	}
+	return fmt.Errorf("%w: event %d: %v", errInput, r.n+1, err)
+}
+
+// errInput marks input that `ledger append` cannot read; the events before
+// it have been sent, nothing after it is.
+var errInput = errors.New("bad input")
+
+// ensureID returns an event as one line of NDJSON, with a fresh UUIDv7 id
+// if it has none, so that a retried request is deduplicated by the ledger
+// instead of logged twice.
+func ensureID(raw []byte) ([]byte, error) {
 	var m map[string]json.RawMessage
-	if err := json.Unmarshal(line, &m); err != nil {
+	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, fmt.Errorf("not a JSON object: %v", err)
 	}
-	if _, ok := m["id"]; ok {
-		return line, nil
+	if _, ok := m["id"]; !ok {
+		m["id"], _ = json.Marshal(event.NewID())
+		return json.Marshal(m)
 	}
-	m["id"], _ = json.Marshal(event.NewID())
-	return json.Marshal(m)
+	var line bytes.Buffer
+	if err := json.Compact(&line, raw); err != nil {
+		return nil, err
+	}
+	return line.Bytes(), nil
 }
 
 // sendBatch posts NDJSON events, retrying on 503 as Retry-After says, and
