@@ -83,8 +83,8 @@ func (c *serveConfig) validate() error {
 			return fmt.Errorf("limits.%s must not be negative", v.name)
 		}
 	}
-	if l.MaxEventBytes > event.MaxLeafBytes/2 {
-		return fmt.Errorf("limits.max_event_bytes must be at most %d: redaction can lengthen an event, and a leaf holds at most %d bytes", event.MaxLeafBytes/2, event.MaxLeafBytes)
+	if l.MaxEventBytes > event.MaxEventBytesLimit {
+		return fmt.Errorf("limits.max_event_bytes must be at most %d: redaction can lengthen an event, and a leaf holds at most %d bytes", event.MaxEventBytesLimit, event.MaxLeafBytes)
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return errors.New("tls needs both cert and key")

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"os"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/ledger-dev/ledger/ledger/event"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -24,6 +28,9 @@ tokens:
 		c.RateLimit.Burst != 100 || len(c.Tokens) != 1 || c.Tokens[0].Role != "admin" {
 		t.Fatalf("parsed %+v", c)
 	}
+	if c, err := parseConfig([]byte("limits: {max_event_bytes: 32768}")); err != nil || c.eventLimits().MaxEventBytes != event.DefaultLimits().MaxEventBytes {
+		t.Errorf("the default max_event_bytes written out: %+v, %v", c, err)
+	}
 	if c, err := parseConfig(nil); err != nil || c.PublicEntries {
 		t.Fatalf("an empty file: %+v, %v", c, err)
 	}
@@ -31,6 +38,7 @@ tokens:
 		{"public_entrys: true", "public_entrys"},
 		{"limits: {max_batch: -1}", "max_batch"},
 		{"limits: {max_event_bytes: 60000}", "max_event_bytes"},
+		{"limits: {max_event_bytes: 32769}", "at most 32768"},
 		{"tls: {cert: a.pem}", "both cert and key"},
 		{"redact_keys: ['']", "empty key"},
 		{"rate_limit: {per_second: 5}", "burst"},
@@ -67,4 +75,22 @@ func FuzzParseConfig(f *testing.F) {
 			t.Fatalf("limits %+v", l)
 		}
 	})
+}
+
+// TestDocumentedConfig parses every YAML example of docs/access.md, so that
+// the documented configuration is one the binary takes.
+func TestDocumentedConfig(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/access.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllSubmatch(doc, -1)
+	if len(blocks) == 0 {
+		t.Fatal("docs/access.md has no yaml example")
+	}
+	for _, b := range blocks {
+		if _, err := parseConfig(b[1]); err != nil {
+			t.Errorf("docs/access.md example refused: %v\n%s", err, b[1])
+		}
+	}
 }

@@ -97,9 +97,9 @@ var (
 // negative take the default that DefaultLimits documents.
 type Limits struct {
 	// MaxEventBytes is the largest event, in bytes of its JSON text in the
-	// request body. Default 32 KiB. It must stay well below MaxLeafBytes
-	// (65535): redaction can lengthen an event, and a leaf over MaxLeafBytes
-	// is refused by Leaf.
+	// request body. Default and at most MaxEventBytesLimit (32 KiB):
+	// redaction can lengthen an event, and a leaf over MaxLeafBytes is
+	// refused by Leaf.
 	MaxEventBytes int
 	// MaxBatch is the most events in one batch. Default 10000.
 	MaxBatch int
@@ -112,10 +112,16 @@ type Limits struct {
 	MaxTags int
 }
 
+// MaxEventBytesLimit is the largest Limits.MaxEventBytes a configuration
+// may set, and its default: half of what a leaf may hold, rounded up, so
+// that an event redaction lengthens still fits in a leaf in practice (Leaf
+// refuses one that does not).
+const MaxEventBytesLimit = (MaxLeafBytes + 1) / 2
+
 // DefaultLimits returns the default Limits: 32 KiB events, batches of 10000,
 // 4096-byte fields, 256 changes and 64 tags.
 func DefaultLimits() Limits {
-	return Limits{MaxEventBytes: 32 << 10, MaxBatch: 10000, MaxFieldBytes: 4096, MaxChanges: 256, MaxTags: 64}
+	return Limits{MaxEventBytes: MaxEventBytesLimit, MaxBatch: 10000, MaxFieldBytes: 4096, MaxChanges: 256, MaxTags: 64}
 }
 
 func (l Limits) withDefaults() Limits {
