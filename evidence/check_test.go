@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/ledger-dev/ledger/evidence"
+	"github.com/ledger-dev/ledger/tiles"
 )
 
 // TestCheckRejects tampers with copies of the golden packages, one way at
@@ -106,6 +107,37 @@ func TestCreateRefusesFullDirectory(t *testing.T) {
 		t.Fatal("Add before SetCheckpoint succeeded")
 	}
 	w.Close()
+}
+
+// TestAbandonedPackage checks that a package closed before Finish leaves
+// nothing behind, so that the export can be retried into the same
+// directory, and that a finished one leaves no partial directory.
+func TestAbandonedPackage(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "pkg")
+	w, err := evidence.Create(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if ents, _ := os.ReadDir(parent); len(ents) != 0 {
+		t.Fatalf("an abandoned package left %v", ents)
+	}
+	w, err = evidence.Create(dir)
+	if err != nil {
+		t.Fatalf("Create after an abandoned package: %v", err)
+	}
+	w.SetCheckpoint([]byte("note\n"), tiles.Checkpoint{Origin: "example.com/log"})
+	if err := w.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(parent)
+	if len(ents) != 1 || ents[0].Name() != "pkg" {
+		t.Fatalf("a finished package left %v, want only pkg", ents)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "manifest.json")); err != nil {
+		t.Fatalf("the finished package: %v", err)
+	}
 }
 
 func copyGolden(t *testing.T, pkg string) string {

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,22 @@ func TestEvidenceE2E(t *testing.T) {
 
 	// A filtered export and a range export verify offline.
 	filtered, ranged := filepath.Join(dir, "pkg-user-3"), filepath.Join(dir, "pkg-range")
+	// An export that fails (the checkpoint is not signed by the key given)
+	// leaves nothing behind, so that it can be retried into the same place.
+	otherKey := filepath.Join(t.TempDir(), "other.key")
+	if out, code := runCmd(t, ledgerBin, "keygen", "--origin", "example.com/other", "--key", otherKey); code != 0 {
+		t.Fatalf("ledger keygen: %d\n%s", code, out)
+	}
+	otherVkey, err := os.ReadFile(otherKey + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runCmd(t, ledgerBin, "export", "--url", s.url, "--out", filtered, "--actor-id", "user-3", "--vkey", strings.TrimSpace(string(otherVkey))); code != 1 {
+		t.Fatalf("ledger export against another log's key: exit %d, want 1\n%s", code, out)
+	}
+	if ents, _ := os.ReadDir(dir); slices.ContainsFunc(ents, func(e os.DirEntry) bool { return strings.Contains(e.Name(), "pkg-user-3") }) {
+		t.Fatalf("a failed export left %v in the data directory", ents)
+	}
 	if out, code := runCmd(t, ledgerBin, "export", "--url", s.url, "--out", filtered, "--actor-id", "user-3", "--vkey", s.vkey); code != 0 {
 		t.Fatalf("ledger export: %d\n%s", code, out)
 	}
