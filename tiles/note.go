@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -66,7 +67,7 @@ func OpenCheckpoint(msg []byte, logs ...note.Verifier) (*SignedCheckpoint, *note
 	var invalid *note.InvalidSignatureError
 	switch {
 	case errors.As(err, &unverified):
-		return nil, nil, fmt.Errorf("%w: none of the %d signature lines is from a trusted log key", ErrNoLogSignature, len(unverified.Note.UnverifiedSigs))
+		return nil, nil, fmt.Errorf("%w: none of the %d signature lines is from a trusted log key (%s)", ErrNoLogSignature, len(unverified.Note.UnverifiedSigs), whoSigned(unverified.Note, logs))
 	case errors.As(err, &invalid):
 		return nil, nil, fmt.Errorf("%w: %s %08x", ErrBadSignature, invalid.Name, invalid.Hash)
 	case err != nil:
@@ -84,6 +85,22 @@ func OpenCheckpoint(msg []byte, logs ...note.Verifier) (*SignedCheckpoint, *note
 		return nil, nil, fmt.Errorf("%w: origin %q, signed by %q", ErrOriginMismatch, cp.Origin, n.Sigs[0].Name)
 	}
 	return &SignedCheckpoint{Checkpoint: cp, Note: bytes.Clone(msg), Text: []byte(n.Text)}, n, nil
+}
+
+// whoSigned says, for a checkpoint no trusted key signed, what it is of
+// and who signed it, against the keys trusted, so that a wrong key is told
+// apart from a wrong log.
+func whoSigned(n *note.Note, logs []note.Verifier) string {
+	origin, _, _ := strings.Cut(n.Text, "\n")
+	var signers, trusted []string
+	for _, s := range n.UnverifiedSigs {
+		signers = append(signers, fmt.Sprintf("%q", s.Name))
+	}
+	for _, v := range logs {
+		trusted = append(trusted, fmt.Sprintf("%q", v.Name()))
+	}
+	return fmt.Sprintf("the checkpoint of origin %q is signed by %s; the trusted keys are %s",
+		origin, strings.Join(signers, ", "), strings.Join(trusted, ", "))
 }
 
 // checkCanonicalSignatures rejects signature lines whose base64 is not in

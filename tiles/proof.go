@@ -2,6 +2,7 @@ package tiles
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 
@@ -103,7 +104,13 @@ func nodeTile(id compact.NodeID, size uint64) (t Tile, off, width int, err error
 // VerifyInclusion checks an inclusion proof of leaf hash leaf at index in the
 // tree of size leaves with the given root.
 func VerifyInclusion(leaf Hash, index, size uint64, p []Hash, root Hash) error {
-	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, size, leaf[:], hashSlices(p), root[:]); err != nil {
+	err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, size, leaf[:], hashSlices(p), root[:])
+	var mismatch proof.RootMismatchError
+	if errors.As(err, &mismatch) {
+		return fmt.Errorf("%w: inclusion of index %d in size %d: the proof leads to root %s, the tree's is %s",
+			ErrProof, index, size, base64.StdEncoding.EncodeToString(mismatch.CalculatedRoot), root)
+	}
+	if err != nil {
 		return fmt.Errorf("%w: inclusion of index %d in size %d: %v", ErrProof, index, size, err)
 	}
 	return nil

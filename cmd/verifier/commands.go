@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -23,13 +25,13 @@ type options struct {
 }
 
 func newOptions(name string, needLog bool) *options {
-	o := &options{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
-	o.fs.SetOutput(io.Discard)
+	o := &options{fs: flag.NewFlagSet("verifier "+name, flag.ContinueOnError)}
+	o.fs.SetOutput(io.Discard) // errors are reported by run; --help by parse
 	if needLog {
 		o.fs.StringVar(&o.log, "log", "", "log URL prefix or tile directory")
 		o.fs.StringVar(&o.token, "token", os.Getenv("LEDGER_TOKEN"), "bearer token for a log URL that serves entry bundles only to auditors (default $LEDGER_TOKEN)")
 	}
-	o.fs.StringVar(&o.vkey, "vkey", "", "the log's verifier key (vkey)")
+	o.fs.StringVar(&o.vkey, "vkey", "", "the log's verifier key (vkey), or a file holding it")
 	o.fs.StringVar(&o.policy, "policy", "", "a C2SP tlog-policy file")
 	o.fs.BoolVar(&o.json, "json", false, "print a JSON report")
 	return o
@@ -40,7 +42,10 @@ func newOptions(name string, needLog bool) *options {
 func (o *options) parse(args []string, r *report) ([]string, error) {
 	var pos []string
 	for {
-		if err := o.fs.Parse(args); err != nil {
+		if err := o.fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+			o.help(r.out)
+			return nil, err
+		} else if err != nil {
 			return nil, fmt.Errorf("%w: %v", errUsage, err)
 		}
 		args = o.fs.Args()
@@ -60,12 +65,25 @@ func (o *options) parse(args []string, r *report) ([]string, error) {
 	return pos, nil
 }
 
-// trust loads the trust policy from --vkey or --policy.
+// help prints the command's flags to w.
+func (o *options) help(w io.Writer) {
+	fmt.Fprintf(w, "usage: %s [flags]\n\nflags:\n", o.fs.Name())
+	o.fs.SetOutput(w)
+	o.fs.PrintDefaults()
+	o.fs.SetOutput(io.Discard)
+}
+
+// trust loads the trust policy from --vkey (the key itself, or a file
+// holding it, such as the FILE.pub of ledger keygen) or --policy.
 func (o *options) trust() (*tiles.Policy, error) {
 	if o.vkey != "" {
-		p, err := tiles.NewLogPolicy(o.vkey)
+		vkey := o.vkey
+		if b, err := os.ReadFile(vkey); err == nil {
+			vkey = strings.TrimSpace(string(b))
+		}
+		p, err := tiles.NewLogPolicy(vkey)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", errUsage, err)
+			return nil, fmt.Errorf("%w: --vkey %s: %v (give the key, such as \"$(cat log.key.pub)\", or the file holding it)", errUsage, o.vkey, err)
 		}
 		return p, nil
 	}
@@ -139,7 +157,7 @@ func verifyCheckpoint(r *report, p *tiles.Policy, note []byte, label string) (*t
 func fetchCheckpoint(ctx context.Context, r *report, f tiles.Fetcher, p *tiles.Policy) (*tiles.SignedCheckpoint, bool) {
 	b, err := f.Fetch(ctx, tiles.CheckpointPath)
 	if err != nil {
-		r.fail("checkpoint", err)
+		r.fail("checkpoint", whereIsTheLog(f, err))
 		return nil, false
 	}
 	return verifyCheckpoint(r, p, b, "checkpoint")
@@ -166,7 +184,8 @@ func cmdInclusion(ctx context.Context, args []string, r *report) error {
 	o := newOptions("inclusion", true)
 	index := o.fs.Uint64("index", 0, "index of the entry")
 	leafFile := o.fs.String("leaf", "", "file holding the expected entry bytes")
-	proofOut := o.fs.String("proof-out", "", "write a c2sp.org/tlog-proof@v1 file here")
+	proofOut := o.fs.String("proof-out", "", "write a c2sp.org/tlog-proof@v1 file here, the entry in its extra data ('verifier proof' checks it)")
+	leafOut := o.fs.String("leaf-out", "", "write the entry's bytes here")
 	pos, f, p, err := o.setup(args, r)
 	if err != nil {
 		return err
@@ -203,8 +222,13 @@ func cmdInclusion(ctx context.Context, args []string, r *report) error {
 	r.ok("inclusion", fmt.Sprintf("entry %d (leaf hash %s) is in the tree of size %d", *index, leaf, sc.Size),
 		map[string]any{"index": *index, "leaf_hash": leaf.String(), "proof_hashes": len(proof)})
 	if *proofOut != "" {
-		tp := &tiles.Proof{Index: *index, Hashes: proof, Checkpoint: sc.Note}
+		tp := &tiles.Proof{Extra: entry, Index: *index, Hashes: proof, Checkpoint: sc.Note}
 		if err := os.WriteFile(*proofOut, tp.Marshal(), 0o644); err != nil {
+			return err
+		}
+	}
+	if *leafOut != "" {
+		if err := os.WriteFile(*leafOut, entry, 0o644); err != nil {
 			return err
 		}
 	}
@@ -325,6 +349,21 @@ func cmdProof(_ context.Context, args []string, r *report) error {
 	r.ok("inclusion", fmt.Sprintf("entry %d (leaf hash %s) is in the tree of size %d", proof.Index, leaf, sc.Size),
 		map[string]any{"index": proof.Index, "leaf_hash": leaf.String()})
 	return nil
+}
+
+// whereIsTheLog adds to a checkpoint that is not found where the log is
+// and, for a directory that holds a log below it (a ledger's data
+// directory holds its log in log/), where it might be.
+func whereIsTheLog(f tiles.Fetcher, err error) error {
+	dir, ok := f.(tiles.DirFetcher)
+	if !ok || !errors.Is(err, tiles.ErrNotFound) {
+		return err
+	}
+	err = fmt.Errorf("no checkpoint in %s: %w", dir, err)
+	if _, serr := os.Stat(filepath.Join(string(dir), "log", tiles.CheckpointPath)); serr == nil {
+		err = fmt.Errorf("%w (a log is in %s: --log %s?)", err, filepath.Join(string(dir), "log"), filepath.Join(string(dir), "log"))
+	}
+	return err
 }
 
 func flagSet(fs *flag.FlagSet, name string) bool {

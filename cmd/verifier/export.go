@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 
@@ -22,11 +21,8 @@ func cmdExport(_ context.Context, args []string, r *report) error {
 	}
 	dir := pos[0]
 	pkg, err := evidence.Open(os.DirFS(dir))
-	if errors.Is(err, evidence.ErrNotPackage) {
-		return fmt.Errorf("%w: %s: %v", errUsage, dir, err)
-	}
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", dir, err) // a failed check, not a usage error
 	}
 	sc, ok := verifyCheckpoint(r, p, pkg.Checkpoint, "checkpoint")
 	if !ok {

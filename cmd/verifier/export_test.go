@@ -82,7 +82,7 @@ func TestExportGolden(t *testing.T) {
 		t.Fatalf("verifier export of a changed event: %d\n%s\nwant\n%s", code, out, want)
 	}
 
-	if out, code := runVerifier(t, bin, append([]string{"export", golden}, trust...)...); code != 2 || !strings.Contains(out, "not an evidence package") {
+	if out, code := runVerifier(t, bin, append([]string{"export", golden}, trust...)...); code != 1 || !strings.Contains(out, "not an evidence package") {
 		t.Fatalf("verifier export of a directory that is no package: %d\n%s", code, out)
 	}
 }

@@ -11,11 +11,14 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"strings"
+
+	"github.com/ledger-dev/ledger/internal/version"
 )
 
 const usage = `usage: verifier <command> [flags]
@@ -39,7 +42,8 @@ commands:
 
 TRUST is --vkey VKEY (a log key, no witnesses required) or --policy FILE
 (a C2SP tlog-policy with logs, witnesses and the quorum).
-Every command takes --json to print a JSON report instead of lines.
+Every command takes --json to print a JSON report instead of lines, and
+--help to list its flags. 'verifier --version' prints the build.
 
 exit status: 0 all checks passed, 1 a check failed, 2 usage error
 `
@@ -55,11 +59,16 @@ var errUsage = errors.New("usage error")
 
 // run executes one command and returns the process exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		if len(args) == 0 {
-			return 2
-		}
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "-version", "--version", "version":
+		fmt.Fprintln(stdout, version.String("verifier"))
 		return 0
 	}
 	cmds := map[string]func(context.Context, []string, *report) error{
@@ -77,6 +86,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	r := &report{out: stdout, progress: stderr}
 	err := cmd(ctx, args[1:], r)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
 	if errors.Is(err, errUsage) {
 		// The message without the "usage error: " that errUsage wraps it in.
 		fmt.Fprintf(stderr, "verifier %s: %s\n", args[0], strings.TrimPrefix(err.Error(), errUsage.Error()+": "))

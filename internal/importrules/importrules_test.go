@@ -32,7 +32,7 @@ var rules = []struct {
 		why: "third parties import tiles; it depends on nothing of the server"},
 	{pkg: "evidence", only: []string{"tiles", "internal/durable"}, forbidden: append([]string{router}, sqlDrivers...),
 		why: "the verifier reads evidence packages"},
-	{pkg: "cmd/verifier", only: []string{"tiles", "evidence", "internal/durable"}, forbidden: append([]string{router}, sqlDrivers...),
+	{pkg: "cmd/verifier", only: []string{"tiles", "evidence", "internal/durable", "internal/version"}, forbidden: append([]string{router}, sqlDrivers...),
 		why: "the verifier trusts nothing of the server's code"},
 	{pkg: "internal/durable", only: []string{}, why: "the verifier links it"},
 	{pkg: "ledger", forbidden: append([]string{module + "ledger/witness/...", module + "ledger/httpapi/...", module + "ledger/index/...", router}, sqlDrivers...),
