@@ -34,6 +34,11 @@ func TestCLIErrors(t *testing.T) {
 		{[]string{"serve", "--key", s.key, "--logs", s.logs, "--state", state, "--listen", "127.0.0.1:0"}, 1, "in use by another witness"},
 		{[]string{"serve", "--key", s.key, "--logs", s.logs, "--postgres", "postgres://nobody@127.0.0.1:1/none?connect_timeout=2"}, 1, "PostgreSQL"},
 		{[]string{"serve", "--key", s.key, "--logs", s.logs, "--state", state, "extra"}, 2, `unexpected argument "extra"`},
+		{[]string{"serve", "--frobnicate"}, 2, "see 'witness serve --help'"},
+		{[]string{"--help"}, 0, "usage: witness <command>"},
+		{[]string{"serve", "--help"}, 0, "-postgres"},
+		{[]string{"keygen", "--help"}, 0, "usage: witness keygen [flags]"},
+		{[]string{"--version"}, 0, "witness "},
 	}
 	for _, tc := range cases {
 		out, code := runWitness(t, tc.args...)

@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ledger-dev/ledger/internal/version"
 	"github.com/ledger-dev/ledger/ledger/witness"
 	"github.com/ledger-dev/ledger/ledger/witness/postgres"
 	"github.com/ledger-dev/ledger/tiles"
@@ -30,6 +31,9 @@ commands:
   keygen --name NAME --key FILE            create a cosignature/v1 key (FILE, FILE.pub)
   serve  --key FILE --logs FILE (--state DIR | --postgres URL) [--listen ADDR]
                                            run the witness
+
+Run 'witness <command> --help' for a command's flags, 'witness --version'
+for the build.
 `
 
 func main() {
@@ -59,8 +63,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = keygen(args[1:], stdout, stderr)
 	case "serve":
 		err = serve(ctx, args[1:], stdout, stderr)
-	case "-h", "--help", "help":
-		fmt.Fprint(stderr, usage)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "-version", "--version", "version":
+		fmt.Fprintln(stdout, version.String("witness"))
 		return 0
 	default:
 		fmt.Fprintf(stderr, "witness: unknown command %q\n\n%s", args[0], usage)
@@ -78,12 +85,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 }
 
-func parse(fs *flag.FlagSet, args []string) error {
+// parse parses a command's flags. --help lists them on stdout; a mistake
+// is a usage error, which run reports.
+func parse(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, "usage: %s [flags]\n\nflags:\n", fs.Name())
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
 			return err
 		}
-		return usagef("%v", err)
+		return usagef("%v (see '%s --help')", err, fs.Name())
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
@@ -93,10 +106,9 @@ func parse(fs *flag.FlagSet, args []string) error {
 
 func keygen(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("witness keygen", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	name := fs.String("name", "", "the witness's key name, e.g. witness.example.com/w1")
 	keyFile := fs.String("key", "", "where to write the private key; the vkey goes to FILE.pub")
-	if err := parse(fs, args); err != nil {
+	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
 	if *name == "" || *keyFile == "" {
@@ -129,13 +141,12 @@ func keygen(args []string, stdout, stderr io.Writer) error {
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("witness serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	keyFile := fs.String("key", "", "the witness's private key (from witness keygen)")
 	logsFile := fs.String("logs", "", `the logs to witness: tlog-policy "log <vkey> [url]" lines`)
 	stateDir := fs.String("state", "", "directory for the latest cosigned checkpoint of each log")
 	pgURL := fs.String("postgres", "", "PostgreSQL URL to keep the state in instead of --state")
 	listen := fs.String("listen", "127.0.0.1:8081", "address to serve HTTP on")
-	if err := parse(fs, args); err != nil {
+	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
 	if *keyFile == "" || *logsFile == "" || (*stateDir == "") == (*pgURL == "") {

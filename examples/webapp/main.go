@@ -3,7 +3,7 @@
 // GET, PUT and DELETE /records/{id}, with the user named by an X-User
 // header (a stand-in for real authentication).
 //
-//	webapp --ledger http://127.0.0.1:8080 [--token TOKEN] [--mode closed|open] [--spool DIR] [--listen 127.0.0.1:8081]
+//	webapp --ledger http://127.0.0.1:8080 [--token TOKEN] [--mode closed|open] [--spool DIR] [--listen 127.0.0.1:8090]
 //
 // --token defaults to $LEDGER_TOKEN. GET /healthz is served without an
 // event.
@@ -58,7 +58,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.token, "token", os.Getenv("LEDGER_TOKEN"), "the ledger writer's bearer token (default $LEDGER_TOKEN; none if empty)")
 	fs.StringVar(&o.mode, "mode", "closed", "closed: answer only once the event is durable in the ledger; open: spool events and answer regardless")
 	fs.StringVar(&o.spool, "spool", "", "spool directory of mode open")
-	fs.StringVar(&o.listen, "listen", "127.0.0.1:8081", "address to serve HTTP on")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8090", "address to serve HTTP on")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
