@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ledger-dev/ledger/evidence"
 	"github.com/ledger-dev/ledger/ledger/event"
@@ -22,6 +23,31 @@ import (
 // exportFilters are the filter flags of `ledger export`, each the query
 // parameter of the same name with '_' for '-'.
 var exportFilters = []string{"actor-id", "actor-type", "action", "event-type", "resource-type", "resource-id", "result", "tenant-id", "since", "until"}
+
+// setWindow makes the time window of a filtered export explicit, with the
+// server's defaults (until now, since DefaultWindow before until), so that
+// the manifest records the window the package covers.
+func setWindow(q url.Values, now time.Time) error {
+	until := now.UTC()
+	if v := q.Get("until"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return fmt.Errorf("%w: --until %q is not an RFC 3339 time", errUsage, v)
+		}
+		until = t.UTC()
+	}
+	since := until.Add(-httpapi.DefaultWindow)
+	if v := q.Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return fmt.Errorf("%w: --since %q is not an RFC 3339 time", errUsage, v)
+		}
+		since = t.UTC()
+	}
+	q.Set("since", since.Format(time.RFC3339Nano))
+	q.Set("until", until.Format(time.RFC3339Nano))
+	return nil
+}
 
 func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags("export", stderr)
@@ -35,7 +61,7 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	for _, name := range exportFilters {
 		filters[name] = fs.String(name, "", "export only events whose "+strings.ReplaceAll(name, "-", "_")+" is this")
 	}
-	fs.Lookup("since").Usage = "start of the time window, RFC 3339 (default: 30 days before --until)"
+	fs.Lookup("since").Usage = "start of the time window, RFC 3339 (default: 30 days before --until; the manifest records the window)"
 	fs.Lookup("until").Usage = "end of the time window, RFC 3339, excluded (default: now)"
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -54,6 +80,11 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		return fmt.Errorf("%w: a range export holds every entry of the range; it takes no filters", errUsage)
 	case isRange && *to <= *from:
 		return fmt.Errorf("%w: --to must be greater than --from", errUsage)
+	}
+	if !isRange {
+		if err := setWindow(q, time.Now()); err != nil {
+			return err
+		}
 	}
 	pkg, err := evidence.Create(*out)
 	if errors.Is(err, evidence.ErrNotEmpty) {

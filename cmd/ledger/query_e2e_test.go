@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ledger-dev/ledger/evidence"
 	"github.com/ledger-dev/ledger/internal/pgtest"
+	"github.com/ledger-dev/ledger/ledger/httpapi"
 	"github.com/ledger-dev/ledger/ledger/index"
 	pgindex "github.com/ledger-dev/ledger/ledger/index/postgres"
 	"github.com/ledger-dev/ledger/ledger/index/sqlite"
@@ -91,6 +93,17 @@ func TestEvidenceE2E(t *testing.T) {
 	}
 	if out, code := runCmd(t, ledgerBin, "export", "--url", s.url, "--out", ranged, "--from", "200", "--to", "530"); code != 0 {
 		t.Fatalf("ledger export --from --to: %d\n%s", code, out)
+	}
+	// The manifest records the time window the export covered, the
+	// server's default one included.
+	var m evidence.Manifest
+	if err := json.Unmarshal(mustReadFile(t, filepath.Join(filtered, "manifest.json")), &m); err != nil {
+		t.Fatal(err)
+	}
+	since, serr := time.Parse(time.RFC3339Nano, m.Filters["since"])
+	until, uerr := time.Parse(time.RFC3339Nano, m.Filters["until"])
+	if serr != nil || uerr != nil || until.Sub(since) != httpapi.DefaultWindow || m.Filters["actor_id"] != "user-3" {
+		t.Fatalf("the filtered manifest's filters are %v, want actor_id and a window of 30 days", m.Filters)
 	}
 	out, code := runCmd(t, verifierBin, "export", filtered, "--vkey", s.vkey)
 	if code != 0 || !strings.Contains(out, "ok events: all 41 events") {
@@ -250,4 +263,13 @@ func editFile(t *testing.T, path string, edit func(string) string) {
 	if err := os.WriteFile(path, []byte(changed), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func mustReadFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
