@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -38,7 +40,8 @@ func cmdToken(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	role := fs.String("role", "", "create: writer, reader, auditor or admin")
 	tenant := fs.String("tenant", "", "create: the tenant a writer writes into, or a reader reads (readers need one)")
 	name := fs.String("name", "", "create: a note on who holds the token")
-	expires := fs.Duration("expires", 0, "create: lifetime, e.g. 720h (default: never expires)")
+	var expires lifetime
+	fs.Var(&expires, "expires", "create: lifetime, e.g. 30d or 12h (default: never expires)")
 	noStore := fs.Bool("no-store", false, "create: print the token's entry for the tokens list of a --config file instead of writing the token file")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
@@ -52,7 +55,7 @@ func cmdToken(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	}
 	switch {
 	case sub == "create" && fs.NArg() == 0:
-		return createToken(path, *role, *tenant, *name, *expires, *noStore, stdout, stderr)
+		return createToken(path, *role, *tenant, *name, time.Duration(expires), *noStore, stdout, stderr)
 	case sub == "list" && fs.NArg() == 0:
 		return listTokens(path, stdout)
 	case sub == "revoke" && fs.NArg() == 1:
@@ -103,9 +106,16 @@ func createToken(path, roleName, tenant, name string, ttl time.Duration, noStore
 }
 
 func listTokens(path string, stdout io.Writer) error {
-	tokens, _, err := access.LoadFile(path)
+	if _, err := os.Stat(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("no ledger data directory at %s: %w", filepath.Dir(path), err)
+	}
+	tokens, exists, err := access.LoadFile(path)
 	if err != nil {
 		return err
+	}
+	if !exists {
+		fmt.Fprintf(stdout, "no tokens: %s does not exist, so access control is off\n", path)
+		return nil
 	}
 	tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tROLE\tTENANT\tNAME\tCREATED\tEXPIRES\tSTATUS")
@@ -135,4 +145,27 @@ func stamp(t time.Time) string {
 		return "-"
 	}
 	return t.Format(time.RFC3339)
+}
+
+// lifetime is a token's lifetime as --expires takes it: a Go duration
+// (12h, 90m) or a whole number of days (30d).
+type lifetime time.Duration
+
+func (l *lifetime) String() string { return time.Duration(*l).String() }
+
+func (l *lifetime) Set(v string) error {
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.ParseUint(days, 10, 16)
+		if err != nil || n == 0 {
+			return fmt.Errorf("%q is not a number of days such as 30d", v)
+		}
+		*l = lifetime(time.Duration(n) * 24 * time.Hour)
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return fmt.Errorf("%q is not a lifetime such as 30d, 12h or 90m", v)
+	}
+	*l = lifetime(d)
+	return nil
 }
