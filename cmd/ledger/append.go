@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ledger-dev/ledger/ledger/event"
@@ -22,6 +21,7 @@ func cmdAppend(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	url := fs.String("url", "http://127.0.0.1:8080", "the ledger's base URL")
 	wait := fs.String("wait", "durable", "acknowledgement level: durable or published")
 	batchSize := fs.Int("batch", 1000, "events per request")
+	attempts := fs.Int("attempts", 10, "times a batch is sent before giving up, when the network fails or the ledger answers 503")
 	token := tokenFlag(fs, "writer")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -41,17 +41,21 @@ func cmdAppend(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	default:
 		return fmt.Errorf("%w: at most one input FILE", errUsage)
 	}
-	if *batchSize < 1 {
-		return fmt.Errorf("%w: --batch must be at least 1", errUsage)
+	if *batchSize < 1 || *attempts < 1 {
+		return fmt.Errorf("%w: --batch and --attempts must be at least 1", errUsage)
 	}
-	endpoint := strings.TrimSuffix(*url, "/") + "/v1/events?wait=" + *wait
+	base, err := baseURL(*url)
+	if err != nil {
+		return err
+	}
+	endpoint := base + "/v1/events?wait=" + *wait
 	client := newClient(*token, 2*time.Minute)
 	var batch [][]byte
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
 		}
-		err := sendBatch(ctx, client, endpoint, batch, stdout)
+		err := sendBatch(ctx, client, endpoint, batch, *attempts, stdout, stderr)
 		batch = batch[:0]
 		return err
 	}
@@ -182,11 +186,15 @@ func ensureID(raw []byte) ([]byte, error) {
 	return line.Bytes(), nil
 }
 
-// sendBatch posts NDJSON events, retrying on 503 as Retry-After says, and
-// prints one result line per event.
-func sendBatch(ctx context.Context, client *http.Client, endpoint string, batch [][]byte, stdout io.Writer) error {
+// sendBatch posts NDJSON events and prints one result line per event. A
+// request that fails on the network, or that the ledger answers 503
+// (pushback, or a wait level not reached in time), is sent again, after
+// Retry-After, at most maxAttempts times in all, with a line on stderr for
+// each retry. Resending is safe: every event has an id, so the ledger logs
+// it once.
+func sendBatch(ctx context.Context, client *http.Client, endpoint string, batch [][]byte, maxAttempts int, stdout, stderr io.Writer) error {
 	body := append(bytes.Join(batch, []byte("\n")), '\n')
-	for attempt := 0; ; attempt++ {
+	for attempt := 1; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 		if err != nil {
 			return err
@@ -194,20 +202,27 @@ func sendBatch(ctx context.Context, client *http.Client, endpoint string, batch 
 		req.Header.Set("Content-Type", "application/x-ndjson")
 		resp, err := client.Do(req)
 		if err != nil {
-			if attempt < 5 {
+			if attempt < maxAttempts && ctx.Err() == nil {
+				fmt.Fprintf(stderr, "ledger append: %v; retrying in 1s (attempt %d of %d)\n", err, attempt+1, maxAttempts)
 				time.Sleep(time.Second)
 				continue
 			}
-			return err
+			return fmt.Errorf("gave up after %d attempts: %w", attempt, err)
 		}
 		respBody, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		if err != nil {
 			return err
 		}
-		if resp.StatusCode == http.StatusServiceUnavailable && attempt < 30 {
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			why := bytes.TrimSpace(respBody)
+			if attempt >= maxAttempts {
+				return fmt.Errorf("gave up after %d attempts; the ledger answered %s: %s", attempt, resp.Status, why)
+			}
 			delay, _ := strconv.Atoi(resp.Header.Get("Retry-After"))
-			time.Sleep(time.Duration(max(delay, 1)) * time.Second)
+			delay = max(delay, 1)
+			fmt.Fprintf(stderr, "ledger append: the ledger answered %s: %s; retrying in %ds (attempt %d of %d)\n", resp.Status, why, delay, attempt+1, maxAttempts)
+			time.Sleep(time.Duration(delay) * time.Second)
 			continue
 		}
 		if resp.StatusCode != http.StatusOK {

@@ -3,9 +3,12 @@ package main_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -86,5 +89,30 @@ func TestAppendCommand(t *testing.T) {
 	out, code := runCmd(t, bin, "append", "--url", s.url, file)
 	if code != 1 || !strings.Contains(out, "event 3 is not JSON") {
 		t.Errorf("input that is not JSON: exit %d, %q; want exit 1 naming event 3", code, out)
+	}
+}
+
+// TestAppendRetries checks that `ledger append` refuses a URL without a
+// scheme, and that a ledger answering 503 is retried a bounded number of
+// times, each retry said on stderr, before it gives up with exit status 1.
+func TestAppendRetries(t *testing.T) {
+	bin, _, _ := buildBinaries(t)
+	out, code := runCmd(t, bin, "append", "--url", "127.0.0.1:8080", os.DevNull)
+	if code != 2 || !strings.Contains(out, "give the ledger's http:// or https:// URL") {
+		t.Errorf("--url without a scheme: exit %d, %q", code, out)
+	}
+	var requests atomic.Int32
+	busy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprint(w, `{"error":"events are durable but not yet cosigned"}`)
+	}))
+	defer busy.Close()
+	file := filepath.Join(t.TempDir(), "events")
+	os.WriteFile(file, []byte(`{"action":"login","actor":{"id":"a","type":"user"},"resource":{"type":"session"},"result":"success"}`+"\n"), 0o600)
+	out, code = runCmd(t, bin, "append", "--url", busy.URL, "--attempts", "2", file)
+	if code != 1 || requests.Load() != 2 || !strings.Contains(out, "retrying in 1s (attempt 2 of 2)") || !strings.Contains(out, "gave up after 2 attempts") {
+		t.Errorf("a ledger that answers 503: exit %d after %d requests, %q", code, requests.Load(), out)
 	}
 }

@@ -2,8 +2,11 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/ledger-dev/ledger/tiles"
@@ -40,6 +43,16 @@ func newClient(token string, timeout time.Duration) *http.Client {
 		c.Transport = bearer{token: token, next: http.DefaultTransport}
 	}
 	return c
+}
+
+// baseURL checks the --url of a client subcommand and returns it without a
+// trailing slash.
+func baseURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%w: --url %q: give the ledger's http:// or https:// URL, such as http://127.0.0.1:8080", errUsage, raw)
+	}
+	return strings.TrimSuffix(raw, "/"), nil
 }
 
 // withToken makes an HTTP fetcher send token, if set.

@@ -86,6 +86,10 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 			return err
 		}
 	}
+	root, err := baseURL(*base)
+	if err != nil {
+		return err
+	}
 	pkg, err := evidence.Create(*out)
 	if errors.Is(err, evidence.ErrNotEmpty) {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -94,7 +98,7 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		return err
 	}
 	defer pkg.Close()
-	e := &exporter{base: strings.TrimSuffix(*base, "/"), vkey: *vkey, client: newClient(*token, 0), token: *token, pkg: pkg}
+	e := &exporter{base: root, vkey: *vkey, client: newClient(*token, 0), token: *token, pkg: pkg}
 	if isRange {
 		err = e.exportRange(ctx, *from, *to)
 	} else {
