@@ -43,7 +43,7 @@ func newTestServer(t *testing.T, limits event.Limits, maxBody int64) *testServer
 	}
 	t.Cleanup(func() { store.Close() })
 	signer, vkey := storagetest.NewSigner(t, "example.com/httpapi")
-	l, err := ledger.New(t.Context(), ledger.Config{Storage: store, Signer: signer, KeyOf: event.KeyOf, PublishInterval: 5 * time.Millisecond})
+	l, err := ledger.New(t.Context(), ledger.Config{Storage: store, Keys: storagetest.NewMemoryKeys(), Signer: signer, KeyOf: event.KeyOf, PublishInterval: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,12 +296,13 @@ func TestTesseraClient(t *testing.T) {
 func TestIdempotencyPerTenant(t *testing.T) {
 	dir := t.TempDir()
 	signer, _ := storagetest.NewSigner(t, "example.com/tenants")
+	keys := storagetest.NewMemoryKeys() // kept across the restart, as a key index on disk is
 	start := func() (*httptest.Server, func()) {
 		store, err := posix.Open(t.Context(), posix.Config{Dir: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
-		l, err := ledger.New(t.Context(), ledger.Config{Storage: store, Signer: signer, KeyOf: event.KeyOf, PublishInterval: 5 * time.Millisecond})
+		l, err := ledger.New(t.Context(), ledger.Config{Storage: store, Keys: keys, Signer: signer, KeyOf: event.KeyOf, PublishInterval: 5 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}

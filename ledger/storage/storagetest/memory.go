@@ -1,5 +1,7 @@
 // Package storagetest holds what every storage driver is tested with: the
-// contract suite (Run) and Memory, an in-memory driver that injects faults.
+// contract suite (Run) and Memory, an in-memory driver that injects faults,
+// with MemoryKeys, an in-memory key store that injects faults too, and
+// KeyedMemory, a Memory that keeps the key index itself.
 package storagetest
 
 import (
@@ -40,6 +42,7 @@ type Memory struct {
 	published []byte
 	next      Fault
 	gate      chan struct{} // while non-nil, Commit waits for it to close
+	keys      *MemoryKeys   // set for a KeyedMemory: Commit stores Flush.Keys in it
 }
 
 // Hold makes every Commit wait until the returned release is called, so
@@ -99,6 +102,11 @@ func (m *Memory) Commit(_ context.Context, f *ledger.Flush) error {
 	}
 	if fault == FailAfterTiles {
 		return ErrInjected
+	}
+	if m.keys != nil {
+		if err := m.keys.commit(f); err != nil {
+			return err
+		}
 	}
 	m.state = f.New
 	if fault == PersistThenFail {
