@@ -155,7 +155,7 @@ type KeyConflictError struct {
 }
 
 func (e *KeyConflictError) Error() string {
-	return fmt.Sprintf("entry %d: %v: the key is held by entry %d of the log", e.Entry, ErrKeyConflict, e.Index)
+	return fmt.Sprintf("entry %d of the batch: %v: logged at index %d", e.Entry, ErrKeyConflict, e.Index)
 }
 
 // Unwrap returns ErrKeyConflict.

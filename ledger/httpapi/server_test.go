@@ -99,7 +99,7 @@ func TestAppendForms(t *testing.T) {
 	if code != 200 || json.Unmarshal(body, &arr) != nil || len(arr) != 2 || arr[0].Index != 1 || arr[1].Index != 2 || arr[0].ID != "a" {
 		t.Fatalf("array: %d %s", code, body)
 	}
-	code, _, body = s.do(t, "POST", "/v1/events?wait=published", "application/x-ndjson", evJSON("c", 3)+"\n\n"+evJSON("a", 9)+"\n")
+	code, _, body = s.do(t, "POST", "/v1/events?wait=published", "application/x-ndjson", evJSON("c", 3)+"\n\n"+evJSON("a", 1)+"\n")
 	if code != 200 || json.Unmarshal(body, &arr) != nil || len(arr) != 2 || arr[0].Index != 3 || arr[1].Index != 1 || !arr[1].Duplicate {
 		t.Fatalf("ndjson with a resubmitted id: %d %s", code, body)
 	}
