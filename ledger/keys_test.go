@@ -32,20 +32,25 @@ func checkResent(t *testing.T, l *ledger.Ledger, entries []ledger.Entry, at uint
 }
 
 // TestRestartFromWatermark fills a log of 100k entries, restarts it, and
-// checks that the restarted ledger holds no keys in memory (its key store
-// covers the whole log) yet finds the first and the last ids.
+// checks that the restart read one entry bundle (the partial one at the
+// right edge) and holds no keys in memory (its key store covers the whole
+// log), yet finds the first and the last ids.
 func TestRestartFromWatermark(t *testing.T) {
-	const total, per = 100_000, 2000
+	const total, per = 100_010, 2000
 	mem, keys := storagetest.NewMemory(), storagetest.NewMemoryKeys()
 	signer, _ := storagetest.NewSigner(t, "example.com/restart")
 	l := storagetest.NewLedger(t, mem, keys, signer)
 	for from := 0; from < total; from += per {
-		appendRetrying(t, l, batchOf(from, per))
+		appendRetrying(t, l, batchOf(from, min(per, total-from)))
 	}
 	closeLedger(t, l)
 
+	reads := mem.BundleReads()
 	l = storagetest.NewLedger(t, mem, keys, signer)
 	defer closeLedger(t, l)
+	if n := mem.BundleReads() - reads; n != 1 {
+		t.Errorf("the restart read %d entry bundles, want 1: the partial one at %d", n, total)
+	}
 	if n := ledger.KeysInMemory(l); n != 0 {
 		t.Fatalf("after a restart over a stored key index, %d keys are in memory, want 0", n)
 	}
@@ -213,4 +218,51 @@ func TestKeyConflict(t *testing.T) {
 	if size := l.Committed().Size; size != 30 {
 		t.Errorf("size %d after the conflicts, want 30: a refused batch appended", size)
 	}
+}
+
+// TestKeyStoreConfig: a ledger needs exactly one key store, the Storage's
+// own or Config.Keys.
+func TestKeyStoreConfig(t *testing.T) {
+	signer, _ := storagetest.NewSigner(t, "example.com/config")
+	for _, tc := range []struct {
+		name    string
+		storage ledger.Storage
+		keys    ledger.KeyStore
+		ok      bool
+	}{
+		{"Storage without a key index, no Keys", storagetest.NewMemory(), nil, false},
+		{"Storage without a key index, Keys", storagetest.NewMemory(), storagetest.NewMemoryKeys(), true},
+		{"Storage with a key index, no Keys", storagetest.NewKeyedMemory(), nil, true},
+		{"Storage with a key index, Keys", storagetest.NewKeyedMemory(), storagetest.NewMemoryKeys(), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := ledger.New(t.Context(), ledger.Config{Storage: tc.storage, Keys: tc.keys, Signer: signer, KeyOf: storagetest.KeyBeforeBar})
+			if (err == nil) != tc.ok {
+				t.Fatalf("New: %v, want ok=%v", err, tc.ok)
+			}
+			if l != nil {
+				closeLedger(t, l)
+			}
+		})
+	}
+}
+
+// TestFreshKeys: a key marked Fresh is not looked up in the key store, yet
+// it is stored, and a later resend under it (not fresh) finds it.
+func TestFreshKeys(t *testing.T) {
+	mem, keys := storagetest.NewMemory(), storagetest.NewMemoryKeys()
+	signer, _ := storagetest.NewSigner(t, "example.com/fresh")
+	l := storagetest.NewLedger(t, mem, keys, signer)
+	fresh := batchOf(0, 50)
+	for i := range fresh {
+		fresh[i].Fresh = true
+	}
+	appendRetrying(t, l, fresh)
+	if _, lookups := keys.Stores(); lookups != 0 {
+		t.Errorf("%d lookups for fresh keys, want 0", lookups)
+	}
+	closeLedger(t, l)
+	l = storagetest.NewLedger(t, mem, keys, signer)
+	defer closeLedger(t, l)
+	checkResent(t, l, batchOf(0, 50), 0)
 }

@@ -43,6 +43,7 @@ type Memory struct {
 	next      Fault
 	gate      chan struct{} // while non-nil, Commit waits for it to close
 	keys      *MemoryKeys   // set for a KeyedMemory: Commit stores Flush.Keys in it
+	bundles   int           // entry bundles read with ReadTile
 }
 
 // Hold makes every Commit wait until the returned release is called, so
@@ -117,7 +118,19 @@ func (m *Memory) Commit(_ context.Context, f *ledger.Flush) error {
 
 // ReadTile returns a stored tile or bundle.
 func (m *Memory) ReadTile(_ context.Context, t tiles.Tile) ([]byte, error) {
+	if t.Entries {
+		m.mu.Lock()
+		m.bundles++
+		m.mu.Unlock()
+	}
 	return m.Fetch(context.Background(), t.Path())
+}
+
+// BundleReads returns how many entry bundles ReadTile has been asked for.
+func (m *Memory) BundleReads() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bundles
 }
 
 // Publish replaces the published checkpoint.
