@@ -53,6 +53,7 @@ func (l *Ledger) catchUp(ctx context.Context, displaced []*batch) error {
 		}
 	}
 	l.committed, l.next, l.seq, l.water = st, st.Size, seq, st.Size
+	l.reloads++
 	l.cfg.Metrics.setSize(st.Size)
 	for _, b := range pending {
 		kn, err := l.resolve(ctx, b)

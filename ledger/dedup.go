@@ -10,15 +10,18 @@ import (
 
 // What Add knows of a batch's keys: the in-memory index holds the keys of
 // entries at or above the key store's watermark, and the store those below
-// it. A record leaves memory only once it is stored, and the watermark
-// moves (under l.mu) at the same moment; so a key that is neither in memory
-// nor in the store, looked up while the watermark stayed put, is new.
+// it. A record leaves memory only once it is stored, as the watermark
+// moves past it (under l.mu). So a key missing from memory at one moment
+// and from a store lookup made after it is new, unless meanwhile another
+// Add logged it and the watermark passed it: that is, unless the watermark
+// rose above the index the next entry was to get at that moment, or memory
+// was reloaded. Then the lookup is made again.
 
 // known is what resolve learned, outside l.mu, of a batch's keys that are
 // not in memory.
 type known struct {
 	stored map[string]keyRecord // the store's records, by index form
-	looked map[string]uint64    // keys the store did not have, and the watermark then
+	looked map[string]bool      // keys the store does not have
 	same   map[sameAsked]bool   // the verdicts of Entry.Same
 	leaves map[uint64][][]byte  // committed bundles read for Same, by bundle index
 }
@@ -45,7 +48,7 @@ func (kn *known) hit(l *Ledger, k string) (keyRecord, bool) {
 // letting go of l.mu while it does, until a pass under l.mu needs nothing
 // more. l.mu is held on entry and on return.
 func (l *Ledger) resolve(ctx context.Context, b *batch) (*known, error) {
-	kn := &known{stored: map[string]keyRecord{}, looked: map[string]uint64{},
+	kn := &known{stored: map[string]keyRecord{}, looked: map[string]bool{},
 		same: map[sameAsked]bool{}, leaves: map[uint64][][]byte{}}
 	if b.ikeys == nil {
 		b.ikeys = make([]string, len(b.entries))
@@ -58,7 +61,7 @@ func (l *Ledger) resolve(ctx context.Context, b *batch) (*known, error) {
 		if len(missing) == 0 && len(asks) == 0 {
 			return kn, nil
 		}
-		water, size := l.water, l.committed.Size
+		next, reloads, size := l.next, l.reloads, l.committed.Size
 		l.mu.Unlock()
 		recs, err := l.lookup(ctx, missing)
 		if err == nil {
@@ -71,9 +74,16 @@ func (l *Ledger) resolve(ctx context.Context, b *batch) (*known, error) {
 		for _, r := range recs {
 			kn.stored[indexKey(r.Key)] = keyRecord{index: r.Index, hash: r.Hash}
 		}
+		if l.reloads != reloads {
+			clear(kn.same) // the pending originals may be gone
+			continue
+		}
+		if l.water > next {
+			continue // what was not found may have been logged and stored since
+		}
 		for _, k := range missing {
 			if ik := indexKey(k); !has(kn.stored, ik) {
-				kn.looked[ik] = water
+				kn.looked[ik] = true
 			}
 		}
 	}
@@ -87,7 +97,7 @@ type pendingAsk struct {
 }
 
 // unknowns returns the keys of b to look up in the store (those not in
-// memory, not fresh, and not already looked up at the current watermark)
+// memory, not fresh, and not already found missing)
 // and the Same verdicts still to ask. l.mu is held.
 func (l *Ledger) unknowns(b *batch, kn *known) (missing []string, asks []pendingAsk) {
 	asked := map[string]bool{}
@@ -98,7 +108,7 @@ func (l *Ledger) unknowns(b *batch, kn *known) (missing []string, asks []pending
 		}
 		rec, ok := kn.hit(l, k)
 		if !ok {
-			if w, looked := kn.looked[k]; !e.Fresh && !(looked && w == l.water) && !asked[k] {
+			if !e.Fresh && !kn.looked[k] && !asked[k] {
 				asked[k] = true
 				missing = append(missing, e.Key)
 			}

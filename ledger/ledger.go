@@ -177,6 +177,7 @@ type Ledger struct {
 	unstored  []KeyRecord          // committed records of [water, committed.Size), for Store
 	pool      []*batch             // waiting for the next flush, in index order
 	inflight  []*batch             // taken by the flush under way
+	reloads   uint64               // times keys was reloaded from storage (see resolve)
 	pooled    int                  // entries in pool
 	committed State
 	closed    bool

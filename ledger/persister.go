@@ -128,6 +128,9 @@ func (l *Ledger) advance(w uint64) {
 	if l.unstored = l.unstored[n:]; len(l.unstored) == 0 {
 		l.unstored = nil // let go of the array
 	}
+	if len(l.keys) == 0 {
+		l.keys = map[string]keyRecord{} // a map does not shrink as it empties
+	}
 	l.water = max(l.water, w)
 }
 

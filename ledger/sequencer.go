@@ -54,6 +54,7 @@ func (l *Ledger) recover(ctx context.Context) (*sequencer, error) {
 	}
 	l.mu.Lock()
 	l.committed, l.next, l.keys, l.water, l.inflight = st, st.Size, keys, water, nil
+	l.reloads++
 	if !l.ownStore {
 		l.unstored = recs
 	}
