@@ -21,7 +21,7 @@ import (
 // not in memory.
 type known struct {
 	stored map[string]keyRecord // the store's records, by index form
-	looked map[string]bool      // keys the store does not have
+	looked map[string]uint64    // keys the store did not have, and l.next before the lookup
 	same   map[sameAsked]bool   // the verdicts of Entry.Same
 	leaves map[uint64][][]byte  // committed bundles read for Same, by bundle index
 }
@@ -48,14 +48,8 @@ func (kn *known) hit(l *Ledger, k string) (keyRecord, bool) {
 // letting go of l.mu while it does, until a pass under l.mu needs nothing
 // more. l.mu is held on entry and on return.
 func (l *Ledger) resolve(ctx context.Context, b *batch) (*known, error) {
-	kn := &known{stored: map[string]keyRecord{}, looked: map[string]bool{},
+	kn := &known{stored: map[string]keyRecord{}, looked: map[string]uint64{},
 		same: map[sameAsked]bool{}, leaves: map[uint64][][]byte{}}
-	if b.ikeys == nil {
-		b.ikeys = make([]string, len(b.entries))
-		for i, e := range b.entries {
-			b.ikeys[i] = indexKey(e.Key)
-		}
-	}
 	for {
 		missing, asks := l.unknowns(b, kn)
 		if len(missing) == 0 && len(asks) == 0 {
@@ -75,15 +69,15 @@ func (l *Ledger) resolve(ctx context.Context, b *batch) (*known, error) {
 			kn.stored[indexKey(r.Key)] = keyRecord{index: r.Index, hash: r.Hash}
 		}
 		if l.reloads != reloads {
-			clear(kn.same) // the pending originals may be gone
+			// The pending originals may be gone, and what was not found
+			// may have been logged at any index since.
+			clear(kn.same)
+			clear(kn.looked)
 			continue
-		}
-		if l.water > next {
-			continue // what was not found may have been logged and stored since
 		}
 		for _, k := range missing {
 			if ik := indexKey(k); !has(kn.stored, ik) {
-				kn.looked[ik] = true
+				kn.looked[ik] = next
 			}
 		}
 	}
@@ -97,7 +91,8 @@ type pendingAsk struct {
 }
 
 // unknowns returns the keys of b to look up in the store (those not in
-// memory, not fresh, and not already found missing)
+// memory, not fresh, and not found missing by a lookup that is still
+// good)
 // and the Same verdicts still to ask. l.mu is held.
 func (l *Ledger) unknowns(b *batch, kn *known) (missing []string, asks []pendingAsk) {
 	asked := map[string]bool{}
@@ -108,7 +103,10 @@ func (l *Ledger) unknowns(b *batch, kn *known) (missing []string, asks []pending
 		}
 		rec, ok := kn.hit(l, k)
 		if !ok {
-			if !e.Fresh && !kn.looked[k] && !asked[k] {
+			// Missing from the store and from memory, a key is new unless
+			// it was logged since (at next or later) and stored.
+			n, looked := kn.looked[k]
+			if !e.Fresh && !(looked && l.water <= n) && !asked[k] {
 				asked[k] = true
 				missing = append(missing, e.Key)
 			}

@@ -198,7 +198,7 @@ type batch struct {
 	hashes  []tiles.Hash // their leaf hashes
 	keys    []string     // their keys, in the form indexKey gives
 	names   []string     // their keys as given (Entry.Key)
-	ikeys   []string     // every entry's key in index form, set by resolve
+	ikeys   []string     // every entry's key, in index form
 	first   uint64
 	results []Result
 	done    chan struct{}
@@ -244,12 +244,14 @@ func (l *Ledger) Origin() string { return l.origin }
 // when too many key records wait to be stored; nothing of the batch is
 // queued then. ctx bounds the key store lookups.
 func (l *Ledger) Add(ctx context.Context, entries []Entry) (*Future, error) {
-	b := &batch{entries: entries, sums: make([]tiles.Hash, len(entries)), done: make(chan struct{})}
+	b := &batch{entries: entries, sums: make([]tiles.Hash, len(entries)), ikeys: make([]string, len(entries)),
+		done: make(chan struct{})}
 	for i, e := range entries {
 		if len(e.Leaf) > tiles.MaxEntrySize {
 			return nil, fmt.Errorf("entry %d: %w", i, tiles.ErrEntryTooLarge)
 		}
-		b.sums[i] = tiles.LeafHash(e.Leaf) // hashed here, in the caller's goroutine
+		// Hashed here, in the caller's goroutine, not under l.mu.
+		b.sums[i], b.ikeys[i] = tiles.LeafHash(e.Leaf), indexKey(e.Key)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
