@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ledger-dev/ledger/tiles"
@@ -10,13 +11,18 @@ import (
 
 // catchUp follows a commit made by another writer sharing the storage
 // (several instances on one database): it loads the new committed state,
-// checks that its checkpoint matches it and that the tree it
-// commits to is an append-only extension of ours, learns the idempotency keys
-// of the entries the other writer added, and re-sequences the displaced
-// batches (and the pool) after them. Entries the other writer already
-// committed under the same key resolve to the committed entry. The flush
-// goroutine calls it; on error nothing has changed.
+// checks that its checkpoint matches it and that the tree it commits to is
+// an append-only extension of ours, and re-sequences the displaced batches
+// (and the pool) after the other writer's entries. It reads no bundle of
+// theirs: their keys are in the key store, which their Commit wrote, and
+// the displaced keys are looked up there again, so that an entry the other
+// writer already committed under the same key resolves to it. Only a
+// Storage that keeps the key index can be shared so. The flush goroutine
+// calls it; on error nothing has changed.
 func (l *Ledger) catchUp(ctx context.Context, displaced []*batch) error {
+	if !l.ownStore {
+		return errors.New("another writer moved the log, but the Storage does not keep the key index: a log shared by writers needs one that does")
+	}
 	l.mu.Lock()
 	old := l.committed
 	l.mu.Unlock()
@@ -30,7 +36,7 @@ func (l *Ledger) catchUp(ctx context.Context, displaced []*batch) error {
 	if err := l.checkFollowed(ctx, old, st); err != nil {
 		return err
 	}
-	seq, learned, err := l.rebuild(ctx, st, old.Size)
+	seq, _, err := l.rebuild(ctx, st, st.Size)
 	if err != nil {
 		return err
 	}
@@ -38,7 +44,7 @@ func (l *Ledger) catchUp(ctx context.Context, displaced []*batch) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	pending := append(displaced, l.pool...)
-	l.pool, l.pooled = nil, 0
+	l.pool, l.pooled, l.inflight = nil, 0, nil
 	for _, b := range pending {
 		for _, k := range b.keys {
 			if rec, ok := l.keys[k]; ok && k != "" && rec.index >= old.Size {
@@ -46,14 +52,19 @@ func (l *Ledger) catchUp(ctx context.Context, displaced []*batch) error {
 			}
 		}
 	}
-	for k, rec := range learned {
-		l.keys[k] = rec
-	}
-	l.committed, l.next, l.seq = st, st.Size, seq
-	for _, b := range pending {
-		l.assign(b)
-	}
+	l.committed, l.next, l.seq, l.water = st, st.Size, seq, st.Size
+	l.reloads++
 	l.cfg.Metrics.setSize(st.Size)
+	for _, b := range pending {
+		kn, err := l.resolve(ctx, b)
+		if err == nil {
+			err = l.assign(b, kn)
+		}
+		if err != nil {
+			b.err = fmt.Errorf("entries were not committed: %w", err)
+			close(b.done)
+		}
+	}
 	l.log.Debug("followed another writer", "from", old.Size, "to", st.Size, "requeued", l.pooled)
 	return nil
 }

@@ -76,7 +76,7 @@ func TestWitnessQuorum(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := ledger.New(t.Context(), ledger.Config{Storage: mem, Signer: signer, KeyOf: storagetest.KeyBeforeBar,
+	l, err := ledger.New(t.Context(), ledger.Config{Storage: mem, Keys: storagetest.NewMemoryKeys(), Signer: signer, KeyOf: storagetest.KeyBeforeBar,
 		PublishInterval: 20 * time.Millisecond, Witnesses: policy, WitnessTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -27,12 +27,17 @@ type Config struct {
 	// Signer signs checkpoints; its name is the log's origin. Required.
 	Signer note.Signer
 	// KeyOf returns the idempotency key stored in a leaf ("" if none). It is
-	// used at start to rebuild the key index from the log. Required.
+	// used at start to learn the keys of the entries the key store's
+	// watermark does not cover yet. Required.
 	KeyOf func(leaf []byte) (string, error)
 	// Keys is the persistent idempotency-key index, for a Storage that does
 	// not implement KeyStore itself (posix); a Storage that does (postgres)
-	// keeps its own, and Keys must be nil.
+	// keeps its own, and Keys must be nil. One of the two is required.
 	Keys KeyStore
+	// MaxUnstoredKeys is how many key records of committed entries may wait
+	// for Keys.Store before Add pushes back with ErrPushback. Default
+	// 1<<20. Unused when the Storage keeps the key index.
+	MaxUnstoredKeys int
 	// MaxPending is how many entries may wait for a flush before Add pushes
 	// back with ErrPushback. Default 262144.
 	MaxPending int
@@ -65,8 +70,16 @@ func (c *Config) validate() error {
 		return errors.New("ledger: Config.Signer is required")
 	case c.KeyOf == nil:
 		return errors.New("ledger: Config.KeyOf is required")
-	case c.MaxPending < 0 || c.PublishInterval < 0:
-		return errors.New("ledger: Config.MaxPending and PublishInterval must not be negative")
+	case c.MaxPending < 0 || c.PublishInterval < 0 || c.MaxUnstoredKeys < 0:
+		return errors.New("ledger: Config.MaxPending, MaxUnstoredKeys and PublishInterval must not be negative")
+	}
+	if _, own := c.Storage.(KeyStore); own && c.Keys != nil {
+		return errors.New("ledger: Config.Keys must be nil: the Storage keeps the key index itself")
+	} else if !own && c.Keys == nil {
+		return errors.New("ledger: Config.Keys is required: the Storage keeps no key index")
+	}
+	if c.MaxUnstoredKeys == 0 {
+		c.MaxUnstoredKeys = 1 << 20
 	}
 	if c.MaxPending == 0 {
 		c.MaxPending = 1 << 18
@@ -97,6 +110,17 @@ type Entry struct {
 	Key string
 	// Leaf is the exact leaf bytes, at most tiles.MaxEntrySize.
 	Leaf []byte
+	// Fresh says that Key cannot be in the log yet (the server has just
+	// assigned it): the key store is not asked about it. It is still
+	// stored, so that a later resend under it is found.
+	Fresh bool
+	// Same decides whether an entry already logged under Key, whose leaf
+	// differs from Leaf, is this same submission (a resend the server
+	// filled in differently, say a timestamp). It is given the original
+	// leaf. Nil means only identical leaves are the same submission. An
+	// entry that is not the same submission as the one its key holds fails
+	// its batch with a *KeyConflictError.
+	Same func(original []byte) bool
 }
 
 // Result is where an entry landed.
@@ -114,7 +138,28 @@ var (
 	ErrClosed = errors.New("ledger is closed")
 	// ErrNoWitnesses means cosigning was asked of a ledger without witnesses.
 	ErrNoWitnesses = errors.New("no witness policy is configured")
+	// ErrKeyConflict means an entry's key is already in the log (or
+	// pending) for different content; see KeyConflictError.
+	ErrKeyConflict = errors.New("idempotency key already used for different content")
 )
+
+// KeyConflictError is the error of a batch holding an entry whose key
+// already holds another submission. It wraps ErrKeyConflict.
+type KeyConflictError struct {
+	// Key is the entry's key (Entry.Key).
+	Key string
+	// Index is the index of the entry the key already holds.
+	Index uint64
+	// Entry is the position of the conflicting entry in its batch.
+	Entry int
+}
+
+func (e *KeyConflictError) Error() string {
+	return fmt.Sprintf("entry %d of the batch: %v: logged at index %d", e.Entry, ErrKeyConflict, e.Index)
+}
+
+// Unwrap returns ErrKeyConflict.
+func (e *KeyConflictError) Unwrap() error { return ErrKeyConflict }
 
 // Ledger sequences entries into the log. It is safe for concurrent use.
 type Ledger struct {
@@ -122,10 +167,17 @@ type Ledger struct {
 	origin string
 	log    *slog.Logger
 
+	store    KeyStore // the key index below the watermark
+	ownStore bool     // store is the Storage: Commit stores Flush.Keys
+
 	mu        sync.Mutex
 	next      uint64               // index the next new entry gets
-	keys      map[string]keyRecord // idempotency keys, committed and pending
+	keys      map[string]keyRecord // idempotency keys of entries at or above water
+	water     uint64               // the key store's watermark, as last learned
+	unstored  []KeyRecord          // committed records of [water, committed.Size), for Store
 	pool      []*batch             // waiting for the next flush, in index order
+	inflight  []*batch             // taken by the flush under way
+	reloads   uint64               // times keys was reloaded from storage (see resolve)
 	pooled    int                  // entries in pool
 	committed State
 	closed    bool
@@ -134,6 +186,7 @@ type Ledger struct {
 
 	seq  *sequencer
 	pub  *publisher
+	per  *persister // nil when the Storage keeps the key index
 	done chan struct{}
 }
 
@@ -144,6 +197,8 @@ type batch struct {
 	leaves  [][]byte     // new entries only, at indexes first...
 	hashes  []tiles.Hash // their leaf hashes
 	keys    []string     // their keys, in the form indexKey gives
+	names   []string     // their keys as given (Entry.Key)
+	ikeys   []string     // every entry's key, in index form
 	first   uint64
 	results []Result
 	done    chan struct{}
@@ -157,12 +212,19 @@ func New(ctx context.Context, cfg Config) (*Ledger, error) {
 		return nil, err
 	}
 	l := &Ledger{cfg: cfg, origin: cfg.Signer.Name(), log: cfg.Logger, keys: map[string]keyRecord{},
-		wake: make(chan struct{}, 1), done: make(chan struct{})}
+		store: cfg.Keys, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	if ks, own := cfg.Storage.(KeyStore); own {
+		l.store, l.ownStore = ks, true
+	}
 	seq, err := l.recover(ctx)
 	if err != nil {
 		return nil, err
 	}
 	l.seq = seq
+	if !l.ownStore {
+		l.per = newPersister(l)
+		go l.per.run()
+	}
 	l.pub = newPublisher(l)
 	if err := l.pub.publishNow(ctx); err != nil {
 		return nil, err
@@ -176,28 +238,37 @@ func New(ctx context.Context, cfg Config) (*Ledger, error) {
 func (l *Ledger) Origin() string { return l.origin }
 
 // Add queues an atomic batch of entries and returns a future. Entries whose
-// keys are already known resolve to the original entry. Add fails with
-// ErrPushback when the pool is full; nothing of the batch is queued then.
-func (l *Ledger) Add(entries []Entry) (*Future, error) {
-	b := &batch{entries: entries, sums: make([]tiles.Hash, len(entries)), done: make(chan struct{})}
+// keys are already logged (or pending) resolve to the original entry; an
+// entry whose key holds other content fails the batch with a
+// *KeyConflictError. Add fails with ErrPushback when the pool is full, or
+// when too many key records wait to be stored; nothing of the batch is
+// queued then. ctx bounds the key store lookups.
+func (l *Ledger) Add(ctx context.Context, entries []Entry) (*Future, error) {
+	b := &batch{entries: entries, sums: make([]tiles.Hash, len(entries)), ikeys: make([]string, len(entries)),
+		done: make(chan struct{})}
 	for i, e := range entries {
 		if len(e.Leaf) > tiles.MaxEntrySize {
 			return nil, fmt.Errorf("entry %d: %w", i, tiles.ErrEntryTooLarge)
 		}
-		b.sums[i] = tiles.LeafHash(e.Leaf) // hashed here, in the caller's goroutine
+		// Hashed here, in the caller's goroutine, not under l.mu.
+		b.sums[i], b.ikeys[i] = tiles.LeafHash(e.Leaf), indexKey(e.Key)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	switch {
-	case l.failed != nil:
-		return nil, l.failed
-	case l.closed:
-		return nil, ErrClosed
-	case l.pooled+len(entries) > l.cfg.MaxPending && l.pooled > 0:
-		l.cfg.Metrics.pushback()
-		return nil, ErrPushback
+	if err := l.admit(len(entries)); err != nil {
+		return nil, err
 	}
-	l.assign(b)
+	known, err := l.resolve(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	// resolve let go of l.mu: look again.
+	if err := l.admit(len(entries)); err != nil {
+		return nil, err
+	}
+	if err := l.assign(b, known); err != nil {
+		return nil, err
+	}
 	select {
 	case l.wake <- struct{}{}:
 	default:
@@ -205,50 +276,20 @@ func (l *Ledger) Add(entries []Entry) (*Future, error) {
 	return &Future{b: b}, nil
 }
 
-// assign gives b's new entries the next indexes, resolves its duplicates
-// against the known keys and queues it; a batch with nothing left to wait
-// for resolves at once. It runs again for a batch that a conflicting writer
-// displaced (see catchUp). l.mu is held.
-func (l *Ledger) assign(b *batch) {
-	b.first = l.next
-	b.results = make([]Result, len(b.entries))
-	b.leaves, b.hashes, b.keys = b.leaves[:0], b.hashes[:0], b.keys[:0]
-	inBatch := map[string]int{}
-	waitForPool := false
-	for i, e := range b.entries {
-		key := indexKey(e.Key)
-		if key != "" {
-			if rec, ok := l.keys[key]; ok {
-				b.results[i] = Result{Index: rec.index, LeafHash: rec.hash, Duplicate: true}
-				waitForPool = waitForPool || rec.index >= l.committed.Size
-				continue
-			}
-			if j, ok := inBatch[key]; ok {
-				b.results[i] = b.results[j]
-				b.results[i].Duplicate = true
-				continue
-			}
-			inBatch[key] = i
-		}
-		idx := b.first + uint64(len(b.leaves))
-		b.results[i] = Result{Index: idx, LeafHash: b.sums[i]}
-		b.leaves = append(b.leaves, e.Leaf)
-		b.hashes = append(b.hashes, b.sums[i])
-		b.keys = append(b.keys, key)
+// admit returns why a batch of n entries cannot be queued now, or nil.
+// l.mu is held.
+func (l *Ledger) admit(n int) error {
+	switch {
+	case l.failed != nil:
+		return l.failed
+	case l.closed:
+		return ErrClosed
+	case l.pooled+n > l.cfg.MaxPending && l.pooled > 0,
+		len(l.unstored) > l.cfg.MaxUnstoredKeys:
+		l.cfg.Metrics.pushback()
+		return ErrPushback
 	}
-	if len(b.leaves) == 0 && !waitForPool {
-		close(b.done) // every entry is already committed
-		return
-	}
-	for i, k := range b.keys {
-		if k != "" {
-			l.keys[k] = keyRecord{index: b.first + uint64(i), hash: b.hashes[i]}
-		}
-	}
-	l.next += uint64(len(b.leaves))
-	l.pool = append(l.pool, b)
-	l.pooled += len(b.leaves)
-	l.cfg.Metrics.setPending(l.pooled)
+	return nil
 }
 
 // Future resolves when a batch is durable.
@@ -270,7 +311,7 @@ func (f *Future) Wait(ctx context.Context) ([]Result, error) {
 
 // Append adds entries and waits until they are durable.
 func (l *Ledger) Append(ctx context.Context, entries []Entry) ([]Result, error) {
-	f, err := l.Add(entries)
+	f, err := l.Add(ctx, entries)
 	if err != nil {
 		return nil, err
 	}
@@ -318,8 +359,8 @@ func (l *Ledger) Healthy() error {
 	return nil
 }
 
-// Close stops accepting entries, waits for pending ones to be flushed and
-// published, and stops the ledger.
+// Close stops accepting entries, waits for pending ones to be flushed, their
+// keys stored and their checkpoint published, and stops the ledger.
 func (l *Ledger) Close(ctx context.Context) error {
 	l.mu.Lock()
 	if l.closed {
@@ -336,6 +377,11 @@ func (l *Ledger) Close(ctx context.Context) error {
 	case <-l.done:
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+	if l.per != nil {
+		if err := l.per.drain(ctx); err != nil {
+			return err
+		}
 	}
 	l.pub.stop()
 	return l.pub.publishNow(ctx)

@@ -64,9 +64,9 @@ func TestFaults(t *testing.T) {
 	} {
 		for _, restart := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/restart=%v", tc.name, restart), func(t *testing.T) {
-				mem := storagetest.NewMemory()
+				mem, keys := storagetest.NewMemory(), storagetest.NewMemoryKeys()
 				signer, vkey := storagetest.NewSigner(t, "example.com/faults")
-				l := storagetest.NewLedger(t, mem, signer)
+				l := storagetest.NewLedger(t, mem, keys, signer)
 				var want [][]byte
 				first := batchOf(0, 300)
 				appendRetrying(t, l, first)
@@ -84,7 +84,7 @@ func TestFaults(t *testing.T) {
 				storagetest.AuditStore(t, mem, vkey, want)
 
 				if restart {
-					l = storagetest.NewLedger(t, mem, signer) // the old one is abandoned, as if killed
+					l = storagetest.NewLedger(t, mem, keys, signer) // the old one is abandoned, as if killed
 				}
 				// The client retries the failed batch with the same keys.
 				res := appendRetrying(t, l, failed)
@@ -113,7 +113,7 @@ func TestFaults(t *testing.T) {
 func TestConcurrentAppends(t *testing.T) {
 	mem := storagetest.NewMemory()
 	signer, vkey := storagetest.NewSigner(t, "example.com/concurrent")
-	l := storagetest.NewLedger(t, mem, signer)
+	l := storagetest.NewLedger(t, mem, storagetest.NewMemoryKeys(), signer)
 	const clients, batches, size = 8, 40, 25
 	leafAt := make(map[uint64][]byte)
 	var mu sync.Mutex
@@ -157,26 +157,26 @@ func TestConcurrentAppends(t *testing.T) {
 func TestPushback(t *testing.T) {
 	mem := storagetest.NewMemory()
 	signer, _ := storagetest.NewSigner(t, "example.com/pushback")
-	l, err := ledger.New(t.Context(), ledger.Config{Storage: mem, Signer: signer, KeyOf: storagetest.KeyBeforeBar, MaxPending: 10})
+	l, err := ledger.New(t.Context(), ledger.Config{Storage: mem, Keys: storagetest.NewMemoryKeys(), Signer: signer, KeyOf: storagetest.KeyBeforeBar, MaxPending: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close(t.Context())
 	release := mem.Hold()
-	first, err := l.Add(batchOf(0, 8)) // the flush taking it blocks in Commit
+	first, err := l.Add(t.Context(), batchOf(0, 8)) // the flush taking it blocks in Commit
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Until the flush loop takes the first batch, the second overflows the pool.
 	var second *ledger.Future
 	for deadline := time.Now().Add(5 * time.Second); second == nil; {
-		if second, err = l.Add(batchOf(8, 8)); errors.Is(err, ledger.ErrPushback) && time.Now().Before(deadline) {
+		if second, err = l.Add(t.Context(), batchOf(8, 8)); errors.Is(err, ledger.ErrPushback) && time.Now().Before(deadline) {
 			time.Sleep(time.Millisecond)
 		} else if err != nil {
 			t.Fatalf("second batch: %v", err)
 		}
 	}
-	if _, err := l.Add(batchOf(16, 3)); !errors.Is(err, ledger.ErrPushback) {
+	if _, err := l.Add(t.Context(), batchOf(16, 3)); !errors.Is(err, ledger.ErrPushback) {
 		t.Fatalf("a batch overflowing MaxPending: %v, want ErrPushback", err)
 	}
 	release()
@@ -216,7 +216,7 @@ func TestPublishInterval(t *testing.T) {
 	mem := storagetest.NewMemory()
 	signer, _ := storagetest.NewSigner(t, "example.com/clock")
 	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
-	l, err := ledger.New(t.Context(), ledger.Config{Storage: mem, Signer: signer, KeyOf: storagetest.KeyBeforeBar,
+	l, err := ledger.New(t.Context(), ledger.Config{Storage: mem, Keys: storagetest.NewMemoryKeys(), Signer: signer, KeyOf: storagetest.KeyBeforeBar,
 		PublishInterval: time.Hour, Clock: clock.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -14,9 +14,9 @@ import (
 // commits, an entry submitted to both under one key lands once, and the
 // final log holds exactly the acknowledged entries, each at its index.
 func TestTwoWriters(t *testing.T) {
-	s := storagetest.NewMemory()
+	s := storagetest.NewKeyedMemory()
 	signer, vkey := storagetest.NewSigner(t, "example.com/two")
-	writers := []*ledger.Ledger{storagetest.NewLedger(t, s, signer), storagetest.NewLedger(t, s, signer)}
+	writers := []*ledger.Ledger{storagetest.NewLedger(t, s, nil, signer), storagetest.NewLedger(t, s, nil, signer)}
 
 	const perWriter, batches = 40, 25
 	var mu sync.Mutex

@@ -21,42 +21,83 @@ type sequencer struct {
 }
 
 // recover loads the committed state, checks that the stored right edge
-// recomputes its root, rebuilds the idempotency index from the log and
-// resets the pool counters. A new log gets a signed checkpoint of size 0.
+// recomputes its root, loads the idempotency keys of the entries from the
+// key store's watermark on (what the store does not hold yet) and resets
+// the pool counters. A new log gets a signed checkpoint of size 0. It reads
+// the right edge of the tree and the bundles from the watermark, never the
+// whole log.
 func (l *Ledger) recover(ctx context.Context) (*sequencer, error) {
 	st, err := l.loadState(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if st.Checkpoint == nil {
-		if st.Size != 0 {
-			return nil, fmt.Errorf("committed state of size %d has no checkpoint", st.Size)
-		}
-		empty := State{Root: tiles.EmptyRoot}
-		if empty.Checkpoint, err = l.sign(0, tiles.EmptyRoot); err != nil {
+		if st, err = l.create(ctx, st); err != nil {
 			return nil, err
 		}
-		switch err := l.cfg.Storage.Commit(ctx, &Flush{Old: st, New: empty}); {
-		case errors.Is(err, ErrConflict): // another instance created it first
-			if st, err = l.loadState(ctx); err != nil {
-				return nil, err
-			}
-		case err != nil:
-			return nil, fmt.Errorf("couldn't create the log: %w", err)
-		default:
-			st = empty
-		}
 	}
-	seq, keys, err := l.rebuild(ctx, st, 0)
+	if l.per != nil {
+		l.per.mu.Lock() // no Store moves the watermark while we read from it
+		defer l.per.mu.Unlock()
+	}
+	water, err := l.watermark(ctx, st.Size)
 	if err != nil {
 		return nil, err
 	}
+	seq, recs, err := l.rebuild(ctx, st, water)
+	if err != nil {
+		return nil, err
+	}
+	keys := make(map[string]keyRecord, len(recs))
+	for _, r := range recs {
+		keys[indexKey(r.Key)] = keyRecord{index: r.Index, hash: r.Hash}
+	}
 	l.mu.Lock()
-	l.committed, l.next, l.keys = st, st.Size, keys
+	l.committed, l.next, l.keys, l.water, l.inflight = st, st.Size, keys, water, nil
+	l.reloads++
+	if !l.ownStore {
+		l.unstored = recs
+	}
 	l.mu.Unlock()
 	l.cfg.Metrics.setSize(st.Size)
-	l.log.Info("log opened", "origin", l.origin, "size", st.Size, "root", st.Root.String())
+	l.log.Info("log opened", "origin", l.origin, "size", st.Size, "root", st.Root.String(), "keys_from", water)
 	return seq, nil
+}
+
+// create commits the empty log over st, the zero state of a new log; if
+// another instance created it first, it returns what that one committed.
+func (l *Ledger) create(ctx context.Context, st State) (State, error) {
+	if st.Size != 0 {
+		return State{}, fmt.Errorf("committed state of size %d has no checkpoint", st.Size)
+	}
+	empty := State{Root: tiles.EmptyRoot}
+	var err error
+	if empty.Checkpoint, err = l.sign(0, tiles.EmptyRoot); err != nil {
+		return State{}, err
+	}
+	switch err := l.cfg.Storage.Commit(ctx, &Flush{Old: st, New: empty}); {
+	case errors.Is(err, ErrConflict): // another instance created it first
+		return l.loadState(ctx)
+	case err != nil:
+		return State{}, fmt.Errorf("couldn't create the log: %w", err)
+	}
+	return empty, nil
+}
+
+// watermark returns the key store's watermark for the committed size: a
+// Storage that keeps the key index holds the keys of every committed entry.
+func (l *Ledger) watermark(ctx context.Context, size uint64) (uint64, error) {
+	if l.ownStore {
+		return size, nil
+	}
+	w, err := l.store.Watermark(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("couldn't read the key store's watermark: %w", err)
+	}
+	if w > size {
+		return 0, fmt.Errorf("the key store's watermark %d is beyond the committed size %d: is it another log's?", w, size)
+	}
+	return w, nil
 }
 
 // loadState loads the committed state from storage.
@@ -70,8 +111,8 @@ func (l *Ledger) loadState(ctx context.Context) (State, error) {
 
 // rebuild returns the sequencer of the committed state st, read from
 // storage, after checking that the stored right edge recomputes st's root,
-// and the idempotency keys of the entries from index from up to st.Size.
-func (l *Ledger) rebuild(ctx context.Context, st State, from uint64) (*sequencer, map[string]keyRecord, error) {
+// and the key records of the entries from index from up to st.Size.
+func (l *Ledger) rebuild(ctx context.Context, st State, from uint64) (*sequencer, []KeyRecord, error) {
 	builder, err := tiles.NewBuilder(ctx, st.Size, tiles.HashTiles(l.cfg.Storage))
 	if err != nil {
 		return nil, nil, err
@@ -80,22 +121,23 @@ func (l *Ledger) rebuild(ctx context.Context, st State, from uint64) (*sequencer
 		return nil, nil, fmt.Errorf("stored tiles recompute root %s for size %d, but the committed state says %s", root, st.Size, st.Root)
 	}
 	seq := &sequencer{builder: builder}
-	keys := map[string]keyRecord{}
-	if seq.bundle, seq.inBund, err = l.scanKeys(ctx, keys, from, st.Size); err != nil {
+	var recs []KeyRecord
+	if seq.bundle, seq.inBund, recs, err = l.scanKeys(ctx, from, st.Size); err != nil {
 		return nil, nil, err
 	}
-	return seq, keys, nil
+	return seq, recs, nil
 }
 
-// scanKeys adds to keys the idempotency keys of the entries from index
-// from up to size, reading their bundles from storage. It returns the
-// partial bundle at size (nil if size is a multiple of the bundle width).
-func (l *Ledger) scanKeys(ctx context.Context, keys map[string]keyRecord, from, size uint64) (partial []byte, n int, err error) {
+// scanKeys returns the key records of the entries from index from up to
+// size, reading their bundles from storage, and the partial bundle at size
+// (nil if size is a multiple of the bundle width), which it reads even when
+// from is size.
+func (l *Ledger) scanKeys(ctx context.Context, from, size uint64) (partial []byte, n int, recs []KeyRecord, err error) {
 	for b := from / tiles.TileWidth; b < tiles.BundleCount(size); b++ {
 		bt, _ := tiles.BundleFor(b, size)
 		entries, err := tiles.ReadEntryBundle(ctx, l.cfg.Storage, bt)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, nil, err
 		}
 		for i, e := range entries {
 			index := b*tiles.TileWidth + uint64(i)
@@ -104,10 +146,10 @@ func (l *Ledger) scanKeys(ctx context.Context, keys map[string]keyRecord, from, 
 			}
 			k, err := l.cfg.KeyOf(e)
 			if err != nil {
-				return nil, 0, fmt.Errorf("entry %d: %w", index, err)
+				return nil, 0, nil, fmt.Errorf("entry %d: %w", index, err)
 			}
 			if k != "" {
-				keys[indexKey(k)] = keyRecord{index: index, hash: tiles.LeafHash(e)}
+				recs = append(recs, KeyRecord{Key: k, Index: index, Hash: tiles.LeafHash(e)})
 			}
 		}
 		if !bt.Full() {
@@ -120,7 +162,7 @@ func (l *Ledger) scanKeys(ctx context.Context, keys map[string]keyRecord, from, 
 			n = len(entries)
 		}
 	}
-	return partial, n, nil
+	return partial, n, recs, nil
 }
 
 // sign returns a checkpoint note for (size, root) signed with the log key.
@@ -140,7 +182,7 @@ func (l *Ledger) run() {
 		for {
 			l.mu.Lock()
 			batches, closed := l.pool, l.closed
-			l.pool, l.pooled = nil, 0
+			l.pool, l.pooled, l.inflight = nil, 0, batches
 			l.mu.Unlock()
 			l.cfg.Metrics.setPending(0)
 			if len(batches) == 0 {
@@ -160,10 +202,19 @@ func (l *Ledger) run() {
 func (l *Ledger) flushAndResolve(batches []*batch) {
 	ctx := context.Background()
 	start := time.Now()
-	st, n, err := l.flush(ctx, batches)
+	f, n, err := l.flush(ctx, batches)
 	if err == nil {
+		st := f.New
 		l.mu.Lock()
-		l.committed = st
+		l.committed, l.inflight = st, nil
+		if l.ownStore {
+			// Commit stored the keys: the store answers for them now.
+			l.forget(f.Keys)
+			l.water = st.Size
+		} else {
+			l.unstored = append(l.unstored, f.Keys...)
+			l.per.kick()
+		}
 		l.mu.Unlock()
 		for _, b := range batches {
 			close(b.done)
@@ -186,7 +237,7 @@ func (l *Ledger) flushAndResolve(batches []*batch) {
 	l.log.Error("flush failed; failing pending entries and reloading the committed state", "err", err, "entries", n)
 	l.mu.Lock()
 	failed := append(batches, l.pool...)
-	l.pool, l.pooled = nil, 0
+	l.pool, l.pooled, l.inflight = nil, 0, nil
 	l.failed = fmt.Errorf("sequencer is recovering from a failed flush: %w", ErrPushback)
 	l.mu.Unlock()
 	// Reload before failing the callers, so that their retries meet a
@@ -208,13 +259,13 @@ func (l *Ledger) flushAndResolve(batches []*batch) {
 }
 
 // flush builds the tiles and bundles for batches, signs the new checkpoint
-// and commits. It returns the new state and the number of entries.
-func (l *Ledger) flush(ctx context.Context, batches []*batch) (State, int, error) {
+// and commits. It returns the flush committed and the number of entries.
+func (l *Ledger) flush(ctx context.Context, batches []*batch) (*Flush, int, error) {
 	l.mu.Lock()
 	old := l.committed
 	l.mu.Unlock()
 	seq := l.seq
-	f := &Flush{Old: old, Tiles: map[tiles.Tile][]byte{}}
+	f := &Flush{Old: old, Tiles: map[tiles.Tile][]byte{}, Keys: keyRecords(batches)}
 	n := 0
 	for _, b := range batches {
 		for i, leaf := range b.leaves {
@@ -228,7 +279,7 @@ func (l *Ledger) flush(ctx context.Context, batches []*batch) (State, int, error
 			}
 			var err error
 			if seq.bundle, err = tiles.AppendEntry(seq.bundle, leaf); err != nil {
-				return State{}, n, err
+				return nil, n, err
 			}
 			seq.inBund++
 			if seq.inBund == tiles.TileWidth {
@@ -253,15 +304,15 @@ func (l *Ledger) flush(ctx context.Context, batches []*batch) (State, int, error
 	root := seq.builder.Root()
 	cp, err := l.sign(size, root)
 	if err != nil {
-		return State{}, n, err
+		return nil, n, err
 	}
 	f.New = State{Size: size, Root: root, Checkpoint: cp}
 	// At this point nothing of the flush is stored: a crash loses only
 	// entries that nobody was told about.
 	if err := l.cfg.Storage.Commit(ctx, f); err != nil {
-		return State{}, n, fmt.Errorf("couldn't commit size %d: %w", size, err)
+		return nil, n, fmt.Errorf("couldn't commit size %d: %w", size, err)
 	}
 	// At this point the flush is durable: a crash now keeps every entry of
 	// it, and the futures may resolve.
-	return f.New, n, nil
+	return f, n, nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger/access"
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
+	"github.com/ledger-dev/ledger/ledger/keyindex"
 	"github.com/ledger-dev/ledger/ledger/storage/posix"
 	"github.com/ledger-dev/ledger/tiles"
 )
@@ -102,7 +103,14 @@ func Start(t testing.TB, cfg Config) *Ledger {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := ledger.New(t.Context(), ledger.Config{Storage: store, Signer: signer, KeyOf: event.KeyOf, PublishInterval: 10 * time.Millisecond})
+	// keyindex is built on another branch of issue 11: this does not
+	// compile until it is merged.
+	keys, err := keyindex.Open(t.Context(), keyindex.Config{Path: filepath.Join(cfg.Dir, "keys.sqlite")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { keys.Close() })
+	l, err := ledger.New(t.Context(), ledger.Config{Storage: store, Keys: keys, Signer: signer, KeyOf: event.KeyOf, PublishInterval: 10 * time.Millisecond})
 	if err != nil {
 		store.Close()
 		t.Fatal(err)

@@ -28,6 +28,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/hold"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
+	"github.com/ledger-dev/ledger/ledger/keyindex"
 	"github.com/ledger-dev/ledger/ledger/storage/posix"
 	"github.com/ledger-dev/ledger/ledger/storage/postgres"
 	"github.com/ledger-dev/ledger/tiles"
@@ -117,8 +118,21 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err := metrics.Register(reg); err != nil {
 		return err
 	}
+	// The posix log keeps its idempotency keys in an embedded key index;
+	// PostgreSQL keeps them in the database, in the flush's transaction.
+	var keys ledger.KeyStore
+	if pool == nil {
+		// keyindex is built on another branch of issue 11: this does not
+		// compile until it is merged.
+		ki, err := keyindex.Open(ctx, keyindex.Config{Path: filepath.Join(*data, "keys.sqlite")})
+		if err != nil {
+			return err
+		}
+		defer ki.Close()
+		keys = ki
+	}
 	l, err := ledger.New(ctx, ledger.Config{
-		Storage: store, Signer: signer, KeyOf: event.KeyOf, MaxPending: *maxPending,
+		Storage: store, Keys: keys, Signer: signer, KeyOf: event.KeyOf, MaxPending: *maxPending,
 		PublishInterval: *publishEvery, Logger: log, Metrics: metrics,
 		Witnesses: policy, WitnessTimeout: *witnessTimeout,
 	})

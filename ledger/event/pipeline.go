@@ -1,6 +1,7 @@
 package event
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"time"
@@ -100,6 +101,15 @@ type Entry struct {
 	// Leaf is the event's leaf (see Leaf): the bytes hashed, stored and
 	// proven.
 	Leaf []byte
+	// Fresh is true when the server assigned ID: no earlier event can have
+	// it.
+	Fresh bool
+	// Same, when the server filled in a field the sender left out (the
+	// timestamp), reports whether a leaf logged earlier under Key is this
+	// same event sent again: equal once that field is given this event's
+	// value. Nil when the server filled in nothing, so that only an
+	// identical leaf is the same event.
+	Same func(original []byte) bool
 }
 
 // Batch is a prepared submission.
@@ -165,7 +175,9 @@ func confine(events []*Event, tenant string) error {
 func (p *Pipeline) prepare(events []*Event) ([]Entry, error) {
 	now := p.now()
 	var problems []FieldError
+	fresh, stamped := make([]bool, len(events)), make([]bool, len(events))
 	for i, ev := range events {
+		fresh[i], stamped[i] = ev.ID == "", ev.Timestamp.IsZero()
 		ev.Normalize(now, p.newID)
 		for _, fe := range ev.Validate(p.limits) {
 			fe.Index = i
@@ -186,7 +198,25 @@ func (p *Pipeline) prepare(events []*Event) ([]Entry, error) {
 			}
 			return nil, &Error{Kind: kind, Message: fmt.Sprintf("event %d: %v; nothing was appended", i, err)}
 		}
-		entries[i] = Entry{ID: ev.ID, Key: Key(ev.TenantID, ev.ID), Leaf: leaf}
+		entries[i] = Entry{ID: ev.ID, Key: Key(ev.TenantID, ev.ID), Leaf: leaf, Fresh: fresh[i]}
+		if stamped[i] {
+			entries[i].Same = sameButTimestamp(leaf, ev.Timestamp)
+		}
 	}
 	return entries, nil
+}
+
+// sameButTimestamp returns the Entry.Same of an event whose timestamp the
+// server assigned: an original leaf is the same event if giving it that
+// timestamp makes it leaf.
+func sameButTimestamp(leaf []byte, ts time.Time) func(original []byte) bool {
+	return func(original []byte) bool {
+		ev, err := ParseLeaf(original)
+		if err != nil {
+			return false
+		}
+		ev.Timestamp = ts
+		again, err := ev.Leaf()
+		return err == nil && bytes.Equal(again, leaf)
+	}
 }

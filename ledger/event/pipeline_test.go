@@ -112,3 +112,47 @@ func TestPipelinePrepareOwn(t *testing.T) {
 		t.Errorf("an empty event: err = %v, want ErrInvalid", err)
 	}
 }
+
+// TestPipelineSame checks Entry.Fresh and Entry.Same: a resend of an event
+// whose timestamp the server assigned is the same event whenever it is
+// resent; one with other content, or a timestamp of its own, is not.
+func TestPipelineSame(t *testing.T) {
+	const withID = `{"id":"order-7","action":"update","actor":{"id":"u-1","type":"user"},"resource":{"type":"order"},"result":"success"`
+	prepareAt := func(hour int, body string) Entry {
+		t.Helper()
+		p := NewPipeline(PipelineConfig{Now: func() time.Time { return time.Date(2024, 5, 1, hour, 0, 0, 0, time.UTC) }})
+		batch, err := p.Prepare(Submission{Body: []byte(body)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return batch.Entries[0]
+	}
+	original := prepareAt(10, withID+`}`)
+	if original.Fresh || original.Same == nil {
+		t.Fatalf("an event with an id and no timestamp: fresh=%v, same set=%v; want false, true", original.Fresh, original.Same != nil)
+	}
+	tests := []struct {
+		name   string
+		resend Entry
+		same   bool
+	}{
+		{"resent an hour later", prepareAt(11, withID+`}`), true},
+		{"other content", prepareAt(11, withID+`,"reason":"changed"}`), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.resend.Same(original.Leaf); got != tt.same {
+				t.Errorf("Same(original) = %v, want %v", got, tt.same)
+			}
+		})
+	}
+	if e := prepareAt(11, withID+`,"timestamp":"2024-05-01T10:00:00Z"}`); e.Same != nil {
+		t.Error("an event with its own timestamp got a Same: only identical leaves are the same event")
+	}
+	if e := prepareAt(11, minimal); !e.Fresh {
+		t.Error("an event given a server id is not Fresh")
+	}
+	if original.Same([]byte("not a leaf")) {
+		t.Error("Same accepted a leaf that is not an event")
+	}
+}

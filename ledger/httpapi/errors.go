@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/ledger-dev/ledger/ledger"
@@ -45,7 +46,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ledger"`)
 	case errors.Is(err, errForbidden):
 		status = http.StatusForbidden
-	case errors.Is(err, access.ErrStatic):
+	case errors.Is(err, access.ErrStatic), errors.Is(err, ledger.ErrKeyConflict):
 		status = http.StatusConflict
 	case errors.Is(err, errRateLimited):
 		status = http.StatusTooManyRequests
@@ -72,11 +73,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 func detailsOf(err error) []event.FieldError {
 	var evErr *event.Error
 	var pErr *paramError
+	var kc *ledger.KeyConflictError
 	switch {
 	case errors.As(err, &evErr):
 		return evErr.Details
 	case errors.As(err, &pErr):
 		return pErr.problems
+	case errors.As(err, &kc):
+		return []event.FieldError{{Index: kc.Entry, Field: "id", Message: fmt.Sprintf("is already logged at index %d with other content", kc.Index)}}
 	}
 	return nil
 }

@@ -54,6 +54,9 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	results, err := s.cfg.Ledger.Append(r.Context(), ledgerEntries(batch.Entries))
+	if kc := (*ledger.KeyConflictError)(nil); errors.As(err, &kc) {
+		err = fmt.Errorf("event id %q: %w; nothing was appended", batch.Entries[kc.Entry].ID, err)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -99,7 +102,7 @@ func (s *Server) prepare(events []*event.Event) ([]ledger.Entry, error) {
 func ledgerEntries(prepared []event.Entry) []ledger.Entry {
 	entries := make([]ledger.Entry, len(prepared))
 	for i, e := range prepared {
-		entries[i] = ledger.Entry{Key: e.Key, Leaf: e.Leaf}
+		entries[i] = ledger.Entry{Key: e.Key, Leaf: e.Leaf, Fresh: e.Fresh, Same: e.Same}
 	}
 	return entries
 }

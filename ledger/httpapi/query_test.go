@@ -20,6 +20,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger/index"
 	"github.com/ledger-dev/ledger/ledger/index/sqlite"
 	"github.com/ledger-dev/ledger/ledger/storage/posix"
+	"github.com/ledger-dev/ledger/ledger/storage/storagetest"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
@@ -55,7 +56,7 @@ func newQueryServerPublishing(t testing.TB, every time.Duration, tweaks ...func(
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := ledger.New(t.Context(), ledger.Config{Storage: store, Signer: signer, KeyOf: event.KeyOf, PublishInterval: every})
+	l, err := ledger.New(t.Context(), ledger.Config{Storage: store, Keys: storagetest.NewMemoryKeys(), Signer: signer, KeyOf: event.KeyOf, PublishInterval: every})
 	if err != nil {
 		t.Fatal(err)
 	}

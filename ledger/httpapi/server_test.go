@@ -43,7 +43,7 @@ func newTestServer(t *testing.T, limits event.Limits, maxBody int64) *testServer
 	}
 	t.Cleanup(func() { store.Close() })
 	signer, vkey := storagetest.NewSigner(t, "example.com/httpapi")
-	l, err := ledger.New(t.Context(), ledger.Config{Storage: store, Signer: signer, KeyOf: event.KeyOf, PublishInterval: 5 * time.Millisecond})
+	l, err := ledger.New(t.Context(), ledger.Config{Storage: store, Keys: storagetest.NewMemoryKeys(), Signer: signer, KeyOf: event.KeyOf, PublishInterval: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestAppendForms(t *testing.T) {
 	if code != 200 || json.Unmarshal(body, &arr) != nil || len(arr) != 2 || arr[0].Index != 1 || arr[1].Index != 2 || arr[0].ID != "a" {
 		t.Fatalf("array: %d %s", code, body)
 	}
-	code, _, body = s.do(t, "POST", "/v1/events?wait=published", "application/x-ndjson", evJSON("c", 3)+"\n\n"+evJSON("a", 9)+"\n")
+	code, _, body = s.do(t, "POST", "/v1/events?wait=published", "application/x-ndjson", evJSON("c", 3)+"\n\n"+evJSON("a", 1)+"\n")
 	if code != 200 || json.Unmarshal(body, &arr) != nil || len(arr) != 2 || arr[0].Index != 3 || arr[1].Index != 1 || !arr[1].Duplicate {
 		t.Fatalf("ndjson with a resubmitted id: %d %s", code, body)
 	}
@@ -296,12 +296,13 @@ func TestTesseraClient(t *testing.T) {
 func TestIdempotencyPerTenant(t *testing.T) {
 	dir := t.TempDir()
 	signer, _ := storagetest.NewSigner(t, "example.com/tenants")
+	keys := storagetest.NewMemoryKeys() // kept across the restart, as a key index on disk is
 	start := func() (*httptest.Server, func()) {
 		store, err := posix.Open(t.Context(), posix.Config{Dir: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
-		l, err := ledger.New(t.Context(), ledger.Config{Storage: store, Signer: signer, KeyOf: event.KeyOf, PublishInterval: 5 * time.Millisecond})
+		l, err := ledger.New(t.Context(), ledger.Config{Storage: store, Keys: keys, Signer: signer, KeyOf: event.KeyOf, PublishInterval: 5 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -55,7 +55,7 @@ func TestStaticLayout(t *testing.T) {
 	}
 	defer s.Close()
 	signer, vkey := storagetest.NewSigner(t, "example.com/posix")
-	l := storagetest.NewLedger(t, s, signer)
+	l := storagetest.NewLedger(t, s, storagetest.NewMemoryKeys(), signer)
 	// 70000 entries: the tlog-tiles example with full and partial tiles on
 	// three levels.
 	var batch []ledger.Entry

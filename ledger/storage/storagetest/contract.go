@@ -156,7 +156,8 @@ func testLedgerRoundTrip(t *testing.T, open Opener) {
 	ctx := t.Context()
 	signer, vkey := NewSigner(t, "example.com/storagetest")
 	s := open(t)
-	l := NewLedger(t, s, signer)
+	keys := KeysFor(s)
+	l := NewLedger(t, s, keys, signer)
 	var want [][]byte
 	appendN := func(l *ledger.Ledger, n int) {
 		var batch []ledger.Entry
@@ -185,12 +186,17 @@ func testLedgerRoundTrip(t *testing.T, open Opener) {
 
 	s = open(t)
 	defer closeStore(t, s)
-	l = NewLedger(t, s, signer)
+	l = NewLedger(t, s, keys, signer)
 	defer l.Close(ctx)
 	// A retried key resolves to the original entry, across the restart.
-	res, err := l.Append(ctx, []ledger.Entry{{Key: "key-300", Leaf: []byte("something else")}})
+	res, err := l.Append(ctx, []ledger.Entry{{Key: "key-300", Leaf: want[300]}})
 	if err != nil || res[0].Index != 300 || !res[0].Duplicate || res[0].LeafHash != tiles.LeafHash(want[300]) {
 		t.Fatalf("retry of key-300 after restart: %+v, %v", res, err)
+	}
+	// The same key with other content is refused, naming the original.
+	_, err = l.Append(ctx, []ledger.Entry{{Key: "key-300", Leaf: []byte("key-300|something else")}})
+	if kc := (*ledger.KeyConflictError)(nil); !errors.As(err, &kc) || kc.Index != 300 || !errors.Is(err, ledger.ErrKeyConflict) {
+		t.Fatalf("key-300 with other content after restart: %v, want a conflict at 300", err)
 	}
 	appendN(l, 700)
 	if err := l.Close(ctx); err != nil {
@@ -199,14 +205,26 @@ func testLedgerRoundTrip(t *testing.T, open Opener) {
 	AuditStore(t, s, vkey, want)
 }
 
-// NewLedger starts a ledger over s whose leaves carry their key before a "|".
-func NewLedger(t *testing.T, s ledger.Storage, signer note.Signer) *ledger.Ledger {
+// NewLedger starts a ledger over s, with keys as its key store (nil when s
+// keeps the key index itself; see KeysFor), whose leaves carry their key
+// before a "|".
+func NewLedger(t *testing.T, s ledger.Storage, keys ledger.KeyStore, signer note.Signer) *ledger.Ledger {
 	t.Helper()
-	l, err := ledger.New(t.Context(), ledger.Config{Storage: s, Signer: signer, KeyOf: KeyBeforeBar, PublishInterval: 1})
+	l, err := ledger.New(t.Context(), ledger.Config{Storage: s, Keys: keys, Signer: signer, KeyOf: KeyBeforeBar, PublishInterval: 1})
 	if err != nil {
 		t.Fatalf("ledger.New: %v", err)
 	}
 	return l
+}
+
+// KeysFor returns the key store a ledger over s needs: nil if s keeps the
+// key index itself, else a new MemoryKeys. A test that restarts the ledger
+// passes the same one to each.
+func KeysFor(s ledger.Storage) ledger.KeyStore {
+	if _, own := s.(ledger.KeyStore); own {
+		return nil
+	}
+	return NewMemoryKeys()
 }
 
 // KeyBeforeBar is the KeyOf of test leaves "key|payload".

@@ -1,5 +1,7 @@
 // Package storagetest holds what every storage driver is tested with: the
-// contract suite (Run) and Memory, an in-memory driver that injects faults.
+// contract suite (Run) and Memory, an in-memory driver that injects faults,
+// with MemoryKeys, an in-memory key store that injects faults too, and
+// KeyedMemory, a Memory that keeps the key index itself.
 package storagetest
 
 import (
@@ -40,6 +42,8 @@ type Memory struct {
 	published []byte
 	next      Fault
 	gate      chan struct{} // while non-nil, Commit waits for it to close
+	keys      *MemoryKeys   // set for a KeyedMemory: Commit stores Flush.Keys in it
+	bundles   int           // entry bundles read with ReadTile
 }
 
 // Hold makes every Commit wait until the returned release is called, so
@@ -100,6 +104,11 @@ func (m *Memory) Commit(_ context.Context, f *ledger.Flush) error {
 	if fault == FailAfterTiles {
 		return ErrInjected
 	}
+	if m.keys != nil {
+		if err := m.keys.commit(f); err != nil {
+			return err
+		}
+	}
 	m.state = f.New
 	if fault == PersistThenFail {
 		return ErrInjected
@@ -109,7 +118,19 @@ func (m *Memory) Commit(_ context.Context, f *ledger.Flush) error {
 
 // ReadTile returns a stored tile or bundle.
 func (m *Memory) ReadTile(_ context.Context, t tiles.Tile) ([]byte, error) {
+	if t.Entries {
+		m.mu.Lock()
+		m.bundles++
+		m.mu.Unlock()
+	}
 	return m.Fetch(context.Background(), t.Path())
+}
+
+// BundleReads returns how many entry bundles ReadTile has been asked for.
+func (m *Memory) BundleReads() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bundles
 }
 
 // Publish replaces the published checkpoint.
