@@ -28,6 +28,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/hold"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
+	"github.com/ledger-dev/ledger/ledger/keyindex"
 	"github.com/ledger-dev/ledger/ledger/storage/posix"
 	"github.com/ledger-dev/ledger/ledger/storage/postgres"
 	"github.com/ledger-dev/ledger/tiles"
@@ -110,6 +111,15 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return err
 	}
 	defer store.Close()
+	var keys ledger.KeyStore // nil with --postgres: the PostgreSQL storage keeps the keys itself
+	if pool == nil {
+		ki, err := keyindex.Open(ctx, keyindex.Config{Path: filepath.Join(*data, keyindex.FileName)})
+		if err != nil {
+			return err
+		}
+		defer ki.Close()
+		keys = ki
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -118,7 +128,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return err
 	}
 	l, err := ledger.New(ctx, ledger.Config{
-		Storage: store, Signer: signer, KeyOf: event.KeyOf, MaxPending: *maxPending,
+		Storage: store, Keys: keys, Signer: signer, KeyOf: event.KeyOf, MaxPending: *maxPending,
 		PublishInterval: *publishEvery, Logger: log, Metrics: metrics,
 		Witnesses: policy, WitnessTimeout: *witnessTimeout,
 	})
@@ -204,7 +214,7 @@ type storage interface {
 // posix driver in DIR/log.
 func openStorage(ctx context.Context, data string, pool *pgxpool.Pool, log *slog.Logger) (storage, error) {
 	if pool != nil {
-		return postgres.Open(ctx, postgres.Config{Pool: pool, Logger: log})
+		return postgres.Open(ctx, postgres.Config{Pool: pool, Logger: log, KeyOf: event.KeyOf})
 	}
 	return posix.Open(ctx, posix.Config{Dir: filepath.Join(data, "log")})
 }

@@ -37,6 +37,9 @@ import (
 	"github.com/ledger-dev/ledger/tiles"
 )
 
+// FileName is the key index's file in a ledger's data directory.
+const FileName = "keys.sqlite"
+
 // Config configures a Store.
 type Config struct {
 	// Path is the database file, created with its tables if it does not

@@ -58,9 +58,9 @@ func TestStoreErrors(t *testing.T) {
 		t.Fatalf("a key stored twice: %v, want ErrKeyExists", err)
 	}
 	for name, bad := range map[string][]ledger.KeyRecord{
-		"below from":   storagetest.KeyRecords("x", 2, 1),
-		"at to":        storagetest.KeyRecords("x", 5, 1),
-		"no key":       {{Index: 3}},
+		"below from":    storagetest.KeyRecords("x", 2, 1),
+		"at to":         storagetest.KeyRecords("x", 5, 1),
+		"no key":        {{Index: 3}},
 		"to below from": nil,
 	} {
 		to := uint64(5)

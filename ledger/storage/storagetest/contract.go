@@ -200,9 +200,15 @@ func testLedgerRoundTrip(t *testing.T, open Opener) {
 }
 
 // NewLedger starts a ledger over s whose leaves carry their key before a "|".
+// A storage that keeps no key index gets a new MemoryKeys (watermark 0: the
+// ledger finds the keys in the log).
 func NewLedger(t *testing.T, s ledger.Storage, signer note.Signer) *ledger.Ledger {
 	t.Helper()
-	l, err := ledger.New(t.Context(), ledger.Config{Storage: s, Signer: signer, KeyOf: KeyBeforeBar, PublishInterval: 1})
+	cfg := ledger.Config{Storage: s, Signer: signer, KeyOf: KeyBeforeBar, PublishInterval: 1}
+	if _, ok := s.(ledger.KeyStore); !ok {
+		cfg.Keys = &MemoryKeys{}
+	}
+	l, err := ledger.New(t.Context(), cfg)
 	if err != nil {
 		t.Fatalf("ledger.New: %v", err)
 	}

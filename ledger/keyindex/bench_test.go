@@ -1,0 +1,91 @@
+package keyindex_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ledger-dev/ledger/ledger"
+	"github.com/ledger-dev/ledger/ledger/storage/storagetest"
+)
+
+// benchKeys is how many keys the benchmark index holds.
+const benchKeys = 1_000_000
+
+// benchIndex returns the path of a key index of benchKeys keys (of the
+// shape tenant, zero byte, 36-character id), built once and cached in
+// $TMPDIR, and reports its bytes per key.
+func benchIndex(b *testing.B) string {
+	path := filepath.Join(os.TempDir(), "ledger-keyindex-bench-v1.sqlite")
+	if _, err := os.Stat(path); err != nil {
+		tmp := path + ".tmp"
+		os.Remove(tmp)
+		s := open(b, tmp)
+		for from := 0; from < benchKeys; from += 10_000 {
+			if err := s.Store(b.Context(), uint64(from), uint64(from+10_000), benchRecords(from, 10_000)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := s.DB().ExecContext(b.Context(), `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			b.Fatal(err)
+		}
+		s.Close()
+		if err := os.Rename(tmp, path); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return path
+}
+
+// benchRecords are the records of n entries from index from on, keyed like
+// the ledger's events.
+func benchRecords(from, n int) []ledger.KeyRecord {
+	recs := storagetest.KeyRecords("", uint64(from), n)
+	for i := range recs {
+		recs[i].Key = fmt.Sprintf("tenant-%d\x00019389a2-7c1e-7%03x-8f00-%012x", (from+i)%50, (from+i)%4096, from+i)
+	}
+	return recs
+}
+
+// BenchmarkStore stores batches of 10,000 records into an index that grows
+// from empty.
+func BenchmarkStore(b *testing.B) {
+	s := open(b, filepath.Join(b.TempDir(), "keys.sqlite"))
+	const batch = 10_000
+	recs := make([][]ledger.KeyRecord, 0, b.N)
+	for i := range b.N {
+		recs = append(recs, benchRecords(i*batch, batch))
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if err := s.Store(b.Context(), uint64(i*batch), uint64((i+1)*batch), recs[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkLookup looks up keys in the index of a million keys: n stored
+// keys spread over the index per lookup.
+func BenchmarkLookup(b *testing.B) {
+	path := benchIndex(b)
+	if fi, err := os.Stat(path); err == nil {
+		b.ReportMetric(float64(fi.Size())/benchKeys, "file_bytes/key")
+	}
+	s := open(b, path)
+	for _, n := range []int{1, 1000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			keys := make([]string, n)
+			for i := range b.N {
+				for j := range keys {
+					keys[j] = benchRecords((i*7919+j*104729)%benchKeys, 1)[0].Key
+				}
+				got, err := s.Lookup(b.Context(), keys)
+				if err != nil || len(got) != n {
+					b.Fatalf("lookup of %d keys: %d found, %v", n, len(got), err)
+				}
+			}
+		})
+	}
+}
