@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"modernc.org/sqlite"
@@ -159,7 +160,9 @@ func (s *Store) Store(ctx context.Context, from, to uint64, recs []ledger.KeyRec
 		if w != from {
 			return fmt.Errorf("%w: storing [%d, %d) at watermark %d", ErrWatermark, from, to, w)
 		}
-		if err := insert(ctx, tx, recs); err != nil {
+		// In key order, the inserts walk the B-tree in one direction.
+		sorted := slices.SortedFunc(slices.Values(recs), func(a, b ledger.KeyRecord) int { return strings.Compare(a.Key, b.Key) })
+		if err := insert(ctx, tx, sorted); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE watermark SET size = ? WHERE id = 1`, int64(to)); err != nil {
@@ -167,10 +170,31 @@ func (s *Store) Store(ctx context.Context, from, to uint64, recs []ledger.KeyRec
 		}
 		return nil
 	})
+	if errors.Is(err, ErrKeyExists) {
+		err = fmt.Errorf("%w: %s", err, s.which(ctx, recs))
+	}
 	if err != nil {
 		return fmt.Errorf("couldn't store the keys of [%d, %d) in %s: %w", from, to, s.path, err)
 	}
 	return nil
+}
+
+// which says which of recs is already stored or twice in recs.
+func (s *Store) which(ctx context.Context, recs []ledger.KeyRecord) string {
+	keys := make([]string, len(recs))
+	for i, r := range recs {
+		keys[i] = r.Key
+	}
+	if found, err := s.Lookup(ctx, keys); err == nil && len(found) > 0 {
+		return fmt.Sprintf("key %q is stored at index %d", found[0].Key, found[0].Index)
+	}
+	slices.Sort(keys)
+	for i := 1; i < len(keys); i++ {
+		if keys[i] == keys[i-1] {
+			return fmt.Sprintf("key %q is twice in the batch", keys[i])
+		}
+	}
+	return "a key is stored already"
 }
 
 // checkRecords refuses records that are not those of entries of [from, to).
@@ -216,7 +240,7 @@ func insert(ctx context.Context, tx *sql.Tx, recs []ledger.KeyRecord) error {
 			_, err = full.ExecContext(ctx, vals...)
 		}
 		if isKeyExists(err) {
-			return fmt.Errorf("%w: a key of the entries %d to %d", ErrKeyExists, chunk[0].Index, chunk[len(chunk)-1].Index)
+			return ErrKeyExists
 		}
 		if err != nil {
 			return fmt.Errorf("couldn't insert keys: %w", err)
@@ -240,6 +264,9 @@ const lookupKeys = 500
 
 // Lookup returns the stored records of those of keys that are stored.
 func (s *Store) Lookup(ctx context.Context, keys []string) ([]ledger.KeyRecord, error) {
+	// In key order, each statement walks the B-tree in one direction.
+	keys = slices.Clone(keys)
+	slices.Sort(keys)
 	var out []ledger.KeyRecord
 	args := make([]any, 0, min(len(keys), lookupKeys))
 	for len(keys) > 0 {

@@ -30,7 +30,7 @@ func newTestLog(t *testing.T) *testLog {
 	}
 	t.Cleanup(func() { store.Close() })
 	signer, vkey := storagetest.NewSigner(t, "example.com/index-test")
-	l, err := ledger.New(t.Context(), ledger.Config{Storage: store, Signer: signer, KeyOf: event.KeyOf, PublishInterval: time.Millisecond})
+	l, err := ledger.New(t.Context(), ledger.Config{Storage: store, Keys: &storagetest.MemoryKeys{}, Signer: signer, KeyOf: event.KeyOf, PublishInterval: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
