@@ -12,6 +12,8 @@ import (
 	"github.com/ledger-dev/ledger/internal/pgtest"
 	"github.com/ledger-dev/ledger/internal/testlog"
 	"github.com/ledger-dev/ledger/ledger"
+	"github.com/ledger-dev/ledger/ledger/index"
+	"github.com/ledger-dev/ledger/ledger/keyindex"
 	"github.com/ledger-dev/ledger/ledger/storage/storagetest"
 	"github.com/ledger-dev/ledger/tiles"
 )
@@ -171,5 +173,24 @@ func TestBackfill(t *testing.T) {
 	}
 	if w, err := open(t, dsn).Watermark(ctx); err != nil || w != l.state.Size {
 		t.Fatalf("watermark after a reopen: %d, %v; want %d", w, err, l.state.Size)
+	}
+	// The key index verifies against the log, and a tampered row (the
+	// append-only trigger dropped first) is found.
+	verify := func() *keyindex.Report {
+		r, err := keyindex.Verify(ctx, s, index.StorageLog(s), l.state.Size, storagetest.KeyBeforeBar)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if r := verify(); r.Total != 0 || r.Keys != uint64(len(want))+1 {
+		t.Fatalf("verify: %+v", r)
+	}
+	if _, err := s.Pool().Exec(ctx, `ALTER TABLE log_keys DISABLE TRIGGER log_keys_append_only;
+		UPDATE log_keys SET idx = 1 WHERE key = 'key-2'`); err != nil {
+		t.Fatal(err)
+	}
+	if r := verify(); r.Total != 1 || r.Mismatches[0].String() != `entry 2: key "key-2" is recorded at index 1` {
+		t.Fatalf("verify of a tampered row: %+v", r)
 	}
 }
