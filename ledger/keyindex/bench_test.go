@@ -1,6 +1,7 @@
 package keyindex_test
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,7 +18,7 @@ const benchKeys = 1_000_000
 // shape tenant, zero byte, 36-character id), built once and cached in
 // $TMPDIR, and reports its bytes per key.
 func benchIndex(b *testing.B) string {
-	path := filepath.Join(os.TempDir(), "ledger-keyindex-bench-v1.sqlite")
+	path := filepath.Join(os.TempDir(), "ledger-keyindex-bench-v2.sqlite")
 	if _, err := os.Stat(path); err != nil {
 		tmp := path + ".tmp"
 		os.Remove(tmp)
@@ -48,19 +49,36 @@ func benchRecords(from, n int) []ledger.KeyRecord {
 	return recs
 }
 
-// benchKey is the key of entry i: a tenant, a zero byte and a UUIDv7-like id.
+// benchKey is the key of entry i: one of 50 tenants, a zero byte and a
+// UUIDv7-like id, time-ordered as the ids the ledger assigns are.
 func benchKey(i int) string {
-	return fmt.Sprintf("tenant-%d\x00019389a2-7c1e-7%03x-8f00-%012x", i%50, i%4096, i)
+	return fmt.Sprintf("tenant-%d\x00%08x-7c1e-7000-8f00-%012x", i%50, 0x019389a2+i/1000, i)
+}
+
+// randomKey is the key of entry i with a random id (UUIDv4-like): a
+// client's ids in no order, the worst case for a B-tree.
+func randomKey(i int) string {
+	h := sha256.Sum256(fmt.Append(nil, i))
+	return fmt.Sprintf("tenant-%d\x00%x-%x-4%x-8%x-%x", i%50, h[:4], h[4:6], h[6:8], h[8:10], h[10:16])
 }
 
 // BenchmarkStore stores batches of 10,000 records into an index that grows
-// from empty.
+// from empty, with time-ordered ids and with random ones.
 func BenchmarkStore(b *testing.B) {
+	b.Run("v7", func(b *testing.B) { benchmarkStore(b, benchKey) })
+	b.Run("random", func(b *testing.B) { benchmarkStore(b, randomKey) })
+}
+
+func benchmarkStore(b *testing.B, key func(int) string) {
 	s := open(b, filepath.Join(b.TempDir(), "keys.sqlite"))
 	const batch = 10_000
 	recs := make([][]ledger.KeyRecord, 0, b.N)
 	for i := range b.N {
-		recs = append(recs, benchRecords(i*batch, batch))
+		r := benchRecords(i*batch, batch)
+		for j := range r {
+			r[j].Key = key(i*batch + j)
+		}
+		recs = append(recs, r)
 	}
 	b.ResetTimer()
 	for i := range b.N {

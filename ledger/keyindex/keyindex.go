@@ -54,6 +54,9 @@ type Config struct {
 type Store struct {
 	db   *sql.DB
 	path string
+	// lookups[i] selects the keys IN a list of lookupSizes[i] parameters,
+	// prepared once: preparing costs more than running a small lookup.
+	lookups []*sql.Stmt
 }
 
 // ErrWatermark is returned by Store when the stored watermark is not the
@@ -84,7 +87,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	// Transactions start IMMEDIATE so that Store's read of the watermark
 	// and its writes are one atomic step across processes.
-	q := url.Values{"_txlock": {"immediate"}, "_pragma": {"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)"}}
+	q := url.Values{"_txlock": {"immediate"}, "_pragma": {"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "cache_size(-16384)"}}
 	db, err := sql.Open("sqlite", "file:"+cfg.Path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open key index %s: %w", cfg.Path, err)
@@ -101,11 +104,24 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("couldn't create the key index schema in %s: %w", cfg.Path, err)
 	}
+	for _, n := range lookupSizes {
+		stmt, err := db.PrepareContext(ctx, "SELECT key, idx, hash FROM keys WHERE key IN ("+strings.Repeat(",?", n)[1:]+")")
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("couldn't prepare the key lookups of %s: %w", cfg.Path, err)
+		}
+		s.lookups = append(s.lookups, stmt)
+	}
 	return s, nil
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	for _, stmt := range s.lookups {
+		stmt.Close()
+	}
+	return s.db.Close()
+}
 
 // DB returns the database handle, for tests that change rows behind the
 // index's back.
@@ -259,8 +275,10 @@ func insertSQL(n int) string {
 	return "INSERT INTO keys (key, idx, hash) VALUES " + strings.Repeat(",(?,?,?)", n)[1:]
 }
 
-// lookupKeys bounds the keys of one SELECT.
-const lookupKeys = 500
+// lookupSizes are the lengths of the IN lists of the prepared lookups; a
+// lookup of fewer keys repeats its last key up to the next size. The last
+// bounds the keys of one SELECT.
+var lookupSizes = []int{1, 8, 64, 500}
 
 // Lookup returns the stored records of those of keys that are stored.
 func (s *Store) Lookup(ctx context.Context, keys []string) ([]ledger.KeyRecord, error) {
@@ -268,25 +286,29 @@ func (s *Store) Lookup(ctx context.Context, keys []string) ([]ledger.KeyRecord, 
 	keys = slices.Clone(keys)
 	slices.Sort(keys)
 	var out []ledger.KeyRecord
-	args := make([]any, 0, min(len(keys), lookupKeys))
+	maxKeys := lookupSizes[len(lookupSizes)-1]
+	args := make([]any, 0, maxKeys)
 	for len(keys) > 0 {
-		chunk := keys[:min(len(keys), lookupKeys)]
+		chunk := keys[:min(len(keys), maxKeys)]
 		keys = keys[len(chunk):]
 		args = args[:0]
 		for _, k := range chunk {
 			args = append(args, []byte(k))
 		}
+		i, _ := slices.BinarySearch(lookupSizes, len(args))
+		for len(args) < lookupSizes[i] {
+			args = append(args, args[len(args)-1])
+		}
 		var err error
-		if out, err = s.lookup(ctx, out, args); err != nil {
+		if out, err = lookup(ctx, s.lookups[i], out, args); err != nil {
 			return nil, fmt.Errorf("couldn't look up keys in %s: %w", s.path, err)
 		}
 	}
 	return out, nil
 }
 
-func (s *Store) lookup(ctx context.Context, out []ledger.KeyRecord, args []any) ([]ledger.KeyRecord, error) {
-	q := "SELECT key, idx, hash FROM keys WHERE key IN (" + strings.Repeat(",?", len(args))[1:] + ")"
-	rows, err := s.db.QueryContext(ctx, q, args...)
+func lookup(ctx context.Context, stmt *sql.Stmt, out []ledger.KeyRecord, args []any) ([]ledger.KeyRecord, error) {
+	rows, err := stmt.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, err
 	}
