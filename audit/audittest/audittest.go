@@ -1,5 +1,5 @@
-// Package audittest runs a real ledger (the posix storage driver behind the
-// ledger's HTTP API) on 127.0.0.1 for the tests of the audit SDK and of the
+// Package audittest runs a real ledger (the posix storage driver and its
+// SQLite key index behind the ledger's HTTP API) on 127.0.0.1 for the tests of the audit SDK and of the
 // examples, and reads its log back through the verifying tiles client.
 package audittest
 
@@ -79,6 +79,7 @@ type Ledger struct {
 	srv   *http.Server
 	l     *ledger.Ledger
 	store *posix.Storage
+	keys  *keyindex.Store
 	done  chan struct{}
 	stop  sync.Once
 }
@@ -103,15 +104,14 @@ func Start(t testing.TB, cfg Config) *Ledger {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// keyindex is built on another branch of issue 11: this does not
-	// compile until it is merged.
-	keys, err := keyindex.Open(t.Context(), keyindex.Config{Path: filepath.Join(cfg.Dir, "keys.sqlite")})
+	keys, err := keyindex.Open(t.Context(), keyindex.Config{Path: filepath.Join(cfg.Dir, keyindex.FileName)})
 	if err != nil {
+		store.Close()
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { keys.Close() })
 	l, err := ledger.New(t.Context(), ledger.Config{Storage: store, Keys: keys, Signer: signer, KeyOf: event.KeyOf, PublishInterval: 10 * time.Millisecond})
 	if err != nil {
+		keys.Close()
 		store.Close()
 		t.Fatal(err)
 	}
@@ -129,11 +129,12 @@ func Start(t testing.TB, cfg Config) *Ledger {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		l.Close(context.Background())
+		keys.Close()
 		store.Close()
 		t.Fatal(err)
 	}
 	lg := &Ledger{URL: "http://" + ln.Addr().String() + "/", Addr: ln.Addr().String(), Dir: cfg.Dir, Key: cfg.Key,
-		srv: &http.Server{Handler: api}, l: l, store: store, done: make(chan struct{})}
+		srv: &http.Server{Handler: api}, l: l, store: store, keys: keys, done: make(chan struct{})}
 	go func() { lg.srv.Serve(ln); close(lg.done) }()
 	t.Cleanup(lg.Stop)
 	return lg
@@ -146,6 +147,7 @@ func (lg *Ledger) Stop() {
 		lg.srv.Close()
 		<-lg.done
 		lg.l.Close(context.Background())
+		lg.keys.Close()
 		lg.store.Close()
 	})
 }

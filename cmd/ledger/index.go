@@ -17,6 +17,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger/index"
 	pgindex "github.com/ledger-dev/ledger/ledger/index/postgres"
 	"github.com/ledger-dev/ledger/ledger/index/sqlite"
+	"github.com/ledger-dev/ledger/ledger/keyindex"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
@@ -59,9 +60,14 @@ func startIndex(ctx context.Context, data string, pool *pgxpool.Pool, store inde
 
 const indexUsage = `usage: ledger index rebuild|verify --data DIR [flags]
 
-  rebuild   delete the query index and fill it again from the log's tiles
-  verify    recompute every row of the index from the log's tiles and report
-            each row that differs (exit status 1 if any)
+  rebuild   delete the query index and fill it again from the log's tiles;
+            the same for the key index (DIR/keys.sqlite) when the ledger is
+            not running
+  verify    recompute every row of the query index from the log's tiles, and
+            check that the key index (DIR/keys.sqlite, or the PostgreSQL
+            log's) holds the key of every keyed entry below its watermark
+            with that entry's index and leaf hash; report each row that
+            differs (exit status 1 if any)
 
 The log is read through the verifying client: every tile is authenticated
 against the published checkpoint, which must verify with the log's key.
@@ -77,7 +83,8 @@ func cmdIndex(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs := newFlags("index "+sub, stderr)
 	data := fs.String("data", "", "the ledger's data directory: index DIR/index.sqlite, log DIR/log, key DIR/log.key.pub")
 	file := fs.String("index", "", "the SQLite index file (default DIR/index.sqlite)")
-	pgURL := fs.String("postgres", "", "PostgreSQL URL of an index kept in PostgreSQL (instead of SQLite)")
+	keysAt := fs.String("keys", "", "the SQLite key index file (default DIR/keys.sqlite)")
+	pgURL := fs.String("postgres", "", "PostgreSQL URL of an index and log kept in PostgreSQL (instead of SQLite)")
 	logAt := fs.String("log", "", "the log: a tile directory or an http(s) URL prefix (default DIR/log)")
 	vkey := fs.String("vkey", "", "the log's verifier key (default: the contents of DIR/log.key.pub)")
 	token := tokenFlag(fs, "auditor")
@@ -88,7 +95,7 @@ func cmdIndex(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	if err := dataDefaults(*data, file, logAt, vkey); err != nil {
+	if err := dataDefaults(*data, file, keysAt, logAt, vkey); err != nil {
 		return err
 	}
 	if *pgURL == "" && *file == "" {
@@ -103,23 +110,57 @@ func cmdIndex(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return err
 	}
 	defer idx.Close()
+	log := slog.New(slog.NewTextHandler(stderr, nil))
 	size := tree.Checkpoint().Size
 	if sub == "rebuild" {
-		if err := index.Rebuild(ctx, idx, index.TreeLog(tree), size, slog.New(slog.NewTextHandler(stderr, nil))); err != nil {
+		if err := index.Rebuild(ctx, idx, index.TreeLog(tree), size, log); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "indexed %d entries, up to the checkpoint of size %d\n", size, size)
-		return nil
+		if *pgURL != "" || *data == "" { // the PostgreSQL log writes its keys with its entries
+			return nil
+		}
+		return rebuildKeys(ctx, *keysAt, filepath.Join(*data, "log"), tree, stdout, log)
 	}
-	return verifyIndex(ctx, idx, tree, stdout)
+	return verifyIndexes(ctx, idx, *keysAt, *pgURL, tree, stdout, log)
 }
 
-// verifyIndex runs index.Verify and prints its report.
-func verifyIndex(ctx context.Context, idx indexStore, tree *tiles.Tree, stdout io.Writer) error {
+// verifyIndexes verifies the query index and, if there is one, the key
+// index, failing if either differs from the log.
+func verifyIndexes(ctx context.Context, idx indexStore, keysAt, pgURL string, tree *tiles.Tree, stdout io.Writer, log *slog.Logger) error {
+	indexOK, err := verifyIndex(ctx, idx, tree, stdout)
+	if err != nil {
+		return err
+	}
+	keysOK := true
+	ks, err := openKeyStore(ctx, keysAt, pgURL, log)
+	if err != nil {
+		return err
+	}
+	if ks == nil {
+		fmt.Fprintf(stdout, "no key index (%s): not checked\n", keysAt)
+	} else {
+		defer ks.Close()
+		if keysOK, err = verifyKeys(ctx, ks, tree, stdout); err != nil {
+			return err
+		}
+	}
+	switch {
+	case !indexOK:
+		return errors.New("the index differs from the log; `ledger index rebuild` recreates it")
+	case !keysOK:
+		return errors.New("the key index differs from the log; `ledger index rebuild` with the ledger stopped recreates it")
+	}
+	return nil
+}
+
+// verifyIndex runs index.Verify and prints its report, reporting whether
+// the index matches the log.
+func verifyIndex(ctx context.Context, idx indexStore, tree *tiles.Tree, stdout io.Writer) (bool, error) {
 	size := tree.Checkpoint().Size
 	r, err := index.Verify(ctx, idx, index.TreeLog(tree), size)
 	if err != nil {
-		return err
+		return false, err
 	}
 	for _, m := range r.Mismatches {
 		fmt.Fprintf(stdout, "MISMATCH %s\n", m)
@@ -129,20 +170,20 @@ func verifyIndex(ctx context.Context, idx indexStore, tree *tiles.Tree, stdout i
 	}
 	fmt.Fprintf(stdout, "checked %d rows against the log of size %d; %d rows beyond it not checked; %d mismatches\n",
 		r.Checked, size, r.Beyond, r.Total)
-	if r.Total > 0 {
-		return fmt.Errorf("the index differs from the log in %d places; `ledger index rebuild` recreates it", r.Total)
-	}
-	return nil
+	return r.Total == 0, nil
 }
 
-// dataDefaults points the index file, the log and the vkey that were not
-// given at the ledger's data directory, if there is one.
-func dataDefaults(data string, file, logAt, vkey *string) error {
+// dataDefaults points the index and key index files, the log and the vkey
+// that were not given at the ledger's data directory, if there is one.
+func dataDefaults(data string, file, keysAt, logAt, vkey *string) error {
 	if data == "" {
 		return nil
 	}
 	if *file == "" {
 		*file = filepath.Join(data, "index.sqlite")
+	}
+	if *keysAt == "" {
+		*keysAt = filepath.Join(data, keyindex.FileName)
 	}
 	if *logAt == "" {
 		*logAt = filepath.Join(data, "log")

@@ -111,25 +111,23 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return err
 	}
 	defer store.Close()
+	// The posix log keeps its idempotency keys in an embedded key index;
+	// PostgreSQL keeps them in the database, in the flush's transaction.
+	var keys ledger.KeyStore
+	if pool == nil {
+		ki, err := keyindex.Open(ctx, keyindex.Config{Path: filepath.Join(*data, keyindex.FileName)})
+		if err != nil {
+			return err
+		}
+		defer ki.Close()
+		keys = ki
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := ledger.NewMetrics()
 	if err := metrics.Register(reg); err != nil {
 		return err
-	}
-	// The posix log keeps its idempotency keys in an embedded key index;
-	// PostgreSQL keeps them in the database, in the flush's transaction.
-	var keys ledger.KeyStore
-	if pool == nil {
-		// keyindex is built on another branch of issue 11: this does not
-		// compile until it is merged.
-		ki, err := keyindex.Open(ctx, keyindex.Config{Path: filepath.Join(*data, "keys.sqlite")})
-		if err != nil {
-			return err
-		}
-		defer ki.Close()
-		keys = ki
 	}
 	l, err := ledger.New(ctx, ledger.Config{
 		Storage: store, Keys: keys, Signer: signer, KeyOf: event.KeyOf, MaxPending: *maxPending,
@@ -218,7 +216,7 @@ type storage interface {
 // posix driver in DIR/log.
 func openStorage(ctx context.Context, data string, pool *pgxpool.Pool, log *slog.Logger) (storage, error) {
 	if pool != nil {
-		return postgres.Open(ctx, postgres.Config{Pool: pool, Logger: log})
+		return postgres.Open(ctx, postgres.Config{Pool: pool, Logger: log, KeyOf: event.KeyOf})
 	}
 	return posix.Open(ctx, posix.Config{Dir: filepath.Join(data, "log")})
 }

@@ -12,8 +12,10 @@ import (
 
 // Commit makes the flush durable in one transaction: it first moves the
 // committed state from f.Old to f.New with a compare-and-swap, then inserts
-// the flush's tiles and bundles, then commits. It returns ledger.ErrConflict,
-// and changes nothing, when the committed state is not f.Old.
+// the flush's tiles, bundles and keys (f.Keys, into log_keys), then commits.
+// It returns ledger.ErrConflict, and changes nothing, when the committed
+// state is not f.Old, and an error wrapping ErrKeyLogged, changing nothing,
+// when a key of f.Keys is already in the log.
 //
 // Swapping first makes the CAS impossible to race: the UPDATE takes the
 // state row's lock, so a second writer's UPDATE waits for the first
@@ -115,10 +117,17 @@ func (r *tileRows) add(t tiles.Tile, data []byte) error {
 }
 
 // flushRows holds the rows one flush inserts.
-type flushRows struct{ hashTiles, bundles tileRows }
+type flushRows struct {
+	hashTiles, bundles tileRows
+	keys               keyRows
+}
 
 func rowsOf(f *ledger.Flush) (*flushRows, error) {
 	var r flushRows
+	var err error
+	if r.keys, err = keyRowsOf(f.Keys); err != nil {
+		return nil, fmt.Errorf("flush to size %d: %w", f.New.Size, err)
+	}
 	for t, data := range f.Tiles {
 		if t.Width == 0 || t.Width > tiles.TileWidth || t.Level > tiles.MaxLevel || (t.Entries && t.Level != 0) {
 			return nil, fmt.Errorf("flush holds an invalid tile %+v", t)
@@ -158,11 +167,14 @@ const (
 )
 
 // insert writes the rows in one round trip, and fails if any of them would
-// change a committed tile.
+// change a committed tile or log a key twice.
 func (r *flushRows) insert(ctx context.Context, tx pgx.Tx) error {
 	b := &pgx.Batch{}
 	b.Queue(insertTiles, r.hashTiles.levels, r.hashTiles.idxs, r.hashTiles.widths, r.hashTiles.data)
 	b.Queue(insertBundles, r.bundles.idxs, r.bundles.widths, r.bundles.data)
+	if len(r.keys.keys) > 0 {
+		b.Queue(insertKeys, r.keys.keys, r.keys.idxs, r.keys.hashes)
+	}
 	results := tx.SendBatch(ctx, b)
 	defer results.Close()
 	for _, entries := range []bool{false, true} {
@@ -173,6 +185,11 @@ func (r *flushRows) insert(ctx context.Context, tx pgx.Tx) error {
 		if len(changed) > 0 {
 			return fmt.Errorf("flush holds %s with bytes other than the committed ones (and %d more): committed tiles never change",
 				changed[0].Path(), len(changed)-1)
+		}
+	}
+	if len(r.keys.keys) > 0 {
+		if _, err := results.Exec(); err != nil {
+			return keysErr(err)
 		}
 	}
 	return results.Close()

@@ -12,6 +12,8 @@
 //	log_bundles    (idx, width) -> entry bundle         append-only
 //	log_state      the committed size, root, checkpoint  one row, forward-only
 //	log_published  the published checkpoint             one row, forward-only
+//	log_keys       idempotency key -> index, leaf hash   append-only
+//	log_keys_backfill  how far the keys of entries older than log_keys are filled in
 //
 // A partial tile or bundle is its own row, keyed by its width: when the
 // tile grows, the next width is a new row, so no row ever needs an UPDATE,
@@ -60,6 +62,12 @@ type Config struct {
 	Pool *pgxpool.Pool
 	// Logger receives operational logs. Default slog.Default().
 	Logger *slog.Logger
+	// KeyOf returns the idempotency key of a leaf, "" for none (the
+	// ledger's Config.KeyOf). Open needs it only for a log whose entries
+	// were committed before the key index (log_keys) existed, to fill in
+	// their keys from the stored bundles; with KeyOf nil, Open refuses such
+	// a log with ErrBackfill.
+	KeyOf func(leaf []byte) (string, error)
 }
 
 func (c *Config) validate() error {
@@ -73,21 +81,25 @@ func (c *Config) validate() error {
 }
 
 // Storage is the PostgreSQL storage driver. It implements ledger.Storage and
-// is safe for concurrent use, also by several processes over one database.
+// ledger.KeyStore (it keeps the idempotency-key index itself, written by
+// Commit), and is safe for concurrent use, also by several processes over
+// one database.
 type Storage struct {
 	pool  *pgxpool.Pool
 	owned bool // the pool was opened from Config.DSN, and Close closes it
 	log   *slog.Logger
+	keyOf func([]byte) (string, error)
 }
 
 // Open connects to the database, refuses one where a commit PostgreSQL
-// acknowledged could be lost in a crash (synchronous_commit=off), and
-// applies the schema migrations the database lacks.
+// acknowledged could be lost in a crash (synchronous_commit=off), applies
+// the schema migrations the database lacks, and fills in the key index of
+// entries committed before it existed (see Config.KeyOf).
 func Open(ctx context.Context, cfg Config) (*Storage, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	s := &Storage{pool: cfg.Pool, log: cfg.Logger}
+	s := &Storage{pool: cfg.Pool, log: cfg.Logger, keyOf: cfg.KeyOf}
 	if s.pool == nil {
 		pc, err := pgxpool.ParseConfig(cfg.DSN)
 		if err != nil {
@@ -129,7 +141,7 @@ func (s *Storage) start(ctx context.Context) error {
 	if len(applied) > 0 {
 		s.log.Info("log schema migrated", "applied", applied)
 	}
-	return nil
+	return s.backfill(ctx)
 }
 
 // Close closes the connection pool, unless it came from Config.Pool.

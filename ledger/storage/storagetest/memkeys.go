@@ -98,6 +98,9 @@ func (k *MemoryKeys) add(from, to uint64, recs []ledger.KeyRecord) error {
 			return fmt.Errorf("key %q stored at %d and at %d", r.Key, old.Index, r.Index)
 		}
 	}
+	if k.recs == nil {
+		k.recs = map[string]ledger.KeyRecord{}
+	}
 	for _, r := range recs {
 		k.recs[r.Key] = r
 	}
