@@ -90,13 +90,15 @@ func (k *MemoryKeys) Store(_ context.Context, from, to uint64, recs []ledger.Key
 
 // add checks and adds recs, the records of [from, to). k.mu is held.
 func (k *MemoryKeys) add(from, to uint64, recs []ledger.KeyRecord) error {
+	batch := make(map[string]bool, len(recs))
 	for _, r := range recs {
 		if r.Key == "" || r.Index < from || r.Index >= to {
 			return fmt.Errorf("record %q at %d is not of a keyed entry of [%d, %d)", r.Key, r.Index, from, to)
 		}
-		if old, ok := k.recs[r.Key]; ok && old.Index != r.Index {
+		if old, ok := k.recs[r.Key]; ok || batch[r.Key] {
 			return fmt.Errorf("key %q stored at %d and at %d", r.Key, old.Index, r.Index)
 		}
+		batch[r.Key] = true
 	}
 	if k.recs == nil {
 		k.recs = map[string]ledger.KeyRecord{}
