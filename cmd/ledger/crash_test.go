@@ -6,11 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,9 +26,10 @@ func TestMain(m *testing.M) { pgtest.Main(m) }
 // acks collects what the ledger acknowledged, and fails the test if one
 // index is acknowledged for two events.
 type acks struct {
-	t     *testing.T
-	mu    sync.Mutex
-	index map[uint64]ack
+	t      *testing.T
+	mu     sync.Mutex
+	index  map[uint64]ack
+	events map[uint64]map[string]any // the acknowledged events, as sent
 }
 
 func (a *acks) record(batch []map[string]any, got []ack) {
@@ -40,6 +43,34 @@ func (a *acks) record(batch []map[string]any, got []ack) {
 			a.t.Errorf("index %d acknowledged twice: %q and %q", g.Index, prev.ID, g.ID)
 		}
 		a.index[g.Index] = g
+		if a.events == nil {
+			a.events = map[uint64]map[string]any{}
+		}
+		a.events[g.Index] = batch[i]
+	}
+}
+
+// checkDeduplicated sends every acknowledged event again, as it was sent
+// (the ledger gives it a new timestamp, as it did the first time), and
+// fails the test unless each is answered as a duplicate at its index: the
+// key index kept every acknowledged id through the crashes.
+func checkDeduplicated(t *testing.T, url string, a *acks) {
+	t.Helper()
+	indexes := slices.Sorted(maps.Keys(a.events))
+	for start := 0; start < len(indexes); start += 500 {
+		var batch []map[string]any
+		for _, i := range indexes[start:min(start+500, len(indexes))] {
+			batch = append(batch, a.events[i])
+		}
+		got, err := postEvents(http.DefaultClient, url, batch)
+		if err != nil {
+			t.Fatalf("resending acknowledged events: %v", err)
+		}
+		for j, g := range got {
+			if want := indexes[start+j]; !g.Duplicate || g.Index != want {
+				t.Fatalf("event %q resent after the crashes: index %d, duplicate %v; want a duplicate of index %d", g.ID, g.Index, g.Duplicate, want)
+			}
+		}
 	}
 }
 
@@ -164,6 +195,7 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	srv := startServer(t, ledgerBin, args...)
 	checkAcked(t, srv.url, a)
+	checkDeduplicated(t, srv.url, a)
 	srv.cmd.Process.Signal(os.Interrupt)
 	srv.cmd.Wait()
 	logDir := filepath.Join(data, "log")
@@ -236,6 +268,7 @@ func TestCrashRecoveryPostgres(t *testing.T) {
 	}
 	srv := startServer(t, ledgerBin, argsFor()...)
 	checkAcked(t, srv.url, a)
+	checkDeduplicated(t, srv.url, a)
 	// Wait until the final checkpoint covers every acknowledged event.
 	var maxIndex uint64
 	for i := range a.index {

@@ -123,9 +123,10 @@ func (w *testLogWriter) Write(p []byte) (int, error) {
 
 // ack is what the ledger acknowledged for one event.
 type ack struct {
-	Index    uint64 `json:"index"`
-	ID       string `json:"id"`
-	LeafHash string `json:"leaf_hash"`
+	Index     uint64 `json:"index"`
+	ID        string `json:"id"`
+	LeafHash  string `json:"leaf_hash"`
+	Duplicate bool   `json:"duplicate"`
 }
 
 func testEvent(id string, n int) map[string]any {
