@@ -26,6 +26,8 @@ var (
 	errNotFound   = errors.New("not found")
 	errBadRequest = errors.New("bad request")
 	errTooLarge   = errors.New("request body too large")
+	// errMethodNotAllowed: the path is served, but not with this method.
+	errMethodNotAllowed = errors.New("method not allowed")
 )
 
 // writeError is the one place errors become HTTP statuses and JSON bodies.
@@ -39,6 +41,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusRequestEntityTooLarge
 	case errors.Is(err, event.ErrOtherTenant):
 		status = http.StatusForbidden
+	case errors.Is(err, errMethodNotAllowed):
+		status = http.StatusMethodNotAllowed
 	case errors.Is(err, errNotFound), errors.Is(err, hold.ErrNotFound), errors.Is(err, tiles.ErrNotFound), errors.Is(err, access.ErrNoToken):
 		status = http.StatusNotFound
 	case errors.Is(err, errUnauthorized):

@@ -22,20 +22,21 @@ type appendResult struct {
 	Duplicate bool   `json:"duplicate,omitempty"`
 }
 
+// waitLevels are the values of POST /v1/events?wait=.
+var waitLevels = []string{"durable", "published", "cosigned"}
+
 // appendEvents takes one event, a JSON array or NDJSON. The event pipeline
 // prepares every event before anything is queued; the batch is atomic. The
 // response waits for the level asked in ?wait=.
 func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
-	wait := r.URL.Query().Get("wait")
-	switch wait {
-	case "", "durable", "published":
-	case "cosigned":
-		if configured, _ := s.cfg.Ledger.Quorum(); !configured {
-			s.writeError(w, r, fmt.Errorf("%w: wait=cosigned needs witnesses, and this ledger has no witness policy", errBadRequest))
-			return
-		}
-	default:
-		s.writeError(w, r, fmt.Errorf("%w: wait must be durable, published or cosigned", errBadRequest))
+	p := newParams(r.URL.Query(), "wait")
+	wait := p.enum("wait", waitLevels)
+	if err := p.err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if configured, _ := s.cfg.Ledger.Quorum(); wait == "cosigned" && !configured {
+		s.writeError(w, r, fmt.Errorf("%w: wait=cosigned needs witnesses, and this ledger has no witness policy", errBadRequest))
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))

@@ -115,7 +115,9 @@ func New(cfg Config) (*Server, error) {
 	// Set before the mounts, which inherit them if they are chi routers.
 	r.NotFound(s.notFound)
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: r.Method + " is not allowed on " + r.URL.Path})
+		allowed := s.allowedMethods(r.URL.Path)
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+		s.writeError(w, r, fmt.Errorf("%w: %s is not allowed on %s; allowed: %s", errMethodNotAllowed, r.Method, r.URL.Path, strings.Join(allowed, ", ")))
 	})
 	// Public: the C2SP read API (entry bundles are checked in getTile) and
 	// health.
@@ -148,6 +150,18 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.router = r
 	return s, nil
+}
+
+// allowedMethods returns the methods the router serves path with, for the
+// Allow header of a 405.
+func (s *Server) allowedMethods(path string) []string {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if s.router.Match(chi.NewRouteContext(), m, path) {
+			allowed = append(allowed, m)
+		}
+	}
+	return allowed
 }
 
 // ServeHTTP implements http.Handler.

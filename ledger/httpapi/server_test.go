@@ -140,7 +140,8 @@ func TestAppendRejects(t *testing.T) {
 		{"too many events", "application/x-ndjson", strings.Repeat(evJSON("", 1)+"\n", 6), "/v1/events", 413, ""},
 		{"event too large", "application/json", big, "/v1/events", 413, ""},
 		{"body too large", "application/x-ndjson", strings.Repeat(" ", 70<<10), "/v1/events", 413, ""},
-		{"bad wait", "application/json", evJSON("", 1), "/v1/events?wait=eventually", 400, ""},
+		{"bad wait", "application/json", evJSON("", 1), "/v1/events?wait=eventually", 400, "must be one of"},
+		{"misspelt parameter", "application/json", evJSON("", 1), "/v1/events?wiat=published", 400, "wiat"},
 		{"cosigned without witnesses", "application/json", evJSON("", 1), "/v1/events?wait=cosigned", 400, ""},
 	} {
 		code, hdr, body := s.do(t, "POST", tc.path, tc.ctype, tc.body)
@@ -160,6 +161,23 @@ func TestAppendRejects(t *testing.T) {
 	}
 	if st := s.l.Committed(); st.Size != 0 {
 		t.Fatalf("rejected requests appended %d entries", st.Size)
+	}
+}
+
+// TestMethodNotAllowed checks that a 405 names the methods the path takes,
+// in the Allow header and the JSON body, with the request id.
+func TestMethodNotAllowed(t *testing.T) {
+	s := newTestServer(t, event.Limits{}, 0)
+	for path, allow := range map[string]string{"/checkpoint": "GET", "/v1/events": "GET, POST"} {
+		code, hdr, body := s.do(t, "DELETE", path, "", "")
+		var e struct {
+			Error     string `json:"error"`
+			RequestID string `json:"request_id"`
+		}
+		if code != http.StatusMethodNotAllowed || hdr.Get("Allow") != allow || json.Unmarshal(body, &e) != nil ||
+			!strings.Contains(e.Error, "allowed: "+allow) || e.RequestID == "" || e.RequestID != hdr.Get("X-Request-Id") {
+			t.Errorf("DELETE %s: %d, Allow %q, %s; want 405, Allow %q, and the request id", path, code, hdr.Get("Allow"), body, allow)
+		}
 	}
 }
 
