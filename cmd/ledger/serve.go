@@ -97,19 +97,11 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			return fmt.Errorf("%w: %s: %v", errUsage, *policyFile, err)
 		}
 	}
-	// With --postgres the log and the index share one connection pool.
-	var pool *pgxpool.Pool
-	if *pgURL != "" {
-		if pool, err = pgxpool.New(ctx, *pgURL); err != nil {
-			return fmt.Errorf("couldn't connect to PostgreSQL: %w", err)
-		}
-		defer pool.Close()
-	}
-	store, err := openStorage(ctx, *data, pool, log)
+	ls, err := openLogStorage(ctx, *data, *pgURL, log)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer ls.Close()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -117,24 +109,23 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err := metrics.Register(reg); err != nil {
 		return err
 	}
-	l, err := ledger.New(ctx, ledger.Config{
-		Storage: store, Signer: signer, KeyOf: event.KeyOf, MaxPending: *maxPending,
-		PublishInterval: *publishEvery, Logger: log, Metrics: metrics,
-		Witnesses: policy, WitnessTimeout: *witnessTimeout,
-	})
+	lc := ls.ledgerConfig(signer)
+	lc.MaxPending, lc.PublishInterval, lc.Logger, lc.Metrics = *maxPending, *publishEvery, log, metrics
+	lc.Witnesses, lc.WitnessTimeout = policy, *witnessTimeout
+	l, err := ledger.New(ctx, lc)
 	if err != nil {
 		return err
 	}
 	var idx indexStore
 	if !*noIndex {
 		var stopIndex func()
-		if idx, stopIndex, err = startIndex(ctx, *data, pool, store, l, log); err != nil {
+		if idx, stopIndex, err = startIndex(ctx, *data, ls.pool, ls.store, l, log); err != nil {
 			return err
 		}
 		defer stopIndex()
 	}
 	api, err := httpapi.New(httpapi.Config{
-		Ledger: l, Tiles: store, Index: idx, MaxBodyBytes: *maxBody, Logger: log,
+		Ledger: l, Tiles: ls.store, Index: idx, MaxBodyBytes: *maxBody, Logger: log,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Limits:  conf.eventLimits(), Redactor: event.NewRedactor(append(slices.Clone(event.DefaultRedactKeys), conf.RedactKeys...)),
 		Access: keyring, PublicEntries: *publicEntries, RateLimit: conf.RateLimit,
@@ -200,13 +191,50 @@ type storage interface {
 	io.Closer
 }
 
-// openStorage opens the PostgreSQL driver on pool when it is set, else the
-// posix driver in DIR/log.
-func openStorage(ctx context.Context, data string, pool *pgxpool.Pool, log *slog.Logger) (storage, error) {
-	if pool != nil {
-		return postgres.Open(ctx, postgres.Config{Pool: pool, Logger: log})
+// logStorage is a data directory's log as serve opens it. serve and
+// `ledger bench fill` both open it with openLogStorage and take their
+// ledger.Config from ledgerConfig, so that what a log is stored in is
+// decided in one place.
+type logStorage struct {
+	store storage
+	pool  *pgxpool.Pool // with --postgres, shared by the log and the index; else nil
+}
+
+// openLogStorage opens the log in PostgreSQL at pgURL when it is set, else
+// the posix driver in DIR/log.
+func openLogStorage(ctx context.Context, data, pgURL string, log *slog.Logger) (*logStorage, error) {
+	if pgURL == "" {
+		store, err := posix.Open(ctx, posix.Config{Dir: filepath.Join(data, "log")})
+		if err != nil {
+			return nil, err
+		}
+		return &logStorage{store: store}, nil
 	}
-	return posix.Open(ctx, posix.Config{Dir: filepath.Join(data, "log")})
+	pool, err := pgxpool.New(ctx, pgURL)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't connect to PostgreSQL: %w", err)
+	}
+	store, err := postgres.Open(ctx, postgres.Config{Pool: pool, Logger: log})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &logStorage{store: store, pool: pool}, nil
+}
+
+// ledgerConfig returns the ledger.Config fields that the storage decides,
+// with signer; callers set the rest.
+func (s *logStorage) ledgerConfig(signer note.Signer) ledger.Config {
+	return ledger.Config{Storage: s.store, Signer: signer, KeyOf: event.KeyOf}
+}
+
+// Close closes the storage and then its pool.
+func (s *logStorage) Close() error {
+	err := s.store.Close()
+	if s.pool != nil {
+		s.pool.Close()
+	}
+	return err
 }
 
 // openKey loads the log key from keyFile, or from DIR/log.key, creating the
