@@ -1,9 +1,11 @@
 package main_test
 
 import (
+	"net/http"
 	"os/exec"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -33,5 +35,43 @@ func TestBenchCommand(t *testing.T) {
 	// log may hold more than was counted, never less.
 	if size := metric(srv.url, "ledger_tree_size"); uint64(size) < total {
 		t.Fatalf("bench counted %d appended events, the log holds %.0f", total, size)
+	}
+}
+
+// TestBenchFill fills a log with `ledger bench fill` in two runs (the
+// second one carries on from the first), and checks that the index it
+// built matches the log, that `ledger serve` opens the directory, that the
+// verifier audits the whole log over HTTP, and that the log takes appends.
+func TestBenchFill(t *testing.T) {
+	ledgerBin, verifierBin, _ := buildBinaries(t)
+	dir := t.TempDir()
+	fill := func(entries string) string {
+		t.Helper()
+		out, code := runCmd(t, ledgerBin, "bench", "fill", "--data", dir, "--origin", "example.com/fill",
+			"--entries", entries, "--batch", "500", "--inflight", "3", "--tenants", "3")
+		if code != 0 {
+			t.Fatalf("bench fill --entries %s: exit %d\n%s", entries, code, out)
+		}
+		return out
+	}
+	fill("1200")
+	if out := fill("3000"); !strings.Contains(out, "opened the log of 1200 entries") || !strings.Contains(out, "the log holds 3000") ||
+		!strings.Contains(out, "indexed 1800 entries") {
+		t.Fatalf("the second bench fill printed:\n%s", out)
+	}
+	if out, code := runCmd(t, ledgerBin, "index", "verify", "--data", dir); code != 0 || !strings.Contains(out, "checked 3000 rows") {
+		t.Fatalf("ledger index verify: %d\n%s", code, out)
+	}
+	srv := startServer(t, ledgerBin, "--data", dir)
+	out := verify(t, verifierBin, "audit", "--log", srv.url, "--vkey", srv.vkey)
+	if !strings.Contains(out, "all 3000 entries") {
+		t.Fatalf("verifier audit of the filled log:\n%s", out)
+	}
+	acks, err := postEvents(http.DefaultClient, srv.url, []map[string]any{testEvent("after-fill", 1)})
+	if err != nil || acks[0].Index != 3000 {
+		t.Fatalf("append after the fill: %v %+v", err, acks)
+	}
+	if indexes, _ := queryEvents(t, srv, "tenant_id=tenant-2&limit=5"); len(indexes) != 5 {
+		t.Fatalf("query of a filled tenant: %v", indexes)
 	}
 }
