@@ -91,12 +91,21 @@ func runFill(ctx context.Context, c fillConfig, stdout io.Writer, log *slog.Logg
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(stdout, "opened the log of %d entries in %s\n", l.Committed().Size, time.Since(start).Round(time.Millisecond))
+	err = fillLog(ctx, c, ls, l, stdout, log)
+	if cerr := l.Close(context.Background()); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// fillLog appends to l until it holds c.entries, waits for them to be
+// published, and fills the index unless c.noIndex.
+func fillLog(ctx context.Context, c fillConfig, ls *logStorage, l *ledger.Ledger, stdout io.Writer, log *slog.Logger) error {
+	start := time.Now()
 	from := l.Committed().Size
-	fmt.Fprintf(stdout, "opened the log of %d entries in %s\n", from, time.Since(start).Round(time.Millisecond))
-	start = time.Now()
 	if from < c.entries {
 		if err := appendFill(ctx, l, c, from, newBar(stdout, int64(c.entries-from), "appending")); err != nil {
-			l.Close(context.Background())
 			return err
 		}
 	}
@@ -107,13 +116,10 @@ func runFill(ctx context.Context, c fillConfig, stdout io.Writer, log *slog.Logg
 	elapsed := time.Since(start)
 	fmt.Fprintf(stdout, "appended %d entries in %s: %.0f entries/s; the log holds %d\n",
 		size-from, elapsed.Round(time.Millisecond), float64(size-from)/elapsed.Seconds(), size)
-	if !c.noIndex {
-		if err := fillIndex(ctx, c.data, ls, l, size, stdout, log); err != nil {
-			l.Close(context.Background())
-			return err
-		}
+	if c.noIndex {
+		return nil
 	}
-	return l.Close(ctx)
+	return fillIndex(ctx, c.data, ls, l, size, stdout, log)
 }
 
 // fillIndex brings the query index up to size entries, as serve's follower
