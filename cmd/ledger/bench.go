@@ -30,6 +30,9 @@ type benchConfig struct {
 }
 
 func cmdBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "fill" {
+		return cmdBenchFill(ctx, args[1:], stdout, stderr)
+	}
 	fs := newFlags("bench", stderr)
 	var c benchConfig
 	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080", "the ledger's base URL")
@@ -201,10 +204,7 @@ func benchBody(worker int, seq *atomic.Uint64, c benchConfig) []byte {
 		fmt.Fprintf(&b, `{"event_type":"data.read","action":"read","actor":{"id":"user-%d","type":"user","email":"user%d@example.com"},`+
 			`"resource":{"type":"record","id":"rec-%d"},"result":"success","source":"bench","ip_address":"192.0.2.%d",`+
 			`"user_agent":"ledger-bench/1","request_id":"req-%d-%d","reason":"`, n%1000, n%1000, n, n%250, worker, n)
-		for b.Len()-start < c.eventSize-3 {
-			b.WriteByte('x')
-		}
-		b.WriteString("\"}\n")
+		padEvent(&b, start, c.eventSize)
 	}
 	return b.Bytes()
 }

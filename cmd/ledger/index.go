@@ -42,7 +42,20 @@ func openIndex(ctx context.Context, path string, pg pgindex.Config) (indexStore,
 // DIR/index.sqlite — and starts a follower that catches up with the log and
 // then keeps up with it. stop ends the follower and closes the index.
 func startIndex(ctx context.Context, data string, pool *pgxpool.Pool, store index.TileReader, l *ledger.Ledger, log *slog.Logger) (idx indexStore, stop func(), err error) {
-	idx, err = openIndex(ctx, filepath.Join(data, "index.sqlite"), pgindex.Config{Pool: pool})
+	idx, f, err := openFollower(ctx, data, pool, store, l, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { f.Run(runCtx) })
+	return idx, func() { cancel(); wg.Wait(); idx.Close() }, nil
+}
+
+// openFollower opens the server's index (see startIndex) and a follower
+// that fills it from store up to l's committed size.
+func openFollower(ctx context.Context, data string, pool *pgxpool.Pool, store index.TileReader, l *ledger.Ledger, log *slog.Logger) (indexStore, *index.Follower, error) {
+	idx, err := openIndex(ctx, filepath.Join(data, "index.sqlite"), pgindex.Config{Pool: pool})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -52,10 +65,7 @@ func startIndex(ctx context.Context, data string, pool *pgxpool.Pool, store inde
 		idx.Close()
 		return nil, nil, err
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() { f.Run(runCtx) })
-	return idx, func() { cancel(); wg.Wait(); idx.Close() }, nil
+	return idx, f, nil
 }
 
 const indexUsage = `usage: ledger index rebuild|verify --data DIR [flags]

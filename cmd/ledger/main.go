@@ -24,6 +24,7 @@ commands:
   token   create|list|revoke --data DIR    manage API tokens (writer, reader, auditor, admin)
   append  --url URL [--wait LEVEL] [FILE|-] send NDJSON events, print one result per event
   bench   --url URL [flags]                load generator: events/s and latency
+  bench   fill --data DIR --entries N      fill a log to N entries at full speed, without HTTP
   index   rebuild|verify --data DIR        recreate the query index, or check it against the log
   export  --url URL --out DIR [filters]    write an evidence package that 'verifier export' checks
 

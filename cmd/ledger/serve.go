@@ -98,30 +98,11 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			return fmt.Errorf("%w: %s: %v", errUsage, *policyFile, err)
 		}
 	}
-	// With --postgres the log and the index share one connection pool.
-	var pool *pgxpool.Pool
-	if *pgURL != "" {
-		if pool, err = pgxpool.New(ctx, *pgURL); err != nil {
-			return fmt.Errorf("couldn't connect to PostgreSQL: %w", err)
-		}
-		defer pool.Close()
-	}
-	store, err := openStorage(ctx, *data, pool, log)
+	ls, err := openLogStorage(ctx, *data, *pgURL, log)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	// The posix log keeps its idempotency keys in an embedded key index;
-	// PostgreSQL keeps them in the database, in the flush's transaction.
-	var keys ledger.KeyStore
-	if pool == nil {
-		ki, err := keyindex.Open(ctx, keyindex.Config{Path: filepath.Join(*data, keyindex.FileName)})
-		if err != nil {
-			return err
-		}
-		defer ki.Close()
-		keys = ki
-	}
+	defer ls.Close()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -129,24 +110,23 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err := metrics.Register(reg); err != nil {
 		return err
 	}
-	l, err := ledger.New(ctx, ledger.Config{
-		Storage: store, Keys: keys, Signer: signer, KeyOf: event.KeyOf, MaxPending: *maxPending,
-		PublishInterval: *publishEvery, Logger: log, Metrics: metrics,
-		Witnesses: policy, WitnessTimeout: *witnessTimeout,
-	})
+	lc := ls.ledgerConfig(signer)
+	lc.MaxPending, lc.PublishInterval, lc.Logger, lc.Metrics = *maxPending, *publishEvery, log, metrics
+	lc.Witnesses, lc.WitnessTimeout = policy, *witnessTimeout
+	l, err := ledger.New(ctx, lc)
 	if err != nil {
 		return err
 	}
 	var idx indexStore
 	if !*noIndex {
 		var stopIndex func()
-		if idx, stopIndex, err = startIndex(ctx, *data, pool, store, l, log); err != nil {
+		if idx, stopIndex, err = startIndex(ctx, *data, ls.pool, ls.store, l, log); err != nil {
 			return err
 		}
 		defer stopIndex()
 	}
 	api, err := httpapi.New(httpapi.Config{
-		Ledger: l, Tiles: store, Index: idx, MaxBodyBytes: *maxBody, Logger: log,
+		Ledger: l, Tiles: ls.store, Index: idx, MaxBodyBytes: *maxBody, Logger: log,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Limits:  conf.eventLimits(), Redactor: event.NewRedactor(append(slices.Clone(event.DefaultRedactKeys), conf.RedactKeys...)),
 		Access: keyring, PublicEntries: *publicEntries, RateLimit: conf.RateLimit,
@@ -212,13 +192,63 @@ type storage interface {
 	io.Closer
 }
 
-// openStorage opens the PostgreSQL driver on pool when it is set, else the
-// posix driver in DIR/log.
-func openStorage(ctx context.Context, data string, pool *pgxpool.Pool, log *slog.Logger) (storage, error) {
-	if pool != nil {
-		return postgres.Open(ctx, postgres.Config{Pool: pool, Logger: log, KeyOf: event.KeyOf})
+// logStorage is a data directory's log as serve opens it. serve and
+// `ledger bench fill` both open it with openLogStorage and take their
+// ledger.Config from ledgerConfig, so that what a log is stored in is
+// decided in one place.
+type logStorage struct {
+	store storage
+	keys  *keyindex.Store // posix: the embedded idempotency-key index; nil with PostgreSQL, which keeps the keys itself
+	pool  *pgxpool.Pool   // with --postgres, shared by the log and the index; else nil
+}
+
+// openLogStorage opens the log in PostgreSQL at pgURL when it is set, else
+// the posix driver in DIR/log.
+func openLogStorage(ctx context.Context, data, pgURL string, log *slog.Logger) (*logStorage, error) {
+	if pgURL == "" {
+		store, err := posix.Open(ctx, posix.Config{Dir: filepath.Join(data, "log")})
+		if err != nil {
+			return nil, err
+		}
+		keys, err := keyindex.Open(ctx, keyindex.Config{Path: filepath.Join(data, keyindex.FileName)})
+		if err != nil {
+			store.Close()
+			return nil, err
+		}
+		return &logStorage{store: store, keys: keys}, nil
 	}
-	return posix.Open(ctx, posix.Config{Dir: filepath.Join(data, "log")})
+	pool, err := pgxpool.New(ctx, pgURL)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't connect to PostgreSQL: %w", err)
+	}
+	store, err := postgres.Open(ctx, postgres.Config{Pool: pool, Logger: log, KeyOf: event.KeyOf})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &logStorage{store: store, pool: pool}, nil
+}
+
+// ledgerConfig returns the ledger.Config fields that the storage decides,
+// with signer; callers set the rest.
+func (s *logStorage) ledgerConfig(signer note.Signer) ledger.Config {
+	c := ledger.Config{Storage: s.store, Signer: signer, KeyOf: event.KeyOf}
+	if s.keys != nil {
+		c.Keys = s.keys
+	}
+	return c
+}
+
+// Close closes the storage, its key index and then its pool.
+func (s *logStorage) Close() error {
+	err := s.store.Close()
+	if s.keys != nil {
+		err = errors.Join(err, s.keys.Close())
+	}
+	if s.pool != nil {
+		s.pool.Close()
+	}
+	return err
 }
 
 // openKey loads the log key from keyFile, or from DIR/log.key, creating the
