@@ -22,7 +22,7 @@ type testLog struct {
 	vkey  string
 }
 
-func newTestLog(t *testing.T) *testLog {
+func newTestLog(t testing.TB) *testLog {
 	dir := t.TempDir()
 	store, err := posix.Open(t.Context(), posix.Config{Dir: dir})
 	if err != nil {
@@ -38,7 +38,7 @@ func newTestLog(t *testing.T) *testLog {
 	return &testLog{dir: dir, store: store, l: l, vkey: vkey}
 }
 
-func (tl *testLog) append(t *testing.T, leaves [][]byte) {
+func (tl *testLog) append(t testing.TB, leaves [][]byte) {
 	entries := make([]ledger.Entry, len(leaves))
 	for i, leaf := range leaves {
 		entries[i] = ledger.Entry{Leaf: leaf}

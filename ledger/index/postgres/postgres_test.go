@@ -167,3 +167,22 @@ func BenchmarkQuery(b *testing.B) {
 	}
 	indextest.BenchmarkQuery(b, p)
 }
+
+// sized opens an index in a fresh database and measures it: its tables
+// with their indexes and TOAST, after a checkpoint.
+func sized(b *testing.B) indextest.Sized {
+	p := open(b, postgres.Config{DSN: pgtest.New(b)})
+	return indextest.Sized{Store: p, Bytes: func(ctx context.Context) (int64, error) {
+		var n int64
+		err := p.Pool().QueryRow(ctx, `SELECT pg_total_relation_size('index_entries') + pg_total_relation_size('index_state')`).Scan(&n)
+		return n, err
+	}}
+}
+
+func BenchmarkFollow(b *testing.B) { indextest.BenchmarkFollow(b, sized) }
+
+func BenchmarkFill(b *testing.B) {
+	for _, n := range []int{100_000, indextest.BenchEvents} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) { indextest.BenchmarkFill(b, sized, n) })
+	}
+}

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -65,4 +66,31 @@ func BenchmarkQuery(b *testing.B) {
 		}
 	}
 	indextest.BenchmarkQuery(b, open(b, path))
+}
+
+// sized opens a fresh index file and measures it: the database file and its
+// write-ahead log after a checkpoint.
+func sized(b *testing.B) indextest.Sized {
+	path := filepath.Join(b.TempDir(), "index.sqlite")
+	s := open(b, path)
+	return indextest.Sized{Store: s, Bytes: func(ctx context.Context) (int64, error) {
+		if _, err := s.DB().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+			return 0, err
+		}
+		var total int64
+		for _, p := range []string{path, path + "-wal"} {
+			if fi, err := os.Stat(p); err == nil {
+				total += fi.Size()
+			}
+		}
+		return total, nil
+	}}
+}
+
+func BenchmarkFollow(b *testing.B) { indextest.BenchmarkFollow(b, sized) }
+
+func BenchmarkFill(b *testing.B) {
+	for _, n := range []int{100_000, indextest.BenchEvents} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) { indextest.BenchmarkFill(b, sized, n) })
+	}
 }
