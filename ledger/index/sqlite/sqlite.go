@@ -32,11 +32,13 @@ type Index struct {
 	db *sql.DB
 }
 
-// maxInsertRows bounds the rows of one INSERT statement (13 parameters
+// maxInsertRows bounds the rows of one INSERT statement (12 parameters
 // each, well under SQLite's limit of 32766 parameters).
 const maxInsertRows = 500
 
-// Open opens (creating if needed) the index database at cfg.Path.
+// Open opens (creating if needed) the index database at cfg.Path. A file of
+// an older schema is migrated first (see schemaVersion), one of a newer
+// schema is refused with ErrNewerSchema.
 func Open(ctx context.Context, cfg Config) (*Index, error) {
 	if cfg.Path == "" {
 		return nil, errors.New("sqlite: Config.Path is required")
@@ -52,9 +54,14 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 		return nil, fmt.Errorf("couldn't open index %s: %w", cfg.Path, err)
 	}
 	s := &Index{db: db}
-	if err := s.inTx(ctx, sqlindex.Schema("BLOB")...); err != nil {
+	copied, err := s.migrate(ctx)
+	if err == nil && copied {
+		// Give the old table's pages back to the file system.
+		_, err = db.ExecContext(ctx, `VACUUM`)
+	}
+	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("couldn't create the index schema in %s: %w", cfg.Path, err)
+		return nil, fmt.Errorf("couldn't create or migrate the index schema in %s: %w", cfg.Path, err)
 	}
 	return s, nil
 }
@@ -66,10 +73,8 @@ func (s *Index) inTx(ctx context.Context, stmts ...string) error {
 		return err
 	}
 	defer tx.Rollback()
-	for _, stmt := range stmts {
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return err
-		}
+	if err := execAll(ctx, tx, stmts); err != nil {
+		return err
 	}
 	return tx.Commit()
 }
