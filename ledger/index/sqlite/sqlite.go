@@ -47,8 +47,10 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 	// but may lose the last transactions on power loss, which is fine for
 	// a projection the follower refills from the log. Transactions start
 	// IMMEDIATE so that Append's read of the size and its writes are one
-	// atomic step across processes.
-	q := url.Values{"_txlock": {"immediate"}, "_pragma": {"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)"}}
+	// atomic step across processes. temp_store=MEMORY keeps the statement
+	// journal of each multi-row INSERT in memory: in a temporary file, its
+	// writes were an eighth of the follower's CPU.
+	q := url.Values{"_txlock": {"immediate"}, "_pragma": {"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "temp_store(MEMORY)"}}
 	db, err := sql.Open("sqlite", "file:"+cfg.Path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open index %s: %w", cfg.Path, err)

@@ -50,7 +50,7 @@ func TestOpen(t *testing.T) {
 
 // benchVersion names the cached benchmark index. Change it whenever the
 // generated events or the schema change.
-const benchVersion = "v1"
+const benchVersion = "v2"
 
 // BenchmarkQuery runs indextest.BenchmarkQuery on the 1M-event index, built
 // once and cached in $TMPDIR.
