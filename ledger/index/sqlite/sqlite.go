@@ -49,8 +49,13 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 	// IMMEDIATE so that Append's read of the size and its writes are one
 	// atomic step across processes. temp_store=MEMORY keeps the statement
 	// journal of each multi-row INSERT in memory: in a temporary file, its
-	// writes were an eighth of the follower's CPU.
-	q := url.Values{"_txlock": {"immediate"}, "_pragma": {"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "temp_store(MEMORY)"}}
+	// writes were an eighth of the follower's CPU. cache_size gives each
+	// connection up to 16 MiB of page cache instead of 2 MiB: the
+	// follower's inserts land at random places of the secondary indexes,
+	// and with the small cache each re-read its pages from the file (a
+	// fifth less CPU per entry at 1M entries). The cache grows only as
+	// pages are read, to the same bound at any index size.
+	q := url.Values{"_txlock": {"immediate"}, "_pragma": {"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "temp_store(MEMORY)", "cache_size(-16384)"}}
 	db, err := sql.Open("sqlite", "file:"+cfg.Path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open index %s: %w", cfg.Path, err)
