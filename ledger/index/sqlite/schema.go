@@ -99,15 +99,18 @@ func (s *Index) migrate(ctx context.Context) (copied bool, err error) {
 		if err != nil {
 			return false, fmt.Errorf("couldn't read the schema: %w", err)
 		}
-		stmts, copied = append(append([]string{entriesTable("index_entries")}, secondary...), state...), n == 1
-		if copied {
-			stmts = fromV1
+		stmts = append(append([]string{entriesTable("index_entries")}, secondary...), state...)
+		if copied = n == 1; copied {
+			stmts = fromV1 // index_state exists and keeps its size
 		}
 	default:
 		return false, fmt.Errorf("sqlite: the index file has the unknown schema version %d", version)
 	}
-	if err := execAll(ctx, tx, append(stmts, fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion))); err != nil {
+	if err := execAll(ctx, tx, stmts); err != nil {
 		return false, err
+	}
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion)); err != nil {
+		return false, fmt.Errorf("couldn't set the schema version: %w", err)
 	}
 	return copied, tx.Commit()
 }
