@@ -7,9 +7,9 @@ package postgres
 
 import (
 	"context"
+	"embed"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -45,11 +45,18 @@ type Index struct {
 	owned bool // the pool was opened from Config.DSN, and Close closes it
 }
 
-// schema is the index's schema. Step 1 is idempotent: it adopts the tables
-// that versions before numbered migrations created.
-var schema = pgschema.Schema{Component: "index", Steps: []pgschema.Step{
-	{Name: "0001_index_tables", SQL: strings.Join(sqlindex.Schema("BYTEA"), ";\n")},
-}}
+// migrations holds the index's numbered schema steps. Step 1 is
+// idempotent: it adopts the tables that versions before numbered
+// migrations created.
+//
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// indexSchema returns the index's schema migrations.
+func indexSchema() (pgschema.Schema, error) {
+	steps, err := pgschema.Files(migrations, "migrations")
+	return pgschema.Schema{Component: "index", Steps: steps}, err
+}
 
 // Open connects to the database (or takes cfg.Pool) and applies the index's
 // schema migrations that it lacks. Once they are applied, a role that may
@@ -68,7 +75,11 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 		}
 		p.pool, p.owned = pool, true
 	}
-	if _, err := schema.Migrate(ctx, p.pool); err != nil {
+	schema, err := indexSchema()
+	if err == nil {
+		_, err = schema.Migrate(ctx, p.pool)
+	}
+	if err != nil {
 		p.Close()
 		return nil, err
 	}

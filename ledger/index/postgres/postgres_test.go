@@ -68,7 +68,7 @@ func TestOpen(t *testing.T) {
 
 // TestOpenOldSchema opens a database whose index tables were created by a
 // version without numbered migrations: the rows stay, and the schema is
-// recorded at version 1.
+// migrated to the latest version.
 func TestOpenOldSchema(t *testing.T) {
 	dsn := pgtest.New(t)
 	pool, err := pgxpool.New(t.Context(), dsn)
@@ -91,8 +91,8 @@ func TestOpenOldSchema(t *testing.T) {
 		t.Fatalf("index size %d, %v; want 1", n, err)
 	}
 	var version int
-	if err := pool.QueryRow(t.Context(), `SELECT max(version) FROM index_schema_migrations`).Scan(&version); err != nil || version != 1 {
-		t.Fatalf("schema version %d, %v; want 1", version, err)
+	if err := pool.QueryRow(t.Context(), `SELECT max(version) FROM index_schema_migrations`).Scan(&version); err != nil || version != 2 {
+		t.Fatalf("schema version %d, %v; want 2", version, err)
 	}
 }
 
@@ -166,4 +166,23 @@ func BenchmarkQuery(b *testing.B) {
 		b.Fatal(err)
 	}
 	indextest.BenchmarkQuery(b, p)
+}
+
+// sized opens an index in a fresh database and measures it: its tables
+// with their indexes and TOAST, after a checkpoint.
+func sized(b *testing.B) indextest.Sized {
+	p := open(b, postgres.Config{DSN: pgtest.New(b)})
+	return indextest.Sized{Store: p, Bytes: func(ctx context.Context) (int64, error) {
+		var n int64
+		err := p.Pool().QueryRow(ctx, `SELECT pg_total_relation_size('index_entries') + pg_total_relation_size('index_state')`).Scan(&n)
+		return n, err
+	}}
+}
+
+func BenchmarkFollow(b *testing.B) { indextest.BenchmarkFollow(b, sized) }
+
+func BenchmarkFill(b *testing.B) {
+	for _, n := range []int{100_000, indextest.BenchEvents} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) { indextest.BenchmarkFill(b, sized, n) })
+	}
 }

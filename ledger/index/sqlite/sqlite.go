@@ -32,11 +32,13 @@ type Index struct {
 	db *sql.DB
 }
 
-// maxInsertRows bounds the rows of one INSERT statement (13 parameters
+// maxInsertRows bounds the rows of one INSERT statement (12 parameters
 // each, well under SQLite's limit of 32766 parameters).
 const maxInsertRows = 500
 
-// Open opens (creating if needed) the index database at cfg.Path.
+// Open opens (creating if needed) the index database at cfg.Path. A file of
+// an older schema is migrated first (see schemaVersion), one of a newer
+// schema is refused with ErrNewerSchema.
 func Open(ctx context.Context, cfg Config) (*Index, error) {
 	if cfg.Path == "" {
 		return nil, errors.New("sqlite: Config.Path is required")
@@ -45,16 +47,28 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 	// but may lose the last transactions on power loss, which is fine for
 	// a projection the follower refills from the log. Transactions start
 	// IMMEDIATE so that Append's read of the size and its writes are one
-	// atomic step across processes.
-	q := url.Values{"_txlock": {"immediate"}, "_pragma": {"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)"}}
+	// atomic step across processes. temp_store=MEMORY keeps the statement
+	// journal of each multi-row INSERT in memory: in a temporary file, its
+	// writes were an eighth of the follower's CPU. cache_size gives each
+	// connection up to 16 MiB of page cache instead of 2 MiB: the
+	// follower's inserts land at random places of the secondary indexes,
+	// and with the small cache each re-read its pages from the file (a
+	// fifth less CPU per entry at 1M entries). The cache grows only as
+	// pages are read, to the same bound at any index size.
+	q := url.Values{"_txlock": {"immediate"}, "_pragma": {"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "temp_store(MEMORY)", "cache_size(-16384)"}}
 	db, err := sql.Open("sqlite", "file:"+cfg.Path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open index %s: %w", cfg.Path, err)
 	}
 	s := &Index{db: db}
-	if err := s.inTx(ctx, sqlindex.Schema("BLOB")...); err != nil {
+	copied, err := s.migrate(ctx)
+	if err == nil && copied {
+		// Give the old table's pages back to the file system.
+		_, err = db.ExecContext(ctx, `VACUUM`)
+	}
+	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("couldn't create the index schema in %s: %w", cfg.Path, err)
+		return nil, fmt.Errorf("couldn't create or migrate the index schema in %s: %w", cfg.Path, err)
 	}
 	return s, nil
 }
@@ -66,10 +80,8 @@ func (s *Index) inTx(ctx context.Context, stmts ...string) error {
 		return err
 	}
 	defer tx.Rollback()
-	for _, stmt := range stmts {
-		if _, err := tx.ExecContext(ctx, stmt); err != nil {
-			return err
-		}
+	if err := execAll(ctx, tx, stmts); err != nil {
+		return err
 	}
 	return tx.Commit()
 }

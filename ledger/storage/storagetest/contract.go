@@ -292,7 +292,7 @@ func AuditStore(t *testing.T, s ledger.Storage, vkey string, want [][]byte) {
 }
 
 // NewSigner returns a fresh log signer named origin and its vkey.
-func NewSigner(t *testing.T, origin string) (note.Signer, string) {
+func NewSigner(t testing.TB, origin string) (note.Signer, string) {
 	t.Helper()
 	skey, vkey, err := note.GenerateKey(nil, origin)
 	if err != nil {

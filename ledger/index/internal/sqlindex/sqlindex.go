@@ -1,5 +1,8 @@
 // Package sqlindex is the SQL that the index's SQLite and PostgreSQL
-// backends share: the schema, the queries and the scanning of their rows.
+// backends share: the columns, the queries and the scanning of their rows.
+// Each backend creates its own tables (index_entries, index_state) with
+// these columns; the secondary indexes each query needs are listed in
+// docs/query.md.
 // SQLite and PostgreSQL accept the same $N placeholders, row-value
 // comparisons and ON CONFLICT clauses, so one text serves both. It links
 // no database driver: a backend hands it a QueryFunc over its own.
@@ -23,47 +26,13 @@ import (
 )
 
 // Columns are the columns of index_entries, in the order of Values and
-// ScanRow.
-var Columns = []string{"log_index", "leaf_hash", "leaf", "id", "ts", "tenant_id", "event_type", "action",
+// ScanRow. The leaf hash is not among them: it is the hash of the leaf,
+// computed again when a row is read.
+var Columns = []string{"log_index", "leaf", "id", "ts", "tenant_id", "event_type", "action",
 	"actor_id", "actor_type", "resource_type", "resource_id", "result"}
 
 // rowColumns is Columns as a SELECT or INSERT list.
 var rowColumns = strings.Join(Columns, ", ")
-
-// Schema returns the statements that create the index's tables and
-// secondary indexes, with blob the backend's type for bytes. Each is
-// idempotent (IF NOT EXISTS, ON CONFLICT DO NOTHING).
-//
-// The secondary indexes serve one question each: an actor's activity over
-// time, a resource's history, failed attempts over time, a tenant's events,
-// and plain time windows. Each ends in (ts, log_index) so that a page in
-// timestamp order is a range scan.
-func Schema(blob string) []string {
-	return []string{
-		`CREATE TABLE IF NOT EXISTS index_entries (
-			log_index BIGINT PRIMARY KEY,
-			leaf_hash ` + blob + ` NOT NULL,
-			leaf ` + blob + ` NOT NULL,
-			id TEXT NOT NULL,
-			ts BIGINT NOT NULL,
-			tenant_id TEXT NOT NULL,
-			event_type TEXT NOT NULL,
-			action TEXT NOT NULL,
-			actor_id TEXT NOT NULL,
-			actor_type TEXT NOT NULL,
-			resource_type TEXT NOT NULL,
-			resource_id TEXT NOT NULL,
-			result TEXT NOT NULL)`,
-		// index_state has one row: how many entries are indexed.
-		`CREATE TABLE IF NOT EXISTS index_state (id INTEGER PRIMARY KEY CHECK (id = 1), size BIGINT NOT NULL)`,
-		`INSERT INTO index_state (id, size) VALUES (1, 0) ON CONFLICT (id) DO NOTHING`,
-		`CREATE INDEX IF NOT EXISTS index_entries_actor ON index_entries (actor_id, ts, log_index)`,
-		`CREATE INDEX IF NOT EXISTS index_entries_resource ON index_entries (resource_type, resource_id, ts, log_index)`,
-		`CREATE INDEX IF NOT EXISTS index_entries_result ON index_entries (result, ts, log_index)`,
-		`CREATE INDEX IF NOT EXISTS index_entries_tenant ON index_entries (tenant_id, ts, log_index)`,
-		`CREATE INDEX IF NOT EXISTS index_entries_ts ON index_entries (ts, log_index)`,
-	}
-}
 
 const (
 	// SizeSQL reads the index's size; ReadSize scans its result.
@@ -101,7 +70,7 @@ func CheckAppend(from, size uint64, rows []index.Row) error {
 
 // Values returns the column values of r, in Columns order.
 func Values(r *index.Row) []any {
-	return []any{int64(r.Index), r.LeafHash[:], r.Leaf, r.ID, r.Time.UnixMicro(), r.TenantID, r.EventType, r.Action,
+	return []any{int64(r.Index), r.Leaf, r.ID, r.Time.UnixMicro(), r.TenantID, r.EventType, r.Action,
 		r.ActorID, r.ActorType, r.ResourceType, r.ResourceID, r.Result}
 }
 
@@ -240,15 +209,14 @@ func timeOf(us int64) time.Time { return time.UnixMicro(us).UTC() }
 func scanRow(s Scanner) (index.Row, error) {
 	var r index.Row
 	var i, ts int64
-	var hash []byte
-	if err := s.Scan(&i, &hash, &r.Leaf, &r.ID, &ts, &r.TenantID, &r.EventType, &r.Action,
+	if err := s.Scan(&i, &r.Leaf, &r.ID, &ts, &r.TenantID, &r.EventType, &r.Action,
 		&r.ActorID, &r.ActorType, &r.ResourceType, &r.ResourceID, &r.Result); err != nil {
 		return index.Row{}, err
 	}
-	if i < 0 || len(hash) != tiles.HashSize {
-		return index.Row{}, fmt.Errorf("index row %d has a leaf hash of %d bytes", i, len(hash))
+	if i < 0 {
+		return index.Row{}, fmt.Errorf("index row has the negative index %d", i)
 	}
-	r.Index, r.LeafHash, r.Time = uint64(i), tiles.Hash(hash), timeOf(ts)
+	r.Index, r.LeafHash, r.Time = uint64(i), tiles.LeafHash(r.Leaf), timeOf(ts)
 	return r, nil
 }
 
