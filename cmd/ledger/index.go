@@ -164,6 +164,17 @@ func verifyIndexes(ctx context.Context, idx indexStore, keysAt, pgURL string, tr
 	return nil
 }
 
+// printMismatches prints the problems a verify found, one a line after
+// label, and how many more there were.
+func printMismatches(w io.Writer, label string, m index.Problems) {
+	for _, p := range m.Mismatches {
+		fmt.Fprintf(w, "%s %s\n", label, p)
+	}
+	if m.Total > len(m.Mismatches) {
+		fmt.Fprintf(w, "... and %d more\n", m.Total-len(m.Mismatches))
+	}
+}
+
 // verifyIndex runs index.Verify and prints its report, reporting whether
 // the index matches the log.
 func verifyIndex(ctx context.Context, idx indexStore, tree *tiles.Tree, stdout io.Writer) (bool, error) {
@@ -172,12 +183,7 @@ func verifyIndex(ctx context.Context, idx indexStore, tree *tiles.Tree, stdout i
 	if err != nil {
 		return false, err
 	}
-	for _, m := range r.Mismatches {
-		fmt.Fprintf(stdout, "MISMATCH %s\n", m)
-	}
-	if r.Total > len(r.Mismatches) {
-		fmt.Fprintf(stdout, "... and %d more\n", r.Total-len(r.Mismatches))
-	}
+	printMismatches(stdout, "MISMATCH", r.Problems)
 	fmt.Fprintf(stdout, "checked %d rows against the log of size %d; %d rows beyond it not checked; %d mismatches\n",
 		r.Checked, size, r.Beyond, r.Total)
 	return r.Total == 0, nil

@@ -49,12 +49,7 @@ func verifyKeys(ctx context.Context, ks keyStore, tree *tiles.Tree, stdout io.Wr
 	if err != nil {
 		return false, err
 	}
-	for _, m := range r.Mismatches {
-		fmt.Fprintf(stdout, "KEY MISMATCH %s\n", m)
-	}
-	if r.Total > len(r.Mismatches) {
-		fmt.Fprintf(stdout, "... and %d more\n", r.Total-len(r.Mismatches))
-	}
+	printMismatches(stdout, "KEY MISMATCH", r.Problems)
 	fmt.Fprintf(stdout, "checked the keys of %d entries (%d keyed) against the log of size %d; key index watermark %d; %d mismatches\n",
 		r.Checked, r.Keys, size, r.Watermark, r.Total)
 	return r.Total == 0, nil

@@ -26,19 +26,27 @@ type Report struct {
 	// Beyond is how many rows were not checked because they are beyond the
 	// size verified (the index may run ahead of a published checkpoint).
 	Beyond uint64
-	// Mismatches lists the first MaxMismatches problems found, in index order.
+	Problems
+}
+
+// MaxMismatches bounds Problems.Mismatches.
+const MaxMismatches = 1000
+
+// Problems are the problems a check of a projection of the log (the
+// query index, the key index) finds.
+type Problems struct {
+	// Mismatches lists the first MaxMismatches problems found, in index
+	// order.
 	Mismatches []Mismatch
 	// Total is the number of problems found.
 	Total int
 }
 
-// MaxMismatches bounds Report.Mismatches.
-const MaxMismatches = 1000
-
-func (r *Report) add(index uint64, format string, args ...any) {
-	r.Total++
-	if len(r.Mismatches) < MaxMismatches {
-		r.Mismatches = append(r.Mismatches, Mismatch{Index: index, Problem: fmt.Sprintf(format, args...)})
+// Add records a problem with the entry at index.
+func (m *Problems) Add(index uint64, format string, args ...any) {
+	m.Total++
+	if len(m.Mismatches) < MaxMismatches {
+		m.Mismatches = append(m.Mismatches, Mismatch{Index: index, Problem: fmt.Sprintf(format, args...)})
 	}
 }
 
@@ -67,7 +75,7 @@ func Verify(ctx context.Context, s Store, l Log, size uint64) (*Report, error) {
 		for i := range rows {
 			row := &rows[i]
 			for ; next < row.Index && next < size; next++ {
-				r.add(next, "no row in the index")
+				r.Add(next, "no row in the index")
 			}
 			next = row.Index + 1
 			if row.Index >= size {
@@ -85,7 +93,7 @@ func Verify(ctx context.Context, s Store, l Log, size uint64) (*Report, error) {
 		after = &Cursor{Index: rows[len(rows)-1].Index}
 	}
 	for ; next < min(indexed, size); next++ {
-		r.add(next, "no row in the index")
+		r.Add(next, "no row in the index")
 	}
 	return r, nil
 }
@@ -108,16 +116,16 @@ func (v *verifier) check(ctx context.Context, row *Row, r *Report) error {
 	}
 	want := v.hashes[row.Index%tiles.TileWidth]
 	if row.LeafHash != want {
-		r.add(row.Index, "leaf hash %s in the index, %s in the log", row.LeafHash, want)
+		r.Add(row.Index, "leaf hash %s in the index, %s in the log", row.LeafHash, want)
 	}
 	if got := tiles.LeafHash(row.Leaf); got != row.LeafHash {
 		// A backend that keeps the hash apart from the leaf (the SQL ones
 		// compute it from the leaf).
-		r.add(row.Index, "the leaf in the index hashes to %s, not to its leaf hash %s", got, row.LeafHash)
+		r.Add(row.Index, "the leaf in the index hashes to %s, not to its leaf hash %s", got, row.LeafHash)
 	}
 	fresh, _ := NewRow(row.Index, row.Leaf)
 	for _, d := range diffColumns(row.Columns, fresh.Columns) {
-		r.add(row.Index, "%s", d)
+		r.Add(row.Index, "%s", d)
 	}
 	return nil
 }

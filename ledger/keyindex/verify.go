@@ -20,18 +20,7 @@ type Report struct {
 	// entries below it and below the size verified were read (keyed or
 	// not), and Keys how many of those carry a key.
 	Watermark, Checked, Keys uint64
-	// Mismatches lists the first index.MaxMismatches problems found, in
-	// index order.
-	Mismatches []index.Mismatch
-	// Total is the number of problems found.
-	Total int
-}
-
-func (r *Report) add(i uint64, format string, args ...any) {
-	r.Total++
-	if len(r.Mismatches) < index.MaxMismatches {
-		r.Mismatches = append(r.Mismatches, index.Mismatch{Index: i, Problem: fmt.Sprintf(format, args...)})
-	}
+	index.Problems
 }
 
 // verifyBundles is how many entry bundles Verify looks up at a time.
@@ -82,11 +71,11 @@ func (r *Report) check(ctx context.Context, ks ledger.KeyStore, want []ledger.Ke
 		s, ok := stored[rec.Key]
 		switch {
 		case !ok:
-			r.add(rec.Index, "key %q is not in the key index", rec.Key)
+			r.Add(rec.Index, "key %q is not in the key index", rec.Key)
 		case s.Index != rec.Index:
-			r.add(rec.Index, "key %q is recorded at index %d", rec.Key, s.Index)
+			r.Add(rec.Index, "key %q is recorded at index %d", rec.Key, s.Index)
 		case s.Hash != rec.Hash:
-			r.add(rec.Index, "key %q is recorded with leaf hash %s, the entry's is %s", rec.Key, s.Hash, rec.Hash)
+			r.Add(rec.Index, "key %q is recorded with leaf hash %s, the entry's is %s", rec.Key, s.Hash, rec.Hash)
 		}
 	}
 	return nil

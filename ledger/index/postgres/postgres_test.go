@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -76,8 +77,13 @@ func TestOpenOldSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	// What the versions before numbered migrations ran, and a row.
-	if _, err := pool.Exec(t.Context(), oldSchema+`
+	// What the versions before numbered migrations ran (step 1 is their
+	// schema, byte for byte, and never changes), and a row.
+	oldSchema, err := os.ReadFile("migrations/0001_index_tables.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(t.Context(), string(oldSchema)+`;
 		INSERT INTO index_entries VALUES (0, decode(repeat('ab', 32), 'hex'), 'not an event', '', 0, '', '', '', '', '', '', '', '');
 		UPDATE index_state SET size = 1`); err != nil {
 		t.Fatal(err)
@@ -95,32 +101,6 @@ func TestOpenOldSchema(t *testing.T) {
 		t.Fatalf("schema version %d, %v; want 2", version, err)
 	}
 }
-
-// oldSchema is the index schema as versions before numbered migrations
-// created it.
-const oldSchema = `
-SELECT pg_advisory_xact_lock(hashtext('ledger index schema'));
-CREATE TABLE IF NOT EXISTS index_entries (
-	log_index BIGINT PRIMARY KEY,
-	leaf_hash BYTEA NOT NULL,
-	leaf BYTEA NOT NULL,
-	id TEXT NOT NULL,
-	ts BIGINT NOT NULL,
-	tenant_id TEXT NOT NULL,
-	event_type TEXT NOT NULL,
-	action TEXT NOT NULL,
-	actor_id TEXT NOT NULL,
-	actor_type TEXT NOT NULL,
-	resource_type TEXT NOT NULL,
-	resource_id TEXT NOT NULL,
-	result TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS index_state (id INTEGER PRIMARY KEY CHECK (id = 1), size BIGINT NOT NULL);
-INSERT INTO index_state (id, size) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
-CREATE INDEX IF NOT EXISTS index_entries_actor ON index_entries (actor_id, ts, log_index);
-CREATE INDEX IF NOT EXISTS index_entries_resource ON index_entries (resource_type, resource_id, ts, log_index);
-CREATE INDEX IF NOT EXISTS index_entries_result ON index_entries (result, ts, log_index);
-CREATE INDEX IF NOT EXISTS index_entries_tenant ON index_entries (tenant_id, ts, log_index);
-CREATE INDEX IF NOT EXISTS index_entries_ts ON index_entries (ts, log_index);`
 
 // TestLeastPrivilege checks that once the index tables exist, a role that
 // may only use them (and create nothing) can open, fill and reset the
