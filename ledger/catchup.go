@@ -45,13 +45,7 @@ func (l *Ledger) catchUp(ctx context.Context, displaced []*batch) error {
 	defer l.mu.Unlock()
 	pending := append(displaced, l.pool...)
 	l.pool, l.pooled, l.inflight = nil, 0, nil
-	for _, b := range pending {
-		for _, k := range b.keys {
-			if rec, ok := l.keys[k]; ok && k != "" && rec.index >= old.Size {
-				delete(l.keys, k) // its index was never committed
-			}
-		}
-	}
+	l.dropPending(pending, old.Size)
 	l.committed, l.next, l.seq, l.water = st, st.Size, seq, st.Size
 	l.reloads++
 	l.cfg.Metrics.setSize(st.Size)
@@ -85,4 +79,17 @@ func (l *Ledger) checkFollowed(ctx context.Context, old, st State) error {
 		return fmt.Errorf("the other writer forked the log: %w", err)
 	}
 	return nil
+}
+
+// dropPending forgets the in-memory key records that batches gave their
+// entries at or above size: those indexes were never committed. l.mu is
+// held.
+func (l *Ledger) dropPending(batches []*batch, size uint64) {
+	for _, b := range batches {
+		for _, k := range b.keys {
+			if rec, ok := l.keys[k]; ok && k != "" && rec.index >= size {
+				delete(l.keys, k)
+			}
+		}
+	}
 }

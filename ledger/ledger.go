@@ -181,8 +181,9 @@ type Ledger struct {
 	pooled    int                  // entries in pool
 	committed State
 	closed    bool
-	failed    error // set when sequencing stopped for good
+	failed    error // why appends are refused while the sequencer reloads after a failed flush
 	wake      chan struct{}
+	closing   chan struct{} // closed by Close: ends a reload that waits for storage
 
 	seq  *sequencer
 	pub  *publisher
@@ -212,7 +213,7 @@ func New(ctx context.Context, cfg Config) (*Ledger, error) {
 		return nil, err
 	}
 	l := &Ledger{cfg: cfg, origin: cfg.Signer.Name(), log: cfg.Logger, keys: map[string]keyRecord{},
-		store: cfg.Keys, wake: make(chan struct{}, 1), done: make(chan struct{})}
+		store: cfg.Keys, wake: make(chan struct{}, 1), closing: make(chan struct{}), done: make(chan struct{})}
 	if ks, own := cfg.Storage.(KeyStore); own {
 		l.store, l.ownStore = ks, true
 	}
@@ -346,7 +347,10 @@ func (l *Ledger) Committed() State {
 	return l.committed
 }
 
-// Healthy reports why the ledger cannot sequence, or nil.
+// Healthy reports why the ledger cannot sequence, or nil. After a failed
+// flush it reports a pushback (ErrPushback) until the sequencer has
+// reloaded the committed state, which it retries with backoff for as long
+// as storage fails.
 func (l *Ledger) Healthy() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -368,6 +372,7 @@ func (l *Ledger) Close(ctx context.Context) error {
 		return nil
 	}
 	l.closed = true
+	close(l.closing)
 	l.mu.Unlock()
 	select {
 	case l.wake <- struct{}{}:

@@ -18,6 +18,8 @@ type Metrics struct {
 	quorum        prometheus.Gauge
 	pushbacks     prometheus.Counter
 	conflicts     prometheus.Counter
+	recovering    prometheus.Gauge
+	reloadFails   prometheus.Counter
 }
 
 // NewMetrics creates the ledger's metrics.
@@ -41,12 +43,16 @@ func NewMetrics() *Metrics {
 			Help: "Appends refused because too many entries were waiting."}),
 		conflicts: prometheus.NewCounter(prometheus.CounterOpts{Name: "ledger_sequencing_conflicts_total",
 			Help: "Flushes displaced by another instance's commit and sequenced again after it."}),
+		recovering: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ledger_sequencer_recovering",
+			Help: "1 while the sequencer reloads the committed state after a failed flush (appends get 503), else 0."}),
+		reloadFails: prometheus.NewCounter(prometheus.CounterOpts{Name: "ledger_sequencer_reload_failures_total",
+			Help: "Reloads of the committed state after a failed flush that failed too, and were retried."}),
 	}
 }
 
 // Register registers the metrics with r.
 func (m *Metrics) Register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.appended, m.flushes, m.flushEntries, m.pending, m.treeSize, m.publishedSize, m.quorum, m.pushbacks, m.conflicts} {
+	for _, c := range []prometheus.Collector{m.appended, m.flushes, m.flushEntries, m.pending, m.treeSize, m.publishedSize, m.quorum, m.pushbacks, m.conflicts, m.recovering, m.reloadFails} {
 		if err := r.Register(c); err != nil {
 			return err
 		}
@@ -100,5 +106,22 @@ func (m *Metrics) pushback() {
 func (m *Metrics) conflict() {
 	if m != nil {
 		m.conflicts.Inc()
+	}
+}
+
+func (m *Metrics) setRecovering(on bool) {
+	if m == nil {
+		return
+	}
+	if on {
+		m.recovering.Set(1)
+	} else {
+		m.recovering.Set(0)
+	}
+}
+
+func (m *Metrics) recoveryFailed() {
+	if m != nil {
+		m.reloadFails.Inc()
 	}
 }

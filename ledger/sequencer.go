@@ -238,23 +238,83 @@ func (l *Ledger) flushAndResolve(batches []*batch) {
 	l.mu.Lock()
 	failed := append(batches, l.pool...)
 	l.pool, l.pooled, l.inflight = nil, 0, nil
-	l.failed = fmt.Errorf("sequencer is recovering from a failed flush: %w", ErrPushback)
+	l.failed = errRecovering
+	// None of these entries is pending any more: an Add resolving its keys
+	// meanwhile must not find them in memory (the reload, which may take
+	// long, replaces memory with what storage committed).
+	l.dropPending(failed, l.committed.Size)
+	l.next = l.committed.Size
+	l.reloads++
 	l.mu.Unlock()
+	l.cfg.Metrics.setRecovering(true)
 	// Reload before failing the callers, so that their retries meet a
 	// sequencer that knows what storage really committed: with
 	// persist-but-report-failure, a retried key resolves to its entry.
-	seq, rerr := l.recover(ctx)
-	l.mu.Lock()
-	if rerr != nil {
-		l.failed = fmt.Errorf("sequencing stopped: couldn't reload after a failed flush: %w", rerr)
-		l.log.Error("sequencing stopped", "err", rerr)
-	} else {
-		l.seq, l.failed = seq, nil
-	}
-	l.mu.Unlock()
+	// If storage cannot answer yet (a database restarting), the callers
+	// fail now and the reload goes on in the background of this
+	// goroutine: appends meanwhile get errRecovering, a pushback.
+	rerr := l.reload(ctx)
 	for _, b := range failed {
 		b.err = fmt.Errorf("entries were not committed: %w", err)
 		close(b.done)
+	}
+	if rerr != nil {
+		l.retryReload(ctx, rerr)
+	}
+}
+
+// errRecovering is the error of appends while the sequencer reloads the
+// committed state after a failed flush. It says nothing of the storage
+// error, which the log holds: it reaches clients, and storage errors name
+// server paths and hosts.
+var errRecovering = fmt.Errorf("sequencer is recovering from a storage failure; retry shortly: %w", ErrPushback)
+
+// reload rebuilds the sequencer from the committed state in storage and,
+// if that worked, lets appends in again. The flush goroutine calls it.
+func (l *Ledger) reload(ctx context.Context) error {
+	seq, err := l.recover(ctx)
+	if err != nil {
+		l.cfg.Metrics.recoveryFailed()
+		return err
+	}
+	l.mu.Lock()
+	l.seq, l.failed = seq, nil
+	l.mu.Unlock()
+	l.cfg.Metrics.setRecovering(false)
+	l.pub.committed() // what storage committed may not be published yet
+	return nil
+}
+
+// Bounds of the delay between two reloads after a failed flush: short
+// enough that a database back from a restart is used again within about a
+// second, long enough that a storage that stays down is not hammered.
+const (
+	minReloadDelay = 50 * time.Millisecond
+	maxReloadDelay = time.Second
+)
+
+// retryReload reloads the committed state with backoff until it works or
+// the ledger is closed. err is the first reload's error. It logs the first
+// failure, then at most one line every 10 s, and the recovery.
+func (l *Ledger) retryReload(ctx context.Context, err error) {
+	l.log.Error("couldn't reload the committed state after a failed flush; sequencing waits and retries", "err", err)
+	start, logged, attempts := time.Now(), time.Now(), 1
+	for delay := minReloadDelay; ; delay = min(2*delay, maxReloadDelay) {
+		select {
+		case <-time.After(delay):
+		case <-l.closing:
+			l.log.Warn("closed while waiting for storage to come back", "attempts", attempts)
+			return
+		}
+		attempts++
+		if err = l.reload(ctx); err == nil {
+			l.log.Info("sequencing resumed after a storage failure", "attempts", attempts, "after", time.Since(start).Round(time.Millisecond).String())
+			return
+		}
+		if time.Since(logged) >= 10*time.Second {
+			l.log.Error("still couldn't reload the committed state; retrying", "err", err, "attempts", attempts)
+			logged = time.Now()
+		}
 	}
 }
 
