@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -63,13 +62,12 @@ func (l *Ledger) catchUp(ctx context.Context, displaced []*batch) error {
 	return nil
 }
 
-// checkFollowed checks that st, committed by another writer, carries a
-// checkpoint for its size and root under our origin, and that its tree is
+// checkFollowed checks that st, committed by another writer, carries the
+// log's signed checkpoint of its size and root, and that its tree is
 // consistent with old: a writer sharing the storage must not fork the log.
 func (l *Ledger) checkFollowed(ctx context.Context, old, st State) error {
-	text := tiles.Checkpoint{Origin: l.origin, Size: st.Size, Hash: st.Root}.Marshal()
-	if !bytes.HasPrefix(st.Checkpoint, append(text, '\n')) {
-		return fmt.Errorf("the committed checkpoint is not for %s at size %d", l.origin, st.Size)
+	if err := l.checkCheckpoint(st); err != nil {
+		return err
 	}
 	proof, err := tiles.ConsistencyProof(ctx, tiles.HashTiles(l.cfg.Storage), old.Size, st.Size)
 	if err != nil {

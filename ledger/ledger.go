@@ -24,7 +24,10 @@ import (
 type Config struct {
 	// Storage is the storage driver. Required.
 	Storage Storage
-	// Signer signs checkpoints; its name is the log's origin. Required.
+	// Signer signs checkpoints; its name is the log's origin. Its
+	// signatures must be deterministic, as Ed25519's are (note.NewSigner):
+	// at start the stored checkpoint is checked by signing its size and root
+	// again. Required.
 	Signer note.Signer
 	// KeyOf returns the idempotency key stored in a leaf ("" if none). It is
 	// used at start to learn the keys of the entries the key store's

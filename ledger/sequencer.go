@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,6 +36,9 @@ func (l *Ledger) recover(ctx context.Context) (*sequencer, error) {
 		if st, err = l.create(ctx, st); err != nil {
 			return nil, err
 		}
+	}
+	if err := l.checkCheckpoint(st); err != nil {
+		return nil, err
 	}
 	if l.per != nil {
 		l.per.mu.Lock() // no Store moves the watermark while we read from it
@@ -163,6 +167,43 @@ func (l *Ledger) scanKeys(ctx context.Context, from, size uint64) (partial []byt
 		}
 	}
 	return partial, n, recs, nil
+}
+
+// ErrBadCheckpoint means the committed state's checkpoint is not the log
+// key's signature of the state's origin, size and root: the state was
+// changed outside the ledger (or restored from another log). Nothing of it
+// is published.
+var ErrBadCheckpoint = errors.New("the committed checkpoint is not the log's signature of the committed size and root")
+
+// checkCheckpoint checks that st.Checkpoint is the log's signed checkpoint
+// of st's size and root, before anything is published from it. The stored
+// tiles are checked against st.Root by rebuild. Ed25519 signatures are
+// deterministic (RFC 8032), so the one checkpoint the log key signs for
+// (origin, size, root) is the one a flush committed: comparing the stored
+// note with it checks the signature, the origin, the size and the root at
+// once, with no verifier key needed.
+func (l *Ledger) checkCheckpoint(st State) error {
+	want, err := l.sign(st.Size, st.Root)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(st.Checkpoint, want) {
+		cp, perr := tiles.ParseCheckpoint(noteText(st.Checkpoint))
+		if perr != nil {
+			return fmt.Errorf("%w: the state says size %d, root %s, and holds no checkpoint one can read (%v); restore the state from a backup, or run verifier audit on the log", ErrBadCheckpoint, st.Size, st.Root, perr)
+		}
+		return fmt.Errorf("%w: the state says size %d, root %s, but its checkpoint is %s size %d root %s, or has another signature; restore the state from a backup, or run verifier audit on the log",
+			ErrBadCheckpoint, st.Size, st.Root, cp.Origin, cp.Size, cp.Hash)
+	}
+	return nil
+}
+
+// noteText returns the text of a signed note: what precedes its blank line.
+func noteText(n []byte) []byte {
+	if i := bytes.Index(n, []byte("\n\n")); i >= 0 {
+		return n[:i+1]
+	}
+	return n
 }
 
 // sign returns a checkpoint note for (size, root) signed with the log key.
