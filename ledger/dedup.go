@@ -131,7 +131,7 @@ func (l *Ledger) lookup(ctx context.Context, keys []string) ([]KeyRecord, error)
 	}
 	recs, err := l.store.Lookup(ctx, keys)
 	if err != nil {
-		return nil, fmt.Errorf("couldn't look up %d idempotency keys: %w", len(keys), err)
+		return nil, fmt.Errorf("couldn't look up %d idempotency keys: %w: %w", len(keys), ErrStorage, err)
 	}
 	return recs, nil
 }
@@ -151,7 +151,7 @@ func (l *Ledger) judge(ctx context.Context, b *batch, kn *known, asks []pendingA
 					// tree storage commits now.
 					st, err := l.loadState(ctx)
 					if err != nil {
-						return err
+						return fmt.Errorf("%w: %w", ErrStorage, err)
 					}
 					if a.index >= st.Size {
 						return fmt.Errorf("the key store holds entry %d, beyond the committed size %d", a.index, st.Size)
@@ -161,7 +161,7 @@ func (l *Ledger) judge(ctx context.Context, b *batch, kn *known, asks []pendingA
 				bt, _ := tiles.BundleFor(n, size)
 				var err error
 				if entries, err = tiles.ReadEntryBundle(ctx, l.cfg.Storage, bt); err != nil {
-					return fmt.Errorf("couldn't read entry %d, which holds the key of entry %d: %w", a.index, a.entry, err)
+					return fmt.Errorf("couldn't read entry %d, which holds the key of entry %d: %w: %w", a.index, a.entry, ErrStorage, err)
 				}
 				kn.leaves[n] = entries
 			}

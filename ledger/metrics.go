@@ -20,6 +20,7 @@ type Metrics struct {
 	conflicts     prometheus.Counter
 	recovering    prometheus.Gauge
 	reloadFails   prometheus.Counter
+	publishFails  prometheus.Counter
 }
 
 // NewMetrics creates the ledger's metrics.
@@ -47,12 +48,14 @@ func NewMetrics() *Metrics {
 			Help: "1 while the sequencer reloads the committed state after a failed flush (appends get 503), else 0."}),
 		reloadFails: prometheus.NewCounter(prometheus.CounterOpts{Name: "ledger_sequencer_reload_failures_total",
 			Help: "Reloads of the committed state after a failed flush that failed too, and were retried."}),
+		publishFails: prometheus.NewCounter(prometheus.CounterOpts{Name: "ledger_publish_failures_total",
+			Help: "Publishes of a checkpoint that storage refused, retried with backoff."}),
 	}
 }
 
 // Register registers the metrics with r.
 func (m *Metrics) Register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.appended, m.flushes, m.flushEntries, m.pending, m.treeSize, m.publishedSize, m.quorum, m.pushbacks, m.conflicts, m.recovering, m.reloadFails} {
+	for _, c := range []prometheus.Collector{m.appended, m.flushes, m.flushEntries, m.pending, m.treeSize, m.publishedSize, m.quorum, m.pushbacks, m.conflicts, m.recovering, m.reloadFails, m.publishFails} {
 		if err := r.Register(c); err != nil {
 			return err
 		}
@@ -123,5 +126,11 @@ func (m *Metrics) setRecovering(on bool) {
 func (m *Metrics) recoveryFailed() {
 	if m != nil {
 		m.reloadFails.Inc()
+	}
+}
+
+func (m *Metrics) publishFailed() {
+	if m != nil {
+		m.publishFails.Inc()
 	}
 }

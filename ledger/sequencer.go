@@ -59,12 +59,17 @@ func (l *Ledger) recover(ctx context.Context) (*sequencer, error) {
 	l.mu.Lock()
 	l.committed, l.next, l.keys, l.water, l.inflight = st, st.Size, keys, water, nil
 	l.reloads++
+	first := l.reloads == 1
 	if !l.ownStore {
 		l.unstored = recs
 	}
 	l.mu.Unlock()
 	l.cfg.Metrics.setSize(st.Size)
-	l.log.Info("log opened", "origin", l.origin, "size", st.Size, "root", st.Root.String(), "keys_from", water)
+	if first {
+		l.log.Info("log opened", "origin", l.origin, "size", st.Size, "root", st.Root.String(), "keys_from", water)
+	} else { // after a failed flush, which was logged
+		l.log.Debug("committed state reloaded", "size", st.Size, "root", st.Root.String(), "keys_from", water)
+	}
 	return seq, nil
 }
 
@@ -275,8 +280,11 @@ func (l *Ledger) flushAndResolve(batches []*batch) {
 		}
 		err = fmt.Errorf("%w; then couldn't follow the other writer: %w", err, cerr)
 	}
-	l.log.Error("flush failed; failing pending entries and reloading the committed state", "err", err, "entries", n)
+	l.flushLog.Do(func() {
+		l.log.Error("flush failed; failing pending entries and reloading the committed state (more failures within 10s are not logged)", "err", err, "entries", n)
+	})
 	l.mu.Lock()
+	l.lastFailure = l.cfg.Clock()
 	failed := append(batches, l.pool...)
 	l.pool, l.pooled, l.inflight = nil, 0, nil
 	l.failed = errRecovering
@@ -296,7 +304,7 @@ func (l *Ledger) flushAndResolve(batches []*batch) {
 	// goroutine: appends meanwhile get errRecovering, a pushback.
 	rerr := l.reload(ctx)
 	for _, b := range failed {
-		b.err = fmt.Errorf("entries were not committed: %w", err)
+		b.err = fmt.Errorf("entries were not committed: %w: %w", ErrStorage, err)
 		close(b.done)
 	}
 	if rerr != nil {

@@ -69,7 +69,7 @@ func TestMount(t *testing.T) {
 	}{
 		{"/console/", []int{u401, u401, u401, u401, 403, 403, 403, 403, 200, 200}, ""},
 		{"/console/missing.js", []int{u401, u401, u401, u401, 403, 403, 403, 403, 404, 404}, `"error":"not found: /console/missing.js"`},
-		{"/console/fail", []int{u401, u401, u401, u401, 403, 403, 403, 403, 500, 500}, `"error":"the console's own failure"`},
+		{"/console/fail", []int{u401, u401, u401, u401, 403, 403, 403, 403, 500, 500}, `"error":"internal server error; the server's log has the details under the request id"`},
 		{"/status/", []int{200, u401, u401, u401, 200, 200, 200, 200, 200, 200}, ""},
 		{"/next/ping", []int{u401, u401, u401, u401, 403, 403, 403, 403, 200, 403}, ""},
 		{"/next/missing", []int{u401, u401, u401, u401, 403, 403, 403, 403, 404, 403}, `"error":"not found: /next/missing"`},

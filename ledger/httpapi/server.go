@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"golang.org/x/time/rate"
 
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/access"
@@ -80,6 +81,8 @@ type Server struct {
 	router chi.Router
 	gz     sync.Pool
 	limits rateLimits
+	// unavailable rate-limits the logging of 503s.
+	unavailable rate.Sometimes
 }
 
 // New validates cfg and returns a Server.
@@ -108,7 +111,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, events: event.NewPipeline(event.PipelineConfig{Limits: cfg.Limits, Redactor: cfg.Redactor, Now: cfg.Now})}
+	cfg.Tiles = storageTiles{cfg.Tiles}
+	if cfg.Index != nil {
+		cfg.Index = storageIndex{cfg.Index}
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, unavailable: rate.Sometimes{Interval: time.Second}, events: event.NewPipeline(event.PipelineConfig{Limits: cfg.Limits, Redactor: cfg.Redactor, Now: cfg.Now})}
 	s.gz.New = func() any { w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed); return w }
 	r := chi.NewRouter()
 	r.Use(s.requestID, s.authenticate)
