@@ -58,7 +58,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		// The error names paths and hosts: the log has it, not the body.
 		status, body.Error = http.StatusServiceUnavailable, ledger.ErrStorage.Error()+"; retry later"
 		w.Header().Set("Retry-After", "2")
-	case errors.Is(err, ledger.ErrPushback), errors.Is(err, ledger.ErrClosed):
+	case errors.Is(err, ledger.ErrPushback), errors.Is(err, ledger.ErrClosed), errors.Is(err, errBodyBudget):
 		status = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "1")
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
