@@ -103,3 +103,72 @@ func TestStaticLayout(t *testing.T) {
 		t.Fatalf("audit of a tampered tile/1/000: %v, want ErrTampered", err)
 	}
 }
+
+// TestLeftoversRemoved writes the files a flush that died before its commit
+// point could leave (wider partials of the right-edge tiles, the full tile
+// they would become, tiles after them, a level the tree has not reached)
+// into a log of 70000 entries, and checks that Open removes exactly those,
+// keeping every committed file, and that the log still audits.
+func TestLeftoversRemoved(t *testing.T) {
+	dir := t.TempDir()
+	s, err := posix.Open(t.Context(), posix.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, vkey := storagetest.NewSigner(t, "example.com/leftovers")
+	l := storagetest.NewLedger(t, s, storagetest.NewMemoryKeys(), signer)
+	var batch []ledger.Entry
+	for i := range 70000 {
+		batch = append(batch, ledger.Entry{Leaf: []byte{byte(i), byte(i >> 8), byte(i >> 16)}})
+	}
+	if _, err := l.Append(t.Context(), batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	var committed []string
+	filepath.WalkDir(filepath.Join(dir, "tile"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			committed = append(committed, p)
+		}
+		return err
+	})
+	leftovers := []string{"tile/0/273.p/113", "tile/0/273.p/200", "tile/0/273", "tile/0/274.p/3", "tile/0/275",
+		"tile/entries/273.p/255", "tile/entries/273", "tile/entries/274.p/1", "tile/1/001.p/18", "tile/1/002.p/1",
+		"tile/2/000.p/2", "tile/3/000.p/1"}
+	for _, p := range leftovers {
+		full := filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte("entries nobody was told about"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err = posix.Open(t.Context(), posix.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, p := range leftovers {
+		if _, err := os.Stat(filepath.Join(dir, p)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("leftover %s is still there: %v", p, err)
+		}
+	}
+	for _, p := range committed {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("committed %s was removed: %v", p, err)
+		}
+	}
+	cp, _ := os.ReadFile(filepath.Join(dir, "checkpoint"))
+	policy, _ := tiles.NewLogPolicy(vkey)
+	sc, err := policy.Verify(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tiles.Audit(t.Context(), tiles.DirFetcher(dir), sc.Checkpoint, tiles.AuditOptions{}); err != nil {
+		t.Fatalf("audit after removing the leftovers: %v", err)
+	}
+}
