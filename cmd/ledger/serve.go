@@ -126,7 +126,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	var idx indexStore
 	if !*noIndex {
 		var stopIndex func()
-		if idx, stopIndex, err = startIndex(ctx, *data, ls.pool, ls.store, l, log); err != nil {
+		if idx, stopIndex, err = startIndex(ctx, *data, ls.pool, ls.store, log); err != nil {
 			return err
 		}
 		defer stopIndex()

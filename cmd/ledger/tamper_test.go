@@ -44,7 +44,7 @@ func serveRefuses(t *testing.T, bin, want string, args ...string) {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...).CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), want) {
-		t.Fatalf("ledger serve over a tampered state: %v, want exit status 1 saying %q\n%s", err, want, out)
+		t.Fatalf("ledger serve %s: %v, want exit status 1 saying %q\n%s", strings.Join(args, " "), err, want, out)
 	}
 }
 
