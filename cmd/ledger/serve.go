@@ -31,6 +31,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger/hold"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
 	"github.com/ledger-dev/ledger/ledger/keyindex"
+	"github.com/ledger-dev/ledger/ledger/scrub"
 	"github.com/ledger-dev/ledger/ledger/storage/posix"
 	"github.com/ledger-dev/ledger/ledger/storage/postgres"
 	"github.com/ledger-dev/ledger/tiles"
@@ -48,6 +49,8 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	maxBodyMemory := fs.Int64("max-body-memory", 128<<20, "bytes of append bodies read at once, over all requests; past it appends get 503 (at least --max-body)")
 	maxConns := fs.Int("max-connections", 0, "connections served at once; more wait to be accepted (default: the open-file limit less 1024 kept for storage, at least 64)")
 	readTimeout := fs.Duration("read-timeout", time.Minute, "longest a client may take to send a request, headers and body")
+	scrubEvery := fs.Duration("scrub-interval", 24*time.Hour, "start a background check of every stored bundle and tile against the committed tree this often (0: never)")
+	scrubRate := fs.Float64("scrub-rate", 100, "bundles (256 entries each, with their tiles) the background check reads a second")
 	writeTimeout := fs.Duration("write-timeout", 2*time.Minute, "longest an answer may take, from the end of its request (exports are exempt); above the 30 s a wait=published|cosigned append may wait")
 	debugAddr := fs.String("debug-listen", "", "serve Go's /debug/pprof/ profiles on this address (off by default)")
 	policyFile := fs.String("witness-policy", "", "C2SP tlog-policy naming the witnesses (with URLs) and the quorum")
@@ -131,12 +134,28 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		}
 		defer stopIndex()
 	}
+	var integrity *scrub.Scrubber
+	if *scrubEvery > 0 {
+		sm := scrub.NewMetrics()
+		if err := sm.Register(reg); err != nil {
+			return err
+		}
+		integrity, err = scrub.New(scrub.Config{Tiles: ls.store, Interval: *scrubEvery, Rate: *scrubRate, Logger: log, Metrics: sm,
+			Tree: func() tiles.Checkpoint {
+				st := l.Committed()
+				return tiles.Checkpoint{Origin: l.Origin(), Size: st.Size, Hash: st.Root}
+			}})
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		go integrity.Run(ctx)
+	}
 	api, err := httpapi.New(httpapi.Config{
 		Ledger: l, Tiles: ls.store, Index: idx, MaxBodyBytes: *maxBody, MaxBodyMemory: *maxBodyMemory, Logger: log,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Limits:  conf.eventLimits(), Redactor: event.NewRedactor(append(slices.Clone(event.DefaultRedactKeys), conf.RedactKeys...)),
 		Access: keyring, PublicEntries: *publicEntries, RateLimit: conf.RateLimit,
-		Holds: hold.Open(filepath.Join(*data, hold.FileName)),
+		Holds: hold.Open(filepath.Join(*data, hold.FileName)), Integrity: integrityCheck(integrity),
 	})
 	if err != nil {
 		return err
@@ -297,6 +316,14 @@ func openKey(data, keyFile, origin string, stdout io.Writer) (note.Signer, strin
 		return nil, "", fmt.Errorf("couldn't read the vkey beside the key: %w", err)
 	}
 	return signer, string(trimNewline(vkey)), nil
+}
+
+// integrityCheck returns s as httpapi's Integrity, nil (no check) if s is.
+func integrityCheck(s *scrub.Scrubber) interface{ Check(tiles.Tile) error } {
+	if s == nil {
+		return nil
+	}
+	return s
 }
 
 // defaultMaxConnections is the open-file limit less 1024 descriptors kept

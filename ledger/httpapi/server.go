@@ -80,6 +80,13 @@ type Config struct {
 	// Mounts are handlers served beside the API, under its authentication,
 	// audited access and error mapping (see Mount). Default none.
 	Mounts []Mount
+	// Integrity, if set, vets every tile and bundle before it is read for
+	// an answer (tiles, events, proofs): one it refuses is answered with
+	// its error, 503 when that wraps tiles.ErrTampered. The background
+	// scrub (scrub.Scrubber) is one.
+	Integrity interface {
+		Check(t tiles.Tile) error
+	}
 }
 
 // Server serves the ledger's HTTP API.
@@ -127,7 +134,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	cfg.Tiles = storageTiles{cfg.Tiles}
+	cfg.Tiles = storageTiles{r: cfg.Tiles, integrity: cfg.Integrity}
 	if cfg.Index != nil {
 		cfg.Index = storageIndex{cfg.Index}
 	}
