@@ -226,10 +226,7 @@ func TestCrashRecovery(t *testing.T) {
 func TestCrashRecoveryPostgres(t *testing.T) {
 	ledgerBin, verifierBin, _ := buildBinaries(t)
 	dsn := pgtest.New(t)
-	key := filepath.Join(t.TempDir(), "log.key")
-	if out, err := exec.Command(ledgerBin, "keygen", "--origin", "example.com/pg-crash", "--key", key).CombinedOutput(); err != nil {
-		t.Fatalf("keygen: %v\n%s", err, out)
-	}
+	key := newLogKey(t, ledgerBin, "example.com/pg-crash")
 	argsFor := func() []string {
 		return []string{"--data", t.TempDir(), "--key", key, "--postgres", dsn, "--publish-interval", "20ms"}
 	}

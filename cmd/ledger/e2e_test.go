@@ -44,6 +44,17 @@ func buildBinaries(t *testing.T) (ledgerBin, verifierBin, witnessBin string) {
 	return filepath.Join(binDir, "ledger"), filepath.Join(binDir, "verifier"), filepath.Join(binDir, "witness")
 }
 
+// newLogKey runs `ledger keygen` for origin into a temporary directory and
+// returns the key file's path.
+func newLogKey(t *testing.T, ledgerBin, origin string) string {
+	t.Helper()
+	key := filepath.Join(t.TempDir(), "log.key")
+	if out, err := exec.Command(ledgerBin, "keygen", "--origin", origin, "--key", key).CombinedOutput(); err != nil {
+		t.Fatalf("keygen: %v\n%s", err, out)
+	}
+	return key
+}
+
 // server is a running `ledger serve` process.
 type server struct {
 	cmd  *exec.Cmd

@@ -2,7 +2,6 @@ package main_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -71,7 +70,7 @@ func waitIndexed(t *testing.T, url string, n int) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatal(fmt.Sprintf("the query index holds %d of %d events after 10 s (%v)", len(page.Events), n, err))
+			t.Fatalf("the query index holds %d of %d events after 10 s (%v)", len(page.Events), n, err)
 		}
 	}
 }

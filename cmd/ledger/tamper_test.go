@@ -89,10 +89,7 @@ func TestTamperedCheckpointRefused(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		dsn := pgtest.New(t)
-		key := filepath.Join(t.TempDir(), "log.key")
-		if out, err := exec.Command(ledgerBin, "keygen", "--origin", "example.com/pg-tamper", "--key", key).CombinedOutput(); err != nil {
-			t.Fatalf("keygen: %v\n%s", err, out)
-		}
+		key := newLogKey(t, ledgerBin, "example.com/pg-tamper")
 		args := []string{"--data", t.TempDir(), "--key", key, "--postgres", dsn}
 		s := startServer(t, ledgerBin, args...)
 		appendSome(t, s.url, "e", 40)

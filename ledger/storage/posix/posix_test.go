@@ -49,25 +49,7 @@ func TestOneWriter(t *testing.T) {
 // a DirFetcher over it audits the log.
 func TestStaticLayout(t *testing.T) {
 	dir := t.TempDir()
-	s, err := posix.Open(t.Context(), posix.Config{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	signer, vkey := storagetest.NewSigner(t, "example.com/posix")
-	l := storagetest.NewLedger(t, s, storagetest.NewMemoryKeys(), signer)
-	// 70000 entries: the tlog-tiles example with full and partial tiles on
-	// three levels.
-	var batch []ledger.Entry
-	for i := range 70000 {
-		batch = append(batch, ledger.Entry{Leaf: []byte{byte(i), byte(i >> 8), byte(i >> 16)}})
-	}
-	if _, err := l.Append(t.Context(), batch); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Close(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	vkey := fill70000(t, dir, "example.com/posix")
 	for _, p := range []string{"checkpoint", "tile/0/272", "tile/0/273.p/112",
 		"tile/1/000", "tile/1/001.p/17", "tile/2/000.p/1", "tile/entries/272", "tile/entries/273.p/112"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
@@ -111,23 +93,7 @@ func TestStaticLayout(t *testing.T) {
 // keeping every committed file, and that the log still audits.
 func TestLeftoversRemoved(t *testing.T) {
 	dir := t.TempDir()
-	s, err := posix.Open(t.Context(), posix.Config{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, vkey := storagetest.NewSigner(t, "example.com/leftovers")
-	l := storagetest.NewLedger(t, s, storagetest.NewMemoryKeys(), signer)
-	var batch []ledger.Entry
-	for i := range 70000 {
-		batch = append(batch, ledger.Entry{Leaf: []byte{byte(i), byte(i >> 8), byte(i >> 16)}})
-	}
-	if _, err := l.Append(t.Context(), batch); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Close(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
+	vkey := fill70000(t, dir, "example.com/leftovers")
 	var committed []string
 	filepath.WalkDir(filepath.Join(dir, "tile"), func(p string, d os.DirEntry, err error) error {
 		if err == nil && !d.IsDir() {
@@ -147,7 +113,7 @@ func TestLeftoversRemoved(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	s, err = posix.Open(t.Context(), posix.Config{Dir: dir})
+	s, err := posix.Open(t.Context(), posix.Config{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,4 +137,29 @@ func TestLeftoversRemoved(t *testing.T) {
 	if err := tiles.Audit(t.Context(), tiles.DirFetcher(dir), sc.Checkpoint, tiles.AuditOptions{}); err != nil {
 		t.Fatalf("audit after removing the leftovers: %v", err)
 	}
+}
+
+// fill70000 appends 70000 entries to a posix log in dir, closes it and
+// returns its vkey: the tlog-tiles example, with full and partial tiles on
+// three levels.
+func fill70000(t *testing.T, dir, origin string) string {
+	t.Helper()
+	s, err := posix.Open(t.Context(), posix.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	signer, vkey := storagetest.NewSigner(t, origin)
+	l := storagetest.NewLedger(t, s, storagetest.NewMemoryKeys(), signer)
+	var batch []ledger.Entry
+	for i := range 70000 {
+		batch = append(batch, ledger.Entry{Leaf: []byte{byte(i), byte(i >> 8), byte(i >> 16)}})
+	}
+	if _, err := l.Append(t.Context(), batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return vkey
 }
