@@ -40,8 +40,8 @@ Stop any server of DIR first.
 
 // cmdBenchFill runs `ledger bench fill`.
 func cmdBenchFill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench fill", stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, fillUsage); fs.PrintDefaults() }
+	fs := newFlags("bench fill")
+	fs.Usage = usageText(fs, fillUsage)
 	var c fillConfig
 	fs.StringVar(&c.data, "data", "", "data directory, as for serve: the log is DIR/log, the key DIR/log.key (created if absent)")
 	fs.Uint64Var(&c.entries, "entries", 0, "fill the log up to this many entries")

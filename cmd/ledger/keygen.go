@@ -14,7 +14,7 @@ import (
 )
 
 func cmdKeygen(_ context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("keygen", stderr)
+	fs := newFlags("keygen")
 	origin := fs.String("origin", "", "the log's origin, e.g. audit.example.com/prod (also the key name)")
 	keyFile := fs.String("key", "", "where to write the private key; the vkey goes to FILE.pub")
 	if err := parseFlags(fs, args); err != nil {

@@ -35,7 +35,7 @@ import (
 )
 
 func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("serve", stderr)
+	fs := newFlags("serve")
 	data := fs.String("data", "", "data directory; the tile log is DIR/log, servable by any static web server")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
 	keyFile := fs.String("key", "", "log private key (default DIR/log.key, created on first start)")
@@ -49,7 +49,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	noIndex := fs.Bool("no-index", false, "keep no query index: appends get its CPU; queries, reports and exports answer 404")
 	pgURL := fs.String("postgres", "", "PostgreSQL connection URL: keep the log in that database instead of DIR/log (several instances may share it)")
 	configFile := fs.String("config", "", "YAML configuration file: tokens, redaction keys, limits, rate limit, TLS (docs/access.md)")
-	tokenFile := fs.String("tokens", "", "token file of `ledger token create` (default DIR/tokens.json); with neither it nor tokens in --config, the API is open to anyone")
+	tokenFile := fs.String("tokens", "", "the token file that 'ledger token create' writes (default DIR/tokens.json); with neither it nor tokens in --config, the API is open to anyone")
 	publicEntries := fs.Bool("public-entries", false, "serve entry bundles (the events' contents) to anyone, not only to auditors")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
