@@ -75,10 +75,11 @@ func runFill(ctx context.Context, c fillConfig, stdout io.Writer, log *slog.Logg
 	if err := os.MkdirAll(c.data, 0o755); err != nil {
 		return err
 	}
-	signer, _, err := openKey(c.data, "", c.origin, stdout)
+	key, err := openKey(c.data, "", c.origin, true, stdout)
 	if err != nil {
 		return err
 	}
+	signer := key.signer
 	ls, err := openLogStorage(ctx, c.data, c.pgURL, log)
 	if err != nil {
 		return err

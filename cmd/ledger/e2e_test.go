@@ -46,17 +46,19 @@ func buildBinaries(t *testing.T) (ledgerBin, verifierBin, witnessBin string) {
 
 // server is a running `ledger serve` process.
 type server struct {
-	cmd  *exec.Cmd
-	url  string
-	vkey string
+	cmd    *exec.Cmd
+	url    string
+	vkey   string
+	banner []string // what it printed on standard output up to its vkey and address
 }
 
 var (
 	servingRe = regexp.MustCompile(`serving on (https?://\S+/)`)
-	vkeyRe    = regexp.MustCompile(`--vkey '([^']+)'`)
+	vkeyRe    = regexp.MustCompile(`^log vkey: (\S+)$`)
 )
 
-// startServer starts `ledger serve` and waits until it answers /healthz.
+// startServer starts `ledger serve --init` (a fresh data directory starts
+// a new log) and waits until it answers /healthz.
 func startServer(t *testing.T, bin string, args ...string) *server {
 	t.Helper()
 	return startServerWith(t, http.DefaultClient, bin, args...)
@@ -66,7 +68,14 @@ func startServer(t *testing.T, bin string, args ...string) *server {
 // trusts the server's certificate, for HTTPS).
 func startServerWith(t *testing.T, client *http.Client, bin string, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	return startLedger(t, client, bin, append([]string{"serve", "--init", "--listen", "127.0.0.1:0"}, args...)...)
+}
+
+// startLedger runs the ledger binary with args, exactly, and waits until
+// the server it starts answers /healthz.
+func startLedger(t *testing.T, client *http.Client, bin string, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -79,6 +88,7 @@ func startServerWith(t *testing.T, client *http.Client, bin string, args ...stri
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	sc := bufio.NewScanner(stdout)
 	for (s.url == "" || s.vkey == "") && sc.Scan() {
+		s.banner = append(s.banner, sc.Text())
 		if m := servingRe.FindStringSubmatch(sc.Text()); m != nil {
 			s.url = m[1]
 		}

@@ -38,8 +38,9 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	fs := newFlags("serve")
 	data := fs.String("data", "", "data directory; the tile log is DIR/log, servable by any static web server")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
-	keyFile := fs.String("key", "", "log private key (default DIR/log.key, created on first start)")
-	origin := fs.String("origin", "", "log origin for a key created on first start (default <hostname>/ledger)")
+	keyFile := fs.String("key", "", "log private key (default DIR/log.key)")
+	initLog := fs.Bool("init", false, "start a new log if DIR holds none: create DIR and its key DIR/log.key (without it, a DIR with no log is refused)")
+	origin := fs.String("origin", "", "log origin of the key --init creates (default <hostname>/ledger); with an existing key, must be its name")
 	publishEvery := fs.Duration("publish-interval", time.Second, "longest a committed checkpoint waits to be published")
 	maxPending := fs.Int("max-pending", 1<<18, "entries waiting to be sequenced before appends get 503")
 	maxBody := fs.Int64("max-body", 32<<20, "largest request body in bytes")
@@ -59,6 +60,20 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if *data == "" {
 		return fmt.Errorf("%w: --data is required", errUsage)
 	}
+	// Listen before anything is created in DIR, so that a wrong --listen
+	// or a port in use leaves nothing behind.
+	ln, err := listenTCP("--listen", *listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	var dln net.Listener
+	if *debugAddr != "" {
+		if dln, err = listenTCP("--debug-listen", *debugAddr); err != nil {
+			return err
+		}
+		defer dln.Close()
+	}
 	conf, err := loadConfig(*configFile)
 	if err != nil {
 		return err
@@ -76,7 +91,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		// environment still wins.
 		debug.SetGCPercent(400)
 	}
-	if err := os.MkdirAll(*data, 0o755); err != nil {
+	if err := dataDir(*data, *initLog); err != nil {
 		return err
 	}
 	keyring, err := access.NewKeyring(access.KeyringConfig{File: *tokenFile, Static: conf.Tokens, Logger: log})
@@ -84,10 +99,12 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	go keyring.Watch(ctx, time.Second)
-	signer, vkey, err := openKey(*data, *keyFile, *origin, stdout)
+	key, err := openKey(*data, *keyFile, *origin, *initLog, stdout)
 	if err != nil {
 		return err
 	}
+	warnKeyMode(key.path, stdout, log)
+	signer := key.signer
 	var policy *tiles.Policy
 	if *policyFile != "" {
 		b, err := os.ReadFile(*policyFile)
@@ -135,23 +152,16 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	if *debugAddr != "" {
-		dln, err := net.Listen("tcp", *debugAddr)
-		if err != nil {
-			return err
-		}
+	if dln != nil {
 		go http.Serve(dln, debugMux())
-	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return err
 	}
 	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	scheme := "http"
 	if *tlsCert != "" {
 		scheme = "https"
 	}
-	announce(stdout, log, scheme+"://"+ln.Addr().String()+"/", signer.Name(), vkey, *data, *tokenFile, keyring)
+	banner{url: scheme + "://" + ln.Addr().String() + "/", origin: signer.Name(), vkey: key.vkey,
+		policyFile: *policyFile, data: *data, tokenFile: *tokenFile}.announce(stdout, log, keyring)
 
 	errc := make(chan error, 1)
 	go func() {
@@ -171,19 +181,6 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	defer cancel()
 	srv.Shutdown(shutdownCtx)
 	return l.Close(shutdownCtx)
-}
-
-// announce prints where the ledger serves, the verifier command for it and
-// whether access control is on, and logs the same.
-func announce(stdout io.Writer, log *slog.Logger, url, origin, vkey, data, tokenFile string, keyring *access.Keyring) {
-	fmt.Fprintf(stdout, "ledger %s serving on %s\nverify it with:\n  verifier audit --log %s --vkey '%s'\n", origin, url, url, vkey)
-	if keyring.Enabled() {
-		fmt.Fprintf(stdout, "access control is on: %d tokens (%s)\n", len(keyring.Tokens()), tokenFile)
-	} else {
-		fmt.Fprintf(stdout, "access control is OFF: anyone can append and read; create a token (ledger token create --data %s --role admin) and restart to turn it on\n", data)
-		log.Warn("access control is off: no token file and no tokens in the configuration", "token_file", tokenFile)
-	}
-	log.Info("serving", "url", url, "origin", origin, "data", data, "access_control", keyring.Enabled())
 }
 
 // storage is what serve needs of a storage driver.
@@ -251,39 +248,36 @@ func (s *logStorage) Close() error {
 	return err
 }
 
-// openKey loads the log key from keyFile, or from DIR/log.key, creating the
-// latter on first start and printing its vkey.
-func openKey(data, keyFile, origin string, stdout io.Writer) (note.Signer, string, error) {
-	path := keyFile
-	if path == "" {
-		path = filepath.Join(data, "log.key")
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			if origin == "" {
-				host, err := os.Hostname()
-				if err != nil {
-					return nil, "", err
-				}
-				origin = host + "/ledger"
-			}
-			vkey, err := createKey(origin, path)
-			if err != nil {
-				return nil, "", err
-			}
-			fmt.Fprintf(stdout, "created log key %s\nlog vkey: %s\n", path, vkey)
-		}
+// listenTCP listens on addr, given as flag: an address that is not
+// host:port is a usage error, one that cannot be listened on a failure.
+func listenTCP(name, addr string) (net.Listener, error) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, fmt.Errorf("%w: %s %q is not a host:port address such as 127.0.0.1:8080 (%v)", errUsage, name, addr, err)
 	}
-	signer, err := loadSigner(path)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, "", err
+		return nil, fmt.Errorf("couldn't listen on %s %s (is another server using it?): %w", name, addr, err)
 	}
-	if origin != "" && origin != signer.Name() {
-		return nil, "", fmt.Errorf("%w: --origin %q does not match the key's name %q", errUsage, origin, signer.Name())
+	return ln, nil
+}
+
+// dataDir checks that the data directory exists, creating it with init: a
+// mistyped --data is refused instead of starting a new, empty log.
+func dataDir(data string, init bool) error {
+	if init {
+		return os.MkdirAll(data, 0o755)
 	}
-	vkey, err := os.ReadFile(path + ".pub")
+	st, err := os.Stat(data)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: no data directory %s: is --data right? To start a new log there, add --init (and --origin)", errUsage, data)
+	}
 	if err != nil {
-		return nil, "", fmt.Errorf("couldn't read the vkey beside the key: %w", err)
+		return err
 	}
-	return signer, string(trimNewline(vkey)), nil
+	if !st.IsDir() {
+		return fmt.Errorf("%w: --data %s is not a directory", errUsage, data)
+	}
+	return nil
 }
 
 // debugMux serves the pprof profiles, on their own listener so that they
@@ -294,11 +288,4 @@ func debugMux() *http.ServeMux {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
-}
-
-func trimNewline(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
