@@ -73,6 +73,11 @@ func (c *Config) validate() error {
 	case c.MaxPending < 0 || c.PublishInterval < 0 || c.MaxUnstoredKeys < 0:
 		return errors.New("ledger: Config.MaxPending, MaxUnstoredKeys and PublishInterval must not be negative")
 	}
+	if c.Witnesses != nil {
+		if err := CheckWitnessPolicy(c.Witnesses, c.Signer); err != nil {
+			return err
+		}
+	}
 	if _, own := c.Storage.(KeyStore); own && c.Keys != nil {
 		return errors.New("ledger: Config.Keys must be nil: the Storage keeps the key index itself")
 	} else if !own && c.Keys == nil {

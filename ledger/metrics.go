@@ -18,6 +18,8 @@ type Metrics struct {
 	quorum        prometheus.Gauge
 	pushbacks     prometheus.Counter
 	conflicts     prometheus.Counter
+	witnessUp     *prometheus.GaugeVec
+	witnessFails  *prometheus.CounterVec
 }
 
 // NewMetrics creates the ledger's metrics.
@@ -41,12 +43,16 @@ func NewMetrics() *Metrics {
 			Help: "Appends refused because too many entries were waiting."}),
 		conflicts: prometheus.NewCounter(prometheus.CounterOpts{Name: "ledger_sequencing_conflicts_total",
 			Help: "Flushes displaced by another instance's commit and sequenced again after it."}),
+		witnessUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ledger_witness_up",
+			Help: "1 if the witness cosigned the last checkpoint sent to it, 0 if not."}, []string{"witness"}),
+		witnessFails: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ledger_witness_failures_total",
+			Help: "Checkpoints a witness did not cosign (refused, unreachable or timed out)."}, []string{"witness"}),
 	}
 }
 
 // Register registers the metrics with r.
 func (m *Metrics) Register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.appended, m.flushes, m.flushEntries, m.pending, m.treeSize, m.publishedSize, m.quorum, m.pushbacks, m.conflicts} {
+	for _, c := range []prometheus.Collector{m.appended, m.flushes, m.flushEntries, m.pending, m.treeSize, m.publishedSize, m.quorum, m.pushbacks, m.conflicts, m.witnessUp, m.witnessFails} {
 		if err := r.Register(c); err != nil {
 			return err
 		}
@@ -101,4 +107,16 @@ func (m *Metrics) conflict() {
 	if m != nil {
 		m.conflicts.Inc()
 	}
+}
+
+func (m *Metrics) witnessRound(name string, ok bool) {
+	if m == nil {
+		return
+	}
+	if ok {
+		m.witnessUp.WithLabelValues(name).Set(1)
+		return
+	}
+	m.witnessUp.WithLabelValues(name).Set(0)
+	m.witnessFails.WithLabelValues(name).Inc()
 }

@@ -32,7 +32,7 @@ type publisher struct {
 func newPublisher(l *Ledger) *publisher {
 	p := &publisher{l: l, kick: make(chan struct{}, 1), quit: make(chan struct{}), changed: make(chan struct{})}
 	if l.cfg.Witnesses != nil {
-		p.cosigner = newCosigner(l.cfg.Witnesses, l.cfg.WitnessClient, tiles.HashTiles(l.cfg.Storage), l.log)
+		p.cosigner = newCosigner(&l.cfg, tiles.HashTiles(l.cfg.Storage), l.log)
 	}
 	return p
 }

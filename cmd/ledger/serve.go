@@ -114,6 +114,9 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		if policy, err = tiles.ParsePolicy(b); err != nil {
 			return fmt.Errorf("%w: %s: %v", errUsage, *policyFile, err)
 		}
+		if err := ledger.CheckWitnessPolicy(policy, signer); err != nil {
+			return fmt.Errorf("%w: --witness-policy %s: %v", errUsage, *policyFile, err)
+		}
 	}
 	ls, err := openLogStorage(ctx, *data, *pgURL, log)
 	if err != nil {
