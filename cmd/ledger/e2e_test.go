@@ -49,7 +49,8 @@ type server struct {
 	cmd    *exec.Cmd
 	url    string
 	vkey   string
-	banner []string // what it printed on standard output up to its vkey and address
+	banner []string       // what it printed on standard output up to its vkey and address
+	logs   *testLogWriter // its standard error
 }
 
 var (
@@ -75,16 +76,23 @@ func startServerWith(t *testing.T, client *http.Client, bin string, args ...stri
 // the server it starts answers /healthz.
 func startLedger(t *testing.T, client *http.Client, bin string, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	return startCmd(t, client, exec.Command(bin, args...))
+}
+
+// startCmd starts a prepared `ledger serve` command and waits until it
+// answers /healthz.
+func startCmd(t *testing.T, client *http.Client, cmd *exec.Cmd) *server {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = &testLogWriter{t: t}
+	logs := &testLogWriter{t: t}
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd}
+	s := &server{cmd: cmd, logs: logs}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	sc := bufio.NewScanner(stdout)
 	for (s.url == "" || s.vkey == "") && sc.Scan() {
@@ -115,20 +123,30 @@ func startLedger(t *testing.T, client *http.Client, bin string, args ...string) 
 	}
 }
 
-// testLogWriter routes a process's stderr to t.Logf while the test runs.
+// testLogWriter routes a process's stderr to t.Logf while the test runs,
+// and counts its error lines.
 type testLogWriter struct {
-	t    *testing.T
-	mu   sync.Mutex
-	done bool
+	t      *testing.T
+	mu     sync.Mutex
+	done   bool
+	errors int // lines logged at level ERROR
 }
 
 func (w *testLogWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.errors += bytes.Count(p, []byte(`"level":"ERROR"`))
 	if !w.done && testing.Verbose() {
 		w.t.Logf("server: %s", bytes.TrimSpace(p))
 	}
 	return len(p), nil
+}
+
+// errorLines returns how many error lines the process has logged so far.
+func (w *testLogWriter) errorLines() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.errors
 }
 
 // ack is what the ledger acknowledged for one event.

@@ -18,6 +18,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/net/netutil"
+	"golang.org/x/sys/unix"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -44,6 +46,10 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	publishEvery := fs.Duration("publish-interval", time.Second, "longest a committed checkpoint waits to be published")
 	maxPending := fs.Int("max-pending", 1<<18, "entries waiting to be sequenced before appends get 503")
 	maxBody := fs.Int64("max-body", 32<<20, "largest request body in bytes")
+	maxBodyMemory := fs.Int64("max-body-memory", 128<<20, "bytes of append bodies read at once, over all requests; past it appends get 503 (at least --max-body)")
+	maxConns := fs.Int("max-connections", 0, "connections served at once; more wait to be accepted (default: the open-file limit less 1024 kept for storage, at least 64)")
+	readTimeout := fs.Duration("read-timeout", time.Minute, "longest a client may take to send a request, headers and body")
+	writeTimeout := fs.Duration("write-timeout", 2*time.Minute, "longest an answer may take, from the end of its request (exports are exempt); above the 30 s a wait=published|cosigned append may wait")
 	debugAddr := fs.String("debug-listen", "", "serve Go's /debug/pprof/ profiles on this address (off by default)")
 	policyFile := fs.String("witness-policy", "", "C2SP tlog-policy naming the witnesses (with URLs) and the quorum")
 	witnessTimeout := fs.Duration("witness-timeout", 5*time.Second, "how long one round of cosigning may take")
@@ -146,7 +152,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		defer stopIndex()
 	}
 	api, err := httpapi.New(httpapi.Config{
-		Ledger: l, Tiles: ls.store, Index: idx, MaxBodyBytes: *maxBody, Logger: log,
+		Ledger: l, Tiles: ls.store, Index: idx, MaxBodyBytes: *maxBody, MaxBodyMemory: *maxBodyMemory, Logger: log,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Limits:  conf.eventLimits(), Redactor: event.NewRedactor(append(slices.Clone(event.DefaultRedactKeys), conf.RedactKeys...)),
 		Access: keyring, PublicEntries: *publicEntries, RateLimit: conf.RateLimit,
@@ -158,7 +164,14 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if dln != nil {
 		go http.Serve(dln, debugMux())
 	}
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	if *maxConns <= 0 {
+		*maxConns = defaultMaxConnections()
+	}
+	// Past the limit, connections wait in the kernel's accept queue rather
+	// than take the file descriptors storage needs (a flush opens files).
+	ln = netutil.LimitListener(ln, *maxConns)
+	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: *readTimeout,
+		WriteTimeout: *writeTimeout, IdleTimeout: 2 * time.Minute}
 	scheme := "http"
 	if *tlsCert != "" {
 		scheme = "https"
@@ -281,6 +294,16 @@ func dataDir(data string, init bool) error {
 		return fmt.Errorf("%w: --data %s is not a directory", errUsage, data)
 	}
 	return nil
+}
+
+// defaultMaxConnections is the open-file limit less 1024 descriptors kept
+// for storage and the indexes, and at least 64.
+func defaultMaxConnections() int {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<20 {
+		return 1 << 16
+	}
+	return max(64, int(lim.Cur)-1024)
 }
 
 // debugMux serves the pprof profiles, on their own listener so that they

@@ -39,8 +39,14 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("%w: wait=cosigned needs witnesses, and this ledger has no witness policy", errBadRequest))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	br := &budgetReader{r: http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), sem: s.bodies}
+	defer br.release()
+	body, err := io.ReadAll(br)
 	var tooLarge *http.MaxBytesError
+	if errors.Is(err, errBodyBudget) {
+		s.writeError(w, r, err)
+		return
+	}
 	if errors.As(err, &tooLarge) {
 		s.writeError(w, r, fmt.Errorf("%w: the limit is %d bytes", errTooLarge, s.cfg.MaxBodyBytes))
 		return
@@ -55,6 +61,7 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	results, err := s.cfg.Ledger.Append(r.Context(), ledgerEntries(batch.Entries))
+	br.release() // the entries are committed: what waits now is small
 	if kc := (*ledger.KeyConflictError)(nil); errors.As(err, &kc) {
 		err = fmt.Errorf("event id %q: %w; nothing was appended", batch.Entries[kc.Entry].ID, err)
 	}
