@@ -56,11 +56,12 @@ async function route() {
 
 function showNav(can, s) {
   const link = (to, label) => h("a", { href: "#/" + to, id: "nav-" + to }, label);
-  nav.replaceChildren(
+  nav.replaceChildren(...[
     can.find && link("find", "Find"), can.find && link("look", "Activity"), link("health", "Health"),
     can.holds && link("holds", "Legal holds"), link("trust", "Trust"),
-    h("span", { class: "who", id: "who" }, s.access_control ? `${s.token.role}${s.token.tenant ? " of " + s.token.tenant : ""} ${s.token.name || s.token.id}` : "open ledger (no access control)"),
-    s.access_control && h("button", { type: "button", id: "sign-out", onclick: () => { token.clear(); go("signin"); } }, "Sign out"));
+    h("span", { class: "who", id: "who" }, s.access_control ? `${s.token.role}${s.token.tenant ? " of tenant " + s.token.tenant : ""} · ${s.token.name || "token " + s.token.id}` : "open ledger (no access control)"),
+    s.access_control && h("button", { type: "button", id: "sign-out", onclick: () => { token.clear(); go("signin"); } }, "Sign out"),
+  ].filter(Boolean));
 }
 
 function signIn(view, problem) {

@@ -23,7 +23,7 @@ export async function findView(main, params, can, go) {
     }, "Download evidence package (.tar)"), " ", status));
   }
   const q = withoutCursor(params);
-  q.set("limit", PAGE);
+  q.set("limit", params.get("limit") || PAGE);
   if (params.get("cursor")) q.set("cursor", params.get("cursor"));
   const res = await getJSON("v1/events?" + q);
   main.append(h("p", { class: "note", id: "result-summary" },
