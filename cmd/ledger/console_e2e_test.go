@@ -113,7 +113,7 @@ func (tp *tamperer) alterCheckpoint(mode string, b []byte, inProof bool) []byte 
 
 // page drives one Chromium tab.
 type page struct {
-	t   *testing.T
+	t   testing.TB
 	ctx context.Context
 }
 
@@ -225,8 +225,10 @@ func TestConsoleE2E(t *testing.T) {
 			} else if i%7 == 4 {
 				result = "denied"
 			}
-			fmt.Fprintf(&body, `{"tenant_id":%q,"event_type":"document.read","action":"read","actor":{"id":"user-%d","type":"user"},"resource":{"type":"document","id":"doc-%d"},"result":%q}`+"\n",
-				[]string{"a", "b"}[i%2], i%4, i, result)
+			// Spread over the past 28 days, for the charts.
+			ts := time.Now().Add(-time.Duration(40-i) * 17 * time.Hour).UTC().Format(time.RFC3339)
+			fmt.Fprintf(&body, `{"timestamp":%q,"tenant_id":%q,"event_type":"document.read","action":"read","actor":{"id":"user-%d","type":"user"},"resource":{"type":"document","id":"doc-%d"},"result":%q}`+"\n",
+				ts, []string{"a", "b"}[i%2], i%4, i, result)
 		}
 		req, _ := http.NewRequest("POST", srv.url+"v1/events?wait=cosigned", strings.NewReader(body.String()))
 		req.Header.Set("Authorization", "Bearer "+writer)

@@ -23,7 +23,7 @@ var (
 	buildErr  error
 )
 
-func buildBinaries(t *testing.T) (ledgerBin, verifierBin, witnessBin string) {
+func buildBinaries(t testing.TB) (ledgerBin, verifierBin, witnessBin string) {
 	t.Helper()
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "ledger-e2e-")
@@ -57,14 +57,14 @@ var (
 )
 
 // startServer starts `ledger serve` and waits until it answers /healthz.
-func startServer(t *testing.T, bin string, args ...string) *server {
+func startServer(t testing.TB, bin string, args ...string) *server {
 	t.Helper()
 	return startServerWith(t, http.DefaultClient, bin, args...)
 }
 
 // startServerWith is startServer checking health with client (one that
 // trusts the server's certificate, for HTTPS).
-func startServerWith(t *testing.T, client *http.Client, bin string, args ...string) *server {
+func startServerWith(t testing.TB, client *http.Client, bin string, args ...string) *server {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	stdout, err := cmd.StdoutPipe()
@@ -107,7 +107,7 @@ func startServerWith(t *testing.T, client *http.Client, bin string, args ...stri
 
 // testLogWriter routes a process's stderr to t.Logf while the test runs.
 type testLogWriter struct {
-	t    *testing.T
+	t    testing.TB
 	mu   sync.Mutex
 	done bool
 }

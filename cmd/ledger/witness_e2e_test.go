@@ -59,7 +59,7 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func runCmd(t *testing.T, bin string, args ...string) (string, int) {
+func runCmd(t testing.TB, bin string, args ...string) (string, int) {
 	t.Helper()
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	code := 0

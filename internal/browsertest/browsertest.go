@@ -20,7 +20,7 @@ var candidates = []string{"chromium", "chromium-browser", "google-chrome", "goog
 // context for chromedp actions in its first tab, ended after timeout or
 // with the test. Chromium is $LEDGER_CHROMIUM if set, else the first of
 // chromium, chromium-browser, google-chrome on PATH.
-func New(t *testing.T, timeout time.Duration) context.Context {
+func New(t testing.TB, timeout time.Duration) context.Context {
 	t.Helper()
 	bin := os.Getenv("LEDGER_CHROMIUM")
 	for _, c := range candidates {

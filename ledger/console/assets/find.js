@@ -47,6 +47,7 @@ export async function findView(main, params, can, go) {
     nav.append(h("a", { href: "#/find?" + next, id: "next-page" }, "older →"));
   }
   main.append(nav);
+  performance.mark("first-result"); // read by BenchmarkConsole
 }
 
 function withoutCursor(params) {
@@ -77,6 +78,7 @@ export async function eventView(main, index) {
   checks.replaceChildren(h("h2", {}, "Verification"), alarm ? alarmBox(alarm) : "", checkLines(lines),
     h("p", { class: "verdict " + (lines.every((l) => l.status !== "fail") ? "ok" : "fail"), id: "verdict" },
       lines.every((l) => l.status !== "fail") ? "verified: this event is in the log the pinned key signs" : "NOT verified"));
+  performance.mark("verified"); // read by BenchmarkConsole
 }
 
 // verifyEvent checks the leaf, the server's decoding of it, the receipt's

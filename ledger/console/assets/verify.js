@@ -260,6 +260,7 @@ export class TileHashes {
     this.size = size;
     this.get = get;
     this.tiles = new Map();
+    this.nodes = new Map();
   }
 
   async tile(level, index) {
@@ -278,6 +279,12 @@ export class TileHashes {
   // node returns the hash of the complete subtree of 2^h leaves at index i
   // (leaves [i·2^h, (i+1)·2^h)).
   async node(h, i) {
+    const key = `${h}/${i}`;
+    if (!this.nodes.has(key)) this.nodes.set(key, this.hashNode(h, i));
+    return this.nodes.get(key);
+  }
+
+  async hashNode(h, i) {
     const level = Math.floor(h / 8), r = h % 8;
     const first = i * 2 ** r; // first node at level 8·level
     const t = await this.tile(level, Math.floor(first / 256));
