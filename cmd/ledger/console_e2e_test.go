@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -23,16 +24,19 @@ import (
 
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/ledger-dev/ledger/internal/browsertest"
 	"github.com/ledger-dev/ledger/ledger/access"
+	"github.com/ledger-dev/ledger/tiles"
 )
 
 // tamperer is a real HTTP proxy in front of a real ledger that alters what
 // the ledger serves, as a compromised server or a man in the middle would.
 type tamperer struct {
-	mode atomic.Value // "", "bundle", "checkpoint" or "rollback"
-	old  []byte       // the checkpoint served in "rollback" mode
+	mode   atomic.Value // "", "bundle", "checkpoint", "rollback" or "fork"
+	old    []byte       // the checkpoint served in "rollback" mode
+	forged []byte       // the checkpoint served in "fork" mode
 }
 
 var (
@@ -45,12 +49,11 @@ func (tp *tamperer) handler(t *testing.T, target string) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := httputil.NewSingleHostReverseProxy(u)
-	director := p.Director
-	p.Director = func(r *http.Request) {
-		director(r)
-		r.Header.Del("Accept-Encoding") // the proxy edits plain bytes
-	}
+	p := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.SetURL(u)
+		r.Out.Host = r.In.Host
+		r.Out.Header.Del("Accept-Encoding") // the proxy edits plain bytes
+	}}
 	p.ModifyResponse = func(resp *http.Response) error {
 		mode, _ := tp.mode.Load().(string)
 		if mode == "" || resp.StatusCode != http.StatusOK {
@@ -103,8 +106,11 @@ func (tp *tamperer) alterCheckpoint(mode string, b []byte, inProof bool) []byte 
 		i := bytes.Index(b, []byte("\n\n"))
 		head, cp = b[:i+2], b[i+2:]
 	}
-	if mode == "rollback" {
+	switch mode {
+	case "rollback":
 		return append(head, tp.old...)
+	case "fork":
+		return append(head, tp.forged...)
 	}
 	lines := bytes.SplitN(cp, []byte("\n"), 4)
 	lines[2] = []byte(base64.StdEncoding.EncodeToString(make([]byte, 32)))
@@ -191,16 +197,11 @@ func TestConsoleE2E(t *testing.T) {
 	ledgerBin, verifierBin, witnessBin := buildBinaries(t)
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	logKey := filepath.Join(dir, "log.key")
-	out, code := runCmd(t, ledgerBin, "keygen", "--origin", "example.com/console", "--key", logKey)
-	if code != 0 {
-		t.Fatalf("ledger keygen: %s", out)
-	}
-	logVKey := strings.TrimSpace(out)
+	logKey, logVKey := newLogKey(t, ledgerBin, dir, "example.com/console")
 	logsFile := filepath.Join(dir, "logs")
 	os.WriteFile(logsFile, []byte("log "+logVKey+"\n"), 0o644)
 	wkey := filepath.Join(dir, "w0.key")
-	out, code = runCmd(t, witnessBin, "keygen", "--name", "w0.example.com", "--key", wkey)
+	out, code := runCmd(t, witnessBin, "keygen", "--name", "w0.example.com", "--key", wkey)
 	if code != 0 {
 		t.Fatalf("witness keygen: %s", out)
 	}
@@ -341,7 +342,12 @@ func TestConsoleE2E(t *testing.T) {
 		{"bundle", "inclusion", "the entry or its proof was altered"},
 		{"checkpoint", "checkpoint signature", "does not verify"},
 		{"rollback", "consistency", "ROLLBACK"},
+		{"fork", "consistency", "FORK"},
 	} {
+		if c.mode == "fork" {
+			// The size this browser verified last, with another root.
+			tp.forged = forge(t, logKey, wkey, p.eval(`JSON.parse(localStorage.getItem("ledger-console.state")).size`))
+		}
 		tp.mode.Store(c.mode)
 		index := 12 + 2*i // tenant a, result success
 		p.show(fmt.Sprintf("#/event/%d", index), `document.querySelector("#verdict")`)
@@ -353,12 +359,16 @@ func TestConsoleE2E(t *testing.T) {
 		}) {
 			t.Errorf("%s: no failing %q line saying %q in %q", c.mode, c.check, c.reason, lines)
 		}
-		if c.mode == "rollback" {
+		if c.mode == "rollback" || c.mode == "fork" {
 			var alarm string
 			json.Unmarshal([]byte(p.eval(`document.querySelector("#alarm")?.innerText ?? ""`)), &alarm)
-			if !strings.Contains(alarm, "rolled back") || !strings.Contains(alarm, string(tp.old[:len(tp.old)-1])) || strings.Count(alarm, "example.com/console") < 4 {
-				t.Errorf("rollback alarm %s does not show both checkpoints", alarm)
+			shown := map[string][]byte{"rollback": tp.old, "fork": tp.forged}[c.mode]
+			if !strings.Contains(alarm, map[string]string{"rollback": "rolled back", "fork": "forked"}[c.mode]) ||
+				!strings.Contains(alarm, string(bytes.TrimSpace(shown))) || strings.Count(alarm, "example.com/console") < 4 {
+				t.Errorf("%s alarm %s does not show both checkpoints", c.mode, alarm)
 			}
+		}
+		if c.mode == "rollback" {
 			p.screenshot("alarm")
 		}
 	}
@@ -434,6 +444,35 @@ func TestConsoleE2E(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#hold-form button")))
 	p.waitFor(`document.querySelector("[data-testid=holds]")?.innerText.includes("case 2026-17")`)
 	p.screenshot("holds")
+}
+
+// forge signs, with the log's and the witness's own private keys (as a
+// server that holds them could), a checkpoint of the given size whose root
+// is not the log's: a fork.
+func forge(t *testing.T, logKey, witnessKey, size string) []byte {
+	t.Helper()
+	read := func(f string) string {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	logSigner, err := note.NewSigner(read(logKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cosigner, err := tiles.NewCosignatureSigner(read(witnessKey), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := sha256.Sum256([]byte("another tree"))
+	body := fmt.Sprintf("%s\n%s\n%s\n", logSigner.Name(), size, base64.StdEncoding.EncodeToString(root[:]))
+	cp, err := note.Sign(&note.Note{Text: body}, logSigner, cosigner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cp
 }
 
 // untarDownload waits for the console's .tar in dir, unpacks it there and

@@ -52,18 +52,21 @@ function withParam(params, k, val) {
   return q;
 }
 
-// chart draws counts per bucket as SVG bars.
+// chart draws counts per bucket as SVG bars, the window's ends below.
 function chart(title, counts, since, width, cls) {
-  const W = 300, H = 120, max = Math.max(1, ...counts), bw = W / counts.length;
+  const W = 300, H = 120, base = H - 14, max = Math.max(1, ...counts), bw = W / counts.length;
+  const day = (t) => new Date(t).toISOString().slice(0, 10);
   const bars = counts.map((c, i) => {
-    const bh = (c / max) * (H - 20);
-    const r = svg("rect", { x: i * bw + 1, y: H - bh, width: Math.max(1, bw - 2), height: bh, class: "bar " + cls });
+    const bh = (c / max) * (base - 20);
+    const r = svg("rect", { x: i * bw + 1, y: base - bh, width: Math.max(1, bw - 2), height: bh, class: "bar " + cls });
     r.append(svg("title", {}, `${new Date(since + i * width).toISOString()}: ${c}`));
     return r;
   });
   return h("figure", { class: "chart", "data-testid": "chart-" + cls },
     svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title },
-      ...bars, svg("text", { x: 2, y: 12, class: "axis" }, `max ${max}`)),
+      ...bars, svg("text", { x: 2, y: 12, class: "axis" }, `max ${max}`),
+      svg("text", { x: 2, y: H - 2, class: "axis" }, day(since)),
+      svg("text", { x: W - 2, y: H - 2, class: "axis", "text-anchor": "end" }, day(since + width * counts.length))),
     h("figcaption", {}, `${title}: ${counts.reduce((a, b) => a + b, 0)}`));
 }
 
