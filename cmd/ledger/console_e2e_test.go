@@ -252,6 +252,12 @@ func TestConsoleE2E(t *testing.T) {
 	defer proxy.Close()
 
 	p := page{t: t, ctx: browsertest.New(t, 50*time.Second)}
+	problems := browsertest.Problems(p.ctx)
+	defer func() {
+		for _, pr := range problems() {
+			t.Errorf("the page reported: %s", pr)
+		}
+	}()
 	os.MkdirAll(filepath.Join("..", "..", "docs", "console"), 0o755)
 
 	// GET / leads to the console's sign-in; the auditor signs in and pins

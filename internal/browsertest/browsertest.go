@@ -7,6 +7,8 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -60,4 +62,31 @@ func New(t testing.TB, timeout time.Duration) context.Context {
 	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
 	t.Cleanup(cancelTimeout)
 	return ctx
+}
+
+// Problems collects, from the call on, what the page in ctx reports as
+// wrong: uncaught exceptions and unhandled rejections, and errors of the
+// browser's log other than failed requests (which tests provoke), such as a
+// Content-Security-Policy violation. The func returns them so far.
+func Problems(ctx context.Context) func() []string {
+	var mu sync.Mutex
+	var found []string
+	messages := chromedp.Console(ctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			if m.IsException() || (m.Type == "error" && m.Source != "network") {
+				mu.Lock()
+				found = append(found, m.String())
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(found)
+	}
 }

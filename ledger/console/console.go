@@ -31,7 +31,7 @@ var assets embed.FS
 
 // contentSecurityPolicy allows the page its own scripts, styles and API
 // and nothing else: no inline script or style, no other origin, no frames.
-const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 // Config configures the console's handler.
