@@ -251,7 +251,7 @@ func TestConsoleE2E(t *testing.T) {
 	proxy := httptest.NewServer(tp.handler(t, strings.TrimSuffix(srv.url, "/")))
 	defer proxy.Close()
 
-	p := page{t: t, ctx: browsertest.New(t, 50*time.Second)}
+	p := page{t: t, ctx: browsertest.New(t, 2*time.Minute)}
 	problems := browsertest.Problems(p.ctx)
 	defer func() {
 		for _, pr := range problems() {
@@ -316,6 +316,14 @@ func TestConsoleE2E(t *testing.T) {
 	}
 	p.screenshot("event")
 	p.show("#/look?split=actor", `document.querySelector("[data-testid=split]")`)
+	var captions []string
+	json.Unmarshal([]byte(p.eval(`[...document.querySelectorAll(".chart figcaption")].map((c) => c.textContent)`)), &captions)
+	if len(captions) != 3 || !strings.HasPrefix(captions[0], "Events: ") || captions[1] != "Failures: 8" || captions[2] != "Denials: 5" {
+		t.Errorf("activity charts: %q, want the events, 8 failures and 5 denials", captions)
+	}
+	if row := p.eval(`[...document.querySelectorAll("[data-testid=split] tr")].find((r) => r.cells[0].textContent === "user:user-3")?.innerText`); row != `"user:user-3\t10\t2\t2"` {
+		t.Errorf("activity split by actor, user-3: %s, want 10 events, 2 failures, 2 denials", row)
+	}
 	p.screenshot("activity")
 	p.show("#/health", `document.querySelector("#view h1")?.textContent === "Log health" && document.querySelector("li.check")`)
 	for _, l := range p.checks() {
@@ -437,6 +445,13 @@ func TestConsoleE2E(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no audit.accessed events %q among the reader's: %v", missing, seen)
 		}
+	}
+
+	// A writer sees no events; the health page is its home.
+	p.do(chromedp.Click(chromedp.CSS("#sign-out")))
+	p.signIn(writer, `document.querySelector("#view h1")?.textContent === "Log health"`)
+	if p.eval(`!!document.querySelector("#nav-find") || !!document.querySelector("#nav-holds")`) != "false" {
+		t.Error("the writer is offered Find or Legal holds")
 	}
 
 	// An admin sees no events, and places a legal hold.

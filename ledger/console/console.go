@@ -120,12 +120,13 @@ func writeJSON(w http.ResponseWriter, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// RedirectRoot answers GET / with a redirect to the console, and passes
-// every other request to next: a person who opens the ledger's address in
-// a browser finds the console instead of a 404.
+// RedirectRoot answers GET / (and GET /console, without its slash) with a
+// redirect to the console, and passes every other request to next: a
+// person who opens the ledger's address in a browser finds the console
+// instead of a 404.
 func RedirectRoot(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		if (r.URL.Path == "/" || r.URL.Path == strings.TrimSuffix(Path, "/")) && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			http.Redirect(w, r, Path, http.StatusFound)
 			return
 		}

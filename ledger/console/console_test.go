@@ -97,8 +97,10 @@ func TestAssets(t *testing.T) {
 func TestRedirectRoot(t *testing.T) {
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
 	h := RedirectRoot(next)
-	if resp, _ := get(t, h, "/"); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != Path {
-		t.Errorf("GET /: %s to %q, want a redirect to %s", resp.Status, resp.Header.Get("Location"), Path)
+	for _, path := range []string{"/", "/console"} {
+		if resp, _ := get(t, h, path); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != Path {
+			t.Errorf("GET %s: %s to %q, want a redirect to %s", path, resp.Status, resp.Header.Get("Location"), Path)
+		}
 	}
 	if resp, _ := get(t, h, "/checkpoint"); resp.StatusCode != http.StatusTeapot {
 		t.Errorf("GET /checkpoint: %s, want it passed on", resp.Status)
