@@ -50,9 +50,11 @@ export async function findView(main, params, can, go) {
   performance.mark("first-result"); // read by BenchmarkConsole
 }
 
+// withoutCursor is the query's filters: no page position.
 function withoutCursor(params) {
   const q = new URLSearchParams(params);
   q.delete("cursor");
+  q.delete("limit");
   return q;
 }
 
