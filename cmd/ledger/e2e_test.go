@@ -23,7 +23,7 @@ var (
 	buildErr  error
 )
 
-func buildBinaries(t *testing.T) (ledgerBin, verifierBin, witnessBin string) {
+func buildBinaries(t testing.TB) (ledgerBin, verifierBin, witnessBin string) {
 	t.Helper()
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "ledger-e2e-")
@@ -60,28 +60,28 @@ var (
 
 // startServer starts `ledger serve --init` (a fresh data directory starts
 // a new log) and waits until it answers /healthz.
-func startServer(t *testing.T, bin string, args ...string) *server {
+func startServer(t testing.TB, bin string, args ...string) *server {
 	t.Helper()
 	return startServerWith(t, http.DefaultClient, bin, args...)
 }
 
 // startServerWith is startServer checking health with client (one that
 // trusts the server's certificate, for HTTPS).
-func startServerWith(t *testing.T, client *http.Client, bin string, args ...string) *server {
+func startServerWith(t testing.TB, client *http.Client, bin string, args ...string) *server {
 	t.Helper()
 	return startLedger(t, client, bin, append([]string{"serve", "--init", "--listen", "127.0.0.1:0"}, args...)...)
 }
 
 // startLedger runs the ledger binary with args, exactly, and waits until
 // the server it starts answers /healthz.
-func startLedger(t *testing.T, client *http.Client, bin string, args ...string) *server {
+func startLedger(t testing.TB, client *http.Client, bin string, args ...string) *server {
 	t.Helper()
 	return startCmd(t, client, exec.Command(bin, args...))
 }
 
 // startCmd starts a prepared `ledger serve` command and waits until it
 // answers /healthz.
-func startCmd(t *testing.T, client *http.Client, cmd *exec.Cmd) *server {
+func startCmd(t testing.TB, client *http.Client, cmd *exec.Cmd) *server {
 	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -126,7 +126,7 @@ func startCmd(t *testing.T, client *http.Client, cmd *exec.Cmd) *server {
 // testLogWriter routes a process's stderr to t.Logf while the test runs,
 // and counts its error lines.
 type testLogWriter struct {
-	t      *testing.T
+	t      testing.TB
 	mu     sync.Mutex
 	done   bool
 	errors int // lines logged at level ERROR

@@ -27,6 +27,7 @@ import (
 
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/access"
+	"github.com/ledger-dev/ledger/ledger/console"
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/hold"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
@@ -112,11 +113,13 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	warnKeyMode(key.path, stdout, log)
 	signer := key.signer
 	var policy *tiles.Policy
+	var policyText []byte
 	if *policyFile != "" {
 		b, err := os.ReadFile(*policyFile)
 		if err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
+		policyText = b
 		if policy, err = tiles.ParsePolicy(b); err != nil {
 			return fmt.Errorf("%w: %s: %v", errUsage, *policyFile, err)
 		}
@@ -151,12 +154,17 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		}
 		defer stopIndex()
 	}
+	web, err := console.New(console.Config{VKey: key.vkey, Policy: string(policyText), AccessControl: keyring.Enabled})
+	if err != nil {
+		return err
+	}
 	api, err := httpapi.New(httpapi.Config{
 		Ledger: l, Tiles: ls.store, Index: idx, MaxBodyBytes: *maxBody, MaxBodyMemory: *maxBodyMemory, Logger: log,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Limits:  conf.eventLimits(), Redactor: event.NewRedactor(append(slices.Clone(event.DefaultRedactKeys), conf.RedactKeys...)),
 		Access: keyring, PublicEntries: *publicEntries, RateLimit: conf.RateLimit,
-		Holds: hold.Open(filepath.Join(*data, hold.FileName)),
+		Holds:  hold.Open(filepath.Join(*data, hold.FileName)),
+		Mounts: []httpapi.Mount{{Path: console.Path, Handler: web}},
 	})
 	if err != nil {
 		return err
@@ -170,7 +178,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	// Past the limit, connections wait in the kernel's accept queue rather
 	// than take the file descriptors storage needs (a flush opens files).
 	ln = netutil.LimitListener(ln, *maxConns)
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: *readTimeout,
+	srv := &http.Server{Handler: console.RedirectRoot(api), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: *readTimeout,
 		WriteTimeout: *writeTimeout, IdleTimeout: 2 * time.Minute}
 	scheme := "http"
 	if *tlsCert != "" {
