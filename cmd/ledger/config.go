@@ -22,6 +22,9 @@ const maxConfigBytes = 4 << 20
 // (docs/access.md). Every member is optional; a flag given on the command
 // line wins over the file.
 type serveConfig struct {
+	// Bucket keeps the tiles in this bucket or directory, sequenced by
+	// PostgreSQL (flag --bucket; docs/object-storage.md).
+	Bucket string `yaml:"bucket"`
 	// PublicEntries serves entry bundles to anyone (flag --public-entries).
 	PublicEntries bool `yaml:"public_entries"`
 	// TLS is the certificate and key to serve HTTPS with (flags --tls-cert,

@@ -25,10 +25,12 @@ import (
 
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/access"
+	"github.com/ledger-dev/ledger/ledger/blob"
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/hold"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
 	"github.com/ledger-dev/ledger/ledger/keyindex"
+	"github.com/ledger-dev/ledger/ledger/storage/bucket"
 	"github.com/ledger-dev/ledger/ledger/storage/posix"
 	"github.com/ledger-dev/ledger/ledger/storage/postgres"
 	"github.com/ledger-dev/ledger/tiles"
@@ -48,6 +50,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	witnessTimeout := fs.Duration("witness-timeout", 5*time.Second, "how long one round of cosigning may take")
 	noIndex := fs.Bool("no-index", false, "keep no query index: appends get its CPU; queries, reports and exports answer 404")
 	pgURL := fs.String("postgres", "", "PostgreSQL connection URL: keep the log in that database instead of DIR/log (several instances may share it)")
+	bucketURL := fs.String("bucket", "", "keep the tiles, bundles and published checkpoint in this bucket (s3://BUCKET[/PREFIX][?endpoint=URL&region=R&path_style=true]) or directory, sequenced by --postgres (docs/object-storage.md)")
 	configFile := fs.String("config", "", "YAML configuration file: tokens, redaction keys, limits, rate limit, TLS (docs/access.md)")
 	tokenFile := fs.String("tokens", "", "token file of `ledger token create` (default DIR/tokens.json); with neither it nor tokens in --config, the API is open to anyone")
 	publicEntries := fs.Bool("public-entries", false, "serve entry bundles (the events' contents) to anyone, not only to auditors")
@@ -64,6 +67,13 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return err
 	}
 	if err := conf.applyTo(fs, maxPending, maxBody, publicEntries, tlsCert, tlsKey); err != nil {
+		return err
+	}
+	where := logLocation{postgres: *pgURL, bucket: *bucketURL}
+	if !flagGiven(fs, "bucket") {
+		where.bucket = conf.Bucket
+	}
+	if err := where.check(); err != nil {
 		return err
 	}
 	if *tokenFile == "" {
@@ -98,7 +108,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 			return fmt.Errorf("%w: %s: %v", errUsage, *policyFile, err)
 		}
 	}
-	ls, err := openLogStorage(ctx, *data, *pgURL, log)
+	ls, err := openLogStorage(ctx, *data, where, log)
 	if err != nil {
 		return err
 	}
@@ -202,10 +212,26 @@ type logStorage struct {
 	pool  *pgxpool.Pool   // with --postgres, shared by the log and the index; else nil
 }
 
-// openLogStorage opens the log in PostgreSQL at pgURL when it is set, else
-// the posix driver in DIR/log.
-func openLogStorage(ctx context.Context, data, pgURL string, log *slog.Logger) (*logStorage, error) {
-	if pgURL == "" {
+// logLocation is where a log is kept: DIR/log (posix) when both are
+// empty, PostgreSQL alone, or a bucket sequenced by PostgreSQL.
+type logLocation struct {
+	postgres string // PostgreSQL connection URL
+	bucket   string // s3:// URL or directory of the objects (openObjects)
+}
+
+func (w logLocation) check() error {
+	if w.bucket != "" && w.postgres == "" {
+		return fmt.Errorf("%w: --bucket needs --postgres: PostgreSQL sequences a log whose tiles are in a bucket", errUsage)
+	}
+	return nil
+}
+
+// openLogStorage opens the log where w says.
+func openLogStorage(ctx context.Context, data string, w logLocation, log *slog.Logger) (*logStorage, error) {
+	if err := w.check(); err != nil {
+		return nil, err
+	}
+	if w.postgres == "" {
 		store, err := posix.Open(ctx, posix.Config{Dir: filepath.Join(data, "log")})
 		if err != nil {
 			return nil, err
@@ -217,11 +243,26 @@ func openLogStorage(ctx context.Context, data, pgURL string, log *slog.Logger) (
 		}
 		return &logStorage{store: store, keys: keys}, nil
 	}
-	pool, err := pgxpool.New(ctx, pgURL)
+	var objects blob.Store
+	if w.bucket != "" {
+		var err error
+		if objects, err = openObjects(ctx, w.bucket); err != nil {
+			return nil, err
+		}
+	}
+	pool, err := pgxpool.New(ctx, w.postgres)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't connect to PostgreSQL: %w", err)
 	}
-	store, err := postgres.Open(ctx, postgres.Config{Pool: pool, Logger: log, KeyOf: event.KeyOf})
+	db, err := postgres.Open(ctx, postgres.Config{Pool: pool, Logger: log, KeyOf: event.KeyOf})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if objects == nil {
+		return &logStorage{store: db, pool: pool}, nil
+	}
+	store, err := bucket.New(bucket.Config{Objects: objects, DB: db, Logger: log})
 	if err != nil {
 		pool.Close()
 		return nil, err
