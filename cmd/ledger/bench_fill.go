@@ -22,11 +22,11 @@ import (
 // fillConfig is what `ledger bench fill` does.
 type fillConfig struct {
 	data, pgURL, bucket, origin string
-	entries             uint64
-	eventBytes          int
-	batch, inflight     int
-	tenants             int
-	noIndex             bool
+	entries                     uint64
+	eventBytes                  int
+	batch, inflight             int
+	tenants                     int
+	noIndex                     bool
 }
 
 const fillUsage = `usage: ledger bench fill --data DIR --entries N [flags]
