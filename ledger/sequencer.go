@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -171,6 +172,31 @@ func (l *Ledger) sign(size uint64, root tiles.Hash) ([]byte, error) {
 	cp, err := note.Sign(&note.Note{Text: string(text)}, l.cfg.Signer)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't sign checkpoint: %w", err)
+	}
+	return cp, nil
+}
+
+// openNote checks that note is a checkpoint of our log signed with our
+// key (Ed25519 signatures are deterministic, so signing its text again
+// gives its signature line; cosignatures follow that line) and returns it.
+func (l *Ledger) openNote(note []byte) (tiles.Checkpoint, error) {
+	i := bytes.Index(note, []byte("\n\n"))
+	if i < 0 {
+		return tiles.Checkpoint{}, errors.New("not a signed note")
+	}
+	cp, err := tiles.ParseCheckpoint(note[:i+1])
+	if err != nil {
+		return tiles.Checkpoint{}, err
+	}
+	if cp.Origin != l.origin {
+		return tiles.Checkpoint{}, fmt.Errorf("it is of log %q, not %q", cp.Origin, l.origin)
+	}
+	ours, err := l.sign(cp.Size, cp.Hash)
+	if err != nil {
+		return tiles.Checkpoint{}, err
+	}
+	if !bytes.HasPrefix(note, ours) {
+		return tiles.Checkpoint{}, fmt.Errorf("size %d is not signed with this log's key", cp.Size)
 	}
 	return cp, nil
 }

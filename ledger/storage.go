@@ -85,6 +85,15 @@ type Storage interface {
 	Publish(ctx context.Context, checkpoint []byte) error
 }
 
+// PublishedReader is a Storage that several instances share (one
+// database, one bucket): Published returns the newest checkpoint any of
+// them published, or an error wrapping tiles.ErrNotFound before the first.
+// A ledger over such a storage follows it (see Config.ReadOnly), so that no
+// instance serves an older checkpoint than another has published.
+type PublishedReader interface {
+	Published(ctx context.Context) ([]byte, error)
+}
+
 // ErrConflict is returned by Storage.Commit when the committed state is not
 // the flush's Old state: another writer moved the log.
 var ErrConflict = errors.New("committed state changed underneath the flush")
