@@ -24,8 +24,15 @@ import (
 type Config struct {
 	// Storage is the storage driver. Required.
 	Storage Storage
-	// Signer signs checkpoints; its name is the log's origin. Required.
+	// Signer signs checkpoints; its name is the log's origin. Required,
+	// except with ReadOnly and Verifier set.
 	Signer note.Signer
+	// Verifier checks the log signature of checkpoints other instances
+	// published to a shared storage. Default: signing their text again
+	// with Signer (Ed25519 signatures are deterministic). A read-only
+	// ledger given a Verifier needs no Signer: the private key stays with
+	// the instances that sequence.
+	Verifier note.Verifier
 	// KeyOf returns the idempotency key stored in a leaf ("" if none). It is
 	// used at start to learn the keys of the entries the key store's
 	// watermark does not cover yet. Required.
@@ -72,8 +79,10 @@ func (c *Config) validate() error {
 	switch {
 	case c.Storage == nil:
 		return errors.New("ledger: Config.Storage is required")
-	case c.Signer == nil:
-		return errors.New("ledger: Config.Signer is required")
+	case c.Signer == nil && !(c.ReadOnly && c.Verifier != nil):
+		return errors.New("ledger: Config.Signer is required (or, read-only, Config.Verifier)")
+	case c.Signer != nil && c.Verifier != nil && c.Signer.Name() != c.Verifier.Name():
+		return errors.New("ledger: Config.Signer and Config.Verifier are of different logs")
 	case c.KeyOf == nil:
 		return errors.New("ledger: Config.KeyOf is required")
 	case c.MaxPending < 0 || c.PublishInterval < 0 || c.MaxUnstoredKeys < 0:
@@ -222,7 +231,13 @@ func New(ctx context.Context, cfg Config) (*Ledger, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	l := &Ledger{cfg: cfg, origin: cfg.Signer.Name(), log: cfg.Logger, keys: map[string]keyRecord{},
+	origin := ""
+	if cfg.Signer != nil {
+		origin = cfg.Signer.Name()
+	} else {
+		origin = cfg.Verifier.Name()
+	}
+	l := &Ledger{cfg: cfg, origin: origin, log: cfg.Logger, keys: map[string]keyRecord{},
 		store: cfg.Keys, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	if ks, own := cfg.Storage.(KeyStore); own {
 		l.store, l.ownStore = ks, true

@@ -225,9 +225,9 @@ func (p *publisher) refresh(ctx context.Context) error {
 		return fmt.Errorf("the checkpoint published to the shared storage: %w", err)
 	}
 	p.mu.Lock()
-	size, root := p.size, p.root
+	size, root, have := p.size, p.root, p.note != nil
 	p.mu.Unlock()
-	if cp.Size <= size {
+	if have && cp.Size <= size {
 		return nil
 	}
 	if size > 0 {
@@ -245,7 +245,7 @@ func (p *publisher) refresh(ctx context.Context) error {
 		met = qerr == nil
 	}
 	p.mu.Lock()
-	if cp.Size > p.size {
+	if cp.Size > p.size || p.note == nil {
 		p.set(note, cp.Size, cp.Hash, met)
 	}
 	p.mu.Unlock()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -29,6 +30,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/hold"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
+	pgindex "github.com/ledger-dev/ledger/ledger/index/postgres"
 	"github.com/ledger-dev/ledger/ledger/keyindex"
 	"github.com/ledger-dev/ledger/ledger/storage/bucket"
 	"github.com/ledger-dev/ledger/ledger/storage/posix"
@@ -56,6 +58,8 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	publicEntries := fs.Bool("public-entries", false, "serve entry bundles (the events' contents) to anyone, not only to auditors")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
+	readOnly := fs.Bool("read-only", false, "serve the read API and queries of a log in --postgres (and --bucket) with no sequencing: appends get 403; needs only the log's public key (--vkey, or the .pub beside --key)")
+	vkeyFlag := fs.String("vkey", "", "with --read-only: the log's verifier key (default: the .pub file beside --key, or DIR/log.key.pub)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -76,6 +80,12 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err := where.check(); err != nil {
 		return err
 	}
+	if *readOnly && where.postgres == "" {
+		return fmt.Errorf("%w: --read-only needs --postgres: it follows a log that other instances sequence there", errUsage)
+	}
+	if *vkeyFlag != "" && !*readOnly {
+		return fmt.Errorf("%w: --vkey is for --read-only; an instance that sequences signs with --key", errUsage)
+	}
 	if *tokenFile == "" {
 		*tokenFile = filepath.Join(*data, access.FileName)
 	}
@@ -94,7 +104,14 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	go keyring.Watch(ctx, time.Second)
-	signer, vkey, err := openKey(*data, *keyFile, *origin, stdout)
+	var signer note.Signer
+	var verifier note.Verifier
+	var vkey string
+	if *readOnly {
+		verifier, vkey, err = openVerifier(*data, *keyFile, *vkeyFlag)
+	} else {
+		signer, vkey, err = openKey(*data, *keyFile, *origin, stdout)
+	}
 	if err != nil {
 		return err
 	}
@@ -123,12 +140,22 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	lc := ls.ledgerConfig(signer)
 	lc.MaxPending, lc.PublishInterval, lc.Logger, lc.Metrics = *maxPending, *publishEvery, log, metrics
 	lc.Witnesses, lc.WitnessTimeout = policy, *witnessTimeout
+	lc.ReadOnly, lc.Verifier = *readOnly, verifier
 	l, err := ledger.New(ctx, lc)
 	if err != nil {
 		return err
 	}
 	var idx indexStore
-	if !*noIndex {
+	switch {
+	case *noIndex:
+	case *readOnly:
+		// The instances that sequence fill the shared index; this one only
+		// queries it.
+		if idx, err = openIndex(ctx, "", pgindex.Config{Pool: ls.pool}); err != nil {
+			return err
+		}
+		defer idx.Close()
+	default:
 		var stopIndex func()
 		if idx, stopIndex, err = startIndex(ctx, *data, ls.pool, ls.store, l, log); err != nil {
 			return err
@@ -161,7 +188,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if *tlsCert != "" {
 		scheme = "https"
 	}
-	announce(stdout, log, scheme+"://"+ln.Addr().String()+"/", signer.Name(), vkey, *data, *tokenFile, keyring)
+	announce(stdout, log, scheme+"://"+ln.Addr().String()+"/", l.Origin(), vkey, *data, *tokenFile, keyring)
 
 	errc := make(chan error, 1)
 	go func() {
@@ -325,6 +352,25 @@ func openKey(data, keyFile, origin string, stdout io.Writer) (note.Signer, strin
 		return nil, "", fmt.Errorf("couldn't read the vkey beside the key: %w", err)
 	}
 	return signer, string(trimNewline(vkey)), nil
+}
+
+// openVerifier returns the log's verifier for a read-only instance: from
+// vkey if set, else from the .pub file beside keyFile (default
+// DIR/log.key). The private key is not read.
+func openVerifier(data, keyFile, vkey string) (note.Verifier, string, error) {
+	if vkey == "" {
+		path := cmp.Or(keyFile, filepath.Join(data, "log.key")) + ".pub"
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: a read-only instance needs the log's public key: give --vkey, or --key beside whose FILE.pub it is: %v", errUsage, err)
+		}
+		vkey = string(trimNewline(b))
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: --vkey: %v", errUsage, err)
+	}
+	return v, vkey, nil
 }
 
 // debugMux serves the pprof profiles, on their own listener so that they
