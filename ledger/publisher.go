@@ -27,7 +27,7 @@ type publisher struct {
 	mu       sync.Mutex
 	note     []byte
 	size     uint64
-	root     tiles.Hash // the root of the published size
+	root     tiles.Hash    // the root of the published size
 	cosigned uint64        // largest published size that met the quorum
 	met      bool          // the published checkpoint meets the quorum
 	last     time.Time     // when the last checkpoint was published, by Config.Clock
