@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ledger-dev/ledger/ledger/access"
+	"github.com/ledger-dev/ledger/ledger/blob/s3"
 	"github.com/ledger-dev/ledger/ledger/event"
 )
 
@@ -96,6 +98,13 @@ func (c *serveConfig) validate() error {
 		if k == "" {
 			return errors.New("redact_keys has an empty key")
 		}
+	}
+	if strings.HasPrefix(c.Bucket, "s3://") {
+		if _, err := s3.ParseURL(c.Bucket); err != nil {
+			return fmt.Errorf("bucket: %w", err)
+		}
+	} else if strings.Contains(c.Bucket, "://") {
+		return fmt.Errorf("bucket: %q is neither an s3:// URL nor a directory", c.Bucket)
 	}
 	if err := c.RateLimit.Validate(); err != nil {
 		return err

@@ -123,3 +123,24 @@ func TestParseURL(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseURL checks that a bucket URL that parses comes back from its
+// URL form unchanged, and names a valid bucket configuration.
+func FuzzParseURL(f *testing.F) {
+	f.Add("s3://logs/prod?endpoint=http://127.0.0.1:7070&region=eu-west-1&path_style=true")
+	f.Add("s3://logs")
+	f.Add("s3://a/b/../c?path_style=0")
+	f.Fuzz(func(t *testing.T, raw string) {
+		cfg, err := s3.ParseURL(raw)
+		if err != nil {
+			return
+		}
+		if cfg.Bucket == "" {
+			t.Fatalf("ParseURL(%q) has no bucket", raw)
+		}
+		back, err := s3.ParseURL(cfg.URL())
+		if err != nil || back != cfg {
+			t.Fatalf("ParseURL(%q) = %+v; its URL %q parses as %+v, %v", raw, cfg, cfg.URL(), back, err)
+		}
+	})
+}
