@@ -201,7 +201,7 @@ type Ledger struct {
 	pooled    int                  // entries in pool
 	committed State
 	closed    bool
-	failed    error // set when sequencing stopped for good
+	failed    error // set while sequencing waits for the storage to come back
 	wake      chan struct{}
 
 	seq  *sequencer

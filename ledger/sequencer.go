@@ -279,8 +279,8 @@ func (l *Ledger) flushAndResolve(batches []*batch) {
 	seq, rerr := l.recover(ctx)
 	l.mu.Lock()
 	if rerr != nil {
-		l.failed = fmt.Errorf("sequencing stopped: couldn't reload after a failed flush: %w", rerr)
-		l.log.Error("sequencing stopped", "err", rerr)
+		l.failed = fmt.Errorf("sequencer is waiting for the storage to come back: couldn't reload after a failed flush: %w: %w", rerr, ErrPushback)
+		l.log.Error("couldn't reload after a failed flush; retrying", "err", rerr)
 	} else {
 		l.seq, l.failed = seq, nil
 	}
@@ -288,6 +288,35 @@ func (l *Ledger) flushAndResolve(batches []*batch) {
 	for _, b := range failed {
 		b.err = fmt.Errorf("entries were not committed: %w", err)
 		close(b.done)
+	}
+	if rerr != nil {
+		l.retryRecover(ctx)
+	}
+}
+
+// retryRecover reloads the committed state until it succeeds (the storage
+// is back) or the ledger is closed, waiting longer after each failure, up
+// to 5s. Add refuses entries meanwhile (l.failed), so the flush goroutine
+// has nothing else to do.
+func (l *Ledger) retryRecover(ctx context.Context) {
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		time.Sleep(wait)
+		l.mu.Lock()
+		closed := l.closed
+		l.mu.Unlock()
+		if closed {
+			return
+		}
+		seq, err := l.recover(ctx)
+		if err != nil {
+			l.log.Warn("still couldn't reload the committed state", "err", err, "retry_in", min(2*wait, 5*time.Second))
+			continue
+		}
+		l.mu.Lock()
+		l.seq, l.failed = seq, nil
+		l.mu.Unlock()
+		l.log.Info("sequencing resumed: the storage is back")
+		return
 	}
 }
 
