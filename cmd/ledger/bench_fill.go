@@ -21,12 +21,12 @@ import (
 
 // fillConfig is what `ledger bench fill` does.
 type fillConfig struct {
-	data, pgURL, origin string
-	entries             uint64
-	eventBytes          int
-	batch, inflight     int
-	tenants             int
-	noIndex             bool
+	data, pgURL, bucket, origin string
+	entries                     uint64
+	eventBytes                  int
+	batch, inflight             int
+	tenants                     int
+	noIndex                     bool
 }
 
 const fillUsage = `usage: ledger bench fill --data DIR --entries N [flags]
@@ -46,6 +46,7 @@ func cmdBenchFill(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&c.data, "data", "", "data directory, as for serve: the log is DIR/log, the key DIR/log.key (created if absent)")
 	fs.Uint64Var(&c.entries, "entries", 0, "fill the log up to this many entries")
 	fs.StringVar(&c.pgURL, "postgres", "", "PostgreSQL connection URL: fill the log (and index) kept in that database")
+	fs.StringVar(&c.bucket, "bucket", "", "fill a log whose tiles are in this bucket (s3:// URL) or directory, sequenced by --postgres")
 	fs.StringVar(&c.origin, "origin", "", "log origin for a key created here (default <hostname>/ledger)")
 	fs.IntVar(&c.eventBytes, "event-bytes", 400, "approximate bytes of each event's JSON")
 	fs.IntVar(&c.batch, "batch", 4096, "events per append")
@@ -80,7 +81,7 @@ func runFill(ctx context.Context, c fillConfig, stdout io.Writer, log *slog.Logg
 		return err
 	}
 	signer := key.signer
-	ls, err := openLogStorage(ctx, c.data, c.pgURL, log)
+	ls, err := openLogStorage(ctx, c.data, logLocation{postgres: c.pgURL, bucket: c.bucket}, log)
 	if err != nil {
 		return err
 	}

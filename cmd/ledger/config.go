@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ledger-dev/ledger/ledger/access"
+	"github.com/ledger-dev/ledger/ledger/blob/s3"
 	"github.com/ledger-dev/ledger/ledger/event"
 )
 
@@ -24,6 +25,9 @@ const maxConfigBytes = 4 << 20
 // (docs/access.md). Every member is optional; a flag given on the command
 // line wins over the file.
 type serveConfig struct {
+	// Bucket keeps the tiles in this bucket or directory, sequenced by
+	// PostgreSQL (flag --bucket; docs/object-storage.md).
+	Bucket string `yaml:"bucket"`
 	// PublicEntries serves entry bundles to anyone (flag --public-entries).
 	PublicEntries bool `yaml:"public_entries"`
 	// TLS is the certificate and key to serve HTTPS with (flags --tls-cert,
@@ -125,6 +129,13 @@ func (c *serveConfig) validate() error {
 		if k == "" {
 			return errors.New("redact_keys has an empty key")
 		}
+	}
+	if strings.HasPrefix(c.Bucket, "s3://") {
+		if _, err := s3.ParseURL(c.Bucket); err != nil {
+			return fmt.Errorf("bucket: %w", err)
+		}
+	} else if strings.Contains(c.Bucket, "://") {
+		return fmt.Errorf("bucket: %q is neither an s3:// URL nor a directory", c.Bucket)
 	}
 	if err := c.RateLimit.Validate(); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 
 func TestParseConfig(t *testing.T) {
 	good := `
+bucket: s3://tiles/prod?region=eu-west-1
 public_entries: true
 redact_keys: [diagnosis, mrn]
 limits: {max_body_bytes: 1048576, max_batch: 100, max_event_bytes: 8192}
@@ -24,7 +25,7 @@ tokens:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.PublicEntries || len(c.RedactKeys) != 2 || c.eventLimits().MaxBatch != 100 || c.eventLimits().MaxTags != 64 ||
+	if !c.PublicEntries || c.Bucket != "s3://tiles/prod?region=eu-west-1" || len(c.RedactKeys) != 2 || c.eventLimits().MaxBatch != 100 || c.eventLimits().MaxTags != 64 ||
 		c.RateLimit.Burst != 100 || len(c.Tokens) != 1 || c.Tokens[0].Role != "admin" {
 		t.Fatalf("parsed %+v", c)
 	}
@@ -52,6 +53,8 @@ tokens:
 		{"public_entries: yes please", `"yes please" is not true or false`},
 		{"public_entries: true\n---\npublic_entries: false", "more than one"},
 		{"[1, 2]", "a YAML seq where docs/access.md has a mapping"},
+		{"bucket: s3://tiles?regoin=x", "unknown parameter"},
+		{"bucket: gs://tiles", "neither an s3:// URL"},
 	} {
 		_, err := parseConfig([]byte(bad.yaml))
 		if err == nil || !strings.Contains(err.Error(), bad.want) {

@@ -48,7 +48,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, errUnauthorized):
 		status = http.StatusUnauthorized
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ledger"`)
-	case errors.Is(err, errForbidden):
+	case errors.Is(err, errForbidden), errors.Is(err, ledger.ErrReadOnly):
 		status = http.StatusForbidden
 	case errors.Is(err, access.ErrStatic), errors.Is(err, ledger.ErrKeyConflict):
 		status = http.StatusConflict

@@ -122,7 +122,12 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	leaf, err := s.entry(r.Context(), index, s.cfg.Ledger.Committed().Size)
+	size := s.cfg.Ledger.Committed().Size
+	if index >= size {
+		// Another instance sharing the storage may have it.
+		_, size = s.cfg.Ledger.PublishedCovering(r.Context(), index+1)
+	}
+	leaf, err := s.entry(r.Context(), index, size)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -172,7 +177,7 @@ func (s *Server) getProof(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	cp, size := s.cfg.Ledger.Published()
+	cp, size := s.cfg.Ledger.PublishedCovering(r.Context(), index+1)
 	leaf, err := s.entry(r.Context(), index, size)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("%w (entries are provable once published)", err))
