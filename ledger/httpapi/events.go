@@ -16,9 +16,13 @@ import (
 
 // appendResult is one entry of the POST /v1/events response.
 type appendResult struct {
-	Index     uint64 `json:"index"`
-	ID        string `json:"id"`
-	LeafHash  string `json:"leaf_hash"`
+	Index    uint64 `json:"index"`
+	ID       string `json:"id"`
+	LeafHash string `json:"leaf_hash"`
+	// Leaf is the leaf appended, which only the ledger can compute (it
+	// holds the receive time and the submitter); absent for a duplicate,
+	// whose leaf is the original's.
+	Leaf      []byte `json:"leaf,omitempty"`
 	Duplicate bool   `json:"duplicate,omitempty"`
 }
 
@@ -49,7 +53,9 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("%w: couldn't read body: %v", errBadRequest, err))
 		return
 	}
-	batch, err := s.events.Prepare(event.Submission{Body: body, ContentType: r.Header.Get("Content-Type"), Tenant: writerTenant(CallerOf(r))})
+	caller := CallerOf(r)
+	batch, err := s.events.Prepare(event.Submission{Body: body, ContentType: r.Header.Get("Content-Type"),
+		Tenant: writerTenant(caller), Submitter: submitterOf(caller)})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -81,6 +87,9 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 	out := make([]appendResult, len(results))
 	for i, res := range results {
 		out[i] = appendResult{Index: res.Index, ID: batch.Entries[i].ID, LeafHash: base64.StdEncoding.EncodeToString(res.LeafHash[:]), Duplicate: res.Duplicate}
+		if !res.Duplicate {
+			out[i].Leaf = batch.Entries[i].Leaf
+		}
 	}
 	if batch.Single {
 		writeJSON(w, http.StatusOK, out[0])

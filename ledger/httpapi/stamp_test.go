@@ -1,0 +1,107 @@
+package httpapi_test
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ledger-dev/ledger/ledger/event"
+)
+
+// entryEvent reads entry index as the auditor and returns its event.
+func (s *accessServer) entryEvent(t *testing.T, index uint64) *event.Event {
+	t.Helper()
+	code, _, b := s.call(t, auditor, "GET", "/v1/events/"+strconv.FormatUint(index, 10), "")
+	var got struct {
+		Event *event.Event `json:"event"`
+		Leaf  []byte       `json:"leaf"`
+	}
+	if code != 200 || json.Unmarshal(b, &got) != nil {
+		t.Fatalf("GET /v1/events/%d: %d %s", index, code, b)
+	}
+	if ev, err := event.ParseLeaf(got.Leaf); err != nil || ev.Version() != 2 {
+		t.Fatalf("entry %d: leaf %s is not of version 2 (%v)", index, got.Leaf, err)
+	}
+	return got.Event
+}
+
+// TestSubmitterStamped: the leaf of an appended event says when the ledger
+// received it and which token sent it (its id, role and tenant, not its
+// secret); the ledger's own events say the ledger wrote them. The append
+// result carries the leaf.
+func TestSubmitterStamped(t *testing.T) {
+	s := newAccessServer(t)
+	code, _, b := s.call(t, writerA, "POST", "/v1/events", tenantEvent("", "m"))
+	var res struct {
+		Index uint64 `json:"index"`
+		Leaf  []byte `json:"leaf"`
+	}
+	if code != 200 || json.Unmarshal(b, &res) != nil || res.Leaf == nil {
+		t.Fatalf("append: %d %s", code, b)
+	}
+	if strings.Contains(string(res.Leaf), s.tokens[writerA]) {
+		t.Fatal("the leaf holds the token's secret")
+	}
+	tok, err := s.keyring.Authenticate(s.tokens[writerA])
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.sync(t)
+	ev := s.entryEvent(t, res.Index)
+	if !ev.ReceivedAt.Equal(queryNow) || ev.Submitter != event.TokenSubmitter(tok.ID, "writer", "a") {
+		t.Fatalf("received_at %v, submitter %+v; want %v and writer-a's token %s", ev.ReceivedAt, ev.Submitter, queryNow, tok.ID)
+	}
+	// The read just made was audited by the ledger itself.
+	if own := s.entryEvent(t, res.Index+1); own.EventType != "audit.accessed" || own.Submitter != (event.Submitter{Type: event.SubmitterLedger}) {
+		t.Fatalf("entry %d: %s by %+v, want audit.accessed by the ledger", res.Index+1, own.EventType, own.Submitter)
+	}
+}
+
+// TestReservedTypesRefused: a writer's event of a type in the ledger's own
+// namespaces is a 403 naming the rule, single, array or NDJSON, with or
+// without a tenant, access control on or off; nothing of the batch is
+// appended.
+func TestReservedTypesRefused(t *testing.T) {
+	forged := func(typ string) string {
+		return strings.Replace(tenantEvent("", "m"), `"action"`, `"event_type":"`+typ+`","action"`, 1)
+	}
+	ok := forged("user.login")
+	open := newQueryServer(t)
+	auth := newAccessServer(t)
+	for _, ns := range event.ReservedNamespaces {
+		bad := forged(ns + "forged")
+		for _, tt := range []struct {
+			name, caller, ctype, body string
+		}{
+			{"single, open", "", "application/json", bad},
+			{"array, writer of a tenant", writerA, "application/json", "[" + ok + "," + bad + "]"},
+			{"ndjson, writer of any tenant", writerAny, "application/x-ndjson", ok + "\n" + bad},
+		} {
+			t.Run(ns+tt.name, func(t *testing.T) {
+				srv := auth.queryServer
+				do := func() (int, []byte) {
+					code, _, b := auth.call(t, tt.caller, "POST", "/v1/events", tt.body)
+					return code, b
+				}
+				if tt.caller == "" {
+					srv = open
+					do = func() (int, []byte) {
+						code, _, b := open.do(t, "POST", "/v1/events", tt.ctype, tt.body)
+						return code, b
+					}
+				}
+				size := srv.l.Committed().Size
+				code, b := do()
+				if code != 403 || !strings.Contains(string(b), "is in the namespace "+ns+", which only the ledger writes") {
+					t.Fatalf("status %d %s, want 403 naming the namespace %s", code, b, ns)
+				}
+				time.Sleep(10 * time.Millisecond) // anything appended would be committed by now
+				if got := srv.l.Committed().Size; got != size {
+					t.Fatalf("the log grew from %d to %d", size, got)
+				}
+			})
+		}
+	}
+}
