@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -56,6 +57,16 @@ func TestGoldenV1Log(t *testing.T) {
 	if st, body := call(t, http.DefaultClient, "POST", s.url+"v1/events?wait=published", goldenWriter,
 		`{"id":"after-1","event_type":"user.login","action":"login","actor":{"id":"alice","type":"user"},"resource":{"type":"session"},"result":"success"}`); st != 200 {
 		t.Fatalf("append to the golden log: %d %s", st, body)
+	}
+	// The old leaves read as version 1, the new one as version 2.
+	for index, want := range map[int]string{1: `"v":1,`, 8: `"v":2,`} {
+		st, body := call(t, http.DefaultClient, "GET", fmt.Sprintf("%sv1/events/%d", s.url, index), goldenAuditor, "")
+		var got struct {
+			Leaf []byte `json:"leaf"`
+		}
+		if st != 200 || json.Unmarshal(body, &got) != nil || !strings.HasPrefix(string(got.Leaf), "{"+want) {
+			t.Fatalf("entry %d of the golden log grown: %d %s; want a leaf starting {%s", index, st, body, want)
+		}
 	}
 	out, code = runCmd(t, verifierBin, "audit", "--log", s.url, "--vkey", vkey, "--token", goldenAuditor)
 	if code != 0 {

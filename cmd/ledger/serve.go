@@ -53,6 +53,8 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	publicEntries := fs.Bool("public-entries", false, "serve entry bundles (the events' contents) to anyone, not only to auditors")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
+	maxSkew := fs.Duration("max-future-skew", event.DefaultMaxFutureSkew, "refuse events whose own timestamp is more than this ahead of the ledger's clock")
+	maxAge := fs.Duration("max-event-age", event.DefaultMaxAge, "refuse events whose own timestamp is more than this behind the ledger's clock")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -63,7 +65,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	if err := conf.applyTo(fs, maxPending, maxBody, publicEntries, tlsCert, tlsKey); err != nil {
+	if err := conf.applyTo(fs, maxPending, maxBody, publicEntries, tlsCert, tlsKey, *maxSkew, *maxAge); err != nil {
 		return err
 	}
 	if *tokenFile == "" {
