@@ -87,7 +87,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 			s.exportCompleted(r, sent)
 			return
 		}
-		c := index.CursorOf(rows[len(rows)-1])
+		c := index.CursorOf(rows[len(rows)-1], q.By)
 		q.After = &c
 		if rows, err = s.cfg.Index.Query(r.Context(), q); err != nil {
 			s.abortExport(r, err)

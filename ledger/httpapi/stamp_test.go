@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -103,5 +104,50 @@ func TestReservedTypesRefused(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestQueryByReceived: time=received puts since, until and the order on the
+// receive time (the test server's clock stamps queryNow on every event,
+// whatever its own timestamp), and submitter_token_id selects one token's
+// events.
+func TestQueryByReceived(t *testing.T) {
+	s := newAccessServer(t)
+	old := strings.Replace(tenantEvent("a", "old"), queryNow.Add(-24*time.Hour).Format(time.RFC3339), queryNow.Add(-40*24*time.Hour).Format(time.RFC3339), 1)
+	if code, _, b := s.call(t, writerA, "POST", "/v1/events?wait=published", old); code != 200 {
+		t.Fatalf("append: %d %s", code, b)
+	}
+	s.sync(t)
+	window := "&since=" + queryNow.Add(-time.Second).Format(time.RFC3339) + "&until=" + queryNow.Add(time.Second).Format(time.RFC3339)
+	indexes := func(query string) []uint64 {
+		t.Helper()
+		code, _, b := s.call(t, auditor, "GET", "/v1/events?"+query, "")
+		var body queryBody
+		if code != 200 || json.Unmarshal(b, &body) != nil {
+			t.Fatalf("GET /v1/events?%s: %d %s", query, code, b)
+		}
+		var out []uint64
+		for _, e := range body.Events {
+			out = append(out, e.Index)
+		}
+		return out
+	}
+	// Entries 0 and 1 (newAccessServer's) and 2 (the 40-day-old event) were
+	// all received at queryNow: newest first is by index then.
+	if got := indexes("actor_id=alice&time=received" + window); fmt.Sprint(got) != "[2 1 0]" {
+		t.Errorf("by receive time: %v, want [2 1 0]", got)
+	}
+	if got := indexes("actor_id=alice" + window); len(got) != 0 {
+		t.Errorf("by timestamp in a window around queryNow: %v, want none", got)
+	}
+	tok, err := s.keyring.Authenticate(s.tokens[writerA])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := indexes("time=received&submitter_token_id=" + tok.ID + window); fmt.Sprint(got) != "[2]" {
+		t.Errorf("writer a's events: %v, want [2]", got)
+	}
+	if code, _, b := s.call(t, auditor, "GET", "/v1/events?time=arrival", ""); code != 400 || !strings.Contains(string(b), "must be one of [received timestamp]") {
+		t.Errorf("time=arrival: %d %s", code, b)
 	}
 }
