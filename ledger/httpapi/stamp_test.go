@@ -1,14 +1,24 @@
 package httpapi_test
 
 import (
+	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ledger-dev/ledger/internal/testlog"
+	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/event"
+	"github.com/ledger-dev/ledger/ledger/httpapi"
+	"github.com/ledger-dev/ledger/ledger/storage/posix"
+	"github.com/ledger-dev/ledger/ledger/storage/storagetest"
+	"github.com/ledger-dev/ledger/tiles"
 )
 
 // entryEvent reads entry index as the auditor and returns its event.
@@ -149,5 +159,64 @@ func TestQueryByReceived(t *testing.T) {
 	}
 	if code, _, b := s.call(t, auditor, "GET", "/v1/events?time=arrival", ""); code != 400 || !strings.Contains(string(b), "must be one of [received timestamp]") {
 		t.Errorf("time=arrival: %d %s", code, b)
+	}
+}
+
+// TestCosignedTimeout: with the only witness down, wait=cosigned answers
+// within WaitTimeout with a 503 whose body says the events are durable but
+// not yet cosigned and carries their receipts; sending them again with the
+// same ids answers duplicates at the same indexes and appends nothing.
+func TestCosignedTimeout(t *testing.T) {
+	store, err := posix.Open(t.Context(), posix.Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	signer, vkey := storagetest.NewSigner(t, "example.com/cosigned")
+	_, wkey, err := tiles.GenerateCosignatureKey(rand.Reader, "w.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := httptest.NewServer(http.NotFoundHandler())
+	down.Close() // its address refuses connections: the witness is down
+	policy, err := tiles.ParsePolicy([]byte("log " + vkey + "\nwitness w " + wkey + " " + down.URL + "\nquorum w\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.New(t.Context(), ledger.Config{Storage: store, Keys: storagetest.NewMemoryKeys(), Signer: signer, KeyOf: event.KeyOf,
+		PublishInterval: 5 * time.Millisecond, Witnesses: policy, WitnessTimeout: 100 * time.Millisecond, Logger: testlog.New(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(context.Background()) })
+	api, err := httpapi.New(httpapi.Config{Ledger: l, Tiles: store, WaitTimeout: 300 * time.Millisecond, Logger: testlog.New(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	s := &testServer{Server: srv, l: l, vkey: vkey, store: store}
+
+	body := evJSON("c-1", 1) + "\n" + evJSON("c-2", 2)
+	start := time.Now()
+	code, hdr, b := s.do(t, "POST", "/v1/events?wait=cosigned", "application/x-ndjson", body)
+	var got struct {
+		Error   string   `json:"error"`
+		Status  string   `json:"status"`
+		Results []result `json:"results"`
+	}
+	if code != 503 || hdr.Get("Retry-After") == "" || json.Unmarshal(b, &got) != nil || got.Status != "durable, not yet cosigned" ||
+		len(got.Results) != 2 || got.Results[0].ID != "c-1" || got.Results[1].Index != 1 || got.Results[1].LeafHash == "" {
+		t.Fatalf("wait=cosigned with the witness down: %d %s", code, b)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("answered after %v, want about the 300 ms wait timeout", d)
+	}
+	size := l.Committed().Size
+	code, _, b = s.do(t, "POST", "/v1/events", "application/x-ndjson", body)
+	var again []result
+	if code != 200 || json.Unmarshal(b, &again) != nil || len(again) != 2 || !again[0].Duplicate || !again[1].Duplicate ||
+		again[0].Index != 0 || again[1].Index != 1 || l.Committed().Size != size {
+		t.Fatalf("the same events again: %d %s (log size %d, was %d)", code, b, l.Committed().Size, size)
 	}
 }
