@@ -166,7 +166,11 @@ func fillIndex(ctx context.Context, data string, ls *logStorage, l *ledger.Ledge
 func appendFill(ctx context.Context, l *ledger.Ledger, c fillConfig, from uint64, bar *progressbar.ProgressBar) error {
 	defer bar.Finish()
 	gen := newFillGen(c)
-	p := event.NewPipeline(event.PipelineConfig{})
+	// The events are spread over the year before now (newFillGen): the
+	// pipeline takes them as old as that, as a log filled over a year did.
+	lim := event.DefaultLimits()
+	lim.MaxAge = 366 * 24 * time.Hour
+	p := event.NewPipeline(event.PipelineConfig{Limits: lim})
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var next atomic.Uint64

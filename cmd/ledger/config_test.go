@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ledger-dev/ledger/ledger/event"
 )
@@ -32,12 +33,21 @@ tokens:
 	if c, err := parseConfig([]byte("limits: {max_event_bytes: 32768}")); err != nil || c.eventLimits().MaxEventBytes != event.DefaultLimits().MaxEventBytes {
 		t.Errorf("the default max_event_bytes written out: %+v, %v", c, err)
 	}
+	if c, err := parseConfig([]byte("limits: {max_future_skew: 90s, max_event_age: 2160h}")); err != nil ||
+		c.eventLimits().MaxFutureSkew != 90*time.Second || c.eventLimits().MaxAge != 90*24*time.Hour {
+		t.Errorf("the timestamp bounds: %+v, %v", c, err)
+	}
+	if l := (&serveConfig{}).eventLimits(); l.MaxFutureSkew != event.DefaultMaxFutureSkew || l.MaxAge != event.DefaultMaxAge {
+		t.Errorf("the default timestamp bounds: %+v", l)
+	}
 	if c, err := parseConfig(nil); err != nil || c.PublicEntries {
 		t.Fatalf("an empty file: %+v, %v", c, err)
 	}
 	for _, bad := range []struct{ yaml, want string }{
 		{"public_entrys: true", "public_entrys"},
 		{"limits: {max_batch: -1}", "max_batch"},
+		{"limits: {max_event_age: -1h}", "max_event_age must not be negative"},
+		{"limits: {max_future_skew: soon}", "cannot unmarshal"},
 		{"limits: {max_event_bytes: 60000}", "max_event_bytes"},
 		{"limits: {max_event_bytes: 32769}", "at most 32768"},
 		{"tls: {cert: a.pem}", "both cert and key"},

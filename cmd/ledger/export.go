@@ -22,7 +22,8 @@ import (
 
 // exportFilters are the filter flags of `ledger export`, each the query
 // parameter of the same name with '_' for '-'.
-var exportFilters = []string{"actor-id", "actor-type", "action", "event-type", "resource-type", "resource-id", "result", "tenant-id", "since", "until"}
+var exportFilters = []string{"actor-id", "actor-type", "action", "event-type", "resource-type", "resource-id", "result", "tenant-id",
+	"submitter-token-id", "since", "until", "time"}
 
 // setWindow makes the time window of a filtered export explicit, with the
 // server's defaults (until now, since DefaultWindow before until), so that

@@ -68,6 +68,8 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
 	readOnly := fs.Bool("read-only", false, "serve the read API and queries of a log in --postgres (and --bucket) with no sequencing: appends get 403; needs only the log's public key (--vkey, or the .pub beside --key)")
 	vkeyFlag := fs.String("vkey", "", "with --read-only: the log's verifier key (default: the .pub file beside --key, or DIR/log.key.pub)")
+	maxSkew := fs.Duration("max-future-skew", event.DefaultMaxFutureSkew, "refuse events whose own timestamp is more than this ahead of the ledger's clock")
+	maxAge := fs.Duration("max-event-age", event.DefaultMaxAge, "refuse events whose own timestamp is more than this behind the ledger's clock")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -92,7 +94,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	if err := conf.applyTo(fs, maxPending, maxBody, publicEntries, tlsCert, tlsKey); err != nil {
+	if err := conf.applyTo(fs, maxPending, maxBody, publicEntries, tlsCert, tlsKey, *maxSkew, *maxAge); err != nil {
 		return err
 	}
 	where := logLocation{postgres: *pgURL, bucket: *bucketURL}
