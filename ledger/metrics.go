@@ -18,6 +18,8 @@ type Metrics struct {
 	quorum        prometheus.Gauge
 	pushbacks     prometheus.Counter
 	conflicts     prometheus.Counter
+	witnessUp     *prometheus.GaugeVec
+	witnessFails  *prometheus.CounterVec
 	recovering    prometheus.Gauge
 	reloadFails   prometheus.Counter
 	publishFails  prometheus.Counter
@@ -44,6 +46,10 @@ func NewMetrics() *Metrics {
 			Help: "Appends refused because too many entries were waiting."}),
 		conflicts: prometheus.NewCounter(prometheus.CounterOpts{Name: "ledger_sequencing_conflicts_total",
 			Help: "Flushes displaced by another instance's commit and sequenced again after it."}),
+		witnessUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ledger_witness_up",
+			Help: "1 if the witness cosigned the last checkpoint sent to it, 0 if not."}, []string{"witness"}),
+		witnessFails: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ledger_witness_failures_total",
+			Help: "Checkpoints a witness did not cosign (refused, unreachable or timed out)."}, []string{"witness"}),
 		recovering: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ledger_sequencer_recovering",
 			Help: "1 while the sequencer reloads the committed state after a failed flush (appends get 503), else 0."}),
 		reloadFails: prometheus.NewCounter(prometheus.CounterOpts{Name: "ledger_sequencer_reload_failures_total",
@@ -55,7 +61,7 @@ func NewMetrics() *Metrics {
 
 // Register registers the metrics with r.
 func (m *Metrics) Register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.appended, m.flushes, m.flushEntries, m.pending, m.treeSize, m.publishedSize, m.quorum, m.pushbacks, m.conflicts, m.recovering, m.reloadFails, m.publishFails} {
+	for _, c := range []prometheus.Collector{m.appended, m.flushes, m.flushEntries, m.pending, m.treeSize, m.publishedSize, m.quorum, m.pushbacks, m.conflicts, m.witnessUp, m.witnessFails, m.recovering, m.reloadFails, m.publishFails} {
 		if err := r.Register(c); err != nil {
 			return err
 		}
@@ -110,6 +116,18 @@ func (m *Metrics) conflict() {
 	if m != nil {
 		m.conflicts.Inc()
 	}
+}
+
+func (m *Metrics) witnessRound(name string, ok bool) {
+	if m == nil {
+		return
+	}
+	if ok {
+		m.witnessUp.WithLabelValues(name).Set(1)
+		return
+	}
+	m.witnessUp.WithLabelValues(name).Set(0)
+	m.witnessFails.WithLabelValues(name).Inc()
 }
 
 func (m *Metrics) setRecovering(on bool) {

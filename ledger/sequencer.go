@@ -221,6 +221,38 @@ func (l *Ledger) sign(size uint64, root tiles.Hash) ([]byte, error) {
 	return cp, nil
 }
 
+// openNote checks that raw is a checkpoint note of our log signed with our
+// key, with Config.Verifier or else by signing its text again (Ed25519
+// signatures are deterministic, so that gives its signature line, which
+// cosignatures follow), and returns the checkpoint.
+func (l *Ledger) openNote(raw []byte) (tiles.Checkpoint, error) {
+	i := bytes.Index(raw, []byte("\n\n"))
+	if i < 0 {
+		return tiles.Checkpoint{}, errors.New("not a signed note")
+	}
+	cp, err := tiles.ParseCheckpoint(raw[:i+1])
+	if err != nil {
+		return tiles.Checkpoint{}, err
+	}
+	if cp.Origin != l.origin {
+		return tiles.Checkpoint{}, fmt.Errorf("it is of log %q, not %q", cp.Origin, l.origin)
+	}
+	if l.cfg.Verifier != nil {
+		if _, err := note.Open(raw, note.VerifierList(l.cfg.Verifier)); err != nil {
+			return tiles.Checkpoint{}, fmt.Errorf("size %d is not signed with this log's key: %w", cp.Size, err)
+		}
+		return cp, nil
+	}
+	ours, err := l.sign(cp.Size, cp.Hash)
+	if err != nil {
+		return tiles.Checkpoint{}, err
+	}
+	if !bytes.HasPrefix(raw, ours) {
+		return tiles.Checkpoint{}, fmt.Errorf("size %d is not signed with this log's key", cp.Size)
+	}
+	return cp, nil
+}
+
 // run is the flush loop: one flush at a time takes the whole pool.
 func (l *Ledger) run() {
 	defer close(l.done)

@@ -23,7 +23,7 @@ var (
 	buildErr  error
 )
 
-func buildBinaries(t *testing.T) (ledgerBin, verifierBin, witnessBin string) {
+func buildBinaries(t testing.TB) (ledgerBin, verifierBin, witnessBin string) {
 	t.Helper()
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "ledger-e2e-")
@@ -44,46 +44,44 @@ func buildBinaries(t *testing.T) (ledgerBin, verifierBin, witnessBin string) {
 	return filepath.Join(binDir, "ledger"), filepath.Join(binDir, "verifier"), filepath.Join(binDir, "witness")
 }
 
-// newLogKey runs `ledger keygen` for origin into a temporary directory and
-// returns the key file's path.
-func newLogKey(t *testing.T, ledgerBin, origin string) string {
-	t.Helper()
-	key := filepath.Join(t.TempDir(), "log.key")
-	if out, err := exec.Command(ledgerBin, "keygen", "--origin", origin, "--key", key).CombinedOutput(); err != nil {
-		t.Fatalf("keygen: %v\n%s", err, out)
-	}
-	return key
-}
-
 // server is a running `ledger serve` process.
 type server struct {
-	cmd  *exec.Cmd
-	url  string
-	vkey string
-	logs *testLogWriter // its standard error
+	cmd    *exec.Cmd
+	url    string
+	vkey   string
+	banner []string       // what it printed on standard output up to its vkey and address
+	logs   *testLogWriter // its standard error
 }
 
 var (
 	servingRe = regexp.MustCompile(`serving on (https?://\S+/)`)
-	vkeyRe    = regexp.MustCompile(`--vkey '([^']+)'`)
+	vkeyRe    = regexp.MustCompile(`^log vkey: (\S+)$`)
 )
 
-// startServer starts `ledger serve` and waits until it answers /healthz.
-func startServer(t *testing.T, bin string, args ...string) *server {
+// startServer starts `ledger serve --init` (a fresh data directory starts
+// a new log) and waits until it answers /healthz.
+func startServer(t testing.TB, bin string, args ...string) *server {
 	t.Helper()
 	return startServerWith(t, http.DefaultClient, bin, args...)
 }
 
 // startServerWith is startServer checking health with client (one that
 // trusts the server's certificate, for HTTPS).
-func startServerWith(t *testing.T, client *http.Client, bin string, args ...string) *server {
+func startServerWith(t testing.TB, client *http.Client, bin string, args ...string) *server {
 	t.Helper()
-	return startCmd(t, client, exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...))
+	return startLedger(t, client, bin, append([]string{"serve", "--init", "--listen", "127.0.0.1:0"}, args...)...)
+}
+
+// startLedger runs the ledger binary with args, exactly, and waits until
+// the server it starts answers /healthz.
+func startLedger(t testing.TB, client *http.Client, bin string, args ...string) *server {
+	t.Helper()
+	return startCmd(t, client, exec.Command(bin, args...))
 }
 
 // startCmd starts a prepared `ledger serve` command and waits until it
 // answers /healthz.
-func startCmd(t *testing.T, client *http.Client, cmd *exec.Cmd) *server {
+func startCmd(t testing.TB, client *http.Client, cmd *exec.Cmd) *server {
 	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -98,6 +96,7 @@ func startCmd(t *testing.T, client *http.Client, cmd *exec.Cmd) *server {
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	sc := bufio.NewScanner(stdout)
 	for (s.url == "" || s.vkey == "") && sc.Scan() {
+		s.banner = append(s.banner, sc.Text())
 		if m := servingRe.FindStringSubmatch(sc.Text()); m != nil {
 			s.url = m[1]
 		}
@@ -127,7 +126,7 @@ func startCmd(t *testing.T, client *http.Client, cmd *exec.Cmd) *server {
 // testLogWriter routes a process's stderr to t.Logf while the test runs,
 // and counts its error lines.
 type testLogWriter struct {
-	t      *testing.T
+	t      testing.TB
 	mu     sync.Mutex
 	done   bool
 	errors int // lines logged at level ERROR

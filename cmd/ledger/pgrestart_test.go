@@ -21,7 +21,7 @@ import (
 func TestPostgresRestart(t *testing.T) {
 	ledgerBin, verifierBin, _ := buildBinaries(t)
 	cluster := pgtest.NewCluster(t)
-	key := newLogKey(t, ledgerBin, "example.com/pg-restart")
+	key := newKey(t, ledgerBin, "example.com/pg-restart")
 	servers := make([]*server, 2)
 	urls := make([]string, len(servers))
 	for i := range servers {

@@ -89,7 +89,7 @@ func TestTamperedCheckpointRefused(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		dsn := pgtest.New(t)
-		key := newLogKey(t, ledgerBin, "example.com/pg-tamper")
+		key := newKey(t, ledgerBin, "example.com/pg-tamper")
 		args := []string{"--data", t.TempDir(), "--key", key, "--postgres", dsn}
 		s := startServer(t, ledgerBin, args...)
 		appendSome(t, s.url, "e", 40)

@@ -39,7 +39,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusBadRequest
 	case errors.Is(err, event.ErrTooLarge), errors.Is(err, errTooLarge), errors.Is(err, tiles.ErrEntryTooLarge):
 		status = http.StatusRequestEntityTooLarge
-	case errors.Is(err, event.ErrOtherTenant):
+	case errors.Is(err, event.ErrOtherTenant), errors.Is(err, event.ErrReserved):
 		status = http.StatusForbidden
 	case errors.Is(err, errMethodNotAllowed):
 		status = http.StatusMethodNotAllowed
@@ -48,7 +48,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, errUnauthorized):
 		status = http.StatusUnauthorized
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ledger"`)
-	case errors.Is(err, errForbidden):
+	case errors.Is(err, errForbidden), errors.Is(err, ledger.ErrReadOnly):
 		status = http.StatusForbidden
 	case errors.Is(err, access.ErrStatic), errors.Is(err, ledger.ErrKeyConflict):
 		status = http.StatusConflict

@@ -244,6 +244,10 @@ func (s *Server) getTile(w http.ResponseWriter, r *http.Request) {
 	}
 	_, published := s.cfg.Ledger.Published()
 	if !publishedTile(t, published) {
+		// Another instance sharing the storage may have published it.
+		_, published = s.cfg.Ledger.PublishedCovering(r.Context(), published+1)
+	}
+	if !publishedTile(t, published) {
 		s.writeError(w, r, fmt.Errorf("%w: %s is not part of the published tree of size %d", errNotFound, t.Path(), published))
 		return
 	}

@@ -1,7 +1,7 @@
 // Package scrub checks, in the background, that what storage holds is the
 // tree the log committed to: it reads every entry bundle and hash tile of
-// the committed tree through the verifying client (tiles.Tree), which
-// authenticates each hash tile by its parent up to the committed root and
+// the published tree through the verifying client (tiles.Tree), which
+// authenticates each hash tile by its parent up to the checkpoint's root and
 // each bundle by its leaf hashes, at a bounded rate, pass after pass. A
 // bundle or tile that fails is reported (an error log line, the metrics)
 // and refused from then on: Check says so to the read path, so that a
@@ -31,8 +31,8 @@ type TileReader interface {
 type Config struct {
 	// Tiles reads the stored tiles and bundles. Required.
 	Tiles TileReader
-	// Tree returns the checkpoint of the committed tree, whose root
-	// the stored tiles must recompute (the ledger checked it at start).
+	// Tree returns the verified checkpoint of the tree to check, whose
+	// root the stored tiles must recompute: the published one, in serve.
 	// Required.
 	Tree func() tiles.Checkpoint
 	// Interval is the time from the start of one pass to the start of the
@@ -80,7 +80,7 @@ func New(cfg Config) (*Scrubber, error) {
 var ErrCorrupt = fmt.Errorf("failed the background integrity check: %w", tiles.ErrTampered)
 
 // Check returns an error wrapping ErrCorrupt if a pass found tile t (at any
-// width) not to be what the committed tree holds, else nil.
+// width) not to be what the tree holds, else nil.
 func (s *Scrubber) Check(t tiles.Tile) error {
 	s.mu.Lock()
 	_, bad := s.bad[key(t)]
@@ -111,7 +111,7 @@ func (s *Scrubber) Run(ctx context.Context) {
 	}
 }
 
-// Pass checks every bundle of the committed tree, and with it every hash
+// Pass checks every bundle of Tree's tree, and with it every hash
 // tile, at most Rate bundles a second. It returns an error only if storage
 // could not be read; what fails the check is recorded for Check and
 // reported.
@@ -176,7 +176,7 @@ func (s *Scrubber) record(t tiles.Tile, err error) {
 	s.mu.Unlock()
 	s.cfg.Metrics.setCorrupt(n)
 	if !known {
-		s.cfg.Logger.Error("ALARM: stored log data does not match the committed tree; it is no longer served", "tile", t.Path(), "err", err)
+		s.cfg.Logger.Error("ALARM: stored log data does not match the published tree; it is no longer served", "tile", t.Path(), "err", err)
 	}
 }
 
@@ -209,7 +209,7 @@ type Metrics struct {
 func NewMetrics() *Metrics {
 	return &Metrics{
 		corrupt: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ledger_scrub_corrupt_tiles",
-			Help: "Stored bundles and tiles found not to match the committed tree (refused since); alert on any."}),
+			Help: "Stored bundles and tiles found not to match the published tree (refused since); alert on any."}),
 		bundles: prometheus.NewCounter(prometheus.CounterOpts{Name: "ledger_scrub_bundles_checked_total",
 			Help: "Entry bundles checked, each with its level-0 tile and the tiles above it."}),
 		lastPass: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ledger_scrub_last_pass_timestamp_seconds",
