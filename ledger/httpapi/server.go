@@ -47,10 +47,12 @@ type Config struct {
 	// MaxBodyBytes bounds a request body. Default 32 MiB.
 	MaxBodyBytes int64
 	// MaxBodyMemory bounds the bytes of append bodies read and not yet
-	// committed, over all requests at once: each chunk of a body is
-	// reserved before it is read, and a request that finds the budget
-	// spent gets 503 + Retry-After. Decoding takes a few times the body's
-	// bytes on top, so memory stays within a small multiple of it.
+	// committed, over all requests at once: a body's first 256 KiB are
+	// reserved as they arrive, then the rest of its Content-Length (or
+	// MaxBodyBytes) at once before more is read, and a request that finds
+	// the budget spent gets 503 + Retry-After. Decoding takes a few times
+	// the body's bytes on top, so memory stays within a small multiple of
+	// it.
 	// Default 128 MiB; it must be at least MaxBodyBytes.
 	MaxBodyMemory int64
 	// WaitTimeout bounds how long ?wait=published waits. Default 30s.
