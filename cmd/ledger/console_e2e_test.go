@@ -360,7 +360,7 @@ func TestConsoleE2E(t *testing.T) {
 	} {
 		if c.mode == "fork" {
 			// The size this browser verified last, with another root.
-			tp.forged = forge(t, logKey, wkey, p.eval(`JSON.parse(localStorage.getItem("ledger-console.state")).size`))
+			tp.forged = forge(t, logKey, wkey, p.eval(`JSON.parse(localStorage.getItem("ledger-console.state.example.com/console")).size`))
 		}
 		tp.mode.Store(c.mode)
 		index := 12 + 2*i // tenant a, result success

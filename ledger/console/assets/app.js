@@ -91,7 +91,8 @@ async function trustView(view) {
   const server = await getJSON("console/trust");
   const mine = pinned.text().trim();
   const serverText = (server.policy || server.vkey).trim();
-  const st = state.get();
+  const origin = mine ? (await pinned.policy()).log.name : "";
+  const st = origin && state.get(origin);
   view.append(h("h1", {}, "Trust"),
     h("p", {}, "Paste the log's vkey, or a tlog-policy with its witnesses and quorum, as you got them from the log's operator (not from this page). They stay in this browser's local storage, and every check is made against them."),
     area, h("p", {}, file, " ", h("button", { type: "button", id: "pin-save", onclick: save }, "Pin")), msg,
@@ -99,9 +100,9 @@ async function trustView(view) {
     h("p", { class: mine && (mine === serverText || mine === server.vkey.trim()) ? "ok" : "warn", id: "trust-compare" },
       !mine ? "nothing pinned yet" : mine === serverText || mine === server.vkey.trim() ? "the pinned trust matches the server's copy" : "the pinned trust differs from the server's copy"),
     h("pre", { id: "server-trust" }, serverText),
-    h("h2", {}, "Last verified checkpoint"),
+    h("h2", {}, "Last verified checkpoint" + (origin ? " of " + origin : "")),
     st ? h("pre", { id: "state" }, st.text) : h("p", {}, "none yet"),
-    st && h("button", { type: "button", onclick: () => { state.clear(); route(); } }, "Forget it"));
+    st && h("button", { type: "button", onclick: () => { state.clear(origin); route(); } }, "Forget it"));
 }
 
 window.addEventListener("hashchange", route);
