@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ledger-dev/ledger/tiles"
 )
 
 // witnessProc is a running `witness serve` process.
@@ -139,6 +142,7 @@ func TestWitnessedLog(t *testing.T) {
 	if out, code := verify(); code != 0 || strings.Count(out, "ok cosignature") < 2 || !strings.Contains(out, "ok quorum") {
 		t.Fatalf("verifier with all witnesses up (exit %d):\n%s", code, out)
 	}
+	checkWitnessedTime(t, verifierBin, srv.url, policyFile, dir)
 
 	witnesses[0].kill()
 	if code := appendEvents(20, "cosigned"); code != http.StatusOK {
@@ -171,5 +175,63 @@ func TestWitnessedLog(t *testing.T) {
 			t.Fatalf("quorum did not come back after the witnesses restarted:\n%s", out)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// checkWitnessedTime fetches the proof of entry 0, cosigned a moment ago,
+// and checks that `verifier proof` prints when the ledger received it and
+// when witnesses saw it (within seconds of each other), and that the proof
+// fails once the receive time in its leaf is changed.
+func checkWitnessedTime(t *testing.T, verifierBin, url, policyFile, dir string) {
+	t.Helper()
+	resp, err := http.Get(url + "v1/proof/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	proofFile := filepath.Join(dir, "0.tlog-proof")
+	if err := os.WriteFile(proofFile, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runCmd(t, verifierBin, "proof", proofFile, "--policy", policyFile, "--json")
+	var rep struct {
+		OK     bool `json:"ok"`
+		Checks []struct {
+			Check string         `json:"check"`
+			Data  map[string]any `json:"data"`
+		} `json:"checks"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || !rep.OK {
+		t.Fatalf("verifier proof of a cosigned entry: %d\n%s", code, out)
+	}
+	var received, existed time.Time
+	for _, c := range rep.Checks {
+		if v, ok := c.Data["received_at"].(string); ok {
+			received, _ = time.Parse(time.RFC3339Nano, v)
+		}
+		if v, ok := c.Data["existed_by"].(string); ok {
+			existed, _ = time.Parse(time.RFC3339Nano, v)
+		}
+	}
+	// A cosignature's time has whole seconds: W may be up to a second
+	// before R.
+	if received.IsZero() || existed.IsZero() || existed.Before(received.Add(-time.Second)) || existed.Sub(received) > 5*time.Second {
+		t.Fatalf("received at %v, existed by %v; want both, within a few seconds:\n%s", received, existed, out)
+	}
+	p, err := tiles.ParseProof(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := []byte(`"received_at":"` + received.UTC().Format(time.RFC3339Nano) + `"`)
+	if !bytes.Contains(p.Extra, at) {
+		t.Fatalf("the proof's leaf %s does not hold %s", p.Extra, at)
+	}
+	p.Extra = bytes.Replace(p.Extra, at, []byte(`"received_at":"`+received.Add(-time.Hour).UTC().Format(time.RFC3339Nano)+`"`), 1)
+	if err := os.WriteFile(proofFile, p.Marshal(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runCmd(t, verifierBin, "proof", proofFile, "--policy", policyFile); code != 1 || !strings.Contains(out, "FAIL") {
+		t.Fatalf("verifier proof of a leaf whose receive time was changed: %d\n%s", code, out)
 	}
 }
