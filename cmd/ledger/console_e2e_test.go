@@ -152,11 +152,12 @@ func (p page) waitFor(expr string) {
 	}
 }
 
-// show opens a route of the console and waits until ready is true.
+// show opens a route of the console and waits until the page it showed
+// before is gone and ready is true.
 func (p page) show(route, ready string) {
 	p.t.Helper()
-	p.eval(fmt.Sprintf("location.hash = %q", route))
-	p.waitFor(ready)
+	p.eval(fmt.Sprintf(`document.querySelector("#view").firstElementChild?.setAttribute("data-old", ""); location.hash = %q`, route))
+	p.waitFor(`!document.querySelector("#view > [data-old]") && (` + ready + `)`)
 }
 
 // checks returns the verification lines on the page, "status check: detail".
@@ -292,6 +293,19 @@ func TestConsoleE2E(t *testing.T) {
 		}
 	}
 	p.screenshot("find")
+	// The events were sent with timestamps of the past 28 days and
+	// received just now: the received-time window finds them, the event-time
+	// window of the last hour does not.
+	hourAgo := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	rows := `document.querySelectorAll("[data-testid=results] tbody tr").length`
+	p.show("#/find?actor_id=user-1&time=received&since="+hourAgo, `document.querySelector("#result-summary")`)
+	if n := p.eval(rows); n != "10" {
+		t.Errorf("received in the last hour: %s rows, want 10", n)
+	}
+	p.show("#/find?actor_id=user-1&since="+hourAgo, `document.querySelector("#result-summary")`)
+	if n := p.eval(rows); n != "0" {
+		t.Errorf("event time in the last hour: %s rows, want 0", n)
+	}
 	// Paging: 20 events of tenant a, 15 a page.
 	p.show("#/find?tenant_id=a&limit=15", `document.querySelector("#next-page")`)
 	p.do(chromedp.Click(chromedp.CSS("#next-page")))
