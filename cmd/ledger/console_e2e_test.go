@@ -98,8 +98,9 @@ func alterLeaf(b64 string) []byte {
 }
 
 // alterCheckpoint replaces the root hash of a checkpoint (mode
-// "checkpoint") or the whole checkpoint by an older one (mode "rollback"),
-// in a checkpoint or in the checkpoint a tlog-proof ends with.
+// "checkpoint"), or the whole checkpoint by an older one (mode "rollback")
+// or a forged one (mode "fork"), in a checkpoint or in the checkpoint a
+// tlog-proof ends with.
 func (tp *tamperer) alterCheckpoint(mode string, b []byte, inProof bool) []byte {
 	head, cp := []byte(nil), b
 	if inProof {
@@ -191,9 +192,11 @@ func (p page) screenshot(name string) {
 // the console in a real headless Chromium: an auditor signs in, pins the
 // log's policy, filters, opens an event and sees every check pass, exports
 // an evidence package that `verifier export` accepts; behind a proxy that
-// tampers with an entry, a checkpoint, or rolls the checkpoint back, the
-// page shows the failure; a reader of tenant a sees only tenant a, and its
-// reads are in the log as audit.accessed events; an admin sees legal holds.
+// tampers with an entry or a checkpoint, rolls the checkpoint back or
+// forks it, the page shows the failure; a reader of tenant a sees only
+// tenant a, and its reads are in the log as audit.accessed events; a writer
+// sees no events; an admin places a legal hold. The page must report no
+// exception and no CSP violation throughout.
 func TestConsoleE2E(t *testing.T) {
 	ledgerBin, verifierBin, witnessBin := buildBinaries(t)
 	dir := t.TempDir()
