@@ -273,6 +273,11 @@ func TestConsoleE2E(t *testing.T) {
 	}
 	p.screenshot("signin")
 	p.signIn(auditor, `document.querySelector("#nav-find")`)
+	// Nothing pinned yet: nothing can be verified.
+	p.show("#/event/8", `document.querySelector("#verdict")`)
+	if lines := p.checks(); !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "fail trust: no log key is pinned") }) {
+		t.Errorf("an event with nothing pinned: %q, want a failing trust line", lines)
+	}
 	p.show("#/trust", `document.querySelector("#pinned")`)
 	p.do(chromedp.SetValue(chromedp.CSS("#pinned"), policy), chromedp.Click(chromedp.CSS("#pin-save")))
 	p.waitFor(`document.querySelector("#pin-status").textContent === "pinned"`)
