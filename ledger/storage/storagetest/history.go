@@ -2,9 +2,13 @@ package storagetest
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -60,4 +64,44 @@ func testCheckpointHistory(t *testing.T, open Opener) {
 	s = open(t)
 	defer closeStore(t, s)
 	check(s.(ledger.CheckpointHistory))
+}
+
+// WitnessedCheckpoints returns a function that signs the checkpoint of a
+// size as a log with the given number of witnesses publishes it: the log's
+// signature and a cosignature/v1 line from each witness. For measuring what
+// the checkpoint history keeps.
+func WitnessedCheckpoints(tb testing.TB, origin string, witnesses int) func(size uint64) []byte {
+	tb.Helper()
+	signer, _ := NewSigner(tb, origin)
+	signers := []note.Signer{signer}
+	for i := range witnesses {
+		skey, _, err := tiles.GenerateCosignatureKey(rand.Reader, fmt.Sprintf("witness%d.example.org", i))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		c, err := tiles.NewCosignatureSigner(skey, time.Now)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		signers = append(signers, c)
+	}
+	return func(size uint64) []byte {
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], size)
+		text := tiles.Checkpoint{Origin: origin, Size: size, Hash: sha256.Sum256(b[:])}.Marshal()
+		cp, err := note.Sign(&note.Note{Text: string(text)}, signers...)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		return cp
+	}
+}
+
+// ReportHistorySize reports bytes, what a checkpoint history of b.N
+// checkpoints takes, per checkpoint and per year at one checkpoint a
+// second.
+func ReportHistorySize(b *testing.B, bytes int64) {
+	per := float64(bytes) / float64(b.N)
+	b.ReportMetric(per, "bytes/checkpoint")
+	b.ReportMetric(per*365*24*3600/1e9, "GB/year@1/s")
 }
