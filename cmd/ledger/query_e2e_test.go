@@ -124,12 +124,24 @@ func TestEvidenceE2E(t *testing.T) {
 	if out, code := runCmd(t, verifierBin, "export", ranged, "--vkey", s.vkey); code != 1 || !strings.Contains(out, "entries [217]... are missing") {
 		t.Fatalf("verifier export of a range with a hole: %d\n%s", code, out)
 	}
-	// An event changed in a package fails.
-	editFile(t, filepath.Join(filtered, "events.ndjson"), func(s string) string {
-		return strings.Replace(s, `"id":"doc-3"`, `"id":"doc-4"`, 1)
-	})
-	if out, code := runCmd(t, verifierBin, "export", filtered, "--vkey", s.vkey); code != 1 || !strings.Contains(out, "differs from the event in its leaf") {
-		t.Fatalf("verifier export of a changed event: %d\n%s", code, out)
+	// An event changed in a package fails: a field of the client's, or the
+	// receive time or submitter the ledger stated (leaf version 2).
+	for _, change := range []struct{ from, to string }{
+		{`"id":"doc-3"`, `"id":"doc-4"`},
+		{`"received_at":"20`, `"received_at":"19`},
+		{`"submitter":{"type":"open"}`, `"submitter":{"type":"token","token_id":"0000000000000000","role":"writer"}`},
+	} {
+		pkg := filepath.Join(t.TempDir(), "pkg")
+		copyDir(t, filtered, pkg)
+		editFile(t, filepath.Join(pkg, "events.ndjson"), func(s string) string {
+			if !strings.Contains(s, change.from) {
+				t.Fatalf("the package has no %s", change.from)
+			}
+			return strings.Replace(s, change.from, change.to, 1)
+		})
+		if out, code := runCmd(t, verifierBin, "export", pkg, "--vkey", s.vkey); code != 1 || !strings.Contains(out, "differs from the event in its leaf") {
+			t.Fatalf("verifier export of an event with %s changed to %s: %d\n%s", change.from, change.to, code, out)
+		}
 	}
 
 	forgeIndexRow(t, filepath.Join(dir, "index.sqlite"))
