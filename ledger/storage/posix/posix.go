@@ -83,7 +83,31 @@ func Open(_ context.Context, cfg Config) (*Storage, error) {
 		lock.Close()
 		return nil, err
 	}
+	if err := s.startHistory(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
+}
+
+// startHistory records the published checkpoint of a log written before
+// the history existed as the history's first.
+func (s *Storage) startHistory() error {
+	if s.hist.records > 0 {
+		return nil
+	}
+	cp, err := s.read(tiles.CheckpointPath)
+	if errors.Is(err, tiles.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c, err := tiles.ParseNoteCheckpoint(cp)
+	if err != nil {
+		return fmt.Errorf("the published checkpoint: %w", err)
+	}
+	return s.hist.add(c.Size, cp)
 }
 
 // Close releases the writer lock.
