@@ -21,12 +21,12 @@ import (
 
 // fillConfig is what `ledger bench fill` does.
 type fillConfig struct {
-	data, pgURL, origin string
-	entries             uint64
-	eventBytes          int
-	batch, inflight     int
-	tenants             int
-	noIndex             bool
+	data, pgURL, bucket, origin string
+	entries                     uint64
+	eventBytes                  int
+	batch, inflight             int
+	tenants                     int
+	noIndex                     bool
 }
 
 const fillUsage = `usage: ledger bench fill --data DIR --entries N [flags]
@@ -40,12 +40,13 @@ Stop any server of DIR first.
 
 // cmdBenchFill runs `ledger bench fill`.
 func cmdBenchFill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench fill", stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, fillUsage); fs.PrintDefaults() }
+	fs := newFlags("bench fill")
+	fs.Usage = usageText(fs, fillUsage)
 	var c fillConfig
 	fs.StringVar(&c.data, "data", "", "data directory, as for serve: the log is DIR/log, the key DIR/log.key (created if absent)")
 	fs.Uint64Var(&c.entries, "entries", 0, "fill the log up to this many entries")
 	fs.StringVar(&c.pgURL, "postgres", "", "PostgreSQL connection URL: fill the log (and index) kept in that database")
+	fs.StringVar(&c.bucket, "bucket", "", "fill a log whose tiles are in this bucket (s3:// URL) or directory, sequenced by --postgres")
 	fs.StringVar(&c.origin, "origin", "", "log origin for a key created here (default <hostname>/ledger)")
 	fs.IntVar(&c.eventBytes, "event-bytes", 400, "approximate bytes of each event's JSON")
 	fs.IntVar(&c.batch, "batch", 4096, "events per append")
@@ -75,11 +76,12 @@ func runFill(ctx context.Context, c fillConfig, stdout io.Writer, log *slog.Logg
 	if err := os.MkdirAll(c.data, 0o755); err != nil {
 		return err
 	}
-	signer, _, err := openKey(c.data, "", c.origin, stdout)
+	key, err := openKey(c.data, "", c.origin, true, stdout)
 	if err != nil {
 		return err
 	}
-	ls, err := openLogStorage(ctx, c.data, c.pgURL, log)
+	signer := key.signer
+	ls, err := openLogStorage(ctx, c.data, logLocation{postgres: c.pgURL, bucket: c.bucket}, log)
 	if err != nil {
 		return err
 	}

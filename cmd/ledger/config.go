@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ledger-dev/ledger/ledger/access"
+	"github.com/ledger-dev/ledger/ledger/blob/s3"
 	"github.com/ledger-dev/ledger/ledger/event"
 )
 
@@ -24,6 +27,9 @@ const maxConfigBytes = 4 << 20
 // (docs/access.md). Every member is optional; a flag given on the command
 // line wins over the file.
 type serveConfig struct {
+	// Bucket keeps the tiles in this bucket or directory, sequenced by
+	// PostgreSQL (flag --bucket; docs/object-storage.md).
+	Bucket string `yaml:"bucket"`
 	// PublicEntries serves entry bundles to anyone (flag --public-entries).
 	PublicEntries bool `yaml:"public_entries"`
 	// TLS is the certificate and key to serve HTTPS with (flags --tls-cert,
@@ -69,13 +75,43 @@ func parseConfig(b []byte) (*serveConfig, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
+		return nil, yamlError(err)
 	}
 	var extra any
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, errors.New("more than one YAML document")
 	}
 	return &c, c.validate()
+}
+
+var (
+	unknownKeyRe = regexp.MustCompile(`field (\S+) not found in type \S+`)
+	wrongTypeRe  = regexp.MustCompile("cannot unmarshal !!\\w+ `(.*)` into (\\S+)")
+	wrongKindRe  = regexp.MustCompile(`cannot unmarshal !!(\w+) into \S+`)
+)
+
+// yamlError rewords the decoder's errors for a reader of the file, not of
+// the Go types behind it (`field limts not found in type main.serveConfig`
+// becomes `unknown key "limts"`).
+func yamlError(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		m = unknownKeyRe.ReplaceAllString(m, `unknown key "$1" (the keys are in docs/access.md)`)
+		if sm := wrongTypeRe.FindStringSubmatch(m); sm != nil {
+			kind := map[string]string{"int": "a whole number", "int64": "a whole number", "bool": "true or false", "string": "a string", "[]string": "a list of strings"}[sm[2]]
+			if kind == "" {
+				kind = "of the form docs/access.md gives"
+			}
+			m = strings.Replace(m, sm[0], fmt.Sprintf("%q is not %s", sm[1], kind), 1)
+		}
+		m = wrongKindRe.ReplaceAllString(m, "a YAML $1 where docs/access.md has a mapping of keys")
+		msgs[i] = m
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 func (c *serveConfig) validate() error {
@@ -102,6 +138,13 @@ func (c *serveConfig) validate() error {
 		if k == "" {
 			return errors.New("redact_keys has an empty key")
 		}
+	}
+	if strings.HasPrefix(c.Bucket, "s3://") {
+		if _, err := s3.ParseURL(c.Bucket); err != nil {
+			return fmt.Errorf("bucket: %w", err)
+		}
+	} else if strings.Contains(c.Bucket, "://") {
+		return fmt.Errorf("bucket: %q is neither an s3:// URL nor a directory", c.Bucket)
 	}
 	if err := c.RateLimit.Validate(); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 
 func TestParseConfig(t *testing.T) {
 	good := `
+bucket: s3://tiles/prod?region=eu-west-1
 public_entries: true
 redact_keys: [diagnosis, mrn]
 limits: {max_body_bytes: 1048576, max_batch: 100, max_event_bytes: 8192}
@@ -25,7 +26,7 @@ tokens:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.PublicEntries || len(c.RedactKeys) != 2 || c.eventLimits().MaxBatch != 100 || c.eventLimits().MaxTags != 64 ||
+	if !c.PublicEntries || c.Bucket != "s3://tiles/prod?region=eu-west-1" || len(c.RedactKeys) != 2 || c.eventLimits().MaxBatch != 100 || c.eventLimits().MaxTags != 64 ||
 		c.RateLimit.Burst != 100 || len(c.Tokens) != 1 || c.Tokens[0].Role != "admin" {
 		t.Fatalf("parsed %+v", c)
 	}
@@ -55,12 +56,22 @@ tokens:
 		{"tokens: [{id: 7cbdbbb267f79c35, role: root, sha256: 7cbdbbb267f79c359e72119eb519fb69797a1aaf90142839584bfeb5aedc821b}]", "unknown role"},
 		{"tokens: [{id: 0000000000000000, role: admin, sha256: 7cbdbbb267f79c359e72119eb519fb69797a1aaf90142839584bfeb5aedc821b}]", "first 16 hex"},
 		{"tokens: [{id: 7cbdbbb267f79c35, role: reader, sha256: 7cbdbbb267f79c359e72119eb519fb69797a1aaf90142839584bfeb5aedc821b}]", "needs a tenant"},
-		{"a: 1\n---\nb: 2", "field a not found"},
+		{"a: 1\n---\nb: 2", `unknown key "a"`},
+		{"limts: {max_batch: 10}", `line 1: unknown key "limts"`},
+		{"limits: {max_bach: 10}", `unknown key "max_bach"`},
+		{"limits: {max_batch: ten}", `"ten" is not a whole number`},
+		{"public_entries: yes please", `"yes please" is not true or false`},
 		{"public_entries: true\n---\npublic_entries: false", "more than one"},
-		{"[1, 2]", "cannot unmarshal"},
+		{"[1, 2]", "a YAML seq where docs/access.md has a mapping"},
+		{"bucket: s3://tiles?regoin=x", "unknown parameter"},
+		{"bucket: gs://tiles", "neither an s3:// URL"},
 	} {
-		if _, err := parseConfig([]byte(bad.yaml)); err == nil || !strings.Contains(err.Error(), bad.want) {
+		_, err := parseConfig([]byte(bad.yaml))
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%q: %v, want an error naming %q", bad.yaml, err, bad.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "main.") {
+			t.Errorf("%q: %v names a Go type", bad.yaml, err)
 		}
 	}
 }

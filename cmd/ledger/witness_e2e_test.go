@@ -62,7 +62,19 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func runCmd(t *testing.T, bin string, args ...string) (string, int) {
+// newLogKey runs `ledger keygen` for origin into dir/log.key and returns
+// the key file and its vkey.
+func newLogKey(t testing.TB, ledgerBin, dir, origin string) (keyFile, vkey string) {
+	t.Helper()
+	keyFile = filepath.Join(dir, "log.key")
+	out, code := runCmd(t, ledgerBin, "keygen", "--origin", origin, "--key", keyFile)
+	if code != 0 {
+		t.Fatalf("ledger keygen: %s", out)
+	}
+	return keyFile, strings.TrimSpace(out)
+}
+
+func runCmd(t testing.TB, bin string, args ...string) (string, int) {
 	t.Helper()
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	code := 0
@@ -80,12 +92,7 @@ func runCmd(t *testing.T, bin string, args ...string) (string, int) {
 func TestWitnessedLog(t *testing.T) {
 	ledgerBin, verifierBin, witnessBin := buildBinaries(t)
 	dir := t.TempDir()
-	logKey := filepath.Join(dir, "log.key")
-	out, code := runCmd(t, ledgerBin, "keygen", "--origin", "example.com/witnessed", "--key", logKey)
-	if code != 0 {
-		t.Fatalf("ledger keygen: %s", out)
-	}
-	logVKey := strings.TrimSpace(out)
+	logKey, logVKey := newLogKey(t, ledgerBin, dir, "example.com/witnessed")
 	logsFile := filepath.Join(dir, "logs")
 	os.WriteFile(logsFile, []byte("# the log this witness cosigns\nlog "+logVKey+"\n"), 0o644)
 
@@ -149,7 +156,7 @@ func TestWitnessedLog(t *testing.T) {
 	if code := appendEvents(20, "published"); code != http.StatusOK {
 		t.Fatalf("published append with two witnesses down: %d", code)
 	}
-	out, code = verify()
+	out, code := verify()
 	if code != 1 || !strings.Contains(out, "FAIL: quorum") {
 		t.Fatalf("verifier with two witnesses down: exit %d, want 1 with a quorum failure:\n%s", code, out)
 	}

@@ -48,8 +48,14 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("%w: wait=cosigned needs witnesses, and this ledger has no witness policy", errBadRequest))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	br := &budgetReader{r: http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), sem: s.bodies}
+	defer br.release()
+	body, err := io.ReadAll(br)
 	var tooLarge *http.MaxBytesError
+	if errors.Is(err, errBodyBudget) {
+		s.writeError(w, r, err)
+		return
+	}
 	if errors.As(err, &tooLarge) {
 		s.writeError(w, r, fmt.Errorf("%w: the limit is %d bytes", errTooLarge, s.cfg.MaxBodyBytes))
 		return
@@ -66,6 +72,7 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	results, err := s.cfg.Ledger.Append(r.Context(), ledgerEntries(batch.Entries))
+	br.release() // the entries are committed: what waits now is small
 	if kc := (*ledger.KeyConflictError)(nil); errors.As(err, &kc) {
 		err = fmt.Errorf("event id %q: %w; nothing was appended", batch.Entries[kc.Entry].ID, err)
 	}
@@ -168,7 +175,12 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	leaf, err := s.entry(r.Context(), index, s.cfg.Ledger.Committed().Size)
+	size := s.cfg.Ledger.Committed().Size
+	if index >= size {
+		// Another instance sharing the storage may have it.
+		_, size = s.cfg.Ledger.PublishedCovering(r.Context(), index+1)
+	}
+	leaf, err := s.entry(r.Context(), index, size)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -229,7 +241,7 @@ func (s *Server) getProof(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	cp, size := s.cfg.Ledger.Published()
+	cp, size := s.cfg.Ledger.PublishedCovering(r.Context(), index+1)
 	if at == "first" {
 		if cp, size, err = s.firstCovering(r.Context(), index); err != nil {
 			s.writeError(w, r, err)

@@ -48,6 +48,9 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// An export streams for as long as the rows take: the server's write
+	// timeout, which bounds every other answer, does not apply to it.
+	http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	_, size := s.cfg.Ledger.Published()
 	q := index.Query{Filter: f, Below: size, Order: index.OldestFirst, Limit: exportPage}
 	rows, err := s.cfg.Index.Query(r.Context(), q)
