@@ -21,8 +21,8 @@ type appendResult struct {
 	ID       string `json:"id"`
 	LeafHash string `json:"leaf_hash"`
 	// Leaf is the leaf appended, which only the ledger can compute (it
-	// holds the receive time and the submitter); absent for a duplicate,
-	// whose leaf is the original's.
+	// holds the receive time and the submitter): for wait=published and
+	// wait=cosigned, not for a duplicate, whose leaf is the original's.
 	Leaf      []byte `json:"leaf,omitempty"`
 	Duplicate bool   `json:"duplicate,omitempty"`
 	// Proof is the receipt's c2sp.org/tlog-proof@v1 against the first
@@ -94,10 +94,14 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		waitErr = waitFor(ctx, last+1)
 	}
+	// Receipts (wait=published|cosigned) carry each event's leaf and
+	// proof; a durable answer only its index and leaf hash, so that it
+	// stays small next to its batch.
+	receipts := wait == "published" || wait == "cosigned"
 	out := make([]appendResult, len(results))
 	for i, res := range results {
 		out[i] = appendResult{Index: res.Index, ID: batch.Entries[i].ID, LeafHash: base64.StdEncoding.EncodeToString(res.LeafHash[:]), Duplicate: res.Duplicate}
-		if !res.Duplicate {
+		if receipts && !res.Duplicate {
 			out[i].Leaf = batch.Entries[i].Leaf
 		}
 	}

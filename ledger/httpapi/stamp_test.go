@@ -40,11 +40,11 @@ func (s *accessServer) entryEvent(t *testing.T, index uint64) *event.Event {
 
 // TestSubmitterStamped: the leaf of an appended event says when the ledger
 // received it and which token sent it (its id, role and tenant, not its
-// secret); the ledger's own events say the ledger wrote them. The append
-// result carries the leaf.
+// secret); the ledger's own events say the ledger wrote them. The receipt
+// (wait=published) carries the leaf.
 func TestSubmitterStamped(t *testing.T) {
 	s := newAccessServer(t)
-	code, _, b := s.call(t, writerA, "POST", "/v1/events", tenantEvent("", "m"))
+	code, _, b := s.call(t, writerA, "POST", "/v1/events?wait=published", tenantEvent("", "m"))
 	var res struct {
 		Index uint64 `json:"index"`
 		Leaf  []byte `json:"leaf"`
