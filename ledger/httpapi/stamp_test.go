@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -274,5 +275,32 @@ func TestProofAtFirst(t *testing.T) {
 	}
 	if code, _, b = s.do(t, "GET", "/v1/proof/1?at=last", "", ""); code != 400 {
 		t.Errorf("at=last: %d %s, want 400", code, b)
+	}
+}
+
+// TestQueryProofFirst: proof=first proves every row of a query answer
+// against the first checkpoint that covered it, not the latest.
+func TestQueryProofFirst(t *testing.T) {
+	s := newQueryServer(t)
+	policy, err := tiles.NewLogPolicy(s.vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.appendEvents(t, []string{queryEvent(0, "alice", "success", 1), queryEvent(1, "alice", "success", 1)})
+	s.appendEvents(t, []string{queryEvent(2, "alice", "success", 1)})
+	body := s.query(t, url.Values{"actor_id": {"alice"}, "proof": {"first"}})
+	want := map[uint64]uint64{0: 2, 1: 2, 2: 3} // index: size of its first checkpoint
+	if len(body.Events) != 3 {
+		t.Fatalf("%d rows, want 3", len(body.Events))
+	}
+	for _, e := range body.Events {
+		p, err := tiles.ParseProof([]byte(e.Proof))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := p.Verify(policy, tiles.LeafHash(e.Leaf))
+		if err != nil || sc.Size != want[e.Index] {
+			t.Errorf("row %d: proof against size %d (%v), want %d", e.Index, sc.Size, err, want[e.Index])
+		}
 	}
 }
