@@ -63,15 +63,15 @@ func TestQuickstart(t *testing.T) {
 	var serveOut bytes.Buffer
 	serve := exec.Command("bash", "-c", serveCmd)
 	serve.Dir, serve.Stdout, serve.Stderr = clone, &serveOut, &testLogWriter{t: t}
-	// go run compiles the copy afresh (its files are at another path, so
-	// the build cache does not serve them): on a loaded 2-core machine
-	// that has taken more than two minutes.
 	// go run starts the ledger as its child: kill the whole group.
 	serve.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := serve.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { syscall.Kill(-serve.Process.Pid, syscall.SIGKILL); serve.Wait() })
+	// go run compiles the copy afresh (its files are at another path, so
+	// the build cache does not serve them): on a loaded 2-core machine
+	// that has taken more than two minutes.
 	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
 		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
 			resp.Body.Close()
