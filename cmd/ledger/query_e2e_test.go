@@ -260,6 +260,33 @@ func TestIndexPostgresE2E(t *testing.T) {
 	if out, code := runCmd(t, ledgerBin, append([]string{"index", "verify"}, idxArgs...)...); code != 0 {
 		t.Fatalf("ledger index verify after rebuild: %d\n%s", code, out)
 	}
+	// The database keeps the published checkpoints: after more appends,
+	// entry 7 is still proven against the first one (of the 300 entries'
+	// batch), and the proof verifies.
+	if _, err := postEvents(http.DefaultClient, s.url, []map[string]any{testEvent("evt-more", 300)}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if publishedSize(t, s.url) == 301 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the last append was not published")
+		}
+	}
+	resp, err := http.Get(s.url + "v1/proof/7?at=first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	firstFile := filepath.Join(dir, "first.tlog-proof")
+	if resp.StatusCode != 200 || !strings.Contains(string(first), "\n300\n") || os.WriteFile(firstFile, first, 0o644) != nil {
+		t.Fatalf("GET /v1/proof/7?at=first: %d %s; want the checkpoint of size 300", resp.StatusCode, first)
+	}
+	if out, code := runCmd(t, verifierBin, "proof", firstFile, "--vkey", s.vkey); code != 0 {
+		t.Fatalf("verifier proof of entry 7 at its first checkpoint: %d\n%s", code, out)
+	}
 }
 
 func editFile(t *testing.T, path string, edit func(string) string) {
