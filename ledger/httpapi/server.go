@@ -119,11 +119,12 @@ func New(cfg Config) (*Server, error) {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
 		s.writeError(w, r, fmt.Errorf("%w: %s is not allowed on %s; allowed: %s", errMethodNotAllowed, r.Method, r.URL.Path, strings.Join(allowed, ", ")))
 	})
-	// Public: the C2SP read API (entry bundles are checked in getTile) and
-	// health.
+	// Public: the C2SP read API (entry bundles are checked in getTile),
+	// health and the API's description.
 	r.Get("/checkpoint", s.getCheckpoint)
 	r.Get("/tile/*", s.getTile)
 	r.Get("/healthz", s.healthz)
+	r.Get("/v1/openapi.json", s.openAPI)
 	r.With(s.require(access.Writer)).Post("/v1/events", s.appendEvents)
 	r.Group(func(r chi.Router) {
 		r.Use(s.require(access.Reader, access.Auditor))
