@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
@@ -41,9 +42,21 @@ func openIndex(ctx context.Context, path string, pg pgindex.Config) (indexStore,
 // through the log's pool, when pool is set, or else in SQLite at
 // DIR/index.sqlite — and starts a follower that catches up with the log and
 // then keeps up with it. stop ends the follower and closes the index.
-func startIndex(ctx context.Context, data string, pool *pgxpool.Pool, store index.TileReader, l *ledger.Ledger, log *slog.Logger) (idx indexStore, stop func(), err error) {
+func startIndex(ctx context.Context, data string, pool *pgxpool.Pool, store index.TileReader, l *ledger.Ledger, log *slog.Logger, reg prometheus.Registerer) (idx indexStore, stop func(), err error) {
 	idx, f, err := openFollower(ctx, data, pool, store, l, log)
 	if err != nil {
+		return nil, nil, err
+	}
+	lag := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ledger_index_lag_entries",
+		Help: "Committed entries not yet in the query index."}, func() float64 {
+		committed, indexed := l.Committed().Size, f.Indexed()
+		if indexed > committed { // a Sync raced the read of the size
+			return 0
+		}
+		return float64(committed - indexed)
+	})
+	if err := reg.Register(lag); err != nil {
+		idx.Close()
 		return nil, nil, err
 	}
 	runCtx, cancel := context.WithCancel(ctx)

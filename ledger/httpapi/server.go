@@ -67,6 +67,8 @@ type Config struct {
 	RateLimit access.RateLimit
 	// Logger receives request errors. Default slog.Default().
 	Logger *slog.Logger
+	// RequestMetrics, if set, counts and times every request. Default none.
+	RequestMetrics *Metrics
 	// Mounts are handlers served beside the API, under its authentication,
 	// audited access and error mapping (see Mount). Default none.
 	Mounts []Mount
@@ -111,6 +113,9 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, events: event.NewPipeline(event.PipelineConfig{Limits: cfg.Limits, Redactor: cfg.Redactor, Now: cfg.Now})}
 	s.gz.New = func() any { w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed); return w }
 	r := chi.NewRouter()
+	if cfg.RequestMetrics != nil {
+		r.Use(cfg.RequestMetrics.middleware)
+	}
 	r.Use(s.requestID, s.authenticate)
 	// Set before the mounts, which inherit them if they are chi routers.
 	r.NotFound(s.notFound)

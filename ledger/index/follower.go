@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/ledger-dev/ledger/tiles"
@@ -98,7 +99,8 @@ type FollowerConfig struct {
 // Follower keeps an index up to date with its log.
 type Follower struct {
 	cfg     FollowerConfig
-	adopted bool // the index was checked to be this log's
+	adopted bool          // the index was checked to be this log's
+	indexed atomic.Uint64 // the index's size after the last Sync
 }
 
 // NewFollower validates cfg and returns a Follower; Run starts it.
@@ -148,8 +150,17 @@ func (f *Follower) Sync(ctx context.Context) (uint64, error) {
 		}
 		f.adopted = true
 	}
-	return catchUp(ctx, f.cfg.Store, f.cfg.Log, size, f.cfg.Logger)
+	n, err := catchUp(ctx, f.cfg.Store, f.cfg.Log, size, f.cfg.Logger)
+	if err == nil {
+		f.indexed.Store(n)
+	}
+	return n, err
 }
+
+// Indexed returns the index's size after the last Sync that succeeded (0
+// before one): the log's entries below it are indexed. The log's size
+// minus Indexed is how far the index lags.
+func (f *Follower) Indexed() uint64 { return f.indexed.Load() }
 
 // adopt checks that the index was filled from this log, by its first
 // entry, and resets it if not: a log directory that was replaced, or a
