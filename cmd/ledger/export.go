@@ -20,9 +20,29 @@ import (
 	"github.com/ledger-dev/ledger/tiles"
 )
 
-// exportFilters are the filter flags of `ledger export`, each the query
-// parameter of the same name with '_' for '-'.
-var exportFilters = []string{"actor-id", "actor-type", "action", "event-type", "resource-type", "resource-id", "result", "tenant-id", "since", "until"}
+// eventFilters are the filter flags of `ledger export` and `ledger query`,
+// each the query parameter of the same name with '_' for '-'.
+var eventFilters = []string{"actor-id", "actor-type", "action", "event-type", "resource-type", "resource-id", "result", "tenant-id", "since", "until"}
+
+// filterFlags defines the eventFilters flags on fs; filterQuery reads them.
+func filterFlags(fs *flag.FlagSet, verb string) map[string]*string {
+	filters := map[string]*string{}
+	for _, name := range eventFilters {
+		filters[name] = fs.String(name, "", verb+" only events whose "+strings.ReplaceAll(name, "-", "_")+" is this")
+	}
+	fs.Lookup("since").Usage = "start of the time window, RFC 3339 (default: 30 days before --until)"
+	fs.Lookup("until").Usage = "end of the time window, RFC 3339, excluded (default: now)"
+	return filters
+}
+
+// filterQuery sets in q the query parameters of the filters given.
+func filterQuery(q url.Values, filters map[string]*string) {
+	for name, v := range filters {
+		if *v != "" {
+			q.Set(strings.ReplaceAll(name, "-", "_"), *v)
+		}
+	}
+}
 
 // setWindow makes the time window of a filtered export explicit, with the
 // server's defaults (until now, since DefaultWindow before until), so that
@@ -57,22 +77,14 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	from := fs.Uint64("from", 0, "first index of a range export")
 	to := fs.Uint64("to", 0, "end of a range export: entries from --from to --to minus 1")
 	token := tokenFlag(fs, "an auditor")
-	filters := map[string]*string{}
-	for _, name := range exportFilters {
-		filters[name] = fs.String(name, "", "export only events whose "+strings.ReplaceAll(name, "-", "_")+" is this")
-	}
+	filters := filterFlags(fs, "export")
 	fs.Lookup("since").Usage = "start of the time window, RFC 3339 (default: 30 days before --until; the manifest records the window)"
-	fs.Lookup("until").Usage = "end of the time window, RFC 3339, excluded (default: now)"
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	isRange := flagGiven(fs, "from") || flagGiven(fs, "to")
 	q := url.Values{"format": {"ndjson"}}
-	for name, v := range filters {
-		if *v != "" {
-			q.Set(strings.ReplaceAll(name, "-", "_"), *v)
-		}
-	}
+	filterQuery(q, filters)
 	switch {
 	case *out == "" || fs.NArg() > 0:
 		return fmt.Errorf("%w: give --out DIR and no arguments", errUsage)

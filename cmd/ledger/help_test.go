@@ -22,7 +22,7 @@ func TestHelpAndVersion(t *testing.T) {
 		want    []string
 		notWant []string
 	}{
-		{ledgerBin, []string{"--help"}, []string{"usage: ledger <command>", "keygen", "serve", "token", "append", "bench", "index", "export"}, nil},
+		{ledgerBin, []string{"--help"}, []string{"usage: ledger <command>", "keygen", "serve", "token", "append", "bench", "index", "export", "query"}, nil},
 		{ledgerBin, []string{"help"}, []string{"usage: ledger <command>"}, nil},
 		{ledgerBin, []string{"keygen", "--help"}, []string{"usage: ledger keygen", "-origin", "-key"}, nil},
 		{ledgerBin, []string{"serve", "--help"}, []string{"usage: ledger serve", "-data", "-listen", "-config", "-tokens string", "-witness-policy", "-tls-cert"}, []string{"-tokens ledger"}},
@@ -37,6 +37,7 @@ func TestHelpAndVersion(t *testing.T) {
 		{ledgerBin, []string{"index", "rebuild", "--help"}, []string{"-data", "-postgres", "-vkey"}, nil},
 		{ledgerBin, []string{"index", "verify", "--help"}, []string{"-data", "-keys", "-log"}, nil},
 		{ledgerBin, []string{"export", "--help"}, []string{"usage: ledger export", "-out", "-from", "-since", "-actor-id"}, nil},
+		{ledgerBin, []string{"query", "--help"}, []string{"usage: ledger query", "-actor-id", "-limit", "-cursor", "-all", "-json", "-proof", "-vkey"}, nil},
 		{ledgerBin, []string{"--version"}, []string{"ledger ", " go1."}, nil},
 		{verifierBin, []string{"--help"}, []string{"usage: verifier <command>"}, nil},
 		{verifierBin, []string{"checkpoint", "--help"}, []string{"usage: verifier checkpoint", "-state", "-vkey", "-policy"}, nil},
