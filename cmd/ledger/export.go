@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
+
 	"github.com/ledger-dev/ledger/evidence"
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
@@ -110,12 +112,17 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		return err
 	}
 	defer pkg.Close()
-	e := &exporter{base: root, vkey: *vkey, client: newClient(*token, 0), token: *token, pkg: pkg}
+	total := int64(-1) // a filtered export's count is known at its end
+	if isRange {
+		total = int64(*to - *from)
+	}
+	e := &exporter{base: root, vkey: *vkey, client: newClient(*token, 0), token: *token, pkg: pkg, bar: newBar(stderr, total, "exporting")}
 	if isRange {
 		err = e.exportRange(ctx, *from, *to)
 	} else {
 		err = e.exportFiltered(ctx, q)
 	}
+	e.bar.Finish()
 	if err != nil {
 		return err
 	}
@@ -140,6 +147,7 @@ type exporter struct {
 	client *http.Client
 	pkg    *evidence.Writer
 	tree   *tiles.Tree
+	bar    *progressbar.ProgressBar // advanced by every event added
 }
 
 // exportFiltered exports the rows of GET /v1/export?q, each proven against
@@ -272,5 +280,6 @@ func (e *exporter) add(ctx context.Context, row evidence.Row) error {
 	if err != nil {
 		return fmt.Errorf("entry %d: the ledger's index gave a leaf that is not the log's (run `ledger index verify`): %w", row.Index, err)
 	}
+	e.bar.Add(1)
 	return e.pkg.Add(row, hashes)
 }

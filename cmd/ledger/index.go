@@ -144,7 +144,10 @@ func cmdIndex(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	size := tree.Checkpoint().Size
 	if sub == "rebuild" {
-		if err := index.Rebuild(ctx, idx, index.TreeLog(tree), size, log); err != nil {
+		bar := newBar(stderr, int64(size), "indexing")
+		err := index.Rebuild(ctx, idx, progressLog{index.TreeLog(tree), bar}, size, log)
+		bar.Finish()
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "indexed %d entries, up to the checkpoint of size %d\n", size, size)
@@ -153,13 +156,13 @@ func cmdIndex(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		}
 		return rebuildKeys(ctx, *keysAt, filepath.Join(*data, "log"), tree, stdout, log)
 	}
-	return verifyIndexes(ctx, idx, *keysAt, *pgURL, tree, stdout, log)
+	return verifyIndexes(ctx, idx, *keysAt, *pgURL, tree, stdout, stderr, log)
 }
 
 // verifyIndexes verifies the query index and, if there is one, the key
 // index, failing if either differs from the log.
-func verifyIndexes(ctx context.Context, idx indexStore, keysAt, pgURL string, tree *tiles.Tree, stdout io.Writer, log *slog.Logger) error {
-	indexOK, err := verifyIndex(ctx, idx, tree, stdout)
+func verifyIndexes(ctx context.Context, idx indexStore, keysAt, pgURL string, tree *tiles.Tree, stdout, stderr io.Writer, log *slog.Logger) error {
+	indexOK, err := verifyIndex(ctx, idx, tree, stdout, stderr)
 	if err != nil {
 		return err
 	}
@@ -197,10 +200,13 @@ func printMismatches(w io.Writer, label string, m index.Problems) {
 }
 
 // verifyIndex runs index.Verify and prints its report, reporting whether
-// the index matches the log.
-func verifyIndex(ctx context.Context, idx indexStore, tree *tiles.Tree, stdout io.Writer) (bool, error) {
+// the index matches the log; a progress bar on a terminal stderr shows
+// how far it has read.
+func verifyIndex(ctx context.Context, idx indexStore, tree *tiles.Tree, stdout, stderr io.Writer) (bool, error) {
 	size := tree.Checkpoint().Size
-	r, err := index.Verify(ctx, idx, index.TreeLog(tree), size)
+	bar := newBar(stderr, int64(size), "verifying")
+	r, err := index.Verify(ctx, idx, progressLog{index.TreeLog(tree), bar}, size)
+	bar.Finish()
 	if err != nil {
 		return false, err
 	}
