@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/time/rate"
 
 	"github.com/ledger-dev/ledger/tiles"
 )
@@ -24,8 +25,15 @@ import (
 type Config struct {
 	// Storage is the storage driver. Required.
 	Storage Storage
-	// Signer signs checkpoints; its name is the log's origin. Required.
+	// Signer signs checkpoints; its name is the log's origin. Required,
+	// except with ReadOnly and Verifier set.
 	Signer note.Signer
+	// Verifier checks the log signature of checkpoints other instances
+	// published to a shared storage. Default: signing their text again
+	// with Signer (Ed25519 signatures are deterministic). A read-only
+	// ledger given a Verifier needs no Signer: the private key stays with
+	// the instances that sequence.
+	Verifier note.Verifier
 	// KeyOf returns the idempotency key stored in a leaf ("" if none). It is
 	// used at start to learn the keys of the entries the key store's
 	// watermark does not cover yet. Required.
@@ -60,23 +68,38 @@ type Config struct {
 	Logger *slog.Logger
 	// Metrics, if set, is updated as the ledger runs; main registers it.
 	Metrics *Metrics
+	// ReadOnly opens the log for reading only: no sequencing, no key
+	// store, no publishing; Add fails with ErrReadOnly. The Storage must be
+	// shared (a PublishedReader): the ledger serves the newest checkpoint
+	// that the appending instances published, looked up every
+	// PublishInterval and whenever a read asks for more (PublishedCovering).
+	ReadOnly bool
 }
 
 func (c *Config) validate() error {
 	switch {
 	case c.Storage == nil:
 		return errors.New("ledger: Config.Storage is required")
-	case c.Signer == nil:
-		return errors.New("ledger: Config.Signer is required")
+	case c.Signer == nil && !(c.ReadOnly && c.Verifier != nil):
+		return errors.New("ledger: Config.Signer is required (or, read-only, Config.Verifier)")
+	case c.Signer != nil && c.Verifier != nil && c.Signer.Name() != c.Verifier.Name():
+		return errors.New("ledger: Config.Signer and Config.Verifier are of different logs")
 	case c.KeyOf == nil:
 		return errors.New("ledger: Config.KeyOf is required")
 	case c.MaxPending < 0 || c.PublishInterval < 0 || c.MaxUnstoredKeys < 0:
 		return errors.New("ledger: Config.MaxPending, MaxUnstoredKeys and PublishInterval must not be negative")
 	}
 	if c.Witnesses != nil {
-		if err := CheckWitnessPolicy(c.Witnesses, c.Signer); err != nil {
+		var key LogKey = c.Verifier
+		if c.Signer != nil {
+			key = c.Signer
+		}
+		if err := CheckWitnessPolicy(c.Witnesses, key); err != nil {
 			return err
 		}
+	}
+	if _, shared := c.Storage.(PublishedReader); c.ReadOnly && !shared {
+		return errors.New("ledger: Config.ReadOnly needs a Storage that instances share (PostgreSQL, a bucket): there is nobody else to follow")
 	}
 	if _, own := c.Storage.(KeyStore); own && c.Keys != nil {
 		return errors.New("ledger: Config.Keys must be nil: the Storage keeps the key index itself")
@@ -143,9 +166,16 @@ var (
 	ErrClosed = errors.New("ledger is closed")
 	// ErrNoWitnesses means cosigning was asked of a ledger without witnesses.
 	ErrNoWitnesses = errors.New("no witness policy is configured")
+	// ErrStorage means storage failed (a database down, a disk full or
+	// read-only): nothing the error concerns was committed, and a retry
+	// later may work. What failed is in the wrapped error, for the
+	// server's log: it names paths and hosts, which clients must not see.
+	ErrStorage = errors.New("storage is unavailable")
 	// ErrKeyConflict means an entry's key is already in the log (or
 	// pending) for different content; see KeyConflictError.
 	ErrKeyConflict = errors.New("idempotency key already used for different content")
+	// ErrReadOnly means the ledger was opened with Config.ReadOnly.
+	ErrReadOnly = errors.New("this instance is read-only: append to an instance that sequences")
 )
 
 // KeyConflictError is the error of a batch holding an entry whose key
@@ -186,8 +216,14 @@ type Ledger struct {
 	pooled    int                  // entries in pool
 	committed State
 	closed    bool
-	failed    error // set when sequencing stopped for good
+	failed    error // why appends are refused while the sequencer reloads after a failed flush
 	wake      chan struct{}
+	closing   chan struct{} // closed by Close: ends a reload that waits for storage
+	// lastFailure is when a flush or a publish last failed (Config.Clock):
+	// Healthy reports it for healthHold, so that a storage that fails
+	// every other flush does not make the health check flap.
+	lastFailure time.Time
+	flushLog    rate.Sometimes // rate-limits the logging of failed flushes
 
 	seq  *sequencer
 	pub  *publisher
@@ -216,10 +252,19 @@ func New(ctx context.Context, cfg Config) (*Ledger, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	l := &Ledger{cfg: cfg, origin: cfg.Signer.Name(), log: cfg.Logger, keys: map[string]keyRecord{},
-		store: cfg.Keys, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	origin := ""
+	if cfg.Signer != nil {
+		origin = cfg.Signer.Name()
+	} else {
+		origin = cfg.Verifier.Name()
+	}
+	l := &Ledger{cfg: cfg, origin: origin, log: cfg.Logger, keys: map[string]keyRecord{}, flushLog: rate.Sometimes{Interval: 10 * time.Second},
+		store: cfg.Keys, wake: make(chan struct{}, 1), closing: make(chan struct{}), done: make(chan struct{})}
 	if ks, own := cfg.Storage.(KeyStore); own {
 		l.store, l.ownStore = ks, true
+	}
+	if cfg.ReadOnly {
+		return l.openReadOnly(ctx)
 	}
 	seq, err := l.recover(ctx)
 	if err != nil {
@@ -236,6 +281,21 @@ func New(ctx context.Context, cfg Config) (*Ledger, error) {
 	}
 	go l.run()
 	go l.pub.run()
+	go l.pub.follow()
+	return l, nil
+}
+
+// openReadOnly finishes New for Config.ReadOnly: it loads the committed
+// state and the newest published checkpoint, and follows them.
+func (l *Ledger) openReadOnly(ctx context.Context) (*Ledger, error) {
+	l.pub = newPublisher(l)
+	if err := l.pub.refresh(ctx); err != nil {
+		return nil, err
+	}
+	close(l.done) // no flush loop
+	go l.pub.follow()
+	_, size := l.pub.latest()
+	l.log.Info("log opened read-only", "origin", l.origin, "published_size", size)
 	return l, nil
 }
 
@@ -285,6 +345,8 @@ func (l *Ledger) Add(ctx context.Context, entries []Entry) (*Future, error) {
 // l.mu is held.
 func (l *Ledger) admit(n int) error {
 	switch {
+	case l.cfg.ReadOnly:
+		return ErrReadOnly
 	case l.failed != nil:
 		return l.failed
 	case l.closed:
@@ -337,8 +399,25 @@ func (l *Ledger) WaitCosigned(ctx context.Context, size uint64) error {
 	return l.pub.wait(ctx, size, true)
 }
 
-// Published returns the latest published checkpoint note and its size.
+// Published returns the latest published checkpoint note and its size:
+// this instance's, or a newer one another instance sharing the storage
+// published (looked up every PublishInterval).
 func (l *Ledger) Published() ([]byte, uint64) { return l.pub.latest() }
+
+// PublishedCovering is Published for a read of the tree of size entries:
+// when the checkpoint this instance knows is smaller and the storage is
+// shared, it first looks up the newest one published there, so that a
+// read another instance's checkpoint covers is answered, not refused. A
+// failed look-up is logged, and the known checkpoint returned.
+func (l *Ledger) PublishedCovering(ctx context.Context, size uint64) ([]byte, uint64) {
+	if note, have := l.pub.latest(); have >= size {
+		return note, have
+	}
+	if err := l.pub.refresh(ctx); err != nil {
+		l.log.Warn("couldn't look up the newest published checkpoint", "err", err)
+	}
+	return l.pub.latest()
+}
 
 // Quorum reports whether witnesses are configured, and if so whether the
 // published checkpoint meets their quorum.
@@ -351,7 +430,11 @@ func (l *Ledger) Committed() State {
 	return l.committed
 }
 
-// Healthy reports why the ledger cannot sequence, or nil.
+// Healthy reports why the ledger cannot sequence, or nil. After a failed
+// flush it reports a pushback (ErrPushback) until the sequencer has
+// reloaded the committed state, which it retries with backoff for as long
+// as storage fails; and for 10 s after a flush or a publish failed, an
+// ErrStorage.
 func (l *Ledger) Healthy() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -361,7 +444,25 @@ func (l *Ledger) Healthy() error {
 	if l.closed {
 		return ErrClosed
 	}
+	if !l.lastFailure.IsZero() && l.cfg.Clock().Sub(l.lastFailure) < healthHold {
+		return errFailedRecently
+	}
 	return nil
+}
+
+// healthHold is how long Healthy reports a failed flush or publish.
+const healthHold = 10 * time.Second
+
+// errFailedRecently is Healthy's answer for healthHold after a flush or a
+// publish failed, even if the next one worked: a disk that is nearly full
+// fails some flushes and not others.
+var errFailedRecently = fmt.Errorf("%w: a flush or a publish failed within the last %s; the server's log says why", ErrStorage, healthHold)
+
+// failedNow records that a flush or a publish failed, for Healthy.
+func (l *Ledger) failedNow() {
+	l.mu.Lock()
+	l.lastFailure = l.cfg.Clock()
+	l.mu.Unlock()
 }
 
 // Close stops accepting entries, waits for pending ones to be flushed, their
@@ -373,7 +474,12 @@ func (l *Ledger) Close(ctx context.Context) error {
 		return nil
 	}
 	l.closed = true
+	close(l.closing)
 	l.mu.Unlock()
+	if l.cfg.ReadOnly {
+		l.pub.stop()
+		return nil
+	}
 	select {
 	case l.wake <- struct{}{}:
 	default:

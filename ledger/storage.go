@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/ledger-dev/ledger/tiles"
 )
@@ -32,6 +33,34 @@ type Flush struct {
 	Keys []KeyRecord
 }
 
+// Unchanged reports whether tile t of the flush is already committed by
+// f.Old at its width (an edge tile the flush did not change): a driver
+// need not write it again.
+func (f *Flush) Unchanged(t tiles.Tile) bool {
+	old, ok := tileIn(t, f.Old.Size)
+	return ok && old == t
+}
+
+// CheckFullTiles returns an error if the flush holds a tile that f.Old
+// commits as a full tile: committed full tiles never change, and a driver
+// refuses such a flush before it writes anything.
+func (f *Flush) CheckFullTiles() error {
+	for t := range f.Tiles {
+		if old, ok := tileIn(t, f.Old.Size); ok && old.Full() {
+			return fmt.Errorf("flush rewrites committed full tile %s", t.Path())
+		}
+	}
+	return nil
+}
+
+// tileIn returns tile t as it exists in a tree of size leaves.
+func tileIn(t tiles.Tile, size uint64) (tiles.Tile, bool) {
+	if t.Entries {
+		return tiles.BundleFor(t.Index, size)
+	}
+	return tiles.TileFor(t.Level, t.Index, size)
+}
+
 // Storage is a storage driver: where the sequencer makes flushes durable and
 // where the read API finds tiles.
 //
@@ -54,6 +83,15 @@ type Storage interface {
 	Commit(ctx context.Context, f *Flush) error
 	ReadTile(ctx context.Context, t tiles.Tile) ([]byte, error)
 	Publish(ctx context.Context, checkpoint []byte) error
+}
+
+// PublishedReader is a Storage that several instances share (one
+// database, one bucket): Published returns the newest checkpoint any of
+// them published, or an error wrapping tiles.ErrNotFound before the first.
+// A ledger over such a storage follows it (see Config.ReadOnly), so that no
+// instance serves an older checkpoint than another has published.
+type PublishedReader interface {
+	Published(ctx context.Context) ([]byte, error)
 }
 
 // ErrConflict is returned by Storage.Commit when the committed state is not

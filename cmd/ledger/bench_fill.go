@@ -20,12 +20,12 @@ import (
 
 // fillConfig is what `ledger bench fill` does.
 type fillConfig struct {
-	data, pgURL, origin string
-	entries             uint64
-	eventBytes          int
-	batch, inflight     int
-	tenants             int
-	noIndex             bool
+	data, pgURL, bucket, origin string
+	entries                     uint64
+	eventBytes                  int
+	batch, inflight             int
+	tenants                     int
+	noIndex                     bool
 }
 
 const fillUsage = `usage: ledger bench fill --data DIR --entries N [flags]
@@ -45,6 +45,7 @@ func cmdBenchFill(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&c.data, "data", "", "data directory, as for serve: the log is DIR/log, the key DIR/log.key (created if absent)")
 	fs.Uint64Var(&c.entries, "entries", 0, "fill the log up to this many entries")
 	fs.StringVar(&c.pgURL, "postgres", "", "PostgreSQL connection URL: fill the log (and index) kept in that database")
+	fs.StringVar(&c.bucket, "bucket", "", "fill a log whose tiles are in this bucket (s3:// URL) or directory, sequenced by --postgres")
 	fs.StringVar(&c.origin, "origin", "", "log origin for a key created here (default <hostname>/ledger)")
 	fs.IntVar(&c.eventBytes, "event-bytes", 400, "approximate bytes of each event's JSON")
 	fs.IntVar(&c.batch, "batch", 4096, "events per append")
@@ -79,7 +80,7 @@ func runFill(ctx context.Context, c fillConfig, stdout io.Writer, log *slog.Logg
 		return err
 	}
 	signer := key.signer
-	ls, err := openLogStorage(ctx, c.data, c.pgURL, log)
+	ls, err := openLogStorage(ctx, c.data, logLocation{postgres: c.pgURL, bucket: c.bucket}, log)
 	if err != nil {
 		return err
 	}
@@ -164,7 +165,11 @@ func fillIndex(ctx context.Context, data string, ls *logStorage, l *ledger.Ledge
 func appendFill(ctx context.Context, l *ledger.Ledger, c fillConfig, from uint64, bar *progressbar.ProgressBar) error {
 	defer bar.Finish()
 	gen := newFillGen(c)
-	p := event.NewPipeline(event.PipelineConfig{})
+	// The events are spread over the year before now (newFillGen): the
+	// pipeline takes them as old as that, as a log filled over a year did.
+	lim := event.DefaultLimits()
+	lim.MaxAge = 366 * 24 * time.Hour
+	p := event.NewPipeline(event.PipelineConfig{Limits: lim})
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var next atomic.Uint64

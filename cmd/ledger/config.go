@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -10,10 +11,12 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ledger-dev/ledger/ledger/access"
+	"github.com/ledger-dev/ledger/ledger/blob/s3"
 	"github.com/ledger-dev/ledger/ledger/event"
 )
 
@@ -24,6 +27,9 @@ const maxConfigBytes = 4 << 20
 // (docs/access.md). Every member is optional; a flag given on the command
 // line wins over the file.
 type serveConfig struct {
+	// Bucket keeps the tiles in this bucket or directory, sequenced by
+	// PostgreSQL (flag --bucket; docs/object-storage.md).
+	Bucket string `yaml:"bucket"`
 	// PublicEntries serves entry bundles to anyone (flag --public-entries).
 	PublicEntries bool `yaml:"public_entries"`
 	// TLS is the certificate and key to serve HTTPS with (flags --tls-cert,
@@ -53,6 +59,10 @@ type configLimits struct {
 	MaxFieldBytes int   `yaml:"max_field_bytes"`
 	MaxChanges    int   `yaml:"max_changes"`
 	MaxTags       int   `yaml:"max_tags"`
+	// MaxFutureSkew and MaxEventAge bound a client's own timestamps
+	// (flags --max-future-skew and --max-event-age).
+	MaxFutureSkew time.Duration `yaml:"max_future_skew"`
+	MaxEventAge   time.Duration `yaml:"max_event_age"`
 }
 
 // parseConfig decodes and checks a configuration file, refusing unknown
@@ -115,6 +125,9 @@ func (c *serveConfig) validate() error {
 			return fmt.Errorf("limits.%s must not be negative", v.name)
 		}
 	}
+	if l.MaxFutureSkew < 0 || l.MaxEventAge < 0 {
+		return errors.New("limits.max_future_skew and limits.max_event_age must not be negative")
+	}
 	if l.MaxEventBytes > event.MaxEventBytesLimit {
 		return fmt.Errorf("limits.max_event_bytes must be at most %d: redaction can lengthen an event, and a leaf holds at most %d bytes", event.MaxEventBytesLimit, event.MaxLeafBytes)
 	}
@@ -125,6 +138,13 @@ func (c *serveConfig) validate() error {
 		if k == "" {
 			return errors.New("redact_keys has an empty key")
 		}
+	}
+	if strings.HasPrefix(c.Bucket, "s3://") {
+		if _, err := s3.ParseURL(c.Bucket); err != nil {
+			return fmt.Errorf("bucket: %w", err)
+		}
+	} else if strings.Contains(c.Bucket, "://") {
+		return fmt.Errorf("bucket: %q is neither an s3:// URL nor a directory", c.Bucket)
 	}
 	if err := c.RateLimit.Validate(); err != nil {
 		return err
@@ -153,8 +173,9 @@ func loadConfig(path string) (*serveConfig, error) {
 }
 
 // applyTo sets the serve flags not given on the command line from the
-// file, and checks the TLS pair they end up naming.
-func (c *serveConfig) applyTo(fs *flag.FlagSet, maxPending *int, maxBody *int64, publicEntries *bool, tlsCert, tlsKey *string) error {
+// file, and checks the TLS pair they end up naming; the timestamp bounds
+// given as flags (maxSkew, maxAge) override the file's.
+func (c *serveConfig) applyTo(fs *flag.FlagSet, maxPending *int, maxBody *int64, publicEntries *bool, tlsCert, tlsKey *string, maxSkew, maxAge time.Duration) error {
 	if !flagGiven(fs, "max-pending") && c.Limits.MaxPending > 0 {
 		*maxPending = c.Limits.MaxPending
 	}
@@ -169,6 +190,19 @@ func (c *serveConfig) applyTo(fs *flag.FlagSet, maxPending *int, maxBody *int64,
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return fmt.Errorf("%w: give both --tls-cert and --tls-key, or neither", errUsage)
+	}
+	for _, f := range []struct {
+		flag string
+		v    time.Duration
+		dst  *time.Duration
+	}{{"max-future-skew", maxSkew, &c.Limits.MaxFutureSkew}, {"max-event-age", maxAge, &c.Limits.MaxEventAge}} {
+		if !flagGiven(fs, f.flag) {
+			continue
+		}
+		if f.v <= 0 {
+			return fmt.Errorf("%w: --%s must be positive (got %s)", errUsage, f.flag, f.v)
+		}
+		*f.dst = f.v
 	}
 	if *tlsCert != "" {
 		if _, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey); err != nil {
@@ -189,5 +223,6 @@ func (c *serveConfig) eventLimits() event.Limits {
 	}
 	l := c.Limits
 	return event.Limits{MaxEventBytes: pick(l.MaxEventBytes, d.MaxEventBytes), MaxBatch: pick(l.MaxBatch, d.MaxBatch),
-		MaxFieldBytes: pick(l.MaxFieldBytes, d.MaxFieldBytes), MaxChanges: pick(l.MaxChanges, d.MaxChanges), MaxTags: pick(l.MaxTags, d.MaxTags)}
+		MaxFieldBytes: pick(l.MaxFieldBytes, d.MaxFieldBytes), MaxChanges: pick(l.MaxChanges, d.MaxChanges), MaxTags: pick(l.MaxTags, d.MaxTags),
+		MaxFutureSkew: cmp.Or(l.MaxFutureSkew, d.MaxFutureSkew), MaxAge: cmp.Or(l.MaxEventAge, d.MaxAge)}
 }

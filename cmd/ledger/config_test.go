@@ -5,12 +5,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ledger-dev/ledger/ledger/event"
 )
 
 func TestParseConfig(t *testing.T) {
 	good := `
+bucket: s3://tiles/prod?region=eu-west-1
 public_entries: true
 redact_keys: [diagnosis, mrn]
 limits: {max_body_bytes: 1048576, max_batch: 100, max_event_bytes: 8192}
@@ -24,12 +26,19 @@ tokens:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !c.PublicEntries || len(c.RedactKeys) != 2 || c.eventLimits().MaxBatch != 100 || c.eventLimits().MaxTags != 64 ||
+	if !c.PublicEntries || c.Bucket != "s3://tiles/prod?region=eu-west-1" || len(c.RedactKeys) != 2 || c.eventLimits().MaxBatch != 100 || c.eventLimits().MaxTags != 64 ||
 		c.RateLimit.Burst != 100 || len(c.Tokens) != 1 || c.Tokens[0].Role != "admin" {
 		t.Fatalf("parsed %+v", c)
 	}
 	if c, err := parseConfig([]byte("limits: {max_event_bytes: 32768}")); err != nil || c.eventLimits().MaxEventBytes != event.DefaultLimits().MaxEventBytes {
 		t.Errorf("the default max_event_bytes written out: %+v, %v", c, err)
+	}
+	if c, err := parseConfig([]byte("limits: {max_future_skew: 90s, max_event_age: 2160h}")); err != nil ||
+		c.eventLimits().MaxFutureSkew != 90*time.Second || c.eventLimits().MaxAge != 90*24*time.Hour {
+		t.Errorf("the timestamp bounds: %+v, %v", c, err)
+	}
+	if l := (&serveConfig{}).eventLimits(); l.MaxFutureSkew != event.DefaultMaxFutureSkew || l.MaxAge != event.DefaultMaxAge {
+		t.Errorf("the default timestamp bounds: %+v", l)
 	}
 	if c, err := parseConfig(nil); err != nil || c.PublicEntries {
 		t.Fatalf("an empty file: %+v, %v", c, err)
@@ -37,6 +46,8 @@ tokens:
 	for _, bad := range []struct{ yaml, want string }{
 		{"public_entrys: true", "public_entrys"},
 		{"limits: {max_batch: -1}", "max_batch"},
+		{"limits: {max_event_age: -1h}", "max_event_age must not be negative"},
+		{"limits: {max_future_skew: soon}", "cannot unmarshal"},
 		{"limits: {max_event_bytes: 60000}", "max_event_bytes"},
 		{"limits: {max_event_bytes: 32769}", "at most 32768"},
 		{"tls: {cert: a.pem}", "both cert and key"},
@@ -52,6 +63,8 @@ tokens:
 		{"public_entries: yes please", `"yes please" is not true or false`},
 		{"public_entries: true\n---\npublic_entries: false", "more than one"},
 		{"[1, 2]", "a YAML seq where docs/access.md has a mapping"},
+		{"bucket: s3://tiles?regoin=x", "unknown parameter"},
+		{"bucket: gs://tiles", "neither an s3:// URL"},
 	} {
 		_, err := parseConfig([]byte(bad.yaml))
 		if err == nil || !strings.Contains(err.Error(), bad.want) {

@@ -24,7 +24,8 @@ import (
 
 // eventFilters are the filter flags of `ledger export` and `ledger query`,
 // each the query parameter of the same name with '_' for '-'.
-var eventFilters = []string{"actor-id", "actor-type", "action", "event-type", "resource-type", "resource-id", "result", "tenant-id", "since", "until"}
+var eventFilters = []string{"actor-id", "actor-type", "action", "event-type", "resource-type", "resource-id", "result", "tenant-id",
+	"submitter-token-id", "since", "until", "time"}
 
 // filterFlags defines the eventFilters flags on fs; filterQuery reads them.
 func filterFlags(fs *flag.FlagSet, verb string) map[string]*string {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/net/netutil"
+	"golang.org/x/sys/unix"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -25,10 +28,14 @@ import (
 
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/access"
+	"github.com/ledger-dev/ledger/ledger/blob"
+	"github.com/ledger-dev/ledger/ledger/console"
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/hold"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
+	pgindex "github.com/ledger-dev/ledger/ledger/index/postgres"
 	"github.com/ledger-dev/ledger/ledger/keyindex"
+	"github.com/ledger-dev/ledger/ledger/storage/bucket"
 	"github.com/ledger-dev/ledger/ledger/storage/posix"
 	"github.com/ledger-dev/ledger/ledger/storage/postgres"
 	"github.com/ledger-dev/ledger/tiles"
@@ -44,11 +51,16 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	publishEvery := fs.Duration("publish-interval", time.Second, "longest a committed checkpoint waits to be published")
 	maxPending := fs.Int("max-pending", 1<<18, "entries waiting to be sequenced before appends get 503")
 	maxBody := fs.Int64("max-body", 32<<20, "largest request body in bytes")
+	maxBodyMemory := fs.Int64("max-body-memory", 128<<20, "bytes of append bodies read at once, over all requests; past it appends get 503 (at least --max-body)")
+	maxConns := fs.Int("max-connections", 0, "connections served at once; more wait to be accepted (default: the open-file limit less 1024 kept for storage, at least 64)")
+	readTimeout := fs.Duration("read-timeout", time.Minute, "longest a client may take to send a request, headers and body")
+	writeTimeout := fs.Duration("write-timeout", 2*time.Minute, "longest an answer may take, from the end of its request (exports are exempt); above the 30 s a wait=published|cosigned append may wait")
 	debugAddr := fs.String("debug-listen", "", "serve Go's /debug/pprof/ profiles on this address (off by default)")
 	policyFile := fs.String("witness-policy", "", "C2SP tlog-policy naming the witnesses (with URLs) and the quorum")
 	witnessTimeout := fs.Duration("witness-timeout", 5*time.Second, "how long one round of cosigning may take")
 	noIndex := fs.Bool("no-index", false, "keep no query index: appends get its CPU; queries, reports and exports answer 404")
 	pgURL := fs.String("postgres", "", "PostgreSQL connection URL: keep the log in that database instead of DIR/log (several instances may share it)")
+	bucketURL := fs.String("bucket", "", "keep the tiles, bundles and published checkpoint in this bucket (s3://BUCKET[/PREFIX][?endpoint=URL&region=R&path_style=true]) or directory, sequenced by --postgres (docs/object-storage.md)")
 	configFile := fs.String("config", "", "YAML configuration file: tokens, redaction keys, limits, rate limit, TLS (docs/access.md)")
 	tokenFile := fs.String("tokens", "", "the token file that 'ledger token create' writes (default DIR/tokens.json); with neither it nor tokens in --config, the API is open to anyone")
 	publicEntries := fs.Bool("public-entries", false, "serve entry bundles (the events' contents) to anyone, not only to auditors")
@@ -56,6 +68,10 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
 	var level slog.Level
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "the least severe `level` of log lines written: DEBUG, INFO, WARN or ERROR")
+	readOnly := fs.Bool("read-only", false, "serve the read API and queries of a log in --postgres (and --bucket) with no sequencing: appends get 403; needs only the log's public key (--vkey, or the .pub beside --key)")
+	vkeyFlag := fs.String("vkey", "", "with --read-only: the log's verifier key (default: the .pub file beside --key, or DIR/log.key.pub)")
+	maxSkew := fs.Duration("max-future-skew", event.DefaultMaxFutureSkew, "refuse events whose own timestamp is more than this ahead of the ledger's clock")
+	maxAge := fs.Duration("max-event-age", event.DefaultMaxAge, "refuse events whose own timestamp is more than this behind the ledger's clock")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -80,8 +96,21 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	if err := conf.applyTo(fs, maxPending, maxBody, publicEntries, tlsCert, tlsKey); err != nil {
+	if err := conf.applyTo(fs, maxPending, maxBody, publicEntries, tlsCert, tlsKey, *maxSkew, *maxAge); err != nil {
 		return err
+	}
+	where := logLocation{postgres: *pgURL, bucket: *bucketURL}
+	if !flagGiven(fs, "bucket") {
+		where.bucket = conf.Bucket
+	}
+	if err := where.check(); err != nil {
+		return err
+	}
+	if *readOnly && where.postgres == "" {
+		return fmt.Errorf("%w: --read-only needs --postgres: it follows a log that other instances sequence there", errUsage)
+	}
+	if *vkeyFlag != "" && !*readOnly {
+		return fmt.Errorf("%w: --vkey is for --read-only; an instance that sequences signs with --key", errUsage)
 	}
 	if *tokenFile == "" {
 		*tokenFile = filepath.Join(*data, access.FileName)
@@ -101,26 +130,42 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 	go keyring.Watch(ctx, time.Second)
-	key, err := openKey(*data, *keyFile, *origin, *initLog, stdout)
-	if err != nil {
-		return err
+	var signer note.Signer
+	var verifier note.Verifier
+	var vkey string
+	if *readOnly {
+		verifier, vkey, err = openVerifier(*data, *keyFile, *vkeyFlag)
+		if err != nil {
+			return err
+		}
+	} else {
+		key, err := openKey(*data, *keyFile, *origin, *initLog, stdout)
+		if err != nil {
+			return err
+		}
+		warnKeyMode(key.path, stdout, log)
+		signer, vkey = key.signer, key.vkey
 	}
-	warnKeyMode(key.path, stdout, log)
-	signer := key.signer
+	var logKey ledger.LogKey = verifier
+	if signer != nil {
+		logKey = signer
+	}
 	var policy *tiles.Policy
+	var policyText []byte
 	if *policyFile != "" {
 		b, err := os.ReadFile(*policyFile)
 		if err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
+		policyText = b
 		if policy, err = tiles.ParsePolicy(b); err != nil {
 			return fmt.Errorf("%w: %s: %v", errUsage, *policyFile, err)
 		}
-		if err := ledger.CheckWitnessPolicy(policy, signer); err != nil {
+		if err := ledger.CheckWitnessPolicy(policy, logKey); err != nil {
 			return fmt.Errorf("%w: --witness-policy %s: %v", errUsage, *policyFile, err)
 		}
 	}
-	ls, err := openLogStorage(ctx, *data, *pgURL, log)
+	ls, err := openLogStorage(ctx, *data, where, log)
 	if err != nil {
 		return err
 	}
@@ -135,24 +180,39 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	lc := ls.ledgerConfig(signer)
 	lc.MaxPending, lc.PublishInterval, lc.Logger, lc.Metrics = *maxPending, *publishEvery, log, metrics
 	lc.Witnesses, lc.WitnessTimeout = policy, *witnessTimeout
+	lc.ReadOnly, lc.Verifier = *readOnly, verifier
 	l, err := ledger.New(ctx, lc)
 	if err != nil {
 		return err
 	}
 	var idx indexStore
-	if !*noIndex {
+	switch {
+	case *noIndex:
+	case *readOnly:
+		// The instances that sequence fill the shared index; this one only
+		// queries it.
+		if idx, err = openIndex(ctx, "", pgindex.Config{Pool: ls.pool}); err != nil {
+			return err
+		}
+		defer idx.Close()
+	default:
 		var stopIndex func()
 		if idx, stopIndex, err = startIndex(ctx, *data, ls.pool, ls.store, l, log, reg); err != nil {
 			return err
 		}
 		defer stopIndex()
 	}
+	web, err := console.New(console.Config{VKey: vkey, Policy: string(policyText), AccessControl: keyring.Enabled})
+	if err != nil {
+		return err
+	}
 	api, err := httpapi.New(httpapi.Config{
-		Ledger: l, Tiles: ls.store, Index: idx, MaxBodyBytes: *maxBody, Logger: log,
+		Ledger: l, Tiles: ls.store, Index: idx, MaxBodyBytes: *maxBody, MaxBodyMemory: *maxBodyMemory, Logger: log,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), RequestMetrics: requestMetrics,
 		Limits: conf.eventLimits(), Redactor: event.NewRedactor(append(slices.Clone(event.DefaultRedactKeys), conf.RedactKeys...)),
 		Access: keyring, PublicEntries: *publicEntries, RateLimit: conf.RateLimit,
-		Holds: hold.Open(filepath.Join(*data, hold.FileName)),
+		Holds:  hold.Open(filepath.Join(*data, hold.FileName)),
+		Mounts: []httpapi.Mount{{Path: console.Path, Handler: web}},
 	})
 	if err != nil {
 		return err
@@ -160,12 +220,19 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if dln != nil {
 		go http.Serve(dln, debugMux())
 	}
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	if *maxConns <= 0 {
+		*maxConns = defaultMaxConnections()
+	}
+	// Past the limit, connections wait in the kernel's accept queue rather
+	// than take the file descriptors storage needs (a flush opens files).
+	ln = netutil.LimitListener(ln, *maxConns)
+	srv := &http.Server{Handler: console.RedirectRoot(api), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: *readTimeout,
+		WriteTimeout: *writeTimeout, IdleTimeout: 2 * time.Minute}
 	scheme := "http"
 	if *tlsCert != "" {
 		scheme = "https"
 	}
-	banner{url: scheme + "://" + ln.Addr().String() + "/", origin: signer.Name(), vkey: key.vkey,
+	banner{url: scheme + "://" + ln.Addr().String() + "/", origin: l.Origin(), vkey: vkey,
 		policyFile: *policyFile, data: *data, tokenFile: *tokenFile}.announce(stdout, log, keyring)
 
 	errc := make(chan error, 1)
@@ -204,10 +271,26 @@ type logStorage struct {
 	pool  *pgxpool.Pool   // with --postgres, shared by the log and the index; else nil
 }
 
-// openLogStorage opens the log in PostgreSQL at pgURL when it is set, else
-// the posix driver in DIR/log.
-func openLogStorage(ctx context.Context, data, pgURL string, log *slog.Logger) (*logStorage, error) {
-	if pgURL == "" {
+// logLocation is where a log is kept: DIR/log (posix) when both are
+// empty, PostgreSQL alone, or a bucket sequenced by PostgreSQL.
+type logLocation struct {
+	postgres string // PostgreSQL connection URL
+	bucket   string // s3:// URL or directory of the objects (openObjects)
+}
+
+func (w logLocation) check() error {
+	if w.bucket != "" && w.postgres == "" {
+		return fmt.Errorf("%w: --bucket needs --postgres: PostgreSQL sequences a log whose tiles are in a bucket", errUsage)
+	}
+	return nil
+}
+
+// openLogStorage opens the log where w says.
+func openLogStorage(ctx context.Context, data string, w logLocation, log *slog.Logger) (*logStorage, error) {
+	if err := w.check(); err != nil {
+		return nil, err
+	}
+	if w.postgres == "" {
 		store, err := posix.Open(ctx, posix.Config{Dir: filepath.Join(data, "log")})
 		if err != nil {
 			return nil, err
@@ -219,11 +302,26 @@ func openLogStorage(ctx context.Context, data, pgURL string, log *slog.Logger) (
 		}
 		return &logStorage{store: store, keys: keys}, nil
 	}
-	pool, err := pgxpool.New(ctx, pgURL)
+	var objects blob.Store
+	if w.bucket != "" {
+		var err error
+		if objects, err = openObjects(ctx, w.bucket); err != nil {
+			return nil, err
+		}
+	}
+	pool, err := pgxpool.New(ctx, w.postgres)
 	if err != nil {
 		return nil, fmt.Errorf("couldn't connect to PostgreSQL: %w", err)
 	}
-	store, err := postgres.Open(ctx, postgres.Config{Pool: pool, Logger: log, KeyOf: event.KeyOf})
+	db, err := postgres.Open(ctx, postgres.Config{Pool: pool, Logger: log, KeyOf: event.KeyOf})
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if objects == nil {
+		return &logStorage{store: db, pool: pool}, nil
+	}
+	store, err := bucket.New(bucket.Config{Objects: objects, DB: db, Logger: log})
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -283,6 +381,35 @@ func dataDir(data string, init bool) error {
 		return fmt.Errorf("%w: --data %s is not a directory", errUsage, data)
 	}
 	return nil
+}
+
+// defaultMaxConnections is the open-file limit less 1024 descriptors kept
+// for storage and the indexes, and at least 64.
+func defaultMaxConnections() int {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<20 {
+		return 1 << 16
+	}
+	return max(64, int(lim.Cur)-1024)
+}
+
+// openVerifier returns the log's verifier for a read-only instance: from
+// vkey if set, else from the .pub file beside keyFile (default
+// DIR/log.key). The private key is not read.
+func openVerifier(data, keyFile, vkey string) (note.Verifier, string, error) {
+	if vkey == "" {
+		path := cmp.Or(keyFile, filepath.Join(data, "log.key")) + ".pub"
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: a read-only instance needs the log's public key: give --vkey, or --key beside whose FILE.pub it is: %v", errUsage, err)
+		}
+		vkey = string(trimNewline(b))
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: --vkey: %v", errUsage, err)
+	}
+	return v, vkey, nil
 }
 
 // debugMux serves the pprof profiles, on their own listener so that they

@@ -31,7 +31,7 @@ func compileSchema(t testing.TB) *jsonschema.Schema {
 // events that each field's rules accept and refuse: the schema and
 // Prepare agree on every one.
 func TestJSONSchema(t *testing.T) {
-	s := compileSchema(t)
+	check := checker(t, compileSchema(t))
 	full := `{"id":"01890a5d-ac96-774b-bcce-b302099a8057","timestamp":"2024-05-01T12:00:00.5+02:00","tenant_id":"acme","event_type":"document.updated",
 "action":"update","actor":{"id":"u-1","type":"user","email":"a@example.com","role":"editor"},"resource":{"type":"document","id":"d-9"},
 "result":"failure","failure_reason":"line one\nline two","source":"web","ip_address":"2001:db8::1","user_agent":"curl/8","session_id":"s",
@@ -62,6 +62,8 @@ func TestJSONSchema(t *testing.T) {
 		{"action case", edit(`"action":"update"`, `"action":"Update"`), false},
 		{"action with dots", edit(`"action":"update"`, `"action":"doc.update-v2"`), true},
 		{"event type one segment", edit(`"event_type":"document.updated"`, `"event_type":"document"`), false},
+		{"reserved event type", edit(`"event_type":"document.updated"`, `"event_type":"audit.accessed"`), false},
+		{"ledger's receive time", edit(`"source":"web",`, `"received_at":"2024-05-01T10:00:00Z","source":"web",`), false},
 		{"event type dash", edit(`"event_type":"document.updated"`, `"event_type":"document.up-dated"`), false},
 		{"id characters", edit(`"id":"01890a5d-ac96-774b-bcce-b302099a8057"`, `"id":"a b"`), false},
 		{"id too long", edit(`"id":"01890a5d-ac96-774b-bcce-b302099a8057"`, `"id":"`+strings.Repeat("a", 129)+`"`), false},
@@ -80,14 +82,27 @@ func TestJSONSchema(t *testing.T) {
 		{"tag value null", edit(`"env":"prod"`, `"env":null`), false},
 		{"actor not an object", edit(`"actor":{"id":"u-1","type":"user","email":"a@example.com","role":"editor"}`, `"actor":"u-1"`), false},
 	} {
-		doc, err := jsonschema.UnmarshalJSON(strings.NewReader(tc.event))
+		check(tc.name, tc.event, tc.valid)
+	}
+	// Every reserved namespace, as the pipeline has them.
+	for _, ns := range ReservedNamespaces {
+		check("namespace "+ns, edit(`"event_type":"document.updated"`, `"event_type":"`+ns+`x_y"`), false)
+	}
+}
+
+// checker returns a function that validates an event with s and with the
+// pipeline and fails t unless both say valid.
+func checker(t *testing.T, s *jsonschema.Schema) func(name, ev string, valid bool) {
+	return func(name, ev string, valid bool) {
+		t.Helper()
+		doc, err := jsonschema.UnmarshalJSON(strings.NewReader(ev))
 		if err != nil {
-			t.Fatalf("%s: not JSON: %v", tc.name, err)
+			t.Fatalf("%s: not JSON: %v", name, err)
 		}
 		schemaErr := s.Validate(doc)
-		_, prepErr := testPipeline(Limits{}).Prepare(Submission{Body: []byte(tc.event)})
-		if (schemaErr == nil) != tc.valid || (prepErr == nil) != tc.valid {
-			t.Errorf("%s: schema says %v, Prepare says %v; want both valid=%v", tc.name, schemaErr, prepErr, tc.valid)
+		_, prepErr := testPipeline(Limits{}).Prepare(Submission{Body: []byte(ev)})
+		if (schemaErr == nil) != valid || (prepErr == nil) != valid {
+			t.Errorf("%s: schema says %v, Prepare says %v; want both valid=%v", name, schemaErr, prepErr, valid)
 		}
 	}
 }

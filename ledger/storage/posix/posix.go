@@ -120,10 +120,8 @@ func (s *Storage) Commit(_ context.Context, f *ledger.Flush) error {
 	if s.state.Size != f.Old.Size || s.state.Root != f.Old.Root {
 		return ledger.ErrConflict
 	}
-	for t := range f.Tiles {
-		if old, ok := tileIn(t, f.Old.Size); ok && old.Full() {
-			return fmt.Errorf("flush rewrites committed full tile %s", t.Path())
-		}
+	if err := f.CheckFullTiles(); err != nil {
+		return err
 	}
 	sj, err := json.Marshal(stateJSON{Size: f.New.Size, Root: f.New.Root[:], Checkpoint: f.New.Checkpoint})
 	if err != nil {
@@ -149,14 +147,6 @@ func (s *Storage) Commit(_ context.Context, f *ledger.Flush) error {
 	// At this point f.New is committed and survives a crash.
 	s.state = f.New
 	return nil
-}
-
-// tileIn returns tile t as it exists in a tree of size leaves.
-func tileIn(t tiles.Tile, size uint64) (tiles.Tile, bool) {
-	if t.Entries {
-		return tiles.BundleFor(t.Index, size)
-	}
-	return tiles.TileFor(t.Level, t.Index, size)
 }
 
 // ReadTile reads a hash tile or entry bundle.
@@ -204,7 +194,7 @@ func (s *Storage) writeFlush(f *ledger.Flush, state []byte) (tmpState string, er
 	dirs := map[string]bool{}
 	var files []file
 	for t, b := range f.Tiles {
-		if old, ok := tileIn(t, f.Old.Size); ok && old == t {
+		if f.Unchanged(t) {
 			continue // committed already, with these very bytes
 		}
 		full := filepath.Join(s.dir, filepath.FromSlash(t.Path()))

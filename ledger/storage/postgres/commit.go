@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -28,7 +29,24 @@ import (
 // committed bytes. A different byte anywhere fails the commit: a committed
 // tile, full or partial, never changes.
 func (s *Storage) Commit(ctx context.Context, f *ledger.Flush) error {
-	rows, err := rowsOf(f)
+	return s.commit(ctx, f, nil)
+}
+
+// CommitWith is Commit for a log whose tiles and bundles live outside the
+// database (the bucket driver): it inserts none of f.Tiles, and once the
+// compare-and-swap holds the state row's lock it calls write, which makes
+// them durable elsewhere; the transaction commits only if write returns
+// nil. So write runs for one writer of the log at a time, and only for a
+// flush that extends the committed state.
+func (s *Storage) CommitWith(ctx context.Context, f *ledger.Flush, write func(context.Context) error) error {
+	if write == nil {
+		return errors.New("postgres: CommitWith needs a write function")
+	}
+	return s.commit(ctx, f, write)
+}
+
+func (s *Storage) commit(ctx context.Context, f *ledger.Flush, write func(context.Context) error) error {
+	rows, err := rowsOf(f, write == nil)
 	if err != nil {
 		return err
 	}
@@ -47,6 +65,15 @@ func (s *Storage) Commit(ctx context.Context, f *ledger.Flush) error {
 	// At this point this transaction holds the state row's lock, and nobody
 	// else sees f.New: a crash (of this process, its connection or the
 	// server) aborts the transaction and leaves f.Old committed.
+	if write != nil {
+		if err := write(ctx); err != nil {
+			return fmt.Errorf("couldn't write the tiles of size %d: %w", f.New.Size, err)
+		}
+		// At this point the tiles are durable outside the database, and
+		// the committed state still says f.Old: a crash leaves them as
+		// garbage beyond the committed tree, which the next flush that
+		// reaches them replaces.
+	}
 	if err := rows.insert(ctx, tx); err != nil {
 		return err
 	}
@@ -122,11 +149,16 @@ type flushRows struct {
 	keys               keyRows
 }
 
-func rowsOf(f *ledger.Flush) (*flushRows, error) {
+// rowsOf returns the rows of f: its keys, and its tiles and bundles if
+// withTiles is set.
+func rowsOf(f *ledger.Flush, withTiles bool) (*flushRows, error) {
 	var r flushRows
 	var err error
 	if r.keys, err = keyRowsOf(f.Keys); err != nil {
 		return nil, fmt.Errorf("flush to size %d: %w", f.New.Size, err)
+	}
+	if !withTiles {
+		return &r, nil
 	}
 	for t, data := range f.Tiles {
 		if t.Width == 0 || t.Width > tiles.TileWidth || t.Level > tiles.MaxLevel || (t.Entries && t.Level != 0) {

@@ -204,11 +204,27 @@ func (s *Storage) ReadTile(ctx context.Context, t tiles.Tile) ([]byte, error) {
 // At an equal size the newer note wins, since it may carry more
 // cosignatures.
 func (s *Storage) Publish(ctx context.Context, checkpoint []byte) error {
+	return s.PublishWith(ctx, checkpoint, nil)
+}
+
+// PublishWith is Publish for a log that also serves its checkpoint from
+// elsewhere (the bucket driver): when the checkpoint is recorded, write is
+// called while the transaction holds the published row's lock, and the
+// record commits only if write returns nil. So instances sharing the
+// database write the outside copy one at a time, in the order of their
+// sizes, and never replace a larger checkpoint there with a smaller one.
+// A nil write is Publish.
+func (s *Storage) PublishWith(ctx context.Context, checkpoint []byte, write func(context.Context) error) error {
 	size, err := noteSize(checkpoint)
 	if err != nil {
 		return fmt.Errorf("couldn't publish: %w", err)
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO log_published (size, checkpoint) VALUES ($1, $2)
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("couldn't publish the checkpoint of size %d: %w", size, err)
+	}
+	defer tx.Rollback(context.Background()) // a no-op after Commit
+	tag, err := tx.Exec(ctx, `INSERT INTO log_published (size, checkpoint) VALUES ($1, $2)
 		ON CONFLICT (only_row) DO UPDATE
 		SET size = excluded.size, checkpoint = excluded.checkpoint, published_at = now()
 		WHERE log_published.size <= excluded.size`, size, checkpoint)
@@ -217,6 +233,15 @@ func (s *Storage) Publish(ctx context.Context, checkpoint []byte) error {
 	}
 	if tag.RowsAffected() == 0 {
 		s.log.Debug("a larger checkpoint is already published", "size", size)
+		return nil
+	}
+	if write != nil {
+		if err := write(ctx); err != nil {
+			return fmt.Errorf("couldn't publish the checkpoint of size %d: %w", size, err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("couldn't publish the checkpoint of size %d: %w", size, err)
 	}
 	return nil
 }

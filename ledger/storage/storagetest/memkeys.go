@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/ledger-dev/ledger/ledger"
+	"github.com/ledger-dev/ledger/tiles"
 )
 
 // KeyFault selects how MemoryKeys' next Store fails.
@@ -156,4 +157,11 @@ func (m *KeyedMemory) Lookup(ctx context.Context, keys []string) ([]ledger.KeyRe
 // Store fails: Commit stores the keys.
 func (m *KeyedMemory) Store(context.Context, uint64, uint64, []ledger.KeyRecord) error {
 	return errStoreByCommit
+}
+
+// Published returns the last checkpoint published, as a database shared
+// by instances does: a ledger over a KeyedMemory follows what the other
+// ledgers over it publish (ledger.PublishedReader).
+func (m *KeyedMemory) Published(ctx context.Context) ([]byte, error) {
+	return m.Fetch(ctx, tiles.CheckpointPath)
 }
