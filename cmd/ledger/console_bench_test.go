@@ -17,8 +17,9 @@ import (
 // log: the bytes a first load of the find page transfers (assets, and the
 // API's answer), the time from navigation to the first page of results, and
 // to the verdict of an event's page (every check of docs/console.md, the
-// consistency proof built from the tiles included). The log is
-// $LEDGER_CONSOLE_BENCH_DATA, a data directory made by `ledger bench fill`
+// consistency proof built from the tiles included), and to the charts of
+// the Activity page (up to 10,000 events of the window, ten queries). The
+// log is $LEDGER_CONSOLE_BENCH_DATA, a data directory made by `ledger bench fill`
 // (served with no tokens, so nothing is appended), or else a log of 10,000
 // entries filled here.
 //
@@ -83,6 +84,13 @@ func BenchmarkConsole(b *testing.B) {
 		b.ReportMetric(float64(sizes.Files), "asset-files")
 		b.ReportMetric(float64(sizes.API), "api-bytes")
 		json.Unmarshal([]byte(p.eval(`Number(document.querySelector(".event-link").textContent)`)), &newest)
+	})
+	b.Run("activity", func(b *testing.B) {
+		var total float64
+		for i := 0; i < b.N; i++ {
+			total += mark(srv.url+"console/#/look?split=actor", "charts")
+		}
+		b.ReportMetric(total/float64(b.N), "ms/charts")
 	})
 	b.Run("event", func(b *testing.B) {
 		var total float64

@@ -98,8 +98,9 @@ func alterLeaf(b64 string) []byte {
 }
 
 // alterCheckpoint replaces the root hash of a checkpoint (mode
-// "checkpoint") or the whole checkpoint by an older one (mode "rollback"),
-// in a checkpoint or in the checkpoint a tlog-proof ends with.
+// "checkpoint"), or the whole checkpoint by an older one (mode "rollback")
+// or a forged one (mode "fork"), in a checkpoint or in the checkpoint a
+// tlog-proof ends with.
 func (tp *tamperer) alterCheckpoint(mode string, b []byte, inProof bool) []byte {
 	head, cp := []byte(nil), b
 	if inProof {
@@ -152,11 +153,12 @@ func (p page) waitFor(expr string) {
 	}
 }
 
-// show opens a route of the console and waits until ready is true.
+// show opens a route of the console and waits until the page it showed
+// before is gone and ready is true.
 func (p page) show(route, ready string) {
 	p.t.Helper()
-	p.eval(fmt.Sprintf("location.hash = %q", route))
-	p.waitFor(ready)
+	p.eval(fmt.Sprintf(`document.querySelector("#view").firstElementChild?.setAttribute("data-old", ""); location.hash = %q`, route))
+	p.waitFor(`!document.querySelector("#view > [data-old]") && (` + ready + `)`)
 }
 
 // checks returns the verification lines on the page, "status check: detail".
@@ -190,9 +192,11 @@ func (p page) screenshot(name string) {
 // the console in a real headless Chromium: an auditor signs in, pins the
 // log's policy, filters, opens an event and sees every check pass, exports
 // an evidence package that `verifier export` accepts; behind a proxy that
-// tampers with an entry, a checkpoint, or rolls the checkpoint back, the
-// page shows the failure; a reader of tenant a sees only tenant a, and its
-// reads are in the log as audit.accessed events; an admin sees legal holds.
+// tampers with an entry or a checkpoint, rolls the checkpoint back or
+// forks it, the page shows the failure; a reader of tenant a sees only
+// tenant a, and its reads are in the log as audit.accessed events; a writer
+// sees no events; an admin places a legal hold. The page must report no
+// exception and no CSP violation throughout.
 func TestConsoleE2E(t *testing.T) {
 	ledgerBin, verifierBin, witnessBin := buildBinaries(t)
 	dir := t.TempDir()
@@ -269,6 +273,11 @@ func TestConsoleE2E(t *testing.T) {
 	}
 	p.screenshot("signin")
 	p.signIn(auditor, `document.querySelector("#nav-find")`)
+	// Nothing pinned yet: nothing can be verified.
+	p.show("#/event/8", `document.querySelector("#verdict")`)
+	if lines := p.checks(); !slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "fail trust: no log key is pinned") }) {
+		t.Errorf("an event with nothing pinned: %q, want a failing trust line", lines)
+	}
 	p.show("#/trust", `document.querySelector("#pinned")`)
 	p.do(chromedp.SetValue(chromedp.CSS("#pinned"), policy), chromedp.Click(chromedp.CSS("#pin-save")))
 	p.waitFor(`document.querySelector("#pin-status").textContent === "pinned"`)
@@ -292,6 +301,19 @@ func TestConsoleE2E(t *testing.T) {
 		}
 	}
 	p.screenshot("find")
+	// The events were sent with timestamps of the past 28 days and
+	// received just now: the received-time window finds them, the event-time
+	// window of the last hour does not.
+	hourAgo := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	rows := `document.querySelectorAll("[data-testid=results] tbody tr").length`
+	p.show("#/find?actor_id=user-1&time=received&since="+hourAgo, `document.querySelector("#result-summary")`)
+	if n := p.eval(rows); n != "10" {
+		t.Errorf("received in the last hour: %s rows, want 10", n)
+	}
+	p.show("#/find?actor_id=user-1&since="+hourAgo, `document.querySelector("#result-summary")`)
+	if n := p.eval(rows); n != "0" {
+		t.Errorf("event time in the last hour: %s rows, want 0", n)
+	}
 	// Paging: 20 events of tenant a, 15 a page.
 	p.show("#/find?tenant_id=a&limit=15", `document.querySelector("#next-page")`)
 	p.do(chromedp.Click(chromedp.CSS("#next-page")))
@@ -360,7 +382,7 @@ func TestConsoleE2E(t *testing.T) {
 	} {
 		if c.mode == "fork" {
 			// The size this browser verified last, with another root.
-			tp.forged = forge(t, logKey, wkey, p.eval(`JSON.parse(localStorage.getItem("ledger-console.state")).size`))
+			tp.forged = forge(t, logKey, wkey, p.eval(`JSON.parse(localStorage.getItem("ledger-console.state.example.com/console")).size`))
 		}
 		tp.mode.Store(c.mode)
 		index := 12 + 2*i // tenant a, result success

@@ -63,20 +63,21 @@ func New(cfg Config) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	files := http.StripPrefix(Path, http.FileServerFS(sub))
+	files, err := loadAssets(sub)
+	if err != nil {
+		return nil, err
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+Path+"session", cfg.session)
 	mux.HandleFunc("GET "+Path+"trust", cfg.trust)
-	mux.HandleFunc("GET "+Path+"{file...}", func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("file")
-		if name == "" {
-			name = "index.html"
-		}
-		if _, err := fs.Stat(sub, name); err != nil || strings.HasSuffix(r.URL.Path, "/index.html") {
-			httpapi.NotFound(w, r)
+	mux.HandleFunc("GET "+Path+"{$}", files["index.html"].serve)
+	mux.HandleFunc("GET "+Path+"{file}", func(w http.ResponseWriter, r *http.Request) {
+		// index.html is served as Path only, so the page has one address.
+		if a, ok := files[r.PathValue("file")]; ok && r.PathValue("file") != "index.html" {
+			a.serve(w, r)
 			return
 		}
-		files.ServeHTTP(w, r)
+		httpapi.NotFound(w, r)
 	})
 	mux.HandleFunc(Path, func(w http.ResponseWriter, r *http.Request) { httpapi.NotFound(w, r) })
 	return secure(mux), nil

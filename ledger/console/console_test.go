@@ -1,6 +1,8 @@
 package console
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"io/fs"
@@ -91,6 +93,49 @@ func TestAssets(t *testing.T) {
 	var trust struct{ VKey, Policy string }
 	if _, body := get(t, h, Path+"trust"); json.Unmarshal([]byte(body), &trust) != nil || trust.VKey != vkey || trust.Policy != "" {
 		t.Errorf("GET trust: %s", body)
+	}
+}
+
+// TestAssetEncoding checks that assets are served gzipped to clients that
+// take gzip, plain to others, and not again to a client that has them.
+func TestAssetEncoding(t *testing.T) {
+	_, vkey := tilestest.NewKey("example.com/console-test")
+	h, err := New(Config{VKey: vkey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	plain, _ := fs.ReadFile(assets, "assets/verify.js")
+	do := func(header ...string) (*http.Response, []byte) {
+		req, _ := http.NewRequest("GET", srv.URL+Path+"verify.js", nil)
+		for i := 0; i < len(header); i += 2 {
+			req.Header.Set(header[i], header[i+1])
+		}
+		resp, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	resp, b := do("Accept-Encoding", "br, gzip")
+	if resp.Header.Get("Content-Encoding") != "gzip" || len(b) >= len(plain) {
+		t.Fatalf("with gzip accepted: %s, %d bytes of %d", resp.Header.Get("Content-Encoding"), len(b), len(plain))
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := io.ReadAll(zr); !bytes.Equal(got, plain) {
+		t.Error("the gzipped asset is not the asset")
+	}
+	if resp, b := do("Accept-Encoding", "gzip;q=0"); resp.Header.Get("Content-Encoding") != "" || !bytes.Equal(b, plain) {
+		t.Errorf("gzip refused: %s, %d bytes", resp.Header.Get("Content-Encoding"), len(b))
+	}
+	if resp, b := do("If-None-Match", resp.Header.Get("ETag")); resp.StatusCode != http.StatusNotModified || len(b) != 0 {
+		t.Errorf("If-None-Match its ETag %s: %s", resp.Header.Get("ETag"), resp.Status)
 	}
 }
 

@@ -160,6 +160,18 @@ const computeJS = `(async (vec) => {
   out.altered = await check(lines.join("\n"), vec.policy);
   out.other = await check(vec.checkpoint, vec.other_policy);
   out.vkey_only = await check(vec.checkpoint, vec.policy.split("\n")[0].slice(4));
+  out.not_a_note = await check("hello\n", vec.policy);
+  const refused = async (f) => { try { await f(); return "accepted"; } catch (e) { return e.message; } };
+  const vkey = vec.policy.split("\n")[0].slice(4);
+  out.refused = {
+    "vkey with another key ID": await refused(() => v.parseVkey(vkey.replace(/\+[0-9a-f]{8}\+/, "+00000000+"), v.LOG_KEY)),
+    "witness vkey as a log key": await refused(() => v.parseVkey(vec.policy.split("\n")[1].split(" ")[2], v.LOG_KEY)),
+    "policy without quorum": await refused(() => v.parsePolicy("log " + vkey + "\n")),
+    "policy with an undefined member": await refused(() => v.parsePolicy("log " + vkey + "\ngroup g 1 w9\nquorum g\n")),
+    "proof without index": await refused(async () => v.parseProof("c2sp.org/tlog-proof@v1\n\n" + vec.checkpoint)),
+    "proof with a short hash": await refused(async () => v.parseProof("c2sp.org/tlog-proof@v1\nindex 1\nAAAA\n\n" + vec.checkpoint)),
+    "inclusion proof too long": await refused(() => v.rootFromInclusion(new Uint8Array(32), 0, 1, [new Uint8Array(32)])),
+  };
   return JSON.stringify(out);
 })`
 
@@ -168,7 +180,8 @@ type line struct{ Check, Status, Detail string }
 // TestVerifyJSMatchesGo runs verify.js in headless Chromium over a log
 // written by tilestest and served over HTTP, and compares its leaf hashes,
 // inclusion and consistency proofs (built from the tiles) and its proof and
-// signature checks with the Go tiles package's.
+// signature checks with the Go tiles package's; malformed keys, policies
+// and proofs must be refused.
 func TestVerifyJSMatchesGo(t *testing.T) {
 	dir := t.TempDir()
 	vec := makeVectors(t, dir)
@@ -201,6 +214,8 @@ func TestVerifyJSMatchesGo(t *testing.T) {
 		Good, Altered       []line
 		Other               []line
 		VKeyOnly            []line `json:"vkey_only"`
+		NotANote            []line `json:"not_a_note"`
+		Refused             map[string]string
 	}
 	if err := json.Unmarshal([]byte(res), &got); err != nil {
 		t.Fatal(err)
@@ -226,7 +241,7 @@ func TestVerifyJSMatchesGo(t *testing.T) {
 			t.Errorf("consistency proof %s of Go does not verify in JS: %s", k, *e)
 		}
 	}
-	t.Logf("checked %d inclusion and %d consistency proofs; lines %v", len(got.Inclusion), len(got.Consistency), got.Good)
+	t.Logf("checked %d inclusion and %d consistency proofs", len(got.Inclusion), len(got.Consistency))
 	if len(got.BadConsistency) == 0 {
 		t.Error("no consistency proof was checked against a wrong root")
 	}
@@ -254,6 +269,17 @@ func TestVerifyJSMatchesGo(t *testing.T) {
 	} {
 		if s := status(c.lines); s != c.want {
 			t.Errorf("%s: JS says %s, want %s (%v)", c.name, s, c.want, c.lines)
+		}
+	}
+	if len(got.NotANote) != 1 || got.NotANote[0].Status != "fail" {
+		t.Errorf("a checkpoint that is not a note: %v, want one failing line", got.NotANote)
+	}
+	if len(got.Refused) != 7 {
+		t.Errorf("refusals: %v", got.Refused)
+	}
+	for what, msg := range got.Refused {
+		if msg == "accepted" {
+			t.Errorf("verify.js accepted a %s", what)
 		}
 	}
 	if d := got.Good[1].Detail; !strings.Contains(d, "2026-01-01T00:00:00Z") {

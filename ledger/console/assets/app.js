@@ -91,17 +91,27 @@ async function trustView(view) {
   const server = await getJSON("console/trust");
   const mine = pinned.text().trim();
   const serverText = (server.policy || server.vkey).trim();
-  const st = state.get();
+  const origin = mine ? (await pinned.policy()).log.name : "";
+  const same = mine && (trustKey(mine) === trustKey(serverText) || trustKey(mine) === trustKey(server.vkey));
+  const st = origin && state.get(origin);
   view.append(h("h1", {}, "Trust"),
     h("p", {}, "Paste the log's vkey, or a tlog-policy with its witnesses and quorum, as you got them from the log's operator (not from this page). They stay in this browser's local storage, and every check is made against them."),
     area, h("p", {}, file, " ", h("button", { type: "button", id: "pin-save", onclick: save }, "Pin")), msg,
     h("h2", {}, "The server's copy, for comparison only"),
-    h("p", { class: mine && (mine === serverText || mine === server.vkey.trim()) ? "ok" : "warn", id: "trust-compare" },
-      !mine ? "nothing pinned yet" : mine === serverText || mine === server.vkey.trim() ? "the pinned trust matches the server's copy" : "the pinned trust differs from the server's copy"),
+    h("p", { class: same ? "ok" : "warn", id: "trust-compare" },
+      !mine ? "nothing pinned yet" : same ? "the pinned trust matches the server's copy" : "the pinned trust differs from the server's copy"),
     h("pre", { id: "server-trust" }, serverText),
-    h("h2", {}, "Last verified checkpoint"),
+    h("h2", {}, "Last verified checkpoint" + (origin ? " of " + origin : "")),
     st ? h("pre", { id: "state" }, st.text) : h("p", {}, "none yet"),
-    st && h("button", { type: "button", onclick: () => { state.clear(); route(); } }, "Forget it"));
+    st && h("button", { type: "button", onclick: () => { state.clear(origin); route(); } }, "Forget it"));
+}
+
+// trustKey is what a policy trusts, for comparing two of them: its lines
+// without comments and URLs, in order; a lone vkey is its log line.
+function trustKey(text) {
+  return text.split("\n").map((l) => l.replace(/#.*/, "").trim().split(/\s+/)).filter((f) => f[0])
+    .map((f) => f.length === 1 ? ["log", f[0]] : f[0] === "log" ? f.slice(0, 2) : f[0] === "witness" ? f.slice(0, 3) : f)
+    .map((f) => f.join(" ")).join("\n");
 }
 
 window.addEventListener("hashchange", route);

@@ -12,8 +12,10 @@ export const FILTERS = [
   { name: "event_type", label: "Event type" },
   { name: "result", label: "Result", options: ["success", "failure", "denied"] },
   { name: "tenant_id", label: "Tenant" },
-  { name: "since", label: "Event time from (UTC)", time: true },
-  { name: "until", label: "Event time until (UTC)", time: true },
+  { name: "submitter_token_id", label: "Submitter token" },
+  { name: "time", label: "Window and order by", options: ["received"], blank: "event time" },
+  { name: "since", label: "From (UTC)", time: true },
+  { name: "until", label: "Until (UTC)", time: true },
 ];
 
 // toQuery turns form values into API parameters: empty ones are left out,
@@ -38,7 +40,7 @@ export function form(q, tenant, onsubmit, submitLabel = "Find") {
       let input;
       if (flt.options) {
         input = h("select", { id, name: flt.name },
-          h("option", { value: "" }, "any"), flt.options.map((o) => h("option", { value: o, selected: o === value }, o)));
+          h("option", { value: "" }, flt.blank || "any"), flt.options.map((o) => h("option", { value: o, selected: o === value }, o)));
       } else if (flt.time) {
         input = h("input", { id, name: flt.name, type: "datetime-local", step: "1", value: value.replace(/Z$/, "") });
       } else {

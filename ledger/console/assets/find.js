@@ -29,12 +29,12 @@ export async function findView(main, params, can, go) {
   main.append(h("p", { class: "note", id: "result-summary" },
     `${res.events.length} events${res.next_cursor ? " (more on the next page)" : ""}, newest first; window ${res.since} to ${res.until}; tree size ${res.tree_size}`));
   main.append(h("table", { class: "results", "data-testid": "results" },
-    h("thead", {}, h("tr", {}, ["index", "time", "tenant", "event type", "action", "actor", "resource", "result"].map((c) => h("th", {}, c)))),
+    h("thead", {}, h("tr", {}, ["index", params.get("time") === "received" ? "received" : "time", "tenant", "event type", "action", "actor", "resource", "result"].map((c) => h("th", {}, c)))),
     h("tbody", {}, res.events.map((row) => {
       const e = row.event || {};
       return h("tr", { class: "result-" + (e.result || "none") },
         h("td", {}, h("a", { href: `#/event/${row.index}`, class: "event-link" }, String(row.index))),
-        h("td", {}, e.timestamp || ""), h("td", {}, e.tenant_id || ""), h("td", {}, e.event_type || ""),
+        h("td", {}, (params.get("time") === "received" ? e.received_at : e.timestamp) || ""), h("td", {}, e.tenant_id || ""), h("td", {}, e.event_type || ""),
         h("td", {}, e.action || ""), h("td", {}, e.actor ? `${e.actor.type}:${e.actor.id}` : ""),
         h("td", {}, e.resource ? `${e.resource.type}${e.resource.id ? ":" + e.resource.id : ""}` : ""),
         h("td", {}, e.result || ""));

@@ -6,7 +6,7 @@ import * as v from "./verify.js";
 import { getBytes } from "./api.js";
 
 const PINNED = "ledger-console.trust";
-const STATE = "ledger-console.state";
+const STATE = "ledger-console.state.";
 
 export const pinned = {
   text: () => localStorage.getItem(PINNED) || "",
@@ -22,10 +22,11 @@ export const pinned = {
   },
 };
 
+// state is kept per origin, like the files of `verifier checkpoint --state`.
 export const state = {
-  get: () => JSON.parse(localStorage.getItem(STATE) || "null"),
-  set: (cp) => localStorage.setItem(STATE, JSON.stringify({ origin: cp.origin, size: cp.size, root: v.b64.encode(cp.root), text: cp.text })),
-  clear: () => localStorage.removeItem(STATE),
+  get: (origin) => JSON.parse(localStorage.getItem(STATE + origin) || "null"),
+  set: (cp) => localStorage.setItem(STATE + cp.origin, JSON.stringify({ origin: cp.origin, size: cp.size, root: v.b64.encode(cp.root), text: cp.text })),
+  clear: (origin) => localStorage.removeItem(STATE + origin),
 };
 
 // verifyCheckpoint checks a signed checkpoint against the pinned policy and
@@ -38,7 +39,7 @@ export async function verifyCheckpoint(text, policy) {
   const res = await v.verifyCheckpointSignatures(text, policy);
   if (!res.ok) return res;
   const hashes = new v.TileHashes(res.checkpoint.size, getBytes);
-  const c = await v.checkAgainstState(res.checkpoint, state.get(), hashes);
+  const c = await v.checkAgainstState(res.checkpoint, state.get(res.checkpoint.origin), hashes);
   res.lines.push(c.line);
   if (c.line.status === "fail") {
     res.ok = false;
