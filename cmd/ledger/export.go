@@ -35,6 +35,8 @@ func filterFlags(fs *flag.FlagSet, verb string) map[string]*string {
 	}
 	fs.Lookup("since").Usage = "start of the time window, RFC 3339 (default: 30 days before --until)"
 	fs.Lookup("until").Usage = "end of the time window, RFC 3339, excluded (default: now)"
+	fs.Lookup("time").Usage = "the time --since and --until bound: timestamp (the event's own, default) or received (when the ledger received it)"
+	fs.Lookup("submitter-token-id").Usage = verb + " only events submitted with the token of this id"
 	return filters
 }
 

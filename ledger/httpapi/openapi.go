@@ -3,6 +3,7 @@ package httpapi
 import (
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -21,22 +22,34 @@ var openAPIYAML []byte
 
 // OpenAPI returns the API's OpenAPI 3.1 document as JSON, as GET
 // /v1/openapi.json serves it: openapi.yaml with the event's JSON Schema in
-// components.schemas.Event.
+// components.schemas.Event, and in components.schemas.StoredEvent the same
+// with what the ledger stamps.
 var OpenAPI = sync.OnceValues(func() ([]byte, error) {
 	var doc map[string]any
 	if err := yaml.Unmarshal(openAPIYAML, &doc); err != nil {
 		return nil, fmt.Errorf("openapi.yaml: %w", err)
 	}
-	var schema map[string]any
-	if err := json.Unmarshal(event.JSONSchema, &schema); err != nil {
+	var submitted, stored map[string]any
+	if err := errors.Join(json.Unmarshal(event.JSONSchema, &submitted), json.Unmarshal(event.JSONSchema, &stored)); err != nil {
 		return nil, fmt.Errorf("event.schema.json: %w", err)
 	}
 	components, _ := doc["components"].(map[string]any)
 	schemas, _ := components["schemas"].(map[string]any)
-	if schemas == nil {
-		return nil, fmt.Errorf("openapi.yaml has no components.schemas")
+	props, _ := stored["properties"].(map[string]any)
+	if schemas == nil || props == nil {
+		return nil, fmt.Errorf("openapi.yaml has no components.schemas, or event.schema.json no properties")
 	}
-	schemas["Event"] = schema
+	schemas["Event"] = submitted
+	// The event as the ledger stores and answers it: what the client sent
+	// and what the ledger stamps (leaf version 2).
+	delete(stored, "$schema")
+	stored["title"], stored["description"] = "Stored audit event", "An event as the ledger stores it: components.schemas.Event, redacted, with its id and timestamp assigned, and from leaf version 2 the ledger's received_at and submitter."
+	props["received_at"] = map[string]any{"type": "string", "format": "date-time", "description": "When the ledger received it, by its clock."}
+	props["submitter"] = map[string]any{"type": "object", "additionalProperties": false, "required": []any{"type"},
+		"description": "Who submitted it, as the ledger authenticated the request.",
+		"properties": map[string]any{"type": map[string]any{"enum": []any{event.SubmitterToken, event.SubmitterOpen, event.SubmitterLedger}},
+			"token_id": map[string]any{"type": "string"}, "role": map[string]any{"type": "string"}, "tenant_id": map[string]any{"type": "string"}}}
+	schemas["StoredEvent"] = stored
 	return json.Marshal(doc)
 })
 
