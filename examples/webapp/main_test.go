@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -122,6 +123,7 @@ func TestFlags(t *testing.T) {
 		{"--mode", "half-open"},
 		{"--mode", "open"},
 		{"--ledger", "ftp://x"},
+		{"--log-level", "LOUD"},
 		{"extra"},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -129,5 +131,8 @@ func TestFlags(t *testing.T) {
 			t.Errorf("run(%q) succeeded", args)
 		}
 		cancel()
+	}
+	if o, err := parseFlags([]string{"--log-level", "WARN"}, io.Discard); err != nil || o.level != slog.LevelWarn {
+		t.Errorf("--log-level WARN: %v, %v", o.level, err)
 	}
 }
