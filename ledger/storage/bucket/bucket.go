@@ -48,14 +48,6 @@ import (
 	"github.com/ledger-dev/ledger/tiles"
 )
 
-// The tlog-tiles headers of the objects.
-const (
-	checkpointType  = "text/plain; charset=utf-8"
-	checkpointCache = "no-cache"
-	tileType        = "application/octet-stream"
-	tileCache       = "public, max-age=31536000, immutable"
-)
-
 // Config configures a Storage.
 type Config struct {
 	// Objects holds the tiles, bundles and published checkpoint. Required.
@@ -130,7 +122,7 @@ func (s *Storage) writeTiles(ctx context.Context, f *ledger.Flush) error {
 // or garbage of a flush that never committed; the caller holds the commit
 // lock, so garbage is replaced.
 func (s *Storage) putTile(ctx context.Context, t tiles.Tile, data []byte) error {
-	opts := blob.PutOptions{IfAbsent: true, ContentType: tileType, CacheControl: tileCache}
+	opts := blob.PutOptions{IfAbsent: true, ContentType: tiles.TileContentType, CacheControl: tiles.TileCacheControl}
 	err := s.objects.Put(ctx, t.Path(), data, opts)
 	if !errors.Is(err, blob.ErrExists) {
 		return err
@@ -162,7 +154,7 @@ func (s *Storage) ReadTile(ctx context.Context, t tiles.Tile) ([]byte, error) {
 func (s *Storage) Publish(ctx context.Context, checkpoint []byte) error {
 	return s.db.PublishWith(ctx, checkpoint, func(ctx context.Context) error {
 		return s.objects.Put(ctx, tiles.CheckpointPath, checkpoint,
-			blob.PutOptions{ContentType: checkpointType, CacheControl: checkpointCache})
+			blob.PutOptions{ContentType: tiles.CheckpointContentType, CacheControl: tiles.CheckpointCacheControl})
 	})
 }
 
