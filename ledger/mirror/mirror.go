@@ -89,7 +89,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	r := &run{Config: cfg, src: cfg.Source, dst: mirrorFetcher{cfg.Mirror}}
+	r := &run{Config: cfg, src: cfg.Source, dst: Fetcher(cfg.Mirror)}
 	return r.run(ctx)
 }
 
@@ -380,10 +380,14 @@ func (r *run) publish(ctx context.Context, target *tiles.SignedCheckpoint) error
 	return nil
 }
 
-// mirrorFetcher reads a blob store as a tiles.Fetcher.
-type mirrorFetcher struct{ s blob.Store }
+// Fetcher reads a log kept in a blob store (a mirror, a bucket the
+// object-storage driver writes), for the verifying client or as the
+// Source of a run.
+func Fetcher(s blob.Store) tiles.Fetcher { return storeFetcher{s} }
 
-func (m mirrorFetcher) Fetch(ctx context.Context, path string) ([]byte, error) {
+type storeFetcher struct{ s blob.Store }
+
+func (m storeFetcher) Fetch(ctx context.Context, path string) ([]byte, error) {
 	b, err := m.s.Get(ctx, path)
 	if errors.Is(err, blob.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", path, tiles.ErrNotFound)
