@@ -69,6 +69,7 @@ type Storage struct {
 	db      *postgres.Storage
 	workers int
 	log     *slog.Logger
+	gc      collector
 }
 
 // New returns the driver over cfg's store and database.
@@ -85,7 +86,9 @@ func New(cfg Config) (*Storage, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Storage{objects: cfg.Objects, db: cfg.DB, workers: cfg.Concurrency, log: cfg.Logger}, nil
+	s := &Storage{objects: cfg.Objects, db: cfg.DB, workers: cfg.Concurrency, log: cfg.Logger}
+	s.gc.s = s
+	return s, nil
 }
 
 // Close closes the database.
@@ -151,11 +154,28 @@ func (s *Storage) ReadTile(ctx context.Context, t tiles.Tile) ([]byte, error) {
 // Publish records the checkpoint in the database and, under the lock of
 // that record, writes it to the store's checkpoint object, unless a larger
 // one is published already.
+//
+// It then deletes, in the background, the partial tiles that full ones
+// replaced before the previous publish (see collector).
 func (s *Storage) Publish(ctx context.Context, checkpoint []byte) error {
-	return s.db.PublishWith(ctx, checkpoint, func(ctx context.Context) error {
+	var size uint64
+	err := s.db.PublishWith(ctx, checkpoint, func(ctx context.Context) error {
+		i := bytes.Index(checkpoint, []byte("\n\n"))
+		if i < 0 {
+			return errors.New("checkpoint note has no signature block")
+		}
+		cp, err := tiles.ParseCheckpoint(checkpoint[:i+1])
+		if err != nil {
+			return err
+		}
+		size = cp.Size
 		return s.objects.Put(ctx, tiles.CheckpointPath, checkpoint,
 			blob.PutOptions{ContentType: tiles.CheckpointContentType, CacheControl: tiles.CheckpointCacheControl})
 	})
+	if err == nil && size > 0 {
+		s.gc.published(size)
+	}
+	return err
 }
 
 // Published returns the published checkpoint, or an error wrapping
