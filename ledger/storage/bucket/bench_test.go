@@ -2,7 +2,6 @@ package bucket_test
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -37,19 +36,6 @@ func (c *counting) Put(ctx context.Context, name string, data []byte, opts blob.
 		c.bytes.Add(int64(len(data)))
 	}
 	return c.Store.Put(ctx, name, data, opts)
-}
-
-// benchLeaf returns an entry of about 400 bytes shaped like an audit event,
-// with values that do not repeat.
-func benchLeaf(rng *rand.Rand, i int) []byte {
-	noise := make([]byte, 150)
-	for j := range noise {
-		noise[j] = byte(rng.Uint32())
-	}
-	return fmt.Appendf(nil, `{"v":1,"id":"%016x","timestamp":"2026-11-22T10:%02d:%02dZ","event_type":"data.exported",`+
-		`"action":"export","actor":{"id":"user-%d","type":"user"},"resource":{"type":"record","id":"%d"},`+
-		`"result":"success","details":"%s"}`,
-		rng.Uint64(), i%60, rng.IntN(60), rng.IntN(1000), rng.IntN(1<<20), base64.StdEncoding.EncodeToString(noise))
 }
 
 // BenchmarkAppend appends batches of 1, 100 and 1,000 entries of about 400
@@ -94,7 +80,7 @@ func BenchmarkAppend(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				for j := range entries {
-					entries[j] = ledger.Entry{Leaf: benchLeaf(rng, n+j)}
+					entries[j] = ledger.Entry{Leaf: storagetest.BenchLeaf(rng, n+j)}
 				}
 				b.StartTimer()
 				if _, err := l.Append(b.Context(), entries); err != nil {
