@@ -22,7 +22,7 @@ import (
 // --state` against all three in turn and must never see a rollback, and
 // every instance must serve a checkpoint covering every acknowledged index
 // within two publish intervals (the writer's, then the follower's), and
-// prove the index.
+// prove the index. The read-only instance answers queries too.
 func TestReplicasNeverStale(t *testing.T) {
 	ledgerBin, verifierBin, _ := buildBinaries(t)
 	for _, withBucket := range []bool{false, true} {
@@ -88,6 +88,22 @@ func TestReplicasNeverStale(t *testing.T) {
 			getJSON(t, ro.url+"healthz", &h)
 			if h.PublishedSize < 60 || h.Size < h.PublishedSize {
 				t.Fatalf("read-only instance's health: %+v, want 60 entries published", h)
+			}
+			// The read-only instance answers queries from the shared index,
+			// which the appending instances fill.
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				var q struct {
+					Events []json.RawMessage `json:"events"`
+				}
+				getJSON(t, ro.url+"v1/events?limit=100", &q)
+				if len(q.Events) == 60 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("a query on the read-only instance finds %d events, want 60", len(q.Events))
+				}
+				time.Sleep(50 * time.Millisecond)
 			}
 			t.Logf("%d checkpoint checks over 3 instances, no rollback; read-only health %+v", checks, h)
 		})
