@@ -157,6 +157,12 @@ func TestRecordFlush(t *testing.T) {
 		t.Errorf("timestamp in the log %v, recorded %v", got.Timestamp, want.Timestamp)
 	}
 	got.Timestamp = want.Timestamp
+	// The ledger stamped when it received the event, and that no token was
+	// used (this ledger's API is open).
+	if got.ReceivedAt.Before(want.Timestamp) || got.Submitter != (event.Submitter{Type: event.SubmitterOpen}) {
+		t.Errorf("in the log: received_at %v, submitter %+v; want after %v, open", got.ReceivedAt, got.Submitter, want.Timestamp)
+	}
+	want.ReceivedAt, want.Submitter = got.ReceivedAt, got.Submitter
 	if !reflect.DeepEqual(got, &want) {
 		t.Errorf("in the log:\n%+v\nwant (secret redacted):\n%+v", got, &want)
 	}

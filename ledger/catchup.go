@@ -1,7 +1,6 @@
 package ledger
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -45,13 +44,7 @@ func (l *Ledger) catchUp(ctx context.Context, displaced []*batch) error {
 	defer l.mu.Unlock()
 	pending := append(displaced, l.pool...)
 	l.pool, l.pooled, l.inflight = nil, 0, nil
-	for _, b := range pending {
-		for _, k := range b.keys {
-			if rec, ok := l.keys[k]; ok && k != "" && rec.index >= old.Size {
-				delete(l.keys, k) // its index was never committed
-			}
-		}
-	}
+	l.dropPending(pending, old.Size)
 	l.committed, l.next, l.seq, l.water = st, st.Size, seq, st.Size
 	l.reloads++
 	l.cfg.Metrics.setSize(st.Size)
@@ -69,13 +62,12 @@ func (l *Ledger) catchUp(ctx context.Context, displaced []*batch) error {
 	return nil
 }
 
-// checkFollowed checks that st, committed by another writer, carries a
-// checkpoint for its size and root under our origin, and that its tree is
+// checkFollowed checks that st, committed by another writer, carries the
+// log's signed checkpoint of its size and root, and that its tree is
 // consistent with old: a writer sharing the storage must not fork the log.
 func (l *Ledger) checkFollowed(ctx context.Context, old, st State) error {
-	text := tiles.Checkpoint{Origin: l.origin, Size: st.Size, Hash: st.Root}.Marshal()
-	if !bytes.HasPrefix(st.Checkpoint, append(text, '\n')) {
-		return fmt.Errorf("the committed checkpoint is not for %s at size %d", l.origin, st.Size)
+	if err := l.checkCheckpoint(st); err != nil {
+		return err
 	}
 	proof, err := tiles.ConsistencyProof(ctx, tiles.HashTiles(l.cfg.Storage), old.Size, st.Size)
 	if err != nil {
@@ -85,4 +77,17 @@ func (l *Ledger) checkFollowed(ctx context.Context, old, st State) error {
 		return fmt.Errorf("the other writer forked the log: %w", err)
 	}
 	return nil
+}
+
+// dropPending forgets the in-memory key records that batches gave their
+// entries at or above size: those indexes were never committed. l.mu is
+// held.
+func (l *Ledger) dropPending(batches []*batch, size uint64) {
+	for _, b := range batches {
+		for _, k := range b.keys {
+			if rec, ok := l.keys[k]; ok && k != "" && rec.index >= size {
+				delete(l.keys, k)
+			}
+		}
+	}
 }

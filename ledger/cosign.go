@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -24,6 +25,8 @@ type cosigner struct {
 	client  *http.Client
 	tiles   tiles.TileReader // committed hash tiles, for consistency proofs
 	log     *slog.Logger
+	clock   func() time.Time
+	metrics *Metrics
 	clients []*witnessClient
 }
 
@@ -32,10 +35,26 @@ type witnessClient struct {
 	url      string
 	mu       sync.Mutex
 	lastSize uint64 // what we believe the witness last cosigned
+
+	health witnessHealth // guarded by mu
 }
 
-func newCosigner(policy *tiles.Policy, client *http.Client, r tiles.TileReader, log *slog.Logger) *cosigner {
-	c := &cosigner{policy: policy, client: client, tiles: r, log: log}
+// witnessHealth is what the log said of a witness: while it fails, one
+// warning when it starts failing and then one per failWarnEvery, instead
+// of one per round (every publish interval).
+type witnessHealth struct {
+	failing  bool
+	since    time.Time // when it started failing
+	lastWarn time.Time
+	failures int // since lastWarn
+}
+
+// failWarnEvery is how often a witness that keeps failing is warned about.
+const failWarnEvery = time.Minute
+
+func newCosigner(cfg *Config, r tiles.TileReader, log *slog.Logger) *cosigner {
+	policy := cfg.Witnesses
+	c := &cosigner{policy: policy, client: cfg.WitnessClient, tiles: r, log: log, clock: cfg.Clock, metrics: cfg.Metrics}
 	for _, w := range policy.Witnesses {
 		if w.URL != "" {
 			c.clients = append(c.clients, &witnessClient{w: w, url: strings.TrimSuffix(w.URL, "/") + "/add-checkpoint"})
@@ -53,11 +72,10 @@ func (c *cosigner) cosign(ctx context.Context, st State) ([]byte, bool) {
 	for i, wc := range c.clients {
 		wg.Go(func() {
 			line, err := c.addCheckpoint(ctx, wc, st)
-			if err != nil {
-				c.log.Warn("witness did not cosign", "witness", wc.w.Name, "size", st.Size, "err", err)
-				return
+			c.report(wc, st.Size, err)
+			if err == nil {
+				lines[i] = line
 			}
-			lines[i] = line
 		})
 	}
 	wg.Wait()
@@ -67,6 +85,30 @@ func (c *cosigner) cosign(ctx context.Context, st State) ([]byte, bool) {
 	}
 	_, err := c.policy.Verify(signed)
 	return signed, err == nil
+}
+
+// report records the outcome of one round with wc in the metrics and, rate
+// limited, in the log.
+func (c *cosigner) report(wc *witnessClient, size uint64, err error) {
+	c.metrics.witnessRound(wc.w.Name, err == nil)
+	wc.mu.Lock()
+	defer wc.mu.Unlock()
+	h, now := &wc.health, c.clock()
+	switch {
+	case err == nil && h.failing:
+		c.log.Info("witness cosigns again", "witness", wc.w.Name, "size", size, "failed_for", now.Sub(h.since).Round(time.Second).String())
+		*h = witnessHealth{}
+	case err == nil:
+	case !h.failing:
+		*h = witnessHealth{failing: true, since: now, lastWarn: now}
+		c.log.Warn("witness did not cosign; while it keeps failing this is logged once a minute", "witness", wc.w.Name, "url", wc.url, "size", size, "err", err)
+	default:
+		h.failures++
+		if now.Sub(h.lastWarn) >= failWarnEvery {
+			c.log.Warn("witness still does not cosign", "witness", wc.w.Name, "url", wc.url, "size", size, "failed_for", now.Sub(h.since).Round(time.Second).String(), "failures", h.failures, "err", err)
+			h.lastWarn, h.failures = now, 0
+		}
+	}
 }
 
 // addCheckpoint submits st to one witness, retrying once with the size a

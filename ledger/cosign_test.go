@@ -1,13 +1,19 @@
 package ledger_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -136,4 +142,136 @@ func TestWitnessQuorum(t *testing.T) {
 		t.Fatalf("quorum did not return after the witnesses restarted: %v", err)
 	}
 	checkPublished(true)
+}
+
+// TestWitnessPolicyChecked: ledger.New refuses a witness policy that its
+// checkpoints could never meet, saying why.
+func TestWitnessPolicyChecked(t *testing.T) {
+	signer, vkey := storagetest.NewSigner(t, "example.com/checked")
+	_, otherVkey := storagetest.NewSigner(t, "example.com/other")
+	_, sameNameVkey := storagetest.NewSigner(t, "example.com/checked")
+	_, wvkey, err := tiles.GenerateCosignatureKey(nil, "w.example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ policy, want string }{
+		{"witness w " + wvkey + " http://127.0.0.1:1\nquorum w\n", "has no log line, not for this log example.com/checked"},
+		{"log " + otherVkey + "\nwitness w " + wvkey + " http://127.0.0.1:1\nquorum w\n", "log lines only for example.com/other"},
+		{"log " + sameNameVkey + "\nquorum none\n", "log lines only for example.com/checked (key hash"},
+		{"log " + vkey + "\nwitness w " + wvkey + "\nquorum w\n", `quorum "w" cannot be met`},
+	} {
+		policy, err := tiles.ParsePolicy([]byte(tc.policy))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.policy, err)
+		}
+		_, err = ledger.New(t.Context(), ledger.Config{Storage: storagetest.NewMemory(), Keys: storagetest.NewMemoryKeys(), Signer: signer,
+			KeyOf: storagetest.KeyBeforeBar, Witnesses: policy})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("policy %q: %v, want an error saying %q", tc.policy, err, tc.want)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) count(msg string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return strings.Count(s.b.String(), `"msg":"`+msg+`"`)
+}
+
+// TestWitnessDownWarnings: a witness that is down is warned about once when
+// it starts failing and then once a minute (by Config.Clock), not once per
+// publish interval; it coming back is logged; ledger_witness_up follows it.
+func TestWitnessDownWarnings(t *testing.T) {
+	signer, vkey := storagetest.NewSigner(t, "example.com/warned")
+	store, err := witness.OpenFileStore(t.Context(), witness.FileStoreConfig{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := startWitness(t, "w0.example.com", store, vkey)
+	w.stop()
+	policy, err := tiles.ParsePolicy([]byte("log " + vkey + "\nwitness w0 " + w.vkey + " " + w.url + "\nquorum w0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		mu     sync.Mutex
+		offset time.Duration
+	)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(offset) }
+	advance := func(d time.Duration) { mu.Lock(); offset += d; mu.Unlock() }
+	logs := &syncBuffer{}
+	reg := prometheus.NewRegistry()
+	metrics := ledger.NewMetrics()
+	if err := metrics.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.New(t.Context(), ledger.Config{Storage: storagetest.NewMemory(), Keys: storagetest.NewMemoryKeys(), Signer: signer,
+		KeyOf: storagetest.KeyBeforeBar, PublishInterval: 10 * time.Millisecond, Witnesses: policy, WitnessTimeout: time.Second,
+		Clock: clock, Logger: slog.New(slog.NewJSONHandler(logs, nil)), Metrics: metrics})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(context.Background())
+	up := func() float64 {
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == "ledger_witness_up" && len(mf.Metric) == 1 {
+				return mf.Metric[0].GetGauge().GetValue()
+			}
+		}
+		return -1
+	}
+	if _, err := l.Append(t.Context(), batchOf(0, 3)); err != nil {
+		t.Fatal(err)
+	}
+	failures := func() float64 {
+		mfs, _ := reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == "ledger_witness_failures_total" && len(mf.Metric) == 1 {
+				return mf.Metric[0].GetCounter().GetValue()
+			}
+		}
+		return 0
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; log:\n%s", what, logs.b.String())
+			}
+		}
+	}
+	// Twenty rounds and more against the stopped witness: one warning.
+	waitFor("20 failed rounds", func() bool { return failures() >= 20 })
+	if n, m := logs.count("witness did not cosign; while it keeps failing this is logged once a minute"), logs.count("witness still does not cosign"); n != 1 || m != 0 {
+		t.Errorf("after %v failed rounds: %d first warnings and %d repeats, want 1 and 0", failures(), n, m)
+	}
+	if up() != 0 {
+		t.Errorf("ledger_witness_up = %v with the witness down, want 0", up())
+	}
+	// A minute later by the clock: one more.
+	advance(61 * time.Second)
+	before := failures()
+	waitFor("rounds after a minute", func() bool { return failures() >= before+20 })
+	if n := logs.count("witness still does not cosign"); n != 1 {
+		t.Errorf("a minute later and 20 rounds on: %d repeated warnings, want 1", n)
+	}
+	// The witness comes back: logged once, and up is 1.
+	w.start(t, w.url[len("http://"):])
+	waitFor("the witness to cosign again", func() bool { return logs.count("witness cosigns again") == 1 })
+	if up() != 1 {
+		t.Errorf("ledger_witness_up = %v with the witness back, want 1", up())
+	}
 }

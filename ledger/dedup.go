@@ -114,7 +114,11 @@ func (l *Ledger) unknowns(b *batch, kn *known) (missing []string, asks []pending
 		}
 		q := sameAsked{entry: i, index: rec.index}
 		if _, done := kn.same[q]; rec.hash != b.sums[i] && e.Same != nil && !done {
-			asks = append(asks, pendingAsk{sameAsked: q, leaf: l.pendingLeaf(rec.index)})
+			var leaf []byte
+			if _, inMemory := l.keys[k]; inMemory {
+				leaf = l.pendingLeaf(rec.index)
+			} // else the store has it: it is committed, maybe by another writer beyond what this one has seen
+			asks = append(asks, pendingAsk{sameAsked: q, leaf: leaf})
 		}
 	}
 	return missing, asks
@@ -127,7 +131,7 @@ func (l *Ledger) lookup(ctx context.Context, keys []string) ([]KeyRecord, error)
 	}
 	recs, err := l.store.Lookup(ctx, keys)
 	if err != nil {
-		return nil, fmt.Errorf("couldn't look up %d idempotency keys: %w", len(keys), err)
+		return nil, fmt.Errorf("couldn't look up %d idempotency keys: %w: %w", len(keys), ErrStorage, err)
 	}
 	return recs, nil
 }
@@ -140,11 +144,24 @@ func (l *Ledger) judge(ctx context.Context, b *batch, kn *known, asks []pendingA
 		if leaf == nil {
 			n := a.index / tiles.TileWidth
 			entries, ok := kn.leaves[n]
-			if !ok {
+			if !ok || a.index%tiles.TileWidth >= uint64(len(entries)) { // not read, or read partial at a smaller size
+				if a.index >= size {
+					// Another writer sharing the storage committed it
+					// since this one last followed: read it from the
+					// tree storage commits now.
+					st, err := l.loadState(ctx)
+					if err != nil {
+						return fmt.Errorf("%w: %w", ErrStorage, err)
+					}
+					if a.index >= st.Size {
+						return fmt.Errorf("the key store holds entry %d, beyond the committed size %d", a.index, st.Size)
+					}
+					size = st.Size
+				}
 				bt, _ := tiles.BundleFor(n, size)
 				var err error
 				if entries, err = tiles.ReadEntryBundle(ctx, l.cfg.Storage, bt); err != nil {
-					return fmt.Errorf("couldn't read entry %d, which holds the key of entry %d: %w", a.index, a.entry, err)
+					return fmt.Errorf("couldn't read entry %d, which holds the key of entry %d: %w: %w", a.index, a.entry, ErrStorage, err)
 				}
 				kn.leaves[n] = entries
 			}

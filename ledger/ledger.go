@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/time/rate"
 
 	"github.com/ledger-dev/ledger/tiles"
 )
@@ -88,6 +89,15 @@ func (c *Config) validate() error {
 	case c.MaxPending < 0 || c.PublishInterval < 0 || c.MaxUnstoredKeys < 0:
 		return errors.New("ledger: Config.MaxPending, MaxUnstoredKeys and PublishInterval must not be negative")
 	}
+	if c.Witnesses != nil {
+		var key LogKey = c.Verifier
+		if c.Signer != nil {
+			key = c.Signer
+		}
+		if err := CheckWitnessPolicy(c.Witnesses, key); err != nil {
+			return err
+		}
+	}
 	if _, shared := c.Storage.(PublishedReader); c.ReadOnly && !shared {
 		return errors.New("ledger: Config.ReadOnly needs a Storage that instances share (PostgreSQL, a bucket): there is nobody else to follow")
 	}
@@ -156,6 +166,11 @@ var (
 	ErrClosed = errors.New("ledger is closed")
 	// ErrNoWitnesses means cosigning was asked of a ledger without witnesses.
 	ErrNoWitnesses = errors.New("no witness policy is configured")
+	// ErrStorage means storage failed (a database down, a disk full or
+	// read-only): nothing the error concerns was committed, and a retry
+	// later may work. What failed is in the wrapped error, for the
+	// server's log: it names paths and hosts, which clients must not see.
+	ErrStorage = errors.New("storage is unavailable")
 	// ErrKeyConflict means an entry's key is already in the log (or
 	// pending) for different content; see KeyConflictError.
 	ErrKeyConflict = errors.New("idempotency key already used for different content")
@@ -201,8 +216,14 @@ type Ledger struct {
 	pooled    int                  // entries in pool
 	committed State
 	closed    bool
-	failed    error // set while sequencing waits for the storage to come back
+	failed    error // why appends are refused while the sequencer reloads after a failed flush
 	wake      chan struct{}
+	closing   chan struct{} // closed by Close: ends a reload that waits for storage
+	// lastFailure is when a flush or a publish last failed (Config.Clock):
+	// Healthy reports it for healthHold, so that a storage that fails
+	// every other flush does not make the health check flap.
+	lastFailure time.Time
+	flushLog    rate.Sometimes // rate-limits the logging of failed flushes
 
 	seq  *sequencer
 	pub  *publisher
@@ -237,8 +258,8 @@ func New(ctx context.Context, cfg Config) (*Ledger, error) {
 	} else {
 		origin = cfg.Verifier.Name()
 	}
-	l := &Ledger{cfg: cfg, origin: origin, log: cfg.Logger, keys: map[string]keyRecord{},
-		store: cfg.Keys, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	l := &Ledger{cfg: cfg, origin: origin, log: cfg.Logger, keys: map[string]keyRecord{}, flushLog: rate.Sometimes{Interval: 10 * time.Second},
+		store: cfg.Keys, wake: make(chan struct{}, 1), closing: make(chan struct{}), done: make(chan struct{})}
 	if ks, own := cfg.Storage.(KeyStore); own {
 		l.store, l.ownStore = ks, true
 	}
@@ -409,7 +430,11 @@ func (l *Ledger) Committed() State {
 	return l.committed
 }
 
-// Healthy reports why the ledger cannot sequence, or nil.
+// Healthy reports why the ledger cannot sequence, or nil. After a failed
+// flush it reports a pushback (ErrPushback) until the sequencer has
+// reloaded the committed state, which it retries with backoff for as long
+// as storage fails; and for 10 s after a flush or a publish failed, an
+// ErrStorage.
 func (l *Ledger) Healthy() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -419,7 +444,25 @@ func (l *Ledger) Healthy() error {
 	if l.closed {
 		return ErrClosed
 	}
+	if !l.lastFailure.IsZero() && l.cfg.Clock().Sub(l.lastFailure) < healthHold {
+		return errFailedRecently
+	}
 	return nil
+}
+
+// healthHold is how long Healthy reports a failed flush or publish.
+const healthHold = 10 * time.Second
+
+// errFailedRecently is Healthy's answer for healthHold after a flush or a
+// publish failed, even if the next one worked: a disk that is nearly full
+// fails some flushes and not others.
+var errFailedRecently = fmt.Errorf("%w: a flush or a publish failed within the last %s; the server's log says why", ErrStorage, healthHold)
+
+// failedNow records that a flush or a publish failed, for Healthy.
+func (l *Ledger) failedNow() {
+	l.mu.Lock()
+	l.lastFailure = l.cfg.Clock()
+	l.mu.Unlock()
 }
 
 // Close stops accepting entries, waits for pending ones to be flushed, their
@@ -431,6 +474,7 @@ func (l *Ledger) Close(ctx context.Context) error {
 		return nil
 	}
 	l.closed = true
+	close(l.closing)
 	l.mu.Unlock()
 	if l.cfg.ReadOnly {
 		l.pub.stop()

@@ -18,6 +18,11 @@ type Metrics struct {
 	quorum        prometheus.Gauge
 	pushbacks     prometheus.Counter
 	conflicts     prometheus.Counter
+	witnessUp     *prometheus.GaugeVec
+	witnessFails  *prometheus.CounterVec
+	recovering    prometheus.Gauge
+	reloadFails   prometheus.Counter
+	publishFails  prometheus.Counter
 }
 
 // NewMetrics creates the ledger's metrics.
@@ -41,12 +46,22 @@ func NewMetrics() *Metrics {
 			Help: "Appends refused because too many entries were waiting."}),
 		conflicts: prometheus.NewCounter(prometheus.CounterOpts{Name: "ledger_sequencing_conflicts_total",
 			Help: "Flushes displaced by another instance's commit and sequenced again after it."}),
+		witnessUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "ledger_witness_up",
+			Help: "1 if the witness cosigned the last checkpoint sent to it, 0 if not."}, []string{"witness"}),
+		witnessFails: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "ledger_witness_failures_total",
+			Help: "Checkpoints a witness did not cosign (refused, unreachable or timed out)."}, []string{"witness"}),
+		recovering: prometheus.NewGauge(prometheus.GaugeOpts{Name: "ledger_sequencer_recovering",
+			Help: "1 while the sequencer reloads the committed state after a failed flush (appends get 503), else 0."}),
+		reloadFails: prometheus.NewCounter(prometheus.CounterOpts{Name: "ledger_sequencer_reload_failures_total",
+			Help: "Reloads of the committed state after a failed flush that failed too, and were retried."}),
+		publishFails: prometheus.NewCounter(prometheus.CounterOpts{Name: "ledger_publish_failures_total",
+			Help: "Publishes of a checkpoint that storage refused, retried with backoff."}),
 	}
 }
 
 // Register registers the metrics with r.
 func (m *Metrics) Register(r prometheus.Registerer) error {
-	for _, c := range []prometheus.Collector{m.appended, m.flushes, m.flushEntries, m.pending, m.treeSize, m.publishedSize, m.quorum, m.pushbacks, m.conflicts} {
+	for _, c := range []prometheus.Collector{m.appended, m.flushes, m.flushEntries, m.pending, m.treeSize, m.publishedSize, m.quorum, m.pushbacks, m.conflicts, m.witnessUp, m.witnessFails, m.recovering, m.reloadFails, m.publishFails} {
 		if err := r.Register(c); err != nil {
 			return err
 		}
@@ -100,5 +115,40 @@ func (m *Metrics) pushback() {
 func (m *Metrics) conflict() {
 	if m != nil {
 		m.conflicts.Inc()
+	}
+}
+
+func (m *Metrics) witnessRound(name string, ok bool) {
+	if m == nil {
+		return
+	}
+	if ok {
+		m.witnessUp.WithLabelValues(name).Set(1)
+		return
+	}
+	m.witnessUp.WithLabelValues(name).Set(0)
+	m.witnessFails.WithLabelValues(name).Inc()
+}
+
+func (m *Metrics) setRecovering(on bool) {
+	if m == nil {
+		return
+	}
+	if on {
+		m.recovering.Set(1)
+	} else {
+		m.recovering.Set(0)
+	}
+}
+
+func (m *Metrics) recoveryFailed() {
+	if m != nil {
+		m.reloadFails.Inc()
+	}
+}
+
+func (m *Metrics) publishFailed() {
+	if m != nil {
+		m.publishFails.Inc()
 	}
 }

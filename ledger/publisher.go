@@ -37,7 +37,7 @@ type publisher struct {
 func newPublisher(l *Ledger) *publisher {
 	p := &publisher{l: l, kick: make(chan struct{}, 1), quit: make(chan struct{}), changed: make(chan struct{})}
 	if l.cfg.Witnesses != nil {
-		p.cosigner = newCosigner(l.cfg.Witnesses, l.cfg.WitnessClient, tiles.HashTiles(l.cfg.Storage), l.log)
+		p.cosigner = newCosigner(&l.cfg, tiles.HashTiles(l.cfg.Storage), l.log)
 	}
 	return p
 }
@@ -50,7 +50,14 @@ func (p *publisher) committed() {
 	}
 }
 
+// run publishes until stopped. A failed publish is retried with backoff and
+// logged at its first failure, then at most every 10 s.
 func (p *publisher) run() {
+	var (
+		failures int
+		logged   time.Time
+		delay    time.Duration
+	)
 	var retry <-chan time.Time
 	if p.cosigner != nil {
 		t := time.NewTicker(p.l.cfg.PublishInterval)
@@ -81,11 +88,36 @@ func (p *publisher) run() {
 			}
 		}
 		if err := p.publishNow(context.Background()); err != nil {
-			p.l.log.Error("couldn't publish checkpoint", "err", err)
-			p.committed() // try again after the interval
+			p.l.failedNow()
+			p.l.cfg.Metrics.publishFailed()
+			failures++
+			if failures == 1 || time.Since(logged) >= 10*time.Second {
+				p.l.log.Error("couldn't publish checkpoint; retrying", "err", err, "failures", failures)
+				logged = time.Now()
+			}
+			delay = min(max(2*delay, minPublishRetry), maxPublishRetry)
+			select {
+			case <-time.After(delay):
+			case <-p.quit:
+				return
+			}
+			p.committed() // try again
+			continue
 		}
+		if failures > 0 {
+			p.l.log.Info("published again after failures", "failures", failures)
+		}
+		failures, delay = 0, 0
 	}
 }
+
+// Bounds of the delay before a failed publish is tried again: it doubles
+// from the first to the second while publishing fails, so that a full or
+// read-only disk is not asked thousands of times a second.
+const (
+	minPublishRetry = 100 * time.Millisecond
+	maxPublishRetry = 5 * time.Second
+)
 
 // publishNow publishes the committed checkpoint, with the cosignatures it can
 // collect, unless it is already published (with its quorum, if any).

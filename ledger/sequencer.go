@@ -37,6 +37,9 @@ func (l *Ledger) recover(ctx context.Context) (*sequencer, error) {
 			return nil, err
 		}
 	}
+	if err := l.checkCheckpoint(st); err != nil {
+		return nil, err
+	}
 	if l.per != nil {
 		l.per.mu.Lock() // no Store moves the watermark while we read from it
 		defer l.per.mu.Unlock()
@@ -56,12 +59,17 @@ func (l *Ledger) recover(ctx context.Context) (*sequencer, error) {
 	l.mu.Lock()
 	l.committed, l.next, l.keys, l.water, l.inflight = st, st.Size, keys, water, nil
 	l.reloads++
+	first := l.reloads == 1
 	if !l.ownStore {
 		l.unstored = recs
 	}
 	l.mu.Unlock()
 	l.cfg.Metrics.setSize(st.Size)
-	l.log.Info("log opened", "origin", l.origin, "size", st.Size, "root", st.Root.String(), "keys_from", water)
+	if first {
+		l.log.Info("log opened", "origin", l.origin, "size", st.Size, "root", st.Root.String(), "keys_from", water)
+	} else { // after a failed flush, which was logged
+		l.log.Debug("committed state reloaded", "size", st.Size, "root", st.Root.String(), "keys_from", water)
+	}
 	return seq, nil
 }
 
@@ -166,6 +174,43 @@ func (l *Ledger) scanKeys(ctx context.Context, from, size uint64) (partial []byt
 	return partial, n, recs, nil
 }
 
+// ErrBadCheckpoint means the committed state's checkpoint is not the log
+// key's signature of the state's origin, size and root: the state was
+// changed outside the ledger (or restored from another log). Nothing of it
+// is published.
+var ErrBadCheckpoint = errors.New("the committed checkpoint is not the log's signature of the committed size and root")
+
+// checkCheckpoint checks that st.Checkpoint is the log's signed checkpoint
+// of st's size and root, before anything is published from it. The stored
+// tiles are checked against st.Root by rebuild. Ed25519 signatures are
+// deterministic (RFC 8032), so the one checkpoint the log key signs for
+// (origin, size, root) is the one a flush committed: comparing the stored
+// note with it checks the signature, the origin, the size and the root at
+// once, with no verifier key needed.
+func (l *Ledger) checkCheckpoint(st State) error {
+	want, err := l.sign(st.Size, st.Root)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(st.Checkpoint, want) {
+		cp, perr := tiles.ParseCheckpoint(noteText(st.Checkpoint))
+		if perr != nil {
+			return fmt.Errorf("%w: the state says size %d, root %s, and holds no checkpoint one can read (%v); restore the state from a backup, or run verifier audit on the log", ErrBadCheckpoint, st.Size, st.Root, perr)
+		}
+		return fmt.Errorf("%w: the state says size %d, root %s, but its checkpoint is %s size %d root %s, or has another signature; restore the state from a backup, or run verifier audit on the log",
+			ErrBadCheckpoint, st.Size, st.Root, cp.Origin, cp.Size, cp.Hash)
+	}
+	return nil
+}
+
+// noteText returns the text of a signed note: what precedes its blank line.
+func noteText(n []byte) []byte {
+	if i := bytes.Index(n, []byte("\n\n")); i >= 0 {
+		return n[:i+1]
+	}
+	return n
+}
+
 // sign returns a checkpoint note for (size, root) signed with the log key.
 func (l *Ledger) sign(size uint64, root tiles.Hash) ([]byte, error) {
 	text := tiles.Checkpoint{Origin: l.origin, Size: size, Hash: root}.Marshal()
@@ -267,56 +312,90 @@ func (l *Ledger) flushAndResolve(batches []*batch) {
 		}
 		err = fmt.Errorf("%w; then couldn't follow the other writer: %w", err, cerr)
 	}
-	l.log.Error("flush failed; failing pending entries and reloading the committed state", "err", err, "entries", n)
+	l.flushLog.Do(func() {
+		l.log.Error("flush failed; failing pending entries and reloading the committed state (more failures within 10s are not logged)", "err", err, "entries", n)
+	})
 	l.mu.Lock()
+	l.lastFailure = l.cfg.Clock()
 	failed := append(batches, l.pool...)
 	l.pool, l.pooled, l.inflight = nil, 0, nil
-	l.failed = fmt.Errorf("sequencer is recovering from a failed flush: %w", ErrPushback)
+	l.failed = errRecovering
+	// None of these entries is pending any more: an Add resolving its keys
+	// meanwhile must not find them in memory (the reload, which may take
+	// long, replaces memory with what storage committed).
+	l.dropPending(failed, l.committed.Size)
+	l.next = l.committed.Size
+	l.reloads++
 	l.mu.Unlock()
+	l.cfg.Metrics.setRecovering(true)
 	// Reload before failing the callers, so that their retries meet a
 	// sequencer that knows what storage really committed: with
 	// persist-but-report-failure, a retried key resolves to its entry.
-	seq, rerr := l.recover(ctx)
-	l.mu.Lock()
-	if rerr != nil {
-		l.failed = fmt.Errorf("sequencer is waiting for the storage to come back: couldn't reload after a failed flush: %w: %w", rerr, ErrPushback)
-		l.log.Error("couldn't reload after a failed flush; retrying", "err", rerr)
-	} else {
-		l.seq, l.failed = seq, nil
-	}
-	l.mu.Unlock()
+	// If storage cannot answer yet (a database restarting), the callers
+	// fail now and the reload goes on in the background of this
+	// goroutine: appends meanwhile get errRecovering, a pushback.
+	rerr := l.reload(ctx)
 	for _, b := range failed {
-		b.err = fmt.Errorf("entries were not committed: %w", err)
+		b.err = fmt.Errorf("entries were not committed: %w: %w", ErrStorage, err)
 		close(b.done)
 	}
 	if rerr != nil {
-		l.retryRecover(ctx)
+		l.retryReload(ctx, rerr)
 	}
 }
 
-// retryRecover reloads the committed state until it succeeds (the storage
-// is back) or the ledger is closed, waiting longer after each failure, up
-// to 5s. Add refuses entries meanwhile (l.failed), so the flush goroutine
-// has nothing else to do.
-func (l *Ledger) retryRecover(ctx context.Context) {
-	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		time.Sleep(wait)
-		l.mu.Lock()
-		closed := l.closed
-		l.mu.Unlock()
-		if closed {
+// errRecovering is the error of appends while the sequencer reloads the
+// committed state after a failed flush. It says nothing of the storage
+// error, which the log holds: it reaches clients, and storage errors name
+// server paths and hosts.
+var errRecovering = fmt.Errorf("sequencer is recovering from a storage failure; retry shortly: %w", ErrPushback)
+
+// reload rebuilds the sequencer from the committed state in storage and,
+// if that worked, lets appends in again. The flush goroutine calls it.
+func (l *Ledger) reload(ctx context.Context) error {
+	seq, err := l.recover(ctx)
+	if err != nil {
+		l.cfg.Metrics.recoveryFailed()
+		return err
+	}
+	l.mu.Lock()
+	l.seq, l.failed = seq, nil
+	l.mu.Unlock()
+	l.cfg.Metrics.setRecovering(false)
+	l.pub.committed() // what storage committed may not be published yet
+	return nil
+}
+
+// Bounds of the delay between two reloads after a failed flush: short
+// enough that a database back from a restart is used again within about a
+// second, long enough that a storage that stays down is not hammered.
+const (
+	minReloadDelay = 50 * time.Millisecond
+	maxReloadDelay = time.Second
+)
+
+// retryReload reloads the committed state with backoff until it works or
+// the ledger is closed. err is the first reload's error. It logs the first
+// failure, then at most one line every 10 s, and the recovery.
+func (l *Ledger) retryReload(ctx context.Context, err error) {
+	l.log.Error("couldn't reload the committed state after a failed flush; sequencing waits and retries", "err", err)
+	start, logged, attempts := time.Now(), time.Now(), 1
+	for delay := minReloadDelay; ; delay = min(2*delay, maxReloadDelay) {
+		select {
+		case <-time.After(delay):
+		case <-l.closing:
+			l.log.Warn("closed while waiting for storage to come back", "attempts", attempts)
 			return
 		}
-		seq, err := l.recover(ctx)
-		if err != nil {
-			l.log.Warn("still couldn't reload the committed state", "err", err, "retry_in", min(2*wait, 5*time.Second))
-			continue
+		attempts++
+		if err = l.reload(ctx); err == nil {
+			l.log.Info("sequencing resumed after a storage failure", "attempts", attempts, "after", time.Since(start).Round(time.Millisecond).String())
+			return
 		}
-		l.mu.Lock()
-		l.seq, l.failed = seq, nil
-		l.mu.Unlock()
-		l.log.Info("sequencing resumed: the storage is back")
-		return
+		if time.Since(logged) >= 10*time.Second {
+			l.log.Error("still couldn't reload the committed state; retrying", "err", err, "attempts", attempts)
+			logged = time.Now()
+		}
 	}
 }
 

@@ -17,12 +17,13 @@ import (
 )
 
 func cmdAppend(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("append", stderr)
+	fs := newFlags("append")
+	fs.Usage = usageText(fs, "usage: ledger append [flags] [FILE|-]\n\nsends the events of FILE (or standard input): NDJSON, a JSON array or one\nJSON object; prints one result per event\n")
 	url := fs.String("url", "http://127.0.0.1:8080", "the ledger's base URL")
 	wait := fs.String("wait", "durable", "acknowledgement level: durable or published")
 	batchSize := fs.Int("batch", 1000, "events per request")
 	attempts := fs.Int("attempts", 10, "times a batch is sent before giving up, when the network fails or the ledger answers 503")
-	token := tokenFlag(fs, "writer")
+	token := tokenFlag(fs, "a writer")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

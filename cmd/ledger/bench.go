@@ -33,7 +33,8 @@ func cmdBench(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if len(args) > 0 && args[0] == "fill" {
 		return cmdBenchFill(ctx, args[1:], stdout, stderr)
 	}
-	fs := newFlags("bench", stderr)
+	fs := newFlags("bench")
+	fs.Usage = usageText(fs, "usage: ledger bench --url URL [flags]\n\nsends generated events for --duration and prints events/s and latency;\n'ledger bench fill --help' fills a log without HTTP\n")
 	var c benchConfig
 	fs.StringVar(&c.url, "url", "http://127.0.0.1:8080", "the ledger's base URL")
 	fs.IntVar(&c.concurrency, "concurrency", 64, "concurrent clients")

@@ -40,8 +40,8 @@ Stop any server of DIR first.
 
 // cmdBenchFill runs `ledger bench fill`.
 func cmdBenchFill(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench fill", stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, fillUsage); fs.PrintDefaults() }
+	fs := newFlags("bench fill")
+	fs.Usage = usageText(fs, fillUsage)
 	var c fillConfig
 	fs.StringVar(&c.data, "data", "", "data directory, as for serve: the log is DIR/log, the key DIR/log.key (created if absent)")
 	fs.Uint64Var(&c.entries, "entries", 0, "fill the log up to this many entries")
@@ -76,10 +76,11 @@ func runFill(ctx context.Context, c fillConfig, stdout io.Writer, log *slog.Logg
 	if err := os.MkdirAll(c.data, 0o755); err != nil {
 		return err
 	}
-	signer, _, err := openKey(c.data, "", c.origin, stdout)
+	key, err := openKey(c.data, "", c.origin, true, stdout)
 	if err != nil {
 		return err
 	}
+	signer := key.signer
 	ls, err := openLogStorage(ctx, c.data, logLocation{postgres: c.pgURL, bucket: c.bucket}, log)
 	if err != nil {
 		return err
@@ -165,7 +166,11 @@ func fillIndex(ctx context.Context, data string, ls *logStorage, l *ledger.Ledge
 func appendFill(ctx context.Context, l *ledger.Ledger, c fillConfig, from uint64, bar *progressbar.ProgressBar) error {
 	defer bar.Finish()
 	gen := newFillGen(c)
-	p := event.NewPipeline(event.PipelineConfig{})
+	// The events are spread over the year before now (newFillGen): the
+	// pipeline takes them as old as that, as a log filled over a year did.
+	lim := event.DefaultLimits()
+	lim.MaxAge = 366 * 24 * time.Hour
+	p := event.NewPipeline(event.PipelineConfig{Limits: lim})
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	var next atomic.Uint64

@@ -17,7 +17,7 @@ var fillKinds = []struct{ eventType, action, resource string }{
 	{"user.logout", "logout", "session"},
 	{"document.create", "create", "document"},
 	{"document.delete", "delete", "document"},
-	{"admin.role_change", "update", "role"},
+	{"iam.role_change", "update", "role"},
 	{"api.token_create", "create", "token"},
 }
 

@@ -19,8 +19,16 @@ import (
 // tokenFlag defines --token, the bearer token a command sends, defaulting
 // to $LEDGER_TOKEN so that it need not appear in shell history.
 func tokenFlag(fs *flag.FlagSet, role string) *string {
-	return fs.String("token", os.Getenv("LEDGER_TOKEN"), "API token (a "+role+"'s), sent as a bearer token (default $LEDGER_TOKEN)")
+	t := secret(os.Getenv("LEDGER_TOKEN"))
+	fs.Var(&t, "token", "the API `token` of "+role+", sent as a bearer token (default $LEDGER_TOKEN)")
+	return (*string)(&t)
 }
+
+// secret is a string flag whose value --help never prints.
+type secret string
+
+func (s *secret) String() string     { return "" }
+func (s *secret) Set(v string) error { *s = secret(v); return nil }
 
 // bearer adds a bearer token to every request.
 type bearer struct {

@@ -2,13 +2,16 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -56,6 +59,10 @@ type configLimits struct {
 	MaxFieldBytes int   `yaml:"max_field_bytes"`
 	MaxChanges    int   `yaml:"max_changes"`
 	MaxTags       int   `yaml:"max_tags"`
+	// MaxFutureSkew and MaxEventAge bound a client's own timestamps
+	// (flags --max-future-skew and --max-event-age).
+	MaxFutureSkew time.Duration `yaml:"max_future_skew"`
+	MaxEventAge   time.Duration `yaml:"max_event_age"`
 }
 
 // parseConfig decodes and checks a configuration file, refusing unknown
@@ -68,13 +75,43 @@ func parseConfig(b []byte) (*serveConfig, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
+		return nil, yamlError(err)
 	}
 	var extra any
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, errors.New("more than one YAML document")
 	}
 	return &c, c.validate()
+}
+
+var (
+	unknownKeyRe = regexp.MustCompile(`field (\S+) not found in type \S+`)
+	wrongTypeRe  = regexp.MustCompile("cannot unmarshal !!\\w+ `(.*)` into (\\S+)")
+	wrongKindRe  = regexp.MustCompile(`cannot unmarshal !!(\w+) into \S+`)
+)
+
+// yamlError rewords the decoder's errors for a reader of the file, not of
+// the Go types behind it (`field limts not found in type main.serveConfig`
+// becomes `unknown key "limts"`).
+func yamlError(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		m = unknownKeyRe.ReplaceAllString(m, `unknown key "$1" (the keys are in docs/access.md)`)
+		if sm := wrongTypeRe.FindStringSubmatch(m); sm != nil {
+			kind := map[string]string{"int": "a whole number", "int64": "a whole number", "bool": "true or false", "string": "a string", "[]string": "a list of strings"}[sm[2]]
+			if kind == "" {
+				kind = "of the form docs/access.md gives"
+			}
+			m = strings.Replace(m, sm[0], fmt.Sprintf("%q is not %s", sm[1], kind), 1)
+		}
+		m = wrongKindRe.ReplaceAllString(m, "a YAML $1 where docs/access.md has a mapping of keys")
+		msgs[i] = m
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 func (c *serveConfig) validate() error {
@@ -87,6 +124,9 @@ func (c *serveConfig) validate() error {
 		if v.n < 0 {
 			return fmt.Errorf("limits.%s must not be negative", v.name)
 		}
+	}
+	if l.MaxFutureSkew < 0 || l.MaxEventAge < 0 {
+		return errors.New("limits.max_future_skew and limits.max_event_age must not be negative")
 	}
 	if l.MaxEventBytes > event.MaxEventBytesLimit {
 		return fmt.Errorf("limits.max_event_bytes must be at most %d: redaction can lengthen an event, and a leaf holds at most %d bytes", event.MaxEventBytesLimit, event.MaxLeafBytes)
@@ -133,8 +173,9 @@ func loadConfig(path string) (*serveConfig, error) {
 }
 
 // applyTo sets the serve flags not given on the command line from the
-// file, and checks the TLS pair they end up naming.
-func (c *serveConfig) applyTo(fs *flag.FlagSet, maxPending *int, maxBody *int64, publicEntries *bool, tlsCert, tlsKey *string) error {
+// file, and checks the TLS pair they end up naming; the timestamp bounds
+// given as flags (maxSkew, maxAge) override the file's.
+func (c *serveConfig) applyTo(fs *flag.FlagSet, maxPending *int, maxBody *int64, publicEntries *bool, tlsCert, tlsKey *string, maxSkew, maxAge time.Duration) error {
 	if !flagGiven(fs, "max-pending") && c.Limits.MaxPending > 0 {
 		*maxPending = c.Limits.MaxPending
 	}
@@ -149,6 +190,19 @@ func (c *serveConfig) applyTo(fs *flag.FlagSet, maxPending *int, maxBody *int64,
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return fmt.Errorf("%w: give both --tls-cert and --tls-key, or neither", errUsage)
+	}
+	for _, f := range []struct {
+		flag string
+		v    time.Duration
+		dst  *time.Duration
+	}{{"max-future-skew", maxSkew, &c.Limits.MaxFutureSkew}, {"max-event-age", maxAge, &c.Limits.MaxEventAge}} {
+		if !flagGiven(fs, f.flag) {
+			continue
+		}
+		if f.v <= 0 {
+			return fmt.Errorf("%w: --%s must be positive (got %s)", errUsage, f.flag, f.v)
+		}
+		*f.dst = f.v
 	}
 	if *tlsCert != "" {
 		if _, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey); err != nil {
@@ -169,5 +223,6 @@ func (c *serveConfig) eventLimits() event.Limits {
 	}
 	l := c.Limits
 	return event.Limits{MaxEventBytes: pick(l.MaxEventBytes, d.MaxEventBytes), MaxBatch: pick(l.MaxBatch, d.MaxBatch),
-		MaxFieldBytes: pick(l.MaxFieldBytes, d.MaxFieldBytes), MaxChanges: pick(l.MaxChanges, d.MaxChanges), MaxTags: pick(l.MaxTags, d.MaxTags)}
+		MaxFieldBytes: pick(l.MaxFieldBytes, d.MaxFieldBytes), MaxChanges: pick(l.MaxChanges, d.MaxChanges), MaxTags: pick(l.MaxTags, d.MaxTags),
+		MaxFutureSkew: cmp.Or(l.MaxFutureSkew, d.MaxFutureSkew), MaxAge: cmp.Or(l.MaxEventAge, d.MaxAge)}
 }

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ledger-dev/ledger/ledger/event"
 )
@@ -32,12 +33,21 @@ tokens:
 	if c, err := parseConfig([]byte("limits: {max_event_bytes: 32768}")); err != nil || c.eventLimits().MaxEventBytes != event.DefaultLimits().MaxEventBytes {
 		t.Errorf("the default max_event_bytes written out: %+v, %v", c, err)
 	}
+	if c, err := parseConfig([]byte("limits: {max_future_skew: 90s, max_event_age: 2160h}")); err != nil ||
+		c.eventLimits().MaxFutureSkew != 90*time.Second || c.eventLimits().MaxAge != 90*24*time.Hour {
+		t.Errorf("the timestamp bounds: %+v, %v", c, err)
+	}
+	if l := (&serveConfig{}).eventLimits(); l.MaxFutureSkew != event.DefaultMaxFutureSkew || l.MaxAge != event.DefaultMaxAge {
+		t.Errorf("the default timestamp bounds: %+v", l)
+	}
 	if c, err := parseConfig(nil); err != nil || c.PublicEntries {
 		t.Fatalf("an empty file: %+v, %v", c, err)
 	}
 	for _, bad := range []struct{ yaml, want string }{
 		{"public_entrys: true", "public_entrys"},
 		{"limits: {max_batch: -1}", "max_batch"},
+		{"limits: {max_event_age: -1h}", "max_event_age must not be negative"},
+		{"limits: {max_future_skew: soon}", "cannot unmarshal"},
 		{"limits: {max_event_bytes: 60000}", "max_event_bytes"},
 		{"limits: {max_event_bytes: 32769}", "at most 32768"},
 		{"tls: {cert: a.pem}", "both cert and key"},
@@ -46,14 +56,22 @@ tokens:
 		{"tokens: [{id: 7cbdbbb267f79c35, role: root, sha256: 7cbdbbb267f79c359e72119eb519fb69797a1aaf90142839584bfeb5aedc821b}]", "unknown role"},
 		{"tokens: [{id: 0000000000000000, role: admin, sha256: 7cbdbbb267f79c359e72119eb519fb69797a1aaf90142839584bfeb5aedc821b}]", "first 16 hex"},
 		{"tokens: [{id: 7cbdbbb267f79c35, role: reader, sha256: 7cbdbbb267f79c359e72119eb519fb69797a1aaf90142839584bfeb5aedc821b}]", "needs a tenant"},
-		{"a: 1\n---\nb: 2", "field a not found"},
+		{"a: 1\n---\nb: 2", `unknown key "a"`},
+		{"limts: {max_batch: 10}", `line 1: unknown key "limts"`},
+		{"limits: {max_bach: 10}", `unknown key "max_bach"`},
+		{"limits: {max_batch: ten}", `"ten" is not a whole number`},
+		{"public_entries: yes please", `"yes please" is not true or false`},
 		{"public_entries: true\n---\npublic_entries: false", "more than one"},
-		{"[1, 2]", "cannot unmarshal"},
+		{"[1, 2]", "a YAML seq where docs/access.md has a mapping"},
 		{"bucket: s3://tiles?regoin=x", "unknown parameter"},
 		{"bucket: gs://tiles", "neither an s3:// URL"},
 	} {
-		if _, err := parseConfig([]byte(bad.yaml)); err == nil || !strings.Contains(err.Error(), bad.want) {
+		_, err := parseConfig([]byte(bad.yaml))
+		if err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%q: %v, want an error naming %q", bad.yaml, err, bad.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "main.") {
+			t.Errorf("%q: %v names a Go type", bad.yaml, err)
 		}
 	}
 }

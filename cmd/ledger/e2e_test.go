@@ -23,7 +23,7 @@ var (
 	buildErr  error
 )
 
-func buildBinaries(t *testing.T) (ledgerBin, verifierBin, witnessBin string) {
+func buildBinaries(t testing.TB) (ledgerBin, verifierBin, witnessBin string) {
 	t.Helper()
 	buildOnce.Do(func() {
 		binDir, buildErr = os.MkdirTemp("", "ledger-e2e-")
@@ -46,39 +46,57 @@ func buildBinaries(t *testing.T) (ledgerBin, verifierBin, witnessBin string) {
 
 // server is a running `ledger serve` process.
 type server struct {
-	cmd  *exec.Cmd
-	url  string
-	vkey string
+	cmd    *exec.Cmd
+	url    string
+	vkey   string
+	banner []string       // what it printed on standard output up to its vkey and address
+	logs   *testLogWriter // its standard error
 }
 
 var (
 	servingRe = regexp.MustCompile(`serving on (https?://\S+/)`)
-	vkeyRe    = regexp.MustCompile(`--vkey '([^']+)'`)
+	vkeyRe    = regexp.MustCompile(`^log vkey: (\S+)$`)
 )
 
-// startServer starts `ledger serve` and waits until it answers /healthz.
-func startServer(t *testing.T, bin string, args ...string) *server {
+// startServer starts `ledger serve --init` (a fresh data directory starts
+// a new log) and waits until it answers /healthz.
+func startServer(t testing.TB, bin string, args ...string) *server {
 	t.Helper()
 	return startServerWith(t, http.DefaultClient, bin, args...)
 }
 
 // startServerWith is startServer checking health with client (one that
 // trusts the server's certificate, for HTTPS).
-func startServerWith(t *testing.T, client *http.Client, bin string, args ...string) *server {
+func startServerWith(t testing.TB, client *http.Client, bin string, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	return startLedger(t, client, bin, append([]string{"serve", "--init", "--listen", "127.0.0.1:0"}, args...)...)
+}
+
+// startLedger runs the ledger binary with args, exactly, and waits until
+// the server it starts answers /healthz.
+func startLedger(t testing.TB, client *http.Client, bin string, args ...string) *server {
+	t.Helper()
+	return startCmd(t, client, exec.Command(bin, args...))
+}
+
+// startCmd starts a prepared `ledger serve` command and waits until it
+// answers /healthz.
+func startCmd(t testing.TB, client *http.Client, cmd *exec.Cmd) *server {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = &testLogWriter{t: t}
+	logs := &testLogWriter{t: t}
+	cmd.Stderr = logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd}
+	s := &server{cmd: cmd, logs: logs}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	sc := bufio.NewScanner(stdout)
 	for (s.url == "" || s.vkey == "") && sc.Scan() {
+		s.banner = append(s.banner, sc.Text())
 		if m := servingRe.FindStringSubmatch(sc.Text()); m != nil {
 			s.url = m[1]
 		}
@@ -105,20 +123,30 @@ func startServerWith(t *testing.T, client *http.Client, bin string, args ...stri
 	}
 }
 
-// testLogWriter routes a process's stderr to t.Logf while the test runs.
+// testLogWriter routes a process's stderr to t.Logf while the test runs,
+// and counts its error lines.
 type testLogWriter struct {
-	t    *testing.T
-	mu   sync.Mutex
-	done bool
+	t      testing.TB
+	mu     sync.Mutex
+	done   bool
+	errors int // lines logged at level ERROR
 }
 
 func (w *testLogWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.errors += bytes.Count(p, []byte(`"level":"ERROR"`))
 	if !w.done && testing.Verbose() {
 		w.t.Logf("server: %s", bytes.TrimSpace(p))
 	}
 	return len(p), nil
+}
+
+// errorLines returns how many error lines the process has logged so far.
+func (w *testLogWriter) errorLines() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.errors
 }
 
 // ack is what the ledger acknowledged for one event.

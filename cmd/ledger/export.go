@@ -22,7 +22,8 @@ import (
 
 // exportFilters are the filter flags of `ledger export`, each the query
 // parameter of the same name with '_' for '-'.
-var exportFilters = []string{"actor-id", "actor-type", "action", "event-type", "resource-type", "resource-id", "result", "tenant-id", "since", "until"}
+var exportFilters = []string{"actor-id", "actor-type", "action", "event-type", "resource-type", "resource-id", "result", "tenant-id",
+	"submitter-token-id", "since", "until", "time"}
 
 // setWindow makes the time window of a filtered export explicit, with the
 // server's defaults (until now, since DefaultWindow before until), so that
@@ -50,13 +51,13 @@ func setWindow(q url.Values, now time.Time) error {
 }
 
 func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("export", stderr)
+	fs := newFlags("export")
 	base := fs.String("url", "http://127.0.0.1:8080", "the ledger's base URL")
 	out := fs.String("out", "", "directory to write the evidence package to (must not exist, or be empty)")
 	vkey := fs.String("vkey", "", "the log's verifier key: check the checkpoint before exporting (optional)")
 	from := fs.Uint64("from", 0, "first index of a range export")
 	to := fs.Uint64("to", 0, "end of a range export: entries from --from to --to minus 1")
-	token := tokenFlag(fs, "auditor")
+	token := tokenFlag(fs, "an auditor")
 	filters := map[string]*string{}
 	for _, name := range exportFilters {
 		filters[name] = fs.String(name, "", "export only events whose "+strings.ReplaceAll(name, "-", "_")+" is this")

@@ -85,20 +85,28 @@ against the published checkpoint, which must verify with the log's key.
 
 // cmdIndex runs `ledger index rebuild` and `ledger index verify`.
 func cmdIndex(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "rebuild" && args[0] != "verify") {
+	if len(args) == 0 {
 		fmt.Fprint(stderr, indexUsage)
 		return fmt.Errorf("%w: want rebuild or verify", errUsage)
 	}
 	sub := args[0]
-	fs := newFlags("index "+sub, stderr)
+	switch sub {
+	case "-h", "-help", "--help", "help":
+		return helpText(indexUsage)
+	case "rebuild", "verify":
+	default:
+		return fmt.Errorf("%w: unknown subcommand %q: want rebuild or verify (see 'ledger index --help')", errUsage, sub)
+	}
+	fs := newFlags("index " + sub)
+	fs.Usage = usageText(fs, indexUsage)
 	data := fs.String("data", "", "the ledger's data directory: index DIR/index.sqlite, log DIR/log, key DIR/log.key.pub")
 	file := fs.String("index", "", "the SQLite index file (default DIR/index.sqlite)")
 	keysAt := fs.String("keys", "", "the SQLite key index file (default DIR/keys.sqlite)")
 	pgURL := fs.String("postgres", "", "PostgreSQL URL of an index and log kept in PostgreSQL (instead of SQLite)")
 	logAt := fs.String("log", "", "the log: a tile directory or an http(s) URL prefix (default DIR/log)")
 	vkey := fs.String("vkey", "", "the log's verifier key (default: the contents of DIR/log.key.pub)")
-	token := tokenFlag(fs, "auditor")
-	fs.Lookup("token").Usage = "with --log URL: an auditor's API token, to read entry bundles (default $LEDGER_TOKEN)"
+	token := tokenFlag(fs, "an auditor")
+	fs.Lookup("token").Usage = "with --log URL: the API `token` of an auditor, to read entry bundles (default $LEDGER_TOKEN)"
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}

@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/ledger-dev/ledger/internal/version"
 )
 
 const usage = `usage: ledger <command> [flags]
@@ -30,7 +32,8 @@ commands:
   mirror  --from URL|DIR|s3://… --to DIR|s3://… --vkey VKEY
                                            copy a log incrementally, verifying every tile
 
-Run 'ledger <command> --help' for a command's flags.
+Run 'ledger <command> --help' for a command's flags, 'ledger --version' for
+the build.
 `
 
 func main() {
@@ -43,11 +46,16 @@ func main() {
 var errUsage = errors.New("usage error")
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
-		if len(args) == 0 {
-			return 2
-		}
+		return 2
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "-version", "--version", "version":
+		fmt.Fprintln(stdout, version.String("ledger"))
 		return 0
 	}
 	cmds := map[string]func(context.Context, []string, io.Reader, io.Writer, io.Writer) error{
@@ -66,10 +74,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	}
 	err := cmd(ctx, args[1:], stdin, stdout, stderr)
+	var help *helpRequest
 	switch {
 	case err == nil:
 		return 0
-	case errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &help):
+		help.print(stdout)
 		return 0
 	case errors.Is(err, errUsage):
 		// The message without the "usage error: " that errUsage wraps it in.
@@ -81,20 +91,55 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 }
 
-// newFlags returns a flag set that prints its usage to stderr.
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+// newFlags returns the flag set of `ledger name`. It prints nothing while
+// parsing: run prints a parse error once, and --help to standard output.
+// Its usage lists the flags under "usage: ledger name [flags]"; a command
+// with more to say sets fs.Usage with usageText.
+func newFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("ledger "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
+	fs.Usage = usageText(fs, "usage: "+fs.Name()+" [flags]\n")
 	return fs
 }
 
-// parseFlags parses args and wraps errors as usage errors.
+// usageText returns a usage function that prints text and then fs's flags
+// to fs's output.
+func usageText(fs *flag.FlagSet, text string) func() {
+	return func() {
+		fmt.Fprint(fs.Output(), text)
+		fmt.Fprintln(fs.Output(), "\nflags:")
+		fs.PrintDefaults()
+	}
+}
+
+// parseFlags parses args: --help becomes a helpRequest, which run prints to
+// standard output, and other errors are usage errors that point at --help.
 func parseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return err
+			return &helpRequest{fs}
 		}
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return fmt.Errorf("%w: %v (see '%s --help')", errUsage, err, fs.Name())
 	}
 	return nil
+}
+
+// helpRequest is what a command returns for --help: run prints the flag
+// set's usage to standard output and exits 0.
+type helpRequest struct{ fs *flag.FlagSet }
+
+func (h *helpRequest) Error() string { return "help requested" }
+func (h *helpRequest) Unwrap() error { return flag.ErrHelp }
+
+func (h *helpRequest) print(w io.Writer) {
+	h.fs.SetOutput(w)
+	h.fs.Usage()
+}
+
+// helpText is a helpRequest that prints text, for a command whose
+// subcommand is --help.
+func helpText(text string) *helpRequest {
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprint(fs.Output(), text) }
+	return &helpRequest{fs}
 }

@@ -13,12 +13,12 @@ import (
 )
 
 func cmdMirror(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("mirror", stderr)
+	fs := newFlags("mirror")
 	from := fs.String("from", "", "the log to copy: a URL (https://...), a directory, or a bucket (s3://BUCKET[/PREFIX][?...])")
 	to := fs.String("to", "", "where the copy goes: a directory or a bucket (s3://...)")
 	vkey := fs.String("vkey", "", "the log's verifier key")
 	policyFile := fs.String("policy", "", "a C2SP tlog-policy the checkpoint must satisfy (instead of --vkey: witness quorum)")
-	token := fs.String("token", "", "bearer token for a --from URL (an auditor's, to read entry bundles)")
+	token := tokenFlag(fs, "an auditor, for a --from URL that serves entry bundles only to auditors")
 	concurrency := fs.Int("concurrency", 16, "objects read or written at once")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -30,12 +30,15 @@ func cmdMirror(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		return fmt.Errorf("%w: give exactly one of --vkey and --policy", errUsage)
 	case *concurrency < 1:
 		return fmt.Errorf("%w: --concurrency must be at least 1", errUsage)
-	case strings.HasPrefix(*to, "http://") || strings.HasPrefix(*to, "https://"):
+	case isURL(*to):
 		return fmt.Errorf("%w: --to must be a directory or a bucket, not a URL", errUsage)
 	}
 	policy, err := mirrorPolicy(*vkey, *policyFile)
 	if err != nil {
 		return err
+	}
+	if flagGiven(fs, "token") && !isURL(*from) {
+		return fmt.Errorf("%w: --token is for a --from URL", errUsage)
 	}
 	src, err := openSource(ctx, *from, *token)
 	if err != nil {
@@ -87,11 +90,13 @@ func mirrorPolicy(vkey, file string) (*tiles.Policy, error) {
 	return p, nil
 }
 
-// openSource returns the fetcher of a log at a URL, in a bucket or in a
-// directory.
+func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
+
+// openSource returns the fetcher of a log at a URL (with token, if set),
+// in a bucket or in a directory.
 func openSource(ctx context.Context, from, token string) (tiles.Fetcher, error) {
 	switch {
-	case strings.HasPrefix(from, "http://") || strings.HasPrefix(from, "https://"):
+	case isURL(from):
 		f, err := tiles.NewHTTPFetcher(from)
 		if err != nil {
 			return nil, fmt.Errorf("%w: --from: %v", errUsage, err)
@@ -100,8 +105,6 @@ func openSource(ctx context.Context, from, token string) (tiles.Fetcher, error) 
 			return f.WithToken(token), nil
 		}
 		return f, nil
-	case token != "":
-		return nil, fmt.Errorf("%w: --token is for a --from URL", errUsage)
 	case strings.HasPrefix(from, "s3://"):
 		s, err := openObjects(ctx, from)
 		if err != nil {

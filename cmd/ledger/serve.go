@@ -19,6 +19,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/net/netutil"
+	"golang.org/x/sys/unix"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -27,6 +29,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/access"
 	"github.com/ledger-dev/ledger/ledger/blob"
+	"github.com/ledger-dev/ledger/ledger/console"
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/hold"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
@@ -39,14 +42,19 @@ import (
 )
 
 func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("serve", stderr)
+	fs := newFlags("serve")
 	data := fs.String("data", "", "data directory; the tile log is DIR/log, servable by any static web server")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve HTTP on")
-	keyFile := fs.String("key", "", "log private key (default DIR/log.key, created on first start)")
-	origin := fs.String("origin", "", "log origin for a key created on first start (default <hostname>/ledger)")
+	keyFile := fs.String("key", "", "log private key (default DIR/log.key)")
+	initLog := fs.Bool("init", false, "start a new log if DIR holds none: create DIR and its key DIR/log.key (without it, a DIR with no log is refused)")
+	origin := fs.String("origin", "", "log origin of the key --init creates (default <hostname>/ledger); with an existing key, must be its name")
 	publishEvery := fs.Duration("publish-interval", time.Second, "longest a committed checkpoint waits to be published")
 	maxPending := fs.Int("max-pending", 1<<18, "entries waiting to be sequenced before appends get 503")
 	maxBody := fs.Int64("max-body", 32<<20, "largest request body in bytes")
+	maxBodyMemory := fs.Int64("max-body-memory", 128<<20, "bytes of append bodies read at once, over all requests; past it appends get 503 (at least --max-body)")
+	maxConns := fs.Int("max-connections", 0, "connections served at once; more wait to be accepted (default: the open-file limit less 1024 kept for storage, at least 64)")
+	readTimeout := fs.Duration("read-timeout", time.Minute, "longest a client may take to send a request, headers and body")
+	writeTimeout := fs.Duration("write-timeout", 2*time.Minute, "longest an answer may take, from the end of its request (exports are exempt); above the 30 s a wait=published|cosigned append may wait")
 	debugAddr := fs.String("debug-listen", "", "serve Go's /debug/pprof/ profiles on this address (off by default)")
 	policyFile := fs.String("witness-policy", "", "C2SP tlog-policy naming the witnesses (with URLs) and the quorum")
 	witnessTimeout := fs.Duration("witness-timeout", 5*time.Second, "how long one round of cosigning may take")
@@ -54,23 +62,39 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	pgURL := fs.String("postgres", "", "PostgreSQL connection URL: keep the log in that database instead of DIR/log (several instances may share it)")
 	bucketURL := fs.String("bucket", "", "keep the tiles, bundles and published checkpoint in this bucket (s3://BUCKET[/PREFIX][?endpoint=URL&region=R&path_style=true]) or directory, sequenced by --postgres (docs/object-storage.md)")
 	configFile := fs.String("config", "", "YAML configuration file: tokens, redaction keys, limits, rate limit, TLS (docs/access.md)")
-	tokenFile := fs.String("tokens", "", "token file of `ledger token create` (default DIR/tokens.json); with neither it nor tokens in --config, the API is open to anyone")
+	tokenFile := fs.String("tokens", "", "the token file that 'ledger token create' writes (default DIR/tokens.json); with neither it nor tokens in --config, the API is open to anyone")
 	publicEntries := fs.Bool("public-entries", false, "serve entry bundles (the events' contents) to anyone, not only to auditors")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
 	readOnly := fs.Bool("read-only", false, "serve the read API and queries of a log in --postgres (and --bucket) with no sequencing: appends get 403; needs only the log's public key (--vkey, or the .pub beside --key)")
 	vkeyFlag := fs.String("vkey", "", "with --read-only: the log's verifier key (default: the .pub file beside --key, or DIR/log.key.pub)")
+	maxSkew := fs.Duration("max-future-skew", event.DefaultMaxFutureSkew, "refuse events whose own timestamp is more than this ahead of the ledger's clock")
+	maxAge := fs.Duration("max-event-age", event.DefaultMaxAge, "refuse events whose own timestamp is more than this behind the ledger's clock")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *data == "" {
 		return fmt.Errorf("%w: --data is required", errUsage)
 	}
+	// Listen before anything is created in DIR, so that a wrong --listen
+	// or a port in use leaves nothing behind.
+	ln, err := listenTCP("--listen", *listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	var dln net.Listener
+	if *debugAddr != "" {
+		if dln, err = listenTCP("--debug-listen", *debugAddr); err != nil {
+			return err
+		}
+		defer dln.Close()
+	}
 	conf, err := loadConfig(*configFile)
 	if err != nil {
 		return err
 	}
-	if err := conf.applyTo(fs, maxPending, maxBody, publicEntries, tlsCert, tlsKey); err != nil {
+	if err := conf.applyTo(fs, maxPending, maxBody, publicEntries, tlsCert, tlsKey, *maxSkew, *maxAge); err != nil {
 		return err
 	}
 	where := logLocation{postgres: *pgURL, bucket: *bucketURL}
@@ -96,7 +120,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		// environment still wins.
 		debug.SetGCPercent(400)
 	}
-	if err := os.MkdirAll(*data, 0o755); err != nil {
+	if err := dataDir(*data, *initLog); err != nil {
 		return err
 	}
 	keyring, err := access.NewKeyring(access.KeyringConfig{File: *tokenFile, Static: conf.Tokens, Logger: log})
@@ -109,20 +133,34 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	var vkey string
 	if *readOnly {
 		verifier, vkey, err = openVerifier(*data, *keyFile, *vkeyFlag)
+		if err != nil {
+			return err
+		}
 	} else {
-		signer, vkey, err = openKey(*data, *keyFile, *origin, stdout)
+		key, err := openKey(*data, *keyFile, *origin, *initLog, stdout)
+		if err != nil {
+			return err
+		}
+		warnKeyMode(key.path, stdout, log)
+		signer, vkey = key.signer, key.vkey
 	}
-	if err != nil {
-		return err
+	var logKey ledger.LogKey = verifier
+	if signer != nil {
+		logKey = signer
 	}
 	var policy *tiles.Policy
+	var policyText []byte
 	if *policyFile != "" {
 		b, err := os.ReadFile(*policyFile)
 		if err != nil {
 			return fmt.Errorf("%w: %v", errUsage, err)
 		}
+		policyText = b
 		if policy, err = tiles.ParsePolicy(b); err != nil {
 			return fmt.Errorf("%w: %s: %v", errUsage, *policyFile, err)
+		}
+		if err := ledger.CheckWitnessPolicy(policy, logKey); err != nil {
+			return fmt.Errorf("%w: --witness-policy %s: %v", errUsage, *policyFile, err)
 		}
 	}
 	ls, err := openLogStorage(ctx, *data, where, log)
@@ -162,33 +200,38 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		}
 		defer stopIndex()
 	}
+	web, err := console.New(console.Config{VKey: vkey, Policy: string(policyText), AccessControl: keyring.Enabled})
+	if err != nil {
+		return err
+	}
 	api, err := httpapi.New(httpapi.Config{
-		Ledger: l, Tiles: ls.store, Index: idx, MaxBodyBytes: *maxBody, Logger: log,
+		Ledger: l, Tiles: ls.store, Index: idx, MaxBodyBytes: *maxBody, MaxBodyMemory: *maxBodyMemory, Logger: log,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Limits:  conf.eventLimits(), Redactor: event.NewRedactor(append(slices.Clone(event.DefaultRedactKeys), conf.RedactKeys...)),
 		Access: keyring, PublicEntries: *publicEntries, RateLimit: conf.RateLimit,
-		Holds: hold.Open(filepath.Join(*data, hold.FileName)),
+		Holds:  hold.Open(filepath.Join(*data, hold.FileName)),
+		Mounts: []httpapi.Mount{{Path: console.Path, Handler: web}},
 	})
 	if err != nil {
 		return err
 	}
-	if *debugAddr != "" {
-		dln, err := net.Listen("tcp", *debugAddr)
-		if err != nil {
-			return err
-		}
+	if dln != nil {
 		go http.Serve(dln, debugMux())
 	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return err
+	if *maxConns <= 0 {
+		*maxConns = defaultMaxConnections()
 	}
-	srv := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// Past the limit, connections wait in the kernel's accept queue rather
+	// than take the file descriptors storage needs (a flush opens files).
+	ln = netutil.LimitListener(ln, *maxConns)
+	srv := &http.Server{Handler: console.RedirectRoot(api), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: *readTimeout,
+		WriteTimeout: *writeTimeout, IdleTimeout: 2 * time.Minute}
 	scheme := "http"
 	if *tlsCert != "" {
 		scheme = "https"
 	}
-	announce(stdout, log, scheme+"://"+ln.Addr().String()+"/", l.Origin(), vkey, *data, *tokenFile, keyring)
+	banner{url: scheme + "://" + ln.Addr().String() + "/", origin: l.Origin(), vkey: vkey,
+		policyFile: *policyFile, data: *data, tokenFile: *tokenFile}.announce(stdout, log, keyring)
 
 	errc := make(chan error, 1)
 	go func() {
@@ -208,19 +251,6 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	defer cancel()
 	srv.Shutdown(shutdownCtx)
 	return l.Close(shutdownCtx)
-}
-
-// announce prints where the ledger serves, the verifier command for it and
-// whether access control is on, and logs the same.
-func announce(stdout io.Writer, log *slog.Logger, url, origin, vkey, data, tokenFile string, keyring *access.Keyring) {
-	fmt.Fprintf(stdout, "ledger %s serving on %s\nverify it with:\n  verifier audit --log %s --vkey '%s'\n", origin, url, url, vkey)
-	if keyring.Enabled() {
-		fmt.Fprintf(stdout, "access control is on: %d tokens (%s)\n", len(keyring.Tokens()), tokenFile)
-	} else {
-		fmt.Fprintf(stdout, "access control is OFF: anyone can append and read; create a token (ledger token create --data %s --role admin) and restart to turn it on\n", data)
-		log.Warn("access control is off: no token file and no tokens in the configuration", "token_file", tokenFile)
-	}
-	log.Info("serving", "url", url, "origin", origin, "data", data, "access_control", keyring.Enabled())
 }
 
 // storage is what serve needs of a storage driver.
@@ -319,39 +349,46 @@ func (s *logStorage) Close() error {
 	return err
 }
 
-// openKey loads the log key from keyFile, or from DIR/log.key, creating the
-// latter on first start and printing its vkey.
-func openKey(data, keyFile, origin string, stdout io.Writer) (note.Signer, string, error) {
-	path := keyFile
-	if path == "" {
-		path = filepath.Join(data, "log.key")
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			if origin == "" {
-				host, err := os.Hostname()
-				if err != nil {
-					return nil, "", err
-				}
-				origin = host + "/ledger"
-			}
-			vkey, err := createKey(origin, path)
-			if err != nil {
-				return nil, "", err
-			}
-			fmt.Fprintf(stdout, "created log key %s\nlog vkey: %s\n", path, vkey)
-		}
+// listenTCP listens on addr, given as flag: an address that is not
+// host:port is a usage error, one that cannot be listened on a failure.
+func listenTCP(name, addr string) (net.Listener, error) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, fmt.Errorf("%w: %s %q is not a host:port address such as 127.0.0.1:8080 (%v)", errUsage, name, addr, err)
 	}
-	signer, err := loadSigner(path)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, "", err
+		return nil, fmt.Errorf("couldn't listen on %s %s (is another server using it?): %w", name, addr, err)
 	}
-	if origin != "" && origin != signer.Name() {
-		return nil, "", fmt.Errorf("%w: --origin %q does not match the key's name %q", errUsage, origin, signer.Name())
+	return ln, nil
+}
+
+// dataDir checks that the data directory exists, creating it with init: a
+// mistyped --data is refused instead of starting a new, empty log.
+func dataDir(data string, init bool) error {
+	if init {
+		return os.MkdirAll(data, 0o755)
 	}
-	vkey, err := os.ReadFile(path + ".pub")
+	st, err := os.Stat(data)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: no data directory %s: is --data right? To start a new log there, add --init (and --origin)", errUsage, data)
+	}
 	if err != nil {
-		return nil, "", fmt.Errorf("couldn't read the vkey beside the key: %w", err)
+		return err
 	}
-	return signer, string(trimNewline(vkey)), nil
+	if !st.IsDir() {
+		return fmt.Errorf("%w: --data %s is not a directory", errUsage, data)
+	}
+	return nil
+}
+
+// defaultMaxConnections is the open-file limit less 1024 descriptors kept
+// for storage and the indexes, and at least 64.
+func defaultMaxConnections() int {
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil || lim.Cur > 1<<20 {
+		return 1 << 16
+	}
+	return max(64, int(lim.Cur)-1024)
 }
 
 // openVerifier returns the log's verifier for a read-only instance: from
@@ -381,11 +418,4 @@ func debugMux() *http.ServeMux {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
-}
-
-func trimNewline(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
-		b = b[:len(b)-1]
-	}
-	return b
 }

@@ -34,15 +34,30 @@ func cmdToken(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		return fmt.Errorf("%w: want create, list or revoke", errUsage)
 	}
 	sub := args[0]
-	fs := newFlags("token "+sub, stderr)
+	switch sub {
+	case "-h", "-help", "--help", "help":
+		return helpText(tokenUsage)
+	case "create", "list", "revoke":
+	default:
+		return fmt.Errorf("%w: unknown subcommand %q: want create, list or revoke (see 'ledger token --help')", errUsage, sub)
+	}
+	fs := newFlags("token " + sub)
 	data := fs.String("data", "", "the ledger's data directory (the token file is DIR/tokens.json)")
 	file := fs.String("tokens", "", "the token file (default DIR/tokens.json)")
-	role := fs.String("role", "", "create: writer, reader, auditor or admin")
-	tenant := fs.String("tenant", "", "create: the tenant a writer writes into, or a reader reads (readers need one)")
-	name := fs.String("name", "", "create: a note on who holds the token")
-	var expires lifetime
-	fs.Var(&expires, "expires", "create: lifetime, e.g. 30d or 12h (default: never expires)")
-	noStore := fs.Bool("no-store", false, "create: print the token's entry for the tokens list of a --config file instead of writing the token file")
+	var c tokenSpec
+	switch sub {
+	case "create":
+		fs.Usage = usageText(fs, "usage: ledger token create --data DIR --role ROLE [flags]\n\nmakes a token; its secret is printed once, on standard output\n")
+		fs.StringVar(&c.role, "role", "", "writer, reader, auditor or admin")
+		fs.StringVar(&c.tenant, "tenant", "", "the tenant a writer writes into, or a reader reads (readers need one)")
+		fs.StringVar(&c.name, "name", "", "a note on who holds the token")
+		fs.Var(&c.expires, "expires", "lifetime, e.g. 30d or 12h (default: never expires)")
+		fs.BoolVar(&c.noStore, "no-store", false, "print the token's entry for the tokens list of a --config file instead of writing the token file")
+	case "list":
+		fs.Usage = usageText(fs, "usage: ledger token list --data DIR [flags]\n\nlists the tokens (never their secrets)\n")
+	case "revoke":
+		fs.Usage = usageText(fs, "usage: ledger token revoke --data DIR [flags] ID\n\nrevokes the token ID\n")
+	}
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
 	}
@@ -50,12 +65,12 @@ func cmdToken(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	if path == "" && *data != "" {
 		path = filepath.Join(*data, access.FileName)
 	}
-	if path == "" && !*noStore {
+	if path == "" && !c.noStore {
 		return fmt.Errorf("%w: give --data DIR or --tokens FILE", errUsage)
 	}
 	switch {
 	case sub == "create" && fs.NArg() == 0:
-		return createToken(path, *role, *tenant, *name, time.Duration(expires), *noStore, stdout, stderr)
+		return createToken(path, c, stdout, stderr)
 	case sub == "list" && fs.NArg() == 0:
 		return listTokens(path, stdout)
 	case sub == "revoke" && fs.NArg() == 1:
@@ -65,21 +80,29 @@ func cmdToken(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 		}
 		fmt.Fprintf(stdout, "revoked %s (%s) at %s\n", tok.ID, tok.Role, tok.Revoked.Format(time.RFC3339))
 		return nil
+	case sub == "revoke":
+		return fmt.Errorf("%w: give the ID of one token to revoke (see 'ledger token list')", errUsage)
 	}
-	fmt.Fprint(stderr, tokenUsage)
-	return fmt.Errorf("%w: bad arguments for token %s", errUsage, sub)
+	return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 }
 
-func createToken(path, roleName, tenant, name string, ttl time.Duration, noStore bool, stdout, stderr io.Writer) error {
-	role, err := access.ParseRole(roleName)
+// tokenSpec is the token `ledger token create` makes.
+type tokenSpec struct {
+	role, tenant, name string
+	expires            lifetime
+	noStore            bool
+}
+
+func createToken(path string, c tokenSpec, stdout, stderr io.Writer) error {
+	role, err := access.ParseRole(c.role)
 	if err != nil {
 		return fmt.Errorf("%w: --role: %v", errUsage, err)
 	}
-	secret, tok, err := access.Generate(role, tenant, name, ttl, time.Now())
+	secret, tok, err := access.Generate(role, c.tenant, c.name, time.Duration(c.expires), time.Now())
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
-	if noStore {
+	if c.noStore {
 		b, err := yaml.Marshal([]access.Token{tok})
 		if err != nil {
 			return err

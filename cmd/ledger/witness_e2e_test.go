@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ledger-dev/ledger/tiles"
 )
 
 // witnessProc is a running `witness serve` process.
@@ -59,7 +62,19 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func runCmd(t *testing.T, bin string, args ...string) (string, int) {
+// newLogKey runs `ledger keygen` for origin into dir/log.key and returns
+// the key file and its vkey.
+func newLogKey(t testing.TB, ledgerBin, dir, origin string) (keyFile, vkey string) {
+	t.Helper()
+	keyFile = filepath.Join(dir, "log.key")
+	out, code := runCmd(t, ledgerBin, "keygen", "--origin", origin, "--key", keyFile)
+	if code != 0 {
+		t.Fatalf("ledger keygen: %s", out)
+	}
+	return keyFile, strings.TrimSpace(out)
+}
+
+func runCmd(t testing.TB, bin string, args ...string) (string, int) {
 	t.Helper()
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	code := 0
@@ -77,12 +92,7 @@ func runCmd(t *testing.T, bin string, args ...string) (string, int) {
 func TestWitnessedLog(t *testing.T) {
 	ledgerBin, verifierBin, witnessBin := buildBinaries(t)
 	dir := t.TempDir()
-	logKey := filepath.Join(dir, "log.key")
-	out, code := runCmd(t, ledgerBin, "keygen", "--origin", "example.com/witnessed", "--key", logKey)
-	if code != 0 {
-		t.Fatalf("ledger keygen: %s", out)
-	}
-	logVKey := strings.TrimSpace(out)
+	logKey, logVKey := newLogKey(t, ledgerBin, dir, "example.com/witnessed")
 	logsFile := filepath.Join(dir, "logs")
 	os.WriteFile(logsFile, []byte("# the log this witness cosigns\nlog "+logVKey+"\n"), 0o644)
 
@@ -132,6 +142,7 @@ func TestWitnessedLog(t *testing.T) {
 	if out, code := verify(); code != 0 || strings.Count(out, "ok cosignature") < 2 || !strings.Contains(out, "ok quorum") {
 		t.Fatalf("verifier with all witnesses up (exit %d):\n%s", code, out)
 	}
+	checkWitnessedTime(t, verifierBin, srv.url, policyFile, dir)
 
 	witnesses[0].kill()
 	if code := appendEvents(20, "cosigned"); code != http.StatusOK {
@@ -145,7 +156,7 @@ func TestWitnessedLog(t *testing.T) {
 	if code := appendEvents(20, "published"); code != http.StatusOK {
 		t.Fatalf("published append with two witnesses down: %d", code)
 	}
-	out, code = verify()
+	out, code := verify()
 	if code != 1 || !strings.Contains(out, "FAIL: quorum") {
 		t.Fatalf("verifier with two witnesses down: exit %d, want 1 with a quorum failure:\n%s", code, out)
 	}
@@ -164,5 +175,63 @@ func TestWitnessedLog(t *testing.T) {
 			t.Fatalf("quorum did not come back after the witnesses restarted:\n%s", out)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// checkWitnessedTime fetches the proof of entry 0, cosigned a moment ago,
+// and checks that `verifier proof` prints when the ledger received it and
+// when witnesses saw it (within seconds of each other), and that the proof
+// fails once the receive time in its leaf is changed.
+func checkWitnessedTime(t *testing.T, verifierBin, url, policyFile, dir string) {
+	t.Helper()
+	resp, err := http.Get(url + "v1/proof/0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	proofFile := filepath.Join(dir, "0.tlog-proof")
+	if err := os.WriteFile(proofFile, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runCmd(t, verifierBin, "proof", proofFile, "--policy", policyFile, "--json")
+	var rep struct {
+		OK     bool `json:"ok"`
+		Checks []struct {
+			Check string         `json:"check"`
+			Data  map[string]any `json:"data"`
+		} `json:"checks"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || !rep.OK {
+		t.Fatalf("verifier proof of a cosigned entry: %d\n%s", code, out)
+	}
+	var received, existed time.Time
+	for _, c := range rep.Checks {
+		if v, ok := c.Data["received_at"].(string); ok {
+			received, _ = time.Parse(time.RFC3339Nano, v)
+		}
+		if v, ok := c.Data["existed_by"].(string); ok {
+			existed, _ = time.Parse(time.RFC3339Nano, v)
+		}
+	}
+	// A cosignature's time has whole seconds: W may be up to a second
+	// before R.
+	if received.IsZero() || existed.IsZero() || existed.Before(received.Add(-time.Second)) || existed.Sub(received) > 5*time.Second {
+		t.Fatalf("received at %v, existed by %v; want both, within a few seconds:\n%s", received, existed, out)
+	}
+	p, err := tiles.ParseProof(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := []byte(`"received_at":"` + received.UTC().Format(time.RFC3339Nano) + `"`)
+	if !bytes.Contains(p.Extra, at) {
+		t.Fatalf("the proof's leaf %s does not hold %s", p.Extra, at)
+	}
+	p.Extra = bytes.Replace(p.Extra, at, []byte(`"received_at":"`+received.Add(-time.Hour).UTC().Format(time.RFC3339Nano)+`"`), 1)
+	if err := os.WriteFile(proofFile, p.Marshal(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runCmd(t, verifierBin, "proof", proofFile, "--policy", policyFile); code != 1 || !strings.Contains(out, "FAIL") {
+		t.Fatalf("verifier proof of a leaf whose receive time was changed: %d\n%s", code, out)
 	}
 }

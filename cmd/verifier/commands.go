@@ -314,6 +314,7 @@ func cmdAudit(ctx context.Context, args []string, r *report) error {
 func cmdProof(_ context.Context, args []string, r *report) error {
 	o := newOptions("proof", false)
 	leafFile := o.fs.String("leaf", "", "file holding the entry bytes (default: the proof's extra data)")
+	skew := o.fs.Duration("max-future-skew", 5*time.Minute, "flag an event whose timestamp is more than this after the ledger received it")
 	pos, _, p, err := o.setup(args, r)
 	if err != nil {
 		return err
@@ -348,6 +349,7 @@ func cmdProof(_ context.Context, args []string, r *report) error {
 	}
 	r.ok("inclusion", fmt.Sprintf("entry %d (leaf hash %s) is in the tree of size %d", proof.Index, leaf, sc.Size),
 		map[string]any{"index": proof.Index, "leaf_hash": leaf.String()})
+	checkTimes(r, entry, sc, *skew)
 	return nil
 }
 

@@ -41,6 +41,29 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 	return SyncDir(dir)
 }
 
+// CreateNew writes data to a new file at path with mode perm (as given:
+// the umask does not apply), atomically and never replacing a file: it
+// writes and fsyncs a temporary file in the same directory, hard-links it
+// to path (which fails with an error matching fs.ErrExist if path exists)
+// and fsyncs the directory. A reader, or the file system after a crash,
+// finds path whole or not at all; a crash may leave the temporary file
+// (named .BASE.tmp-*), which nothing reads.
+func CreateNew(path string, data []byte, perm fs.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("couldn't create a temporary file for %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := writeSync(tmp, data, perm); err != nil {
+		return fmt.Errorf("couldn't write %s: %w", path, err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		return fmt.Errorf("couldn't create %s: %w", path, err)
+	}
+	return SyncDir(dir)
+}
+
 // Create writes data to a new file at path with mode perm (as given: the
 // umask does not apply) and fsyncs it; the file must not exist. Its
 // contents are then durable, but its directory entry is so only after a

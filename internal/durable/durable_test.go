@@ -95,31 +95,38 @@ func TestWriteFileErrors(t *testing.T) {
 	}
 }
 
+// TestCreate checks Create and CreateNew: the file holds the data with the
+// mode given, an existing file is never replaced, and CreateNew leaves no
+// temporary file.
 func TestCreate(t *testing.T) {
 	old := syscall.Umask(0o077)
 	defer syscall.Umask(old)
-	dir := t.TempDir()
-	path := filepath.Join(dir, "file")
-	if err := Create(path, []byte("hello\n"), 0o644); err != nil {
-		t.Fatalf("Create: %v", err)
-	}
-	got, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != "hello\n" || st.Mode().Perm() != 0o644 {
-		t.Errorf("file holds %q with mode %v, want %q with mode 0644", got, st.Mode().Perm(), "hello\n")
-	}
-	// An existing file is never overwritten.
-	if err := Create(path, []byte("other"), 0o644); !errors.Is(err, fs.ErrExist) {
-		t.Errorf("Create over an existing file: %v, want an error wrapping fs.ErrExist", err)
-	}
-	if got, _ := os.ReadFile(path); string(got) != "hello\n" {
-		t.Errorf("the existing file changed to %q", got)
+	for name, create := range map[string]func(string, []byte, fs.FileMode) error{"Create": Create, "CreateNew": CreateNew} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "file")
+		if err := create(path, []byte("hello\n"), 0o644); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != "hello\n" || st.Mode().Perm() != 0o644 {
+			t.Errorf("%s: file holds %q with mode %v, want %q with mode 0644", name, got, st.Mode().Perm(), "hello\n")
+		}
+		if err := create(path, []byte("other"), 0o644); !errors.Is(err, fs.ErrExist) {
+			t.Errorf("%s over an existing file: %v, want an error wrapping fs.ErrExist", name, err)
+		}
+		if got, _ := os.ReadFile(path); string(got) != "hello\n" {
+			t.Errorf("%s: the existing file changed to %q", name, got)
+		}
+		if names := entries(t, dir); len(names) != 1 {
+			t.Errorf("%s: directory holds %q, want only the file", name, names)
+		}
 	}
 }
 

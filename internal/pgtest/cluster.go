@@ -24,6 +24,8 @@ const superuser = "postgres"
 // cluster is a throwaway PostgreSQL cluster in a temporary directory.
 type cluster struct {
 	dir    string // holds data/, the server log and the unix socket
+	bin    string // the directory of initdb and postgres
+	cred   *syscall.Credential
 	port   int
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the postgres process has exited
@@ -58,29 +60,34 @@ func startCluster() (*cluster, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb failed: %w\n%s", err, out)
 	}
+	c := &cluster{dir: dir, bin: bin, cred: cred}
 	for attempt := 0; ; attempt++ {
-		c, err := startPostgres(bin, dir, cred)
+		port, err := freePort()
+		if err == nil {
+			c.port = port
+			err = c.startPostgres()
+		}
 		if err == nil || attempt == 2 {
 			if err != nil {
 				os.RemoveAll(dir)
+				return nil, err
 			}
-			return c, err
+			return c, nil
 		}
 	}
 }
 
-func startPostgres(bin, dir string, cred *syscall.Credential) (*cluster, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
+// startPostgres starts the server on c.port and waits until it accepts
+// connections.
+func (c *cluster) startPostgres() error {
+	bin, dir, port, cred := c.bin, c.dir, c.port, c.cred
 	logPath := filepath.Join(dir, "postgres.log")
-	logFile, err := os.Create(logPath)
+	logFile, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer logFile.Close()
-	c := &cluster{dir: dir, port: port, exited: make(chan struct{})}
+	c.exited = make(chan struct{})
 	c.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", filepath.Join(dir, "data"),
 		"-p", strconv.Itoa(port), "-k", dir,
 		"-c", "listen_addresses=127.0.0.1", "-c", "max_connections=300",
@@ -94,19 +101,40 @@ func startPostgres(bin, dir string, cred *syscall.Credential) (*cluster, error) 
 	// the unprivileged user, so the switch does not clear it.
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
 	if err := c.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("couldn't start postgres: %w", err)
+		return fmt.Errorf("couldn't start postgres: %w", err)
 	}
+	cmd, exited := c.cmd, c.exited
 	go func() {
-		c.cmd.Wait()
-		close(c.exited)
+		cmd.Wait()
+		close(exited)
 	}()
 	if err := c.waitReady(30 * time.Second); err != nil {
 		c.cmd.Process.Kill()
 		<-c.exited
 		log, _ := os.ReadFile(logPath)
-		return nil, fmt.Errorf("%w; server log:\n%s", err, tail(log, 2000))
+		return fmt.Errorf("%w; server log:\n%s", err, tail(log, 2000))
 	}
-	return c, nil
+	return nil
+}
+
+// shutdown stops the server with the signal of a PostgreSQL shutdown mode
+// and waits until it has exited.
+func (c *cluster) shutdown(mode Shutdown) error {
+	sig := map[Shutdown]syscall.Signal{Fast: syscall.SIGINT, Immediate: syscall.SIGQUIT}[mode]
+	if sig == 0 {
+		return fmt.Errorf("unknown shutdown mode %d", mode)
+	}
+	if err := c.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("couldn't signal postgres: %w", err)
+	}
+	select {
+	case <-c.exited:
+		return nil
+	case <-time.After(30 * time.Second):
+		c.cmd.Process.Kill()
+		<-c.exited
+		return fmt.Errorf("postgres did not shut down (%s) within 30s; killed it", mode)
+	}
 }
 
 // waitReady polls until the server accepts connections.

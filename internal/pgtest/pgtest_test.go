@@ -92,3 +92,29 @@ func TestWithDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestClusterRestart stops a test's own cluster in each shutdown mode and
+// starts it again: it comes back on the same DSN with the committed rows.
+func TestClusterRestart(t *testing.T) {
+	c := NewCluster(t)
+	ctx := t.Context()
+	if err := adminExec(ctx, c.DSN(), `CREATE TABLE marker (x int); INSERT INTO marker VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []Shutdown{Fast, Immediate} {
+		if err := c.Stop(mode); err != nil {
+			t.Fatalf("stop %s: %v", mode, err)
+		}
+		if err := adminExec(ctx, c.DSN(), `SELECT 1`); err == nil {
+			t.Fatalf("the server answers after a %s shutdown", mode)
+		}
+		if err := c.Start(); err != nil {
+			t.Fatalf("start after %s: %v", mode, err)
+		}
+		conn := connect(t, c.DSN())
+		var n int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM marker`).Scan(&n); err != nil || n != 1 {
+			t.Fatalf("after a %s restart the marker table has %d rows: %v", mode, n, err)
+		}
+	}
+}

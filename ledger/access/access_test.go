@@ -76,6 +76,12 @@ func TestFile(t *testing.T) {
 	if ts, exists, err := LoadFile(path); err != nil || exists || len(ts) != 0 {
 		t.Fatalf("missing file: %v %v %v", ts, exists, err)
 	}
+	// An empty file is refused, saying what it should hold.
+	os.WriteFile(path, nil, 0o600)
+	if _, _, err := LoadFile(path); err == nil || !strings.Contains(err.Error(), "token file is empty") {
+		t.Fatalf("an empty token file: %v", err)
+	}
+	os.Remove(path)
 	// Concurrent updates all land: the lock serialises them.
 	var wg sync.WaitGroup
 	for range 20 {
@@ -118,12 +124,20 @@ func TestKeyring(t *testing.T) {
 	if err != nil || k.Enabled() {
 		t.Fatalf("no token file: enabled %v, %v", k.Enabled(), err)
 	}
+	if err := k.Reload(); err != nil || k.Enabled() {
+		t.Fatalf("no token file after a reload: enabled %v, %v", k.Enabled(), err)
+	}
 	secret, tok, err := Generate(Auditor, "", "", 0, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := UpdateFile(path, func([]Token) ([]Token, error) { return []Token{tok}, nil }); err != nil {
 		t.Fatal(err)
+	}
+	// The token file created while the keyring runs turns access control
+	// on at the next reload, and it stays on.
+	if err := k.Reload(); err != nil || !k.Enabled() {
+		t.Fatalf("a token file created at run time: enabled %v, %v", k.Enabled(), err)
 	}
 	k, err = NewKeyring(KeyringConfig{File: path, Now: func() time.Time { return now }})
 	if err != nil || !k.Enabled() {
@@ -152,8 +166,8 @@ func TestKeyring(t *testing.T) {
 	if err := k.Reload(); err == nil {
 		t.Fatal("a deleted token file reloaded")
 	}
-	if _, err := k.Authenticate(secret2); err != nil {
-		t.Fatalf("after a bad reload: %v", err)
+	if _, err := k.Authenticate(secret2); err != nil || !k.Enabled() {
+		t.Fatalf("after a bad reload: enabled %v, %v", k.Enabled(), err)
 	}
 	// Static tokens cannot be revoked at run time.
 	_, st, _ := Generate(Admin, "", "", 0, now)

@@ -1,6 +1,7 @@
 package access
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -25,6 +26,9 @@ type tokenFile struct {
 func ParseFile(b []byte) ([]Token, error) {
 	if len(b) > maxFileBytes {
 		return nil, fmt.Errorf("token file is larger than %d bytes", maxFileBytes)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil, errors.New(`token file is empty: it holds {"tokens": [...]} as 'ledger token create' writes it`)
 	}
 	var f tokenFile
 	if err := jsonfile.Decode(b, &f); err != nil {

@@ -39,7 +39,7 @@ type KeyringConfig struct {
 // use.
 type Keyring struct {
 	cfg     KeyringConfig
-	enabled bool
+	enabled atomic.Bool // once on, never off again
 	set     atomic.Pointer[Set]
 
 	mu    sync.Mutex // serialises reloads
@@ -55,8 +55,10 @@ type fileStamp struct {
 }
 
 // NewKeyring loads the tokens. Access control is enabled when there are
-// static tokens or the token file exists at this point; a ledger started
-// without either is open to anyone (Enabled reports false) until restarted.
+// static tokens or the token file exists; a ledger started without either
+// is open to anyone (Enabled reports false) until a reload finds the token
+// file (Watch looks every interval), and from then on it checks tokens
+// until it stops, even if the file is then deleted.
 func NewKeyring(cfg KeyringConfig) (*Keyring, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -71,12 +73,12 @@ func NewKeyring(cfg KeyringConfig) (*Keyring, error) {
 	if err := k.reload(true); err != nil {
 		return nil, err
 	}
-	k.enabled = len(cfg.Static) > 0 || k.stamp.exists
+	k.enabled.Store(len(cfg.Static) > 0 || k.stamp.exists)
 	return k, nil
 }
 
 // Enabled reports whether tokens are checked at all.
-func (k *Keyring) Enabled() bool { return k.enabled }
+func (k *Keyring) Enabled() bool { return k.enabled.Load() }
 
 // Authenticate returns the usable token whose secret this is. A secret it
 // does not know makes it check whether the token file changed (one stat)
@@ -128,6 +130,13 @@ func (k *Keyring) reload(force bool) error {
 	}
 	k.set.Store(set)
 	k.stamp = stamp
+	// A forced reload is NewKeyring's, which sets enabled itself, or
+	// follows this keyring's own change of the file (admin API, which
+	// needs access control on).
+	if stamp.exists && !k.enabled.Load() && !force {
+		k.enabled.Store(true)
+		k.cfg.Logger.Warn("access control is now on: the token file appeared; requests need a token", "file", k.cfg.File, "tokens", len(set.Tokens()))
+	}
 	return nil
 }
 

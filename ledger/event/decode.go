@@ -25,6 +25,7 @@ type decoder struct {
 	chunk []Event // events are allocated in chunks
 
 	leaf    bool   // decoding a leaf: "v" is expected
+	stamps  bool   // received_at and submitter are accepted (a leaf, or an event the API shows)
 	version string // the leaf's "v"
 }
 
@@ -88,8 +89,10 @@ const (
 	fReason
 	fChanges
 	fTags
-	fVersion // "v", leaves only
-	fSealed  // reserved, leaves only
+	fVersion    // "v", leaves only
+	fSealed     // reserved, leaves only
+	fReceivedAt // leaves of version 2 only: set by the ledger
+	fSubmitter  // leaves of version 2 only: set by the ledger
 )
 
 func fieldOf(name []byte) int {
@@ -134,6 +137,10 @@ func fieldOf(name []byte) int {
 		return fVersion
 	case "sealed":
 		return fSealed
+	case "received_at":
+		return fReceivedAt
+	case "submitter":
+		return fSubmitter
 	}
 	return -1
 }
@@ -248,7 +255,9 @@ func (d *decoder) event(ev *Event) error {
 	return d.members("", func(name []byte) error {
 		f := fieldOf(name)
 		switch {
-		case f < 0 || !d.leaf && f >= fVersion:
+		case !d.stamps && f >= fReceivedAt:
+			return d.skip(string(name), d.fail(string(name), "is set by the ledger when it accepts the event, never by a client; leave it out"))
+		case f < 0 || !d.leaf && f >= fVersion && f < fReceivedAt:
 			if g := fieldOf(bytes.ToLower(name)); g >= 0 && g < fVersion {
 				return d.skip(string(name), d.fail(string(name), "unknown field (names are case-sensitive: did you mean %q?)", bytes.ToLower(name)))
 			}
@@ -268,7 +277,12 @@ func (d *decoder) event(ev *Event) error {
 		}
 		switch f {
 		case fTimestamp:
-			return d.timestamp(ev)
+			return d.timestamp("timestamp", &ev.Timestamp)
+		case fReceivedAt:
+			return d.timestamp("received_at", &ev.ReceivedAt)
+		case fSubmitter:
+			return d.strings("submitter", []string{"type", "token_id", "role", "tenant_id"},
+				&ev.Submitter.Type, &ev.Submitter.TokenID, &ev.Submitter.Role, &ev.Submitter.TenantID)
 		case fActor:
 			return d.strings("actor", []string{"id", "type", "email", "role"}, &ev.Actor.ID, &ev.Actor.Type, &ev.Actor.Email, &ev.Actor.Role)
 		case fResource:
@@ -291,9 +305,11 @@ func (d *decoder) event(ev *Event) error {
 }
 
 // UnmarshalJSON decodes one event as strictly as Pipeline.Prepare does
-// (see Submission.Body), without its size limits. The error is an *Error.
+// (see Submission.Body), without its size limits, and with the members
+// only the ledger sets (received_at, submitter), as the API shows them.
+// The error is an *Error.
 func (e *Event) UnmarshalJSON(b []byte) error {
-	d := decoder{p: parser{src: b}, lim: DefaultLimits()}
+	d := decoder{p: parser{src: b}, lim: DefaultLimits(), stamps: true}
 	var ev Event
 	err := d.event(&ev)
 	if err == nil {

@@ -93,6 +93,8 @@ func TestDecodeBatchErrors(t *testing.T) {
 		{"unknown change field", `{"changes":{"title":{"old":1,"was":2}}}`, "", ErrInvalid, []problem{{0, "changes.title.was", "unknown field"}}, ""},
 		{"sealed is not for requests", `{"sealed":{}}`, "", ErrInvalid, []problem{{0, "sealed", "unknown field"}}, ""},
 		{"v is not for requests", `{"v":1}`, "", ErrInvalid, []problem{{0, "v", "unknown field"}}, ""},
+		{"received_at and submitter are the ledger's", `{"received_at":"2024-05-01T12:00:00Z","submitter":{"type":"ledger"}}`, "", ErrInvalid,
+			[]problem{{0, "received_at", "set by the ledger"}, {0, "submitter", "set by the ledger"}}, ""},
 		{"duplicate field", `{"action":"read","action":"delete"}`, "", ErrInvalid, []problem{{0, "action", "duplicate field"}}, ""},
 		{"duplicate actor field", `{"actor":{"id":"a","id":"b"}}`, "", ErrInvalid, []problem{{0, "actor.id", "duplicate field"}}, ""},
 		{"duplicate change", `{"changes":{"a":{"old":1},"a":{"new":2}}}`, "", ErrInvalid, []problem{{0, "changes.a", "duplicate field"}}, ""},

@@ -11,11 +11,15 @@
 //	batch, err := pipe.Prepare(event.Submission{Body: body, ContentType: contentType, Tenant: tenant})
 //	for _, e := range batch.Entries { append(e.Key, e.Leaf) } // answer with e.ID
 //
-// The Pipeline decodes, confines to the tenant, normalises, validates,
-// redacts and encodes, in that order: secrets are redacted before anything
-// is hashed or stored, whatever the transport. Errors wrap the sentinels
-// ErrInvalid, ErrTooLarge and ErrOtherTenant, which a transport maps to its
-// own statuses.
+// The Pipeline decodes, confines to the tenant, polices what clients may
+// submit, normalises, validates, redacts, stamps and encodes, in that
+// order: secrets are redacted before anything is hashed or stored,
+// whatever the transport. Errors wrap the sentinels ErrInvalid,
+// ErrTooLarge, ErrOtherTenant and ErrReserved, which a transport maps to
+// its own statuses.
+//
+// The Pipeline writes leaves of version 2; ParseLeaf reads both versions,
+// so that a log written before version 2 stays readable and verifiable.
 //
 // # Leaf format, version 1
 //
@@ -57,4 +61,49 @@
 //	"resource":{"type":"session"},"result":"success","ip_address":"192.0.2.7"}
 //
 // is one line, without the line breaks shown here.
+//
+// # Leaf format, version 2
+//
+// Version 2 adds what only the ledger can state: when it received the
+// event and who submitted it. A version 2 leaf is a version 1 leaf with
+// "v":2 in place of "v":1 and two more members after all the others:
+//
+//	{"v":2,…the members of version 1…,"received_at":…,
+//	 "submitter":{"type":…,"token_id":…,"role":…,"tenant_id":…}}
+//
+// The rules of version 1 apply, and:
+//   - received_at (Event.ReceivedAt) is the ledger's clock when it
+//     received the request, in the form of timestamp; the same for every
+//     event of one request;
+//   - submitter (Event.Submitter) has type "token", "open" or "ledger"
+//     (SubmitterTypes); token_id (a token's public id, never its secret)
+//     and role are present for "token" only and then required; tenant_id
+//     only for a token confined to a tenant;
+//   - both members are present in every version 2 leaf, and in no
+//     version 1 leaf: Leaf writes version 2 exactly when the event has
+//     either (and fails unless it has both), ParseLeaf refuses a version 2
+//     leaf without them and a version 1 leaf with them.
+//
+// Clients cannot set either: Prepare refuses an event that holds them.
+// A later version may add members (such as "sealed") after "tags" and
+// before "received_at"; a version number says which members a leaf may
+// hold, and ParseLeaf refuses a version it does not know.
+//
+// For example, the event above sent by a writer token of tenant acme and
+// received 750 ms after its timestamp (as Leaf writes it; see
+// ExampleEvent_Leaf):
+//
+//	{"v":2,"id":"01890a5d-ac96-774b-bcce-b302099a8057","timestamp":"2024-05-01T12:30:00.5Z",
+//	"tenant_id":"acme","event_type":"user.login","action":"login","actor":{"id":"u-42","type":"user"},
+//	"resource":{"type":"session"},"result":"success","ip_address":"192.0.2.7",
+//	"received_at":"2024-05-01T12:30:01.25Z",
+//	"submitter":{"type":"token","token_id":"3f7a1c2b9d0e4f56","role":"writer","tenant_id":"acme"}}
+//
+// # Reserved event types and timestamp bounds
+//
+// Event types in the ledger's own namespaces (ReservedNamespaces: audit.,
+// admin., privacy., retention., ledger.) are written only by the ledger,
+// through PrepareOwn; Prepare refuses a client's (ErrReserved). Prepare
+// also refuses a client's own timestamp more than Limits.MaxFutureSkew
+// after the Pipeline's clock or more than Limits.MaxAge before it.
 package event

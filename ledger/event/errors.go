@@ -20,13 +20,17 @@ var (
 	// ErrOtherTenant is an event naming a tenant other than the one its
 	// submission is confined to (Submission.Tenant).
 	ErrOtherTenant = errors.New("events of another tenant")
+	// ErrReserved is a client's event whose type is in one of the ledger's
+	// own namespaces (ReservedNamespaces).
+	ErrReserved = errors.New("events of a reserved type")
 )
 
 // Error is a refused batch: its Kind, a message about the batch as a whole,
 // and the problems found, each naming the event and the field. Nothing of a
 // refused batch is appended.
 type Error struct {
-	// Kind is ErrInvalid, ErrTooLarge or ErrOtherTenant; Unwrap returns it.
+	// Kind is ErrInvalid, ErrTooLarge, ErrOtherTenant or ErrReserved;
+	// Unwrap returns it.
 	Kind error
 	// Message says what was wrong with the request as a whole.
 	Message string

@@ -54,6 +54,14 @@ type Event struct {
 	Changes map[string]Change `json:"changes,omitempty"`
 	// Tags are free-form string labels.
 	Tags map[string]string `json:"tags,omitempty"`
+
+	// ReceivedAt is when the ledger accepted the event, by its own clock.
+	// The Pipeline sets it; a client cannot (leaf version 2).
+	ReceivedAt time.Time `json:"received_at,omitzero"`
+	// Submitter is who submitted the event, as the ledger authenticated the
+	// request. The Pipeline sets it from Submission.Submitter; a client
+	// cannot (leaf version 2).
+	Submitter Submitter `json:"submitter,omitzero"`
 }
 
 // Actor is who performed the action.
@@ -110,7 +118,20 @@ type Limits struct {
 	MaxChanges int
 	// MaxTags is the most entries in tags. Default 64.
 	MaxTags int
+	// MaxFutureSkew is how far after the ledger's clock a client's own
+	// timestamp may be (Prepare refuses one beyond it). Default 5 minutes.
+	MaxFutureSkew time.Duration
+	// MaxAge is how far before the ledger's clock a client's own timestamp
+	// may be (Prepare refuses one beyond it). Default 30 days: an SDK that
+	// spooled events through an outage of weeks still delivers them.
+	MaxAge time.Duration
 }
+
+// Defaults of the timestamp bounds of Limits.
+const (
+	DefaultMaxFutureSkew = 5 * time.Minute
+	DefaultMaxAge        = 30 * 24 * time.Hour
+)
 
 // MaxEventBytesLimit is the largest Limits.MaxEventBytes a configuration
 // may set, and its default: half of what a leaf may hold, rounded up, so
@@ -119,9 +140,11 @@ type Limits struct {
 const MaxEventBytesLimit = (MaxLeafBytes + 1) / 2
 
 // DefaultLimits returns the default Limits: 32 KiB events, batches of 10000,
-// 4096-byte fields, 256 changes and 64 tags.
+// 4096-byte fields, 256 changes and 64 tags, timestamps at most 5 minutes
+// ahead and 30 days behind.
 func DefaultLimits() Limits {
-	return Limits{MaxEventBytes: MaxEventBytesLimit, MaxBatch: 10000, MaxFieldBytes: 4096, MaxChanges: 256, MaxTags: 64}
+	return Limits{MaxEventBytes: MaxEventBytesLimit, MaxBatch: 10000, MaxFieldBytes: 4096, MaxChanges: 256, MaxTags: 64,
+		MaxFutureSkew: DefaultMaxFutureSkew, MaxAge: DefaultMaxAge}
 }
 
 func (l Limits) withDefaults() Limits {
@@ -133,6 +156,12 @@ func (l Limits) withDefaults() Limits {
 		if *f.v <= 0 {
 			*f.v = *f.def
 		}
+	}
+	if l.MaxFutureSkew <= 0 {
+		l.MaxFutureSkew = d.MaxFutureSkew
+	}
+	if l.MaxAge <= 0 {
+		l.MaxAge = d.MaxAge
 	}
 	return l
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strings"
+	"time"
 )
 
 // string decodes a string or null into s. Its field is prefix.name.
@@ -63,24 +64,26 @@ func (d *decoder) object(field string) (bool, error) {
 	return false, d.skip(field, d.fail(field, "must be an object (got %s)", d.p.kind()))
 }
 
-func (d *decoder) timestamp(ev *Event) error {
+// timestamp decodes an RFC 3339 date-time or null into t. Its field is
+// field.
+func (d *decoder) timestamp(field string, t *time.Time) error {
 	if ok, err := d.p.isNull(); ok || err != nil {
 		if err != nil {
-			return d.fatal("timestamp", err)
+			return d.fatal(field, err)
 		}
 		return nil
 	}
 	if d.p.peek() != '"' {
-		return d.skip("timestamp", d.fail("timestamp", "must be an RFC 3339 date-time string (got %s)", d.p.kind()))
+		return d.skip(field, d.fail(field, "must be an RFC 3339 date-time string (got %s)", d.p.kind()))
 	}
 	b, err := d.p.key()
 	if err != nil {
-		return d.fatal("timestamp", err)
+		return d.fatal(field, err)
 	}
 	// Go's parser also takes ',' before the fraction, as ISO 8601 does;
 	// RFC 3339 does not.
-	if err := ev.Timestamp.UnmarshalText(b); err != nil || bytes.IndexByte(b, ',') >= 0 {
-		return d.fail("timestamp", "must be an RFC 3339 date-time such as \"2024-05-01T12:30:00Z\" (got %s)", quote(string(b)))
+	if err := t.UnmarshalText(b); err != nil || bytes.IndexByte(b, ',') >= 0 {
+		return d.fail(field, "must be an RFC 3339 date-time such as \"2024-05-01T12:30:00Z\" (got %s)", quote(string(b)))
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -118,6 +119,9 @@ func FuzzDecodeBatch(f *testing.F) {
 			if l, _ := ev.Leaf(); !bytes.Equal(l, leaf) {
 				t.Fatal("second Redact changed the leaf")
 			}
+			// The same event as the ledger stamps it, in a version 2 leaf.
+			ev.ReceivedAt, ev.Submitter = now, TokenSubmitter(ev.ID, "writer", ev.TenantID)
+			checkLeaf(t, ev)
 		}
 	})
 }
@@ -149,8 +153,11 @@ func checkLeaf(t *testing.T, ev *Event) []byte {
 // canonical leaves: Leaf of what it returns is its input.
 func FuzzParseLeaf(f *testing.F) {
 	golden, _ := goldenEvent().Leaf()
+	golden2, _ := goldenV2Event().Leaf()
 	for _, s := range []string{
-		string(golden), `{"v":1}`, `{"v":1,"id":"k"}`, `{"v":2}`, `{"v":1,"sealed":{}}`,
+		string(golden), string(golden2), `{"v":1}`, `{"v":1,"id":"k"}`, `{"v":2}`, `{"v":1,"sealed":{}}`,
+		`{"v":2,"received_at":"2024-01-01T00:00:00Z","submitter":{"type":"open"}}`,
+		`{"v":2,"id":"k","tenant_id":"t","received_at":"2024-01-01T00:00:00.5Z","submitter":{"type":"token","token_id":"a","role":"writer","tenant_id":"t"}}`,
 		`{"v":1,"changes":{"c":{"old":{"a":[1,{"b":null}]},"new":"x"}},"tags":{"a":""}}`,
 		`{"v":1,"timestamp":"2024-01-01T00:00:00.1Z","reason":"\u0000\n"}`,
 		`{"v":1,"actor":{"id":"a","type":"user"},"resource":{"type":"doc"}}`,
@@ -172,8 +179,8 @@ func FuzzParseLeaf(f *testing.F) {
 		if k, err := KeyOf(leaf); err != nil || k != Key(ev.TenantID, ev.ID) {
 			t.Fatalf("KeyOf = %q, %v; want %q", k, err, Key(ev.TenantID, ev.ID))
 		}
-		if !strings.HasPrefix(string(leaf), `{"v":1`) {
-			t.Fatalf("accepted a leaf without a leading version: %q", leaf)
+		if !strings.HasPrefix(string(leaf), fmt.Sprintf(`{"v":%d`, ev.Version())) {
+			t.Fatalf("accepted a leaf without its leading version %d: %q", ev.Version(), leaf)
 		}
 	})
 }

@@ -32,16 +32,21 @@ func (e *Event) Leaf() ([]byte, error) {
 // AppendLeaf appends the leaf bytes of e to dst (see Leaf).
 func (e *Event) AppendLeaf(dst []byte) ([]byte, error) {
 	start := len(dst)
-	w := leafWriter{b: append(dst, `{"v":1`...)}
-	w.str(`,"id":`, e.ID)
-	if !e.Timestamp.IsZero() {
-		t := e.Timestamp.UTC()
-		if y := t.Year(); y < 0 || y > 9999 {
-			return dst, fmt.Errorf("timestamp year %d is outside RFC 3339", y)
+	v2 := e.stamped()
+	if v2 {
+		if e.ReceivedAt.IsZero() {
+			return dst, errors.New("a leaf with a submitter needs received_at")
 		}
-		w.b = append(w.b, `,"timestamp":"`...)
-		w.b = append(t.AppendFormat(w.b, time.RFC3339Nano), '"')
+		if err := e.Submitter.check(); err != nil {
+			return dst, err
+		}
 	}
+	w := leafWriter{b: append(dst, `{"v":1`...)}
+	if v2 {
+		w.b[len(w.b)-1] = '2'
+	}
+	w.str(`,"id":`, e.ID)
+	w.time(`,"timestamp":"`, e.Timestamp)
 	w.str(`,"tenant_id":`, e.TenantID)
 	w.str(`,"event_type":`, e.EventType)
 	w.str(`,"action":`, e.Action)
@@ -98,6 +103,15 @@ func (e *Event) AppendLeaf(dst []byte) ([]byte, error) {
 		}
 		w.b = append(w.b, '}')
 	}
+	if v2 {
+		w.time(`,"received_at":"`, e.ReceivedAt)
+		w.open(`,"submitter":{`)
+		w.str(`,"type":`, e.Submitter.Type)
+		w.str(`,"token_id":`, e.Submitter.TokenID)
+		w.str(`,"role":`, e.Submitter.Role)
+		w.str(`,"tenant_id":`, e.Submitter.TenantID)
+		w.close()
+	}
 	w.b = append(w.b, '}')
 	if w.err != nil {
 		return dst, w.err
@@ -106,6 +120,21 @@ func (e *Event) AppendLeaf(dst []byte) ([]byte, error) {
 		return dst, fmt.Errorf("%w: it would be %d bytes", ErrLeafTooLarge, n)
 	}
 	return w.b, nil
+}
+
+// stamped reports whether e holds what only the ledger states (ReceivedAt,
+// Submitter): its leaf is of version 2.
+func (e *Event) stamped() bool {
+	return !e.ReceivedAt.IsZero() || e.Submitter != (Submitter{})
+}
+
+// Version returns the version of e's leaf: 2 when it holds what the ledger
+// states (ReceivedAt, Submitter), else 1.
+func (e *Event) Version() int {
+	if e.stamped() {
+		return 2
+	}
+	return 1
 }
 
 // leafWriter appends members, keeping the first error.
@@ -152,6 +181,21 @@ func (w *leafWriter) str(prefix, s string) {
 	}
 }
 
+// time appends prefix (which ends at the opening quote) and t in UTC as
+// RFC 3339 with as many fractional digits as needed, unless t is zero.
+func (w *leafWriter) time(prefix string, t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	t = t.UTC()
+	if y := t.Year(); y < 0 || y > 9999 {
+		w.fail(fmt.Errorf("%s year %d is outside RFC 3339", prefix[2:len(prefix)-3], y))
+		return
+	}
+	w.b = append(w.b, prefix...)
+	w.b = append(t.AppendFormat(w.b, time.RFC3339Nano), '"')
+}
+
 // name appends an object member name and its colon.
 func (w *leafWriter) name(s string) {
 	w.str("", s)
@@ -179,11 +223,13 @@ func (w *leafWriter) fail(err error) {
 	}
 }
 
-// ParseLeaf decodes a leaf written by Leaf. It is the strict inverse of
-// Leaf: it requires "v":1 and accepts only bytes that Leaf would have
-// written for the event it returns, so Leaf of the result is the input.
+// ParseLeaf decodes a leaf written by Leaf, of any version. It is the strict
+// inverse of Leaf: it requires "v":1 or "v":2 and accepts only bytes that
+// Leaf would have written for the event it returns, so Leaf of the result is
+// the input. A version 1 leaf gives an event without ReceivedAt and
+// Submitter.
 func ParseLeaf(leaf []byte) (*Event, error) {
-	d := decoder{p: parser{src: leaf}, lim: DefaultLimits(), leaf: true}
+	d := decoder{p: parser{src: leaf}, lim: DefaultLimits(), leaf: true, stamps: true}
 	var ev Event
 	err := d.event(&ev)
 	if err == nil && d.p.pos != len(leaf) {
@@ -196,11 +242,15 @@ func ParseLeaf(leaf []byte) (*Event, error) {
 		}
 		return nil, fmt.Errorf("invalid leaf: %s", fe.Message)
 	}
-	if d.version != "1" {
-		if d.version == "" {
-			return nil, errors.New(`invalid leaf: no "v" member`)
-		}
+	switch d.version {
+	case "1", "2":
+	case "":
+		return nil, errors.New(`invalid leaf: no "v" member`)
+	default:
 		return nil, fmt.Errorf("unsupported leaf version %s", d.version)
+	}
+	if d.version == "2" && !ev.stamped() {
+		return nil, errors.New("invalid leaf: version 2 without received_at and submitter")
 	}
 	out, err := ev.AppendLeaf(make([]byte, 0, len(leaf)))
 	if err != nil {
@@ -227,10 +277,14 @@ func Key(tenantID, id string) string {
 // KeyOf returns the idempotency key (see Key) of a leaf written by Leaf. It
 // serves as ledger.Config.KeyOf, which runs on every leaf of the log at
 // start, so for the usual leaf, which begins
-// {"v":1,"id":"...","timestamp":"...","tenant_id":"...", it reads no
+// {"v":N,"id":"...","timestamp":"...","tenant_id":"...", it reads no
 // further than the tenant.
 func KeyOf(leaf []byte) (string, error) {
-	if id, rest, ok := cutString(leaf, `{"v":1,"id":"`); ok {
+	prefix := `{"v":1,"id":"`
+	if bytes.HasPrefix(leaf, []byte(`{"v":2,`)) {
+		prefix = `{"v":2,"id":"`
+	}
+	if id, rest, ok := cutString(leaf, prefix); ok {
 		if _, after, ok := cutString(rest, `,"timestamp":"`); ok {
 			rest = after
 		}

@@ -30,27 +30,51 @@ func goldenEvent() *Event {
 	return e
 }
 
-func TestLeafGolden(t *testing.T) {
+// goldenV2Event is goldenEvent as the ledger logs it since leaf version 2:
+// received at a time of its own, from a writer token of its tenant.
+func goldenV2Event() *Event {
 	e := goldenEvent()
-	if problems := e.Validate(Limits{}); len(problems) > 0 {
-		t.Fatalf("the golden event is not valid: %v", problems)
-	}
-	leaf, err := e.Leaf()
-	if err != nil {
-		t.Fatal(err)
-	}
-	const path = "testdata/leaf.golden"
-	if *update {
-		if err := os.WriteFile(path, leaf, 0o644); err != nil {
+	e.ReceivedAt = time.Date(2024, 5, 1, 12, 30, 0, 987654321, time.FixedZone("", -5*3600))
+	e.Submitter = TokenSubmitter("3f7a1c2b9d0e4f56", "writer", "tenant/é")
+	return e
+}
+
+// TestLeafGolden checks the leaf of each version against its golden file.
+// Version 1's is never rewritten: it is what the ledger wrote before
+// version 2, and still reads.
+func TestLeafGolden(t *testing.T) {
+	for _, tt := range []struct {
+		path    string
+		ev      *Event
+		version int
+	}{
+		{"testdata/leaf.golden", goldenEvent(), 1},
+		{"testdata/leaf-v2.golden", goldenV2Event(), 2},
+	} {
+		e := tt.ev
+		if problems := e.Validate(Limits{}); len(problems) > 0 {
+			t.Fatalf("the golden event is not valid: %v", problems)
+		}
+		leaf, err := e.Leaf()
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(leaf, want) {
-		t.Errorf("leaf\n%s\nwant (%s)\n%s", leaf, path, want)
+		if *update && tt.version > 1 {
+			if err := os.WriteFile(tt.path, leaf, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(leaf, want) {
+			t.Errorf("leaf\n%s\nwant (%s)\n%s", leaf, tt.path, want)
+		}
+		back, err := ParseLeaf(want)
+		if err != nil || back.Version() != tt.version {
+			t.Errorf("ParseLeaf(%s): version %d, %v; want version %d", tt.path, back.Version(), err, tt.version)
+		}
 	}
 }
 
@@ -71,6 +95,11 @@ func TestLeafFormat(t *testing.T) {
 			`{"v":1,"changes":{"":{},"x":{"old":1},"y":{"new":2}},"tags":{"B":"2","a":"1","b":""}}`},
 		{"change values canonical", &Event{Changes: map[string]Change{"c": {Old: json.RawMessage(" [ {\"b\" : 1.50E+2, \"a\":\"\\u0041\\/\"} , null,true ] "), New: json.RawMessage(`"\ud83d\ude00\u00e9"`)}}},
 			`{"v":1,"changes":{"c":{"old":[{"a":"A/","b":1.50E+2},null,true],"new":"😀é"}}}`},
+		{"version 2: what the ledger states comes last", &Event{ID: "k", Tags: map[string]string{"a": "1"},
+			ReceivedAt: time.Date(2024, 1, 2, 3, 4, 5, 600, time.FixedZone("", 3600)), Submitter: TokenSubmitter("t1", "writer", "")},
+			`{"v":2,"id":"k","tags":{"a":"1"},"received_at":"2024-01-02T02:04:05.0000006Z","submitter":{"type":"token","token_id":"t1","role":"writer"}}`},
+		{"version 2 in open mode", &Event{ReceivedAt: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC), Submitter: Submitter{Type: SubmitterOpen}},
+			`{"v":2,"received_at":"2024-01-02T03:04:05Z","submitter":{"type":"open"}}`},
 		{"keys sorted bytewise", &Event{Changes: map[string]Change{"c": {New: json.RawMessage(`{"é":1,"z":2,"Z":3,"a\"":4,"a":5,"":6}`)}}},
 			`{"v":1,"changes":{"c":{"new":{"":6,"Z":3,"a":5,"a\"":4,"z":2,"é":1}}}}`},
 	}
@@ -170,7 +199,18 @@ func TestParseLeafRejects(t *testing.T) {
 	tests := []struct{ name, leaf, msg string }{
 		{"empty", ``, "expected an event"},
 		{"no version", `{"id":"k"}`, `no "v" member`},
-		{"version 2", `{"v":2,"id":"k"}`, "unsupported leaf version 2"},
+		{"version 2 without stamps", `{"v":2,"id":"k"}`, "version 2 without received_at and submitter"},
+		{"version 3", `{"v":3,"id":"k"}`, "unsupported leaf version 3"},
+		{"version 1 with received_at", `{"v":1,"received_at":"2024-01-01T00:00:00Z","submitter":{"type":"open"}}`, "not in canonical form"},
+		{"version 2 without submitter", `{"v":2,"received_at":"2024-01-01T00:00:00Z"}`, "submitter.type must be one of"},
+		{"version 2 without received_at", `{"v":2,"submitter":{"type":"open"}}`, "needs received_at"},
+		{"unknown submitter type", `{"v":2,"received_at":"2024-01-01T00:00:00Z","submitter":{"type":"root"}}`, "submitter.type must be one of"},
+		{"token without id", `{"v":2,"received_at":"2024-01-01T00:00:00Z","submitter":{"type":"token","role":"writer"}}`, "has a token_id and a role"},
+		{"open with a token", `{"v":2,"received_at":"2024-01-01T00:00:00Z","submitter":{"type":"open","token_id":"t"}}`, "has no token_id"},
+		{"submitter member unknown", `{"v":2,"received_at":"2024-01-01T00:00:00Z","submitter":{"type":"open","secret":"x"}}`, "submitter.secret: unknown field"},
+		{"received_at not UTC", `{"v":2,"received_at":"2024-01-01T01:00:00+01:00","submitter":{"type":"open"}}`, "not in canonical form"},
+		{"stamps first", `{"v":2,"received_at":"2024-01-01T00:00:00Z","submitter":{"type":"open"},"id":"k"}`, "not in canonical form"},
+		{"submitter members out of order", `{"v":2,"received_at":"2024-01-01T00:00:00Z","submitter":{"role":"writer","type":"token","token_id":"t"}}`, "not in canonical form"},
 		{"version as string", `{"v":"1"}`, "invalid"},
 		{"version 1.0", `{"v":1.0}`, "unsupported leaf version 1.0"},
 		{"version not first", `{"id":"k","v":1}`, "not in canonical form"},
@@ -260,21 +300,23 @@ func TestKeyOf(t *testing.T) {
 }
 
 func TestEventJSON(t *testing.T) {
-	// The API returns events with encoding/json; they decode back strictly.
-	e := goldenEvent()
-	e.Normalize(time.Time{}, nil)
-	b, err := json.Marshal(e)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var back Event
-	if err := json.Unmarshal(b, &back); err != nil {
-		t.Fatalf("%v\n%s", err, b)
-	}
-	l1, _ := e.Leaf()
-	l2, _ := back.Leaf()
-	if !bytes.Equal(l1, l2) {
-		t.Errorf("JSON round trip changed the leaf:\n%s\n%s", l1, l2)
+	// The API returns events with encoding/json; they decode back strictly,
+	// what the ledger stamps included.
+	for _, e := range []*Event{goldenEvent(), goldenV2Event()} {
+		e.Normalize(time.Time{}, nil)
+		b, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Event
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatalf("%v\n%s", err, b)
+		}
+		l1, _ := e.Leaf()
+		l2, _ := back.Leaf()
+		if !bytes.Equal(l1, l2) {
+			t.Errorf("JSON round trip changed the leaf:\n%s\n%s", l1, l2)
+		}
 	}
 	if b, _ := json.Marshal(&Event{}); string(b) != `{}` {
 		t.Errorf("empty event marshals to %s", b)

@@ -18,21 +18,25 @@ import (
 //     array or NDJSON; see Submission);
 //  2. confine: a submission confined to a tenant stamps events without one
 //     and refuses events of another tenant (ErrOtherTenant);
-//  3. normalise (Normalize: an id, a timestamp, canonical typed fields) and
+//  3. police what clients may submit: no event type in the ledger's own
+//     namespaces (ReservedNamespaces, ErrReserved), no timestamp beyond
+//     Limits.MaxFutureSkew ahead of the clock or Limits.MaxAge behind it;
+//  4. normalise (Normalize: an id, a timestamp, canonical typed fields) and
 //     validate (Validate) every event;
-//  4. redact the secrets of each event (Redactor.Redact), before anything
+//  5. redact the secrets of each event (Redactor.Redact), before anything
 //     is hashed or stored;
-//  5. encode its leaf (Leaf), the bytes stored and proven, and derive its
-//     idempotency key (Key).
+//  6. stamp what only the server knows: the receive time (the clock, read
+//     once per batch) and the submitter (Submission.Submitter);
+//  7. encode its leaf (Leaf, version 2), the bytes stored and proven, and
+//     derive its idempotency key (Key).
 //
-// PrepareOwn runs steps 3 to 5 for events the server writes itself. A batch
-// is atomic: an event refused at any step fails the whole batch, with every
-// problem that step found listed in the *Error.
+// PrepareOwn runs steps 4 to 7 for events the server writes itself, with
+// SubmitterLedger. A batch is atomic: an event refused at any step fails
+// the whole batch, with every problem that step found listed in the
+// *Error.
 //
-// Steps that need what only the server knows (when an event was received,
-// who submitted it) take it from the Submission and from the Pipeline's
-// clock; steps that change what is hashed (sealing fields) belong before
-// step 5; checks on what clients may submit belong in Prepare only.
+// Steps that change what is hashed (sealing fields) belong before step 7;
+// checks on what clients may submit belong in step 3, in Prepare only.
 type Pipeline struct {
 	limits   Limits
 	redactor *Redactor
@@ -89,6 +93,11 @@ type Submission struct {
 	// an event without tenant_id is given it, and an event naming another
 	// fails the batch (ErrOtherTenant, before the events are validated).
 	Tenant string
+	// Submitter is who sent the body, as the transport authenticated it: a
+	// token (TokenSubmitter), or SubmitterOpen when access control is off.
+	// It is written into every event's leaf, with the time the Pipeline
+	// received the body. Default: SubmitterOpen.
+	Submitter Submitter
 }
 
 // Entry is one event, prepared: what the log appends and what the sender is
@@ -104,11 +113,10 @@ type Entry struct {
 	// Fresh is true when the server assigned ID: no earlier event can have
 	// it.
 	Fresh bool
-	// Same, when the server filled in a field the sender left out (the
-	// timestamp), reports whether a leaf logged earlier under Key is this
-	// same event sent again: equal once that field is given this event's
-	// value. Nil when the server filled in nothing, so that only an
-	// identical leaf is the same event.
+	// Same reports whether a leaf logged earlier under Key is this same
+	// event sent again: equal once given what the server filled in for this
+	// one (its receive time and submitter, and its timestamp when the
+	// sender left it out).
 	Same func(original []byte) bool
 }
 
@@ -121,9 +129,10 @@ type Batch struct {
 	Single bool
 }
 
-// Prepare decodes, confines, normalises, validates, redacts and encodes
-// the events of s (see Pipeline). A refused batch is an *Error wrapping
-// ErrInvalid, ErrTooLarge or ErrOtherTenant, with every problem found.
+// Prepare decodes, confines, polices, normalises, validates, redacts,
+// stamps and encodes the events of s (see Pipeline). A refused batch is an
+// *Error wrapping ErrInvalid, ErrTooLarge, ErrOtherTenant or ErrReserved,
+// with every problem found.
 func (p *Pipeline) Prepare(s Submission) (Batch, error) {
 	events, single, err := decodeBatch(s.Body, s.ContentType, p.limits)
 	if err != nil {
@@ -132,7 +141,18 @@ func (p *Pipeline) Prepare(s Submission) (Batch, error) {
 	if err := confine(events, s.Tenant); err != nil {
 		return Batch{}, err
 	}
-	entries, err := p.prepare(events)
+	if err := refuseReserved(events); err != nil {
+		return Batch{}, err
+	}
+	now := p.now()
+	if err := boundTimestamps(events, now, p.limits); err != nil {
+		return Batch{}, err
+	}
+	sub := s.Submitter
+	if sub == (Submitter{}) {
+		sub = Submitter{Type: SubmitterOpen}
+	}
+	entries, err := p.prepare(events, sub, now)
 	if err != nil {
 		return Batch{}, err
 	}
@@ -140,10 +160,11 @@ func (p *Pipeline) Prepare(s Submission) (Batch, error) {
 }
 
 // PrepareOwn normalises, validates, redacts and encodes events that the
-// server writes itself, such as the audit of its own API (see Pipeline).
-// It changes the events in place. Its errors are those of Prepare.
+// server writes itself, such as the audit of its own API (see Pipeline);
+// their submitter is SubmitterLedger. It changes the events in place. Its
+// errors are those of Prepare.
 func (p *Pipeline) PrepareOwn(events ...*Event) ([]Entry, error) {
-	return p.prepare(events)
+	return p.prepare(events, Submitter{Type: SubmitterLedger}, p.now())
 }
 
 // confine stamps events without a tenant with tenant, and refuses those of
@@ -172,8 +193,10 @@ func confine(events []*Event, tenant string) error {
 // prepare runs the steps every event goes through, whoever wrote it. All
 // events are validated before any is encoded, so that one answer lists
 // every problem of the batch.
-func (p *Pipeline) prepare(events []*Event) ([]Entry, error) {
-	now := p.now()
+func (p *Pipeline) prepare(events []*Event, sub Submitter, now time.Time) ([]Entry, error) {
+	if err := sub.check(); err != nil {
+		return nil, fmt.Errorf("event: the submission's submitter: %w", err)
+	}
 	var problems []FieldError
 	fresh, stamped := make([]bool, len(events)), make([]bool, len(events))
 	for i, ev := range events {
@@ -190,6 +213,7 @@ func (p *Pipeline) prepare(events []*Event) ([]Entry, error) {
 	entries := make([]Entry, len(events))
 	for i, ev := range events {
 		p.redactor.Redact(ev)
+		ev.ReceivedAt, ev.Submitter = now, sub
 		leaf, err := ev.Leaf()
 		if err != nil {
 			kind := ErrInvalid
@@ -198,25 +222,30 @@ func (p *Pipeline) prepare(events []*Event) ([]Entry, error) {
 			}
 			return nil, &Error{Kind: kind, Message: fmt.Sprintf("event %d: %v; nothing was appended", i, err)}
 		}
-		entries[i] = Entry{ID: ev.ID, Key: Key(ev.TenantID, ev.ID), Leaf: leaf, Fresh: fresh[i]}
-		if stamped[i] {
-			entries[i].Same = sameButTimestamp(leaf, ev.Timestamp)
-		}
+		entries[i] = Entry{ID: ev.ID, Key: Key(ev.TenantID, ev.ID), Leaf: leaf, Fresh: fresh[i],
+			Same: sameEvent(leaf, ev, stamped[i])}
 	}
 	return entries, nil
 }
 
-// sameButTimestamp returns the Entry.Same of an event whose timestamp the
-// server assigned: an original leaf is the same event if giving it that
-// timestamp makes it leaf.
-func sameButTimestamp(leaf []byte, ts time.Time) func(original []byte) bool {
+// sameEvent returns the Entry.Same of ev, whose leaf is leaf: an original
+// leaf is the same event sent again if giving it what the ledger filled in
+// for ev (its receive time and submitter, and its timestamp when stamped is
+// true) makes it leaf. A resend is the same event even from another token
+// (the SDK's spool may resend under a rotated one), and a leaf of version
+// 1 logged before version 2 existed can be the original.
+func sameEvent(leaf []byte, ev *Event, stamped bool) func(original []byte) bool {
+	ts, received, sub := ev.Timestamp, ev.ReceivedAt, ev.Submitter
 	return func(original []byte) bool {
-		ev, err := ParseLeaf(original)
+		o, err := ParseLeaf(original)
 		if err != nil {
 			return false
 		}
-		ev.Timestamp = ts
-		again, err := ev.Leaf()
+		if stamped {
+			o.Timestamp = ts
+		}
+		o.ReceivedAt, o.Submitter = received, sub
+		again, err := o.Leaf()
 		return err == nil && bytes.Equal(again, leaf)
 	}
 }

@@ -32,7 +32,8 @@ func TestPipelinePrepare(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			batch, err := testPipeline(Limits{}).Prepare(Submission{Body: []byte(tt.body), ContentType: "application/json", Tenant: tt.tenant})
+			batch, err := testPipeline(Limits{}).Prepare(Submission{Body: []byte(tt.body), ContentType: "application/json", Tenant: tt.tenant,
+				Submitter: TokenSubmitter("t-1", "writer", tt.tenant)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -49,6 +50,9 @@ func TestPipelinePrepare(t *testing.T) {
 				}
 				if ev.ID != e.ID || !ev.Timestamp.Equal(time.Date(2024, 5, 1, 11, 0, 0, 0, time.UTC)) || ev.TenantID != tt.tenant && tt.tenant != "" {
 					t.Errorf("entry %d: leaf %s", i, e.Leaf)
+				}
+				if !ev.ReceivedAt.Equal(time.Date(2024, 5, 1, 11, 0, 0, 0, time.UTC)) || ev.Submitter != TokenSubmitter("t-1", "writer", tt.tenant) {
+					t.Errorf("entry %d: received_at %v, submitter %+v", i, ev.ReceivedAt, ev.Submitter)
 				}
 				if strings.Contains(string(e.Leaf), "hunter") || strings.Contains(string(e.Leaf), "s3cret") {
 					t.Errorf("entry %d: a secret was hashed: %s", i, e.Leaf)
@@ -103,8 +107,8 @@ func TestPipelinePrepareOwn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"v":1,"id":"id-1","timestamp":"2024-05-01T11:00:00Z","tenant_id":"acme","action":"read","actor":{"id":"token:t1","type":"api_client"},` +
-		`"resource":{"type":"audit_log"},"result":"success","tags":{"token":"[REDACTED]"}}`
+	want := `{"v":2,"id":"id-1","timestamp":"2024-05-01T11:00:00Z","tenant_id":"acme","action":"read","actor":{"id":"token:t1","type":"api_client"},` +
+		`"resource":{"type":"audit_log"},"result":"success","tags":{"token":"[REDACTED]"},"received_at":"2024-05-01T11:00:00Z","submitter":{"type":"ledger"}}`
 	if len(entries) != 1 || string(entries[0].Leaf) != want || entries[0].Key != "acme\x00id-1" || entries[0].ID != "id-1" {
 		t.Fatalf("entries = %+v, leaf %s\nwant %s", entries, entries[0].Leaf, want)
 	}
@@ -113,41 +117,52 @@ func TestPipelinePrepareOwn(t *testing.T) {
 	}
 }
 
-// TestPipelineSame checks Entry.Fresh and Entry.Same: a resend of an event
-// whose timestamp the server assigned is the same event whenever it is
-// resent; one with other content, or a timestamp of its own, is not.
+// TestPipelineSame checks Entry.Fresh and Entry.Same: a resend is the same
+// event whenever it is resent and whoever resends it (the receive time and
+// submitter differ), the timestamp the server assigned included; one with
+// other content, or another timestamp of its own, is not. A version 1 leaf
+// logged before version 2 can be the original.
 func TestPipelineSame(t *testing.T) {
 	const withID = `{"id":"order-7","action":"update","actor":{"id":"u-1","type":"user"},"resource":{"type":"order"},"result":"success"`
-	prepareAt := func(hour int, body string) Entry {
+	prepareAs := func(hour int, sub Submitter, body string) Entry {
 		t.Helper()
 		p := NewPipeline(PipelineConfig{Now: func() time.Time { return time.Date(2024, 5, 1, hour, 0, 0, 0, time.UTC) }})
-		batch, err := p.Prepare(Submission{Body: []byte(body)})
+		batch, err := p.Prepare(Submission{Body: []byte(body), Submitter: sub})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return batch.Entries[0]
 	}
-	original := prepareAt(10, withID+`}`)
+	prepareAt := func(hour int, body string) Entry { return prepareAs(hour, Submitter{}, body) }
+	own := `,"timestamp":"2024-05-01T09:00:00Z"}`
+	original, originalOwn := prepareAt(10, withID+`}`), prepareAt(10, withID+own)
 	if original.Fresh || original.Same == nil {
 		t.Fatalf("an event with an id and no timestamp: fresh=%v, same set=%v; want false, true", original.Fresh, original.Same != nil)
 	}
+	v1, err := ParseLeaf(originalOwn.Leaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1.ReceivedAt, v1.Submitter = time.Time{}, Submitter{}
+	v1Leaf, _ := v1.Leaf()
 	tests := []struct {
-		name   string
-		resend Entry
-		same   bool
+		name             string
+		original, resend Entry
+		same             bool
 	}{
-		{"resent an hour later", prepareAt(11, withID+`}`), true},
-		{"other content", prepareAt(11, withID+`,"reason":"changed"}`), false},
+		{"resent an hour later", original, prepareAt(11, withID+`}`), true},
+		{"resent with its timestamp an hour later", originalOwn, prepareAt(11, withID+own), true},
+		{"resent by a token", originalOwn, prepareAs(11, TokenSubmitter("t-2", "writer", ""), withID+own), true},
+		{"a version 1 original", Entry{Leaf: v1Leaf}, prepareAt(11, withID+own), true},
+		{"other content", original, prepareAt(11, withID+`,"reason":"changed"}`), false},
+		{"another timestamp of its own", originalOwn, prepareAt(11, withID+`,"timestamp":"2024-05-01T09:00:01Z"}`), false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.resend.Same(original.Leaf); got != tt.same {
+			if got := tt.resend.Same(tt.original.Leaf); got != tt.same {
 				t.Errorf("Same(original) = %v, want %v", got, tt.same)
 			}
 		})
-	}
-	if e := prepareAt(11, withID+`,"timestamp":"2024-05-01T10:00:00Z"}`); e.Same != nil {
-		t.Error("an event with its own timestamp got a Same: only identical leaves are the same event")
 	}
 	if e := prepareAt(11, minimal); !e.Fresh {
 		t.Error("an event given a server id is not Fresh")

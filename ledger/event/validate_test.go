@@ -147,7 +147,7 @@ func TestNewID(t *testing.T) {
 }
 
 func TestDefaultLimits(t *testing.T) {
-	want := Limits{MaxEventBytes: 32768, MaxBatch: 10000, MaxFieldBytes: 4096, MaxChanges: 256, MaxTags: 64}
+	want := Limits{MaxEventBytes: 32768, MaxBatch: 10000, MaxFieldBytes: 4096, MaxChanges: 256, MaxTags: 64, MaxFutureSkew: 5 * time.Minute, MaxAge: 30 * 24 * time.Hour}
 	if DefaultLimits() != want || (Limits{}).withDefaults() != want || (Limits{MaxBatch: -1}).withDefaults() != want {
 		t.Errorf("DefaultLimits() = %+v, want %+v", DefaultLimits(), want)
 	}

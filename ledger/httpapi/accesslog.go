@@ -3,9 +3,13 @@ package httpapi
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -33,6 +37,7 @@ type accessRecord struct {
 	reason       string // why it was denied
 	count        *int   // rows or entries returned
 	tags         map[string]string
+	params       []string // query parameters whose values are recorded, beyond loggedParams
 }
 
 // recordAccess appends the audit event of a request by a token and waits
@@ -67,7 +72,7 @@ func (s *Server) recordAccess(r *http.Request, a accessRecord) error {
 		ev.Tags["token_name"] = s.clip(p.Name)
 	}
 	if r.URL.RawQuery != "" {
-		ev.Tags["query"] = s.clip(r.URL.RawQuery)
+		ev.Tags["query"] = s.clip(queryTag(r.URL.Query(), a.params))
 	}
 	if a.count != nil {
 		ev.Tags["count"] = strconv.Itoa(*a.count)
@@ -101,4 +106,34 @@ func (s *Server) clip(v string) string {
 		return v[:n]
 	}
 	return v
+}
+
+// loggedParams are the query parameters whose values the access event
+// keeps: the API's own, which select rows and shape answers and name no
+// secret. A cursor is opaque, and it and every other value (a misplaced
+// ?api_key=, say: the request is refused, but a denied request is logged
+// too) is replaced with event.Redacted, so that no secret sent in a query
+// string reaches the log, where nothing can be removed.
+var loggedParams = append(slices.Clone(filterParams), "limit", "proof", "format", "threshold", "wait")
+
+// queryTag returns the query string an access event records: every
+// parameter's name, sorted, with its value only if it is one of
+// loggedParams or of extra.
+func queryTag(q url.Values, extra []string) string {
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		for _, v := range q[name] {
+			if b.Len() > 0 {
+				b.WriteByte('&')
+			}
+			b.WriteString(url.QueryEscape(name))
+			b.WriteByte('=')
+			if slices.Contains(loggedParams, name) || slices.Contains(extra, name) {
+				b.WriteString(url.QueryEscape(v))
+			} else {
+				b.WriteString(event.Redacted)
+			}
+		}
+	}
+	return b.String()
 }

@@ -182,6 +182,16 @@ func writerTenant(p *access.Token) string {
 	return p.Tenant
 }
 
+// submitterOf is who the leaf says submitted a request's events: the token
+// that authenticated it, or no token (access control is off: a request
+// without a token to an endpoint that needs one never gets this far).
+func submitterOf(p *access.Token) event.Submitter {
+	if p == nil {
+		return event.Submitter{Type: event.SubmitterOpen}
+	}
+	return event.TokenSubmitter(p.ID, string(p.Role), p.Tenant)
+}
+
 // rateLimits holds a token bucket per token.
 type rateLimits struct {
 	mu       sync.Mutex

@@ -39,7 +39,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusBadRequest
 	case errors.Is(err, event.ErrTooLarge), errors.Is(err, errTooLarge), errors.Is(err, tiles.ErrEntryTooLarge):
 		status = http.StatusRequestEntityTooLarge
-	case errors.Is(err, event.ErrOtherTenant):
+	case errors.Is(err, event.ErrOtherTenant), errors.Is(err, event.ErrReserved):
 		status = http.StatusForbidden
 	case errors.Is(err, errMethodNotAllowed):
 		status = http.StatusMethodNotAllowed
@@ -54,7 +54,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusConflict
 	case errors.Is(err, errRateLimited):
 		status = http.StatusTooManyRequests
-	case errors.Is(err, ledger.ErrPushback), errors.Is(err, ledger.ErrClosed):
+	case errors.Is(err, ledger.ErrStorage):
+		// The error names paths and hosts: the log has it, not the body.
+		status, body.Error = http.StatusServiceUnavailable, ledger.ErrStorage.Error()+"; retry later"
+		w.Header().Set("Retry-After", "2")
+	case errors.Is(err, ledger.ErrPushback), errors.Is(err, ledger.ErrClosed), errors.Is(err, errBodyBudget):
 		status = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "1")
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
@@ -66,8 +70,17 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "1")
 	}
-	if status >= 500 {
+	switch {
+	case status == http.StatusInternalServerError:
+		// An error no sentinel names may say anything about the server.
+		body.Error = "internal server error; the server's log has the details under the request id"
 		s.log.Error("request failed", "request_id", requestIDOf(r), "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	case status >= 500:
+		// Pushback and storage failures come in floods while they last:
+		// the first is logged, then at most one a second.
+		s.unavailable.Do(func() {
+			s.log.Error("request failed; more like it within a second are not logged", "request_id", requestIDOf(r), "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+		})
 	}
 	writeJSON(w, status, body)
 }

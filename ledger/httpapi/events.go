@@ -16,9 +16,13 @@ import (
 
 // appendResult is one entry of the POST /v1/events response.
 type appendResult struct {
-	Index     uint64 `json:"index"`
-	ID        string `json:"id"`
-	LeafHash  string `json:"leaf_hash"`
+	Index    uint64 `json:"index"`
+	ID       string `json:"id"`
+	LeafHash string `json:"leaf_hash"`
+	// Leaf is the leaf appended, which only the ledger can compute (it
+	// holds the receive time and the submitter); absent for a duplicate,
+	// whose leaf is the original's.
+	Leaf      []byte `json:"leaf,omitempty"`
 	Duplicate bool   `json:"duplicate,omitempty"`
 }
 
@@ -39,8 +43,14 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("%w: wait=cosigned needs witnesses, and this ledger has no witness policy", errBadRequest))
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	br := &budgetReader{r: http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), sem: s.bodies}
+	defer br.release()
+	body, err := io.ReadAll(br)
 	var tooLarge *http.MaxBytesError
+	if errors.Is(err, errBodyBudget) {
+		s.writeError(w, r, err)
+		return
+	}
 	if errors.As(err, &tooLarge) {
 		s.writeError(w, r, fmt.Errorf("%w: the limit is %d bytes", errTooLarge, s.cfg.MaxBodyBytes))
 		return
@@ -49,12 +59,15 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("%w: couldn't read body: %v", errBadRequest, err))
 		return
 	}
-	batch, err := s.events.Prepare(event.Submission{Body: body, ContentType: r.Header.Get("Content-Type"), Tenant: writerTenant(CallerOf(r))})
+	caller := CallerOf(r)
+	batch, err := s.events.Prepare(event.Submission{Body: body, ContentType: r.Header.Get("Content-Type"),
+		Tenant: writerTenant(caller), Submitter: submitterOf(caller)})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	results, err := s.cfg.Ledger.Append(r.Context(), ledgerEntries(batch.Entries))
+	br.release() // the entries are committed: what waits now is small
 	if kc := (*ledger.KeyConflictError)(nil); errors.As(err, &kc) {
 		err = fmt.Errorf("event id %q: %w; nothing was appended", batch.Entries[kc.Entry].ID, err)
 	}
@@ -62,6 +75,7 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	var waitErr error
 	if wait == "published" || wait == "cosigned" {
 		var last uint64
 		for _, res := range results {
@@ -73,20 +87,55 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 		if wait == "cosigned" {
 			waitFor = s.cfg.Ledger.WaitCosigned
 		}
-		if err := waitFor(ctx, last+1); err != nil {
-			s.writeError(w, r, fmt.Errorf("events are durable but not yet %s: %w", wait, err))
-			return
-		}
+		waitErr = waitFor(ctx, last+1)
 	}
 	out := make([]appendResult, len(results))
 	for i, res := range results {
 		out[i] = appendResult{Index: res.Index, ID: batch.Entries[i].ID, LeafHash: base64.StdEncoding.EncodeToString(res.LeafHash[:]), Duplicate: res.Duplicate}
+		if !res.Duplicate {
+			out[i].Leaf = batch.Entries[i].Leaf
+		}
+	}
+	if waitErr != nil {
+		s.notYet(w, r, wait, waitErr, out)
+		return
 	}
 	if batch.Single {
 		writeJSON(w, http.StatusOK, out[0])
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// notYetBody is the answer to an append whose events are durable but did
+// not reach the wait level asked in time: an error body with their
+// receipts.
+type notYetBody struct {
+	errorBody
+	// Status is "durable, not yet published" or "durable, not yet
+	// cosigned".
+	Status string `json:"status"`
+	// Results are the receipts of the events, as a full answer has them
+	// (always a list, even for one event).
+	Results []appendResult `json:"results"`
+}
+
+// notYet answers an append whose events are durable, with their receipts,
+// when waiting for the level wait failed with err: 503 with Retry-After
+// when the wait timed out (a retry with the same ids appends nothing again
+// and answers duplicates), the status of err otherwise.
+func (s *Server) notYet(w http.ResponseWriter, r *http.Request, wait string, err error, results []appendResult) {
+	err = fmt.Errorf("events are durable but not yet %s: %w", wait, err)
+	if !errors.Is(err, context.DeadlineExceeded) || r.Context().Err() != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.log.Warn("append answered before its wait level", "request_id", requestIDOf(r), "wait", wait, "events", len(results), "err", err)
+	w.Header().Set("Retry-After", "1")
+	writeJSON(w, http.StatusServiceUnavailable, notYetBody{
+		errorBody: errorBody{Error: err.Error(), RequestID: requestIDOf(r)},
+		Status:    "durable, not yet " + wait, Results: results,
+	})
 }
 
 // prepare turns events the server writes itself into entries (see

@@ -48,6 +48,9 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// An export streams for as long as the rows take: the server's write
+	// timeout, which bounds every other answer, does not apply to it.
+	http.NewResponseController(w).SetWriteDeadline(time.Time{})
 	_, size := s.cfg.Ledger.Published()
 	q := index.Query{Filter: f, Below: size, Order: index.OldestFirst, Limit: exportPage}
 	rows, err := s.cfg.Index.Query(r.Context(), q)
@@ -87,7 +90,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 			s.exportCompleted(r, sent)
 			return
 		}
-		c := index.CursorOf(rows[len(rows)-1])
+		c := index.CursorOf(rows[len(rows)-1], q.By)
 		q.After = &c
 		if rows, err = s.cfg.Index.Query(r.Context(), q); err != nil {
 			s.abortExport(r, err)
@@ -128,9 +131,11 @@ func (e ndjsonExport) row(r index.Row) error {
 func (e ndjsonExport) flush() error { return nil }
 
 // csvColumns are the columns of a CSV export. The values come from the
-// leaf; event is the whole event as JSON.
+// leaf; received_at and the submitter's are empty for a version 1 leaf;
+// event is the whole event as JSON.
 var csvColumns = []string{"index", "leaf_hash", "id", "timestamp", "tenant_id", "event_type", "action", "actor_id", "actor_type",
-	"resource_type", "resource_id", "result", "failure_reason", "source", "ip_address", "event"}
+	"resource_type", "resource_id", "result", "failure_reason", "source", "ip_address",
+	"received_at", "submitter_type", "submitter_token_id", "submitter_role", "event"}
 
 // csvExport writes a header line and one line per row.
 type csvExport struct{ w *csv.Writer }
@@ -149,8 +154,13 @@ func (e *csvExport) row(r index.Row) error {
 		if err != nil {
 			return err
 		}
+		var received string
+		if !ev.ReceivedAt.IsZero() {
+			received = ev.ReceivedAt.Format(time.RFC3339Nano)
+		}
 		rec = append(rec, ev.ID, ev.Timestamp.Format(time.RFC3339Nano), ev.TenantID, ev.EventType, ev.Action, ev.Actor.ID, ev.Actor.Type,
-			ev.Resource.Type, ev.Resource.ID, ev.Result, ev.FailureReason, ev.Source, ev.IPAddress, string(js))
+			ev.Resource.Type, ev.Resource.ID, ev.Result, ev.FailureReason, ev.Source, ev.IPAddress,
+			received, ev.Submitter.Type, ev.Submitter.TokenID, ev.Submitter.Role, string(js))
 	}
 	for len(rec) < len(csvColumns) {
 		rec = append(rec, "")

@@ -47,6 +47,11 @@ type Mount struct {
 	// 401, one whose token has another role a 403. Empty: public, like
 	// the checkpoint and tiles (a request with a bad token is still a 401).
 	Roles []access.Role
+	// Params are the query parameters of Handler whose values the access
+	// event records; it records every other parameter by name only, its
+	// value replaced with event.Redacted, since a query string may carry
+	// a secret and the log keeps what it is given forever.
+	Params []string
 }
 
 // apiSegments are the first path segments the API itself serves.
@@ -78,7 +83,7 @@ func checkMounts(mounts []Mount) error {
 func (s *Server) mount(r chi.Router, m Mount) {
 	mws := []func(http.Handler) http.Handler{s.withServer}
 	if len(m.Roles) > 0 {
-		mws = append(mws, s.require(m.Roles...), s.auditMounted)
+		mws = append(mws, s.require(m.Roles...), s.auditMounted(m.Params))
 	}
 	r.With(mws...).Mount(m.Path, m.Handler)
 }
@@ -91,15 +96,18 @@ func (s *Server) withServer(next http.Handler) http.Handler {
 }
 
 // auditMounted appends the audit.accessed event of a request to a mount
-// before the mounted handler answers it (see Mount).
-func (s *Server) auditMounted(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := s.recordAccess(r, accessRecord{action: actionOf(r.Method), resourceID: r.URL.Path}); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+// before the mounted handler answers it (see Mount), with the values of
+// the query parameters params.
+func (s *Server) auditMounted(params []string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := s.recordAccess(r, accessRecord{action: actionOf(r.Method), resourceID: r.URL.Path, params: params}); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // WriteError answers err as the API answers its errors: the status its

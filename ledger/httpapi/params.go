@@ -31,7 +31,12 @@ const (
 
 // filterParams are the parameters that select rows, in the order problems
 // are reported.
-var filterParams = []string{"actor_id", "actor_type", "action", "event_type", "resource_type", "resource_id", "result", "tenant_id", "since", "until"}
+var filterParams = []string{"actor_id", "actor_type", "action", "event_type", "resource_type", "resource_id", "result", "tenant_id",
+	"submitter_token_id", "since", "until", "time"}
+
+// timeParams are the values of the time parameter: the time that since and
+// until bound and that rows are ordered by.
+var timeParams = map[string]index.TimeColumn{"timestamp": index.ByTimestamp, "received": index.ByReceived}
 
 // params reads and checks query parameters, collecting every problem so
 // that one 400 names all of them.
@@ -159,8 +164,9 @@ func (p *params) filter(now time.Time, maxWindow time.Duration) index.Filter {
 	f := index.Filter{
 		ActorID: p.str("actor_id"), ActorType: p.enum("actor_type", event.ActorTypes), Action: p.str("action"),
 		EventType: p.str("event_type"), ResourceType: p.str("resource_type"), ResourceID: p.str("resource_id"),
-		Result: p.enum("result", event.Results), TenantID: p.str("tenant_id"),
+		Result: p.enum("result", event.Results), TenantID: p.str("tenant_id"), SubmitterTokenID: p.str("submitter_token_id"),
 		Since: p.instant("since"), Until: p.instant("until"),
+		By: timeParams[p.enum("time", slices.Sorted(maps.Keys(timeParams)))],
 	}
 	if f.Until.IsZero() {
 		f.Until = now.UTC()

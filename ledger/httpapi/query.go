@@ -87,7 +87,7 @@ func (s *Server) queryEvents(w http.ResponseWriter, r *http.Request) {
 	resp := queryResponse{Events: make([]evidence.Row, 0, min(len(rows), limit)), TreeSize: size, Since: f.Since, Until: f.Until}
 	if len(rows) > limit {
 		rows = rows[:limit]
-		resp.NextCursor = encodeCursor(index.CursorOf(rows[limit-1]))
+		resp.NextCursor = encodeCursor(index.CursorOf(rows[limit-1], f.By))
 	}
 	proofs := &proofTiles{r: tiles.HashTiles(s.cfg.Tiles), cache: map[tiles.Tile][]tiles.Hash{}}
 	for _, row := range rows {

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"golang.org/x/sync/semaphore"
+	"golang.org/x/time/rate"
 
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/access"
@@ -43,6 +45,13 @@ type Config struct {
 	Redactor *event.Redactor
 	// MaxBodyBytes bounds a request body. Default 32 MiB.
 	MaxBodyBytes int64
+	// MaxBodyMemory bounds the bytes of append bodies read and not yet
+	// committed, over all requests at once: each chunk of a body is
+	// reserved before it is read, and a request that finds the budget
+	// spent gets 503 + Retry-After. Decoding takes a few times the body's
+	// bytes on top, so memory stays within a small multiple of it.
+	// Default 128 MiB; it must be at least MaxBodyBytes.
+	MaxBodyMemory int64
 	// WaitTimeout bounds how long ?wait=published waits. Default 30s.
 	WaitTimeout time.Duration
 	// Now is the clock for server-assigned timestamps. Default time.Now.
@@ -80,6 +89,9 @@ type Server struct {
 	router chi.Router
 	gz     sync.Pool
 	limits rateLimits
+	bodies *semaphore.Weighted // the budget of Config.MaxBodyMemory
+	// unavailable rate-limits the logging of 503s.
+	unavailable rate.Sometimes
 }
 
 // New validates cfg and returns a Server.
@@ -99,6 +111,12 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 32 << 20
 	}
+	if cfg.MaxBodyMemory == 0 {
+		cfg.MaxBodyMemory = max(128<<20, cfg.MaxBodyBytes)
+	}
+	if cfg.MaxBodyMemory < cfg.MaxBodyBytes {
+		return nil, fmt.Errorf("httpapi: Config.MaxBodyMemory (%d) is below MaxBodyBytes (%d): no largest body could ever be read", cfg.MaxBodyMemory, cfg.MaxBodyBytes)
+	}
 	if cfg.WaitTimeout == 0 {
 		cfg.WaitTimeout = 30 * time.Second
 	}
@@ -108,7 +126,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, events: event.NewPipeline(event.PipelineConfig{Limits: cfg.Limits, Redactor: cfg.Redactor, Now: cfg.Now})}
+	cfg.Tiles = storageTiles{cfg.Tiles}
+	if cfg.Index != nil {
+		cfg.Index = storageIndex{cfg.Index}
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, unavailable: rate.Sometimes{Interval: time.Second}, bodies: semaphore.NewWeighted(cfg.MaxBodyMemory), events: event.NewPipeline(event.PipelineConfig{Limits: cfg.Limits, Redactor: cfg.Redactor, Now: cfg.Now})}
 	s.gz.New = func() any { w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed); return w }
 	r := chi.NewRouter()
 	r.Use(s.requestID, s.authenticate)

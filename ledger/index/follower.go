@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/ledger-dev/ledger/tiles"
 )
 
@@ -119,13 +121,15 @@ func NewFollower(cfg FollowerConfig) (*Follower, error) {
 }
 
 // Run catches up with the log, then polls it every Interval until ctx is
-// done. Errors are logged and retried at the next poll.
+// done. Errors are retried at the next poll, and logged at most every 10 s
+// while they last (a full disk fails every poll).
 func (f *Follower) Run(ctx context.Context) {
 	t := time.NewTicker(f.cfg.Interval)
 	defer t.Stop()
+	logged := rate.Sometimes{Interval: 10 * time.Second}
 	for {
 		if _, err := f.Sync(ctx); err != nil && ctx.Err() == nil {
-			f.cfg.Logger.Error("couldn't update the query index", "err", err)
+			logged.Do(func() { f.cfg.Logger.Error("couldn't update the query index; retrying", "err", err) })
 		}
 		select {
 		case <-ctx.Done():

@@ -41,16 +41,24 @@ type Row struct {
 
 // Columns are the filterable fields of an event.
 type Columns struct {
-	ID           string
-	Time         time.Time // the event's timestamp in UTC, truncated to the microsecond
-	TenantID     string
-	EventType    string
-	Action       string
-	ActorID      string
-	ActorType    string
-	ResourceType string
-	ResourceID   string
-	Result       string
+	ID   string
+	Time time.Time // the event's timestamp in UTC, truncated to the microsecond
+	// Received is when the ledger received the event (a version 2 leaf's
+	// received_at) in UTC, truncated to the microsecond; zero for a version
+	// 1 leaf, which does not say (it sorts before every other).
+	Received time.Time
+	// SubmitterType and SubmitterTokenID are the leaf's submitter.type and
+	// submitter.token_id; empty for a version 1 leaf.
+	SubmitterType    string
+	SubmitterTokenID string
+	TenantID         string
+	EventType        string
+	Action           string
+	ActorID          string
+	ActorType        string
+	ResourceType     string
+	ResourceID       string
+	Result           string
 }
 
 // NewRow returns the row of the entry at index. A leaf that is not an event
@@ -63,7 +71,9 @@ func NewRow(index uint64, leaf []byte) (r Row, ok bool) {
 		return r, false
 	}
 	r.Columns = Columns{
-		ID: ev.ID, Time: micro(ev.Timestamp), TenantID: ev.TenantID, EventType: ev.EventType, Action: ev.Action,
+		ID: ev.ID, Time: micro(ev.Timestamp), Received: micro(ev.ReceivedAt),
+		SubmitterType: ev.Submitter.Type, SubmitterTokenID: ev.Submitter.TokenID,
+		TenantID: ev.TenantID, EventType: ev.EventType, Action: ev.Action,
 		ActorID: ev.Actor.ID, ActorType: ev.Actor.Type, ResourceType: ev.Resource.Type, ResourceID: ev.Resource.ID,
 		Result: ev.Result,
 	}
@@ -71,15 +81,38 @@ func NewRow(index uint64, leaf []byte) (r Row, ok bool) {
 }
 
 // micro truncates t to the microsecond, the precision the index keeps
-// (PostgreSQL's), in UTC.
+// (PostgreSQL's), in UTC. A zero t stays zero.
 func micro(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }
+
+// TimeColumn is the time a query's window and order are by.
+type TimeColumn int
+
+// The times of an entry.
+const (
+	// ByTimestamp is the event's own timestamp (Columns.Time).
+	ByTimestamp TimeColumn = iota
+	// ByReceived is when the ledger received the event (Columns.Received).
+	ByReceived
+)
 
 // Filter selects rows. Empty fields match everything; non-empty ones must
 // equal the column. The time window is [Since, Until) at microsecond
-// precision; a zero bound is open.
+// precision, of the time By names; a zero bound is open.
 type Filter struct {
 	ActorID, ActorType, Action, EventType, ResourceType, ResourceID, Result, TenantID string
+	SubmitterTokenID                                                                  string
 	Since, Until                                                                      time.Time
+	// By is the time that Since and Until bound and that NewestFirst and
+	// OldestFirst order by.
+	By TimeColumn
+}
+
+// timeOf returns r's time of column by.
+func (r Row) timeOf(by TimeColumn) time.Time {
+	if by == ByReceived {
+		return r.Received
+	}
+	return r.Time
 }
 
 // Order is the order of a query's rows.
@@ -87,23 +120,24 @@ type Order int
 
 // The orders rows can come in.
 const (
-	// NewestFirst orders by timestamp then index, descending.
+	// NewestFirst orders by the Filter's time (By) then index, descending.
 	NewestFirst Order = iota
-	// OldestFirst orders by timestamp then index, ascending.
+	// OldestFirst orders by the Filter's time (By) then index, ascending.
 	OldestFirst
 	// ByIndex orders by index, ascending.
 	ByIndex
 )
 
 // Cursor is a keyset position in a query's order: the query returns the
-// rows strictly after it. Time is ignored in ByIndex order.
+// rows strictly after it. Time is of the time column the query orders by,
+// and ignored in ByIndex order.
 type Cursor struct {
 	Time  time.Time
 	Index uint64
 }
 
-// CursorOf returns the cursor just after r.
-func CursorOf(r Row) Cursor { return Cursor{Time: r.Time, Index: r.Index} }
+// CursorOf returns the cursor just after r in an order by the time by.
+func CursorOf(r Row, by TimeColumn) Cursor { return Cursor{Time: r.timeOf(by), Index: r.Index} }
 
 // Query is one page of a query.
 type Query struct {

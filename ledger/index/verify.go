@@ -137,7 +137,8 @@ func diffColumns(got, leaf Columns) []string {
 		{"id", got.ID, leaf.ID}, {"tenant_id", got.TenantID, leaf.TenantID}, {"event_type", got.EventType, leaf.EventType},
 		{"action", got.Action, leaf.Action}, {"actor_id", got.ActorID, leaf.ActorID}, {"actor_type", got.ActorType, leaf.ActorType},
 		{"resource_type", got.ResourceType, leaf.ResourceType}, {"resource_id", got.ResourceID, leaf.ResourceID},
-		{"result", got.Result, leaf.Result},
+		{"result", got.Result, leaf.Result}, {"submitter_type", got.SubmitterType, leaf.SubmitterType},
+		{"submitter_token_id", got.SubmitterTokenID, leaf.SubmitterTokenID},
 	} {
 		if c.got != c.leaf {
 			out = append(out, fmt.Sprintf("column %s is %q in the index but %q in the leaf", c.name, c.got, c.leaf))
@@ -145,6 +146,9 @@ func diffColumns(got, leaf Columns) []string {
 	}
 	if !got.Time.Equal(leaf.Time) {
 		out = append(out, fmt.Sprintf("column timestamp is %s in the index but %s in the leaf", got.Time.Format(timeFormat), leaf.Time.Format(timeFormat)))
+	}
+	if !got.Received.Equal(leaf.Received) {
+		out = append(out, fmt.Sprintf("column received is %s in the index but %s in the leaf", got.Received.Format(timeFormat), leaf.Received.Format(timeFormat)))
 	}
 	return out
 }

@@ -34,6 +34,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/ledger-dev/ledger/internal/sqlitetx"
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/tiles"
 )
@@ -128,15 +129,7 @@ func (s *Store) Close() error {
 func (s *Store) DB() *sql.DB { return s.db }
 
 func (s *Store) inTx(ctx context.Context, f func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := f(tx); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return sqlitetx.Do(ctx, s.db, f)
 }
 
 // Watermark returns the size below which every keyed entry's record is

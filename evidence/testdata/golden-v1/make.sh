@@ -5,7 +5,7 @@
 set -eu
 BIN=${BIN:?} OUT=${OUT:?} SERVER_OUT=${SERVER_OUT:?}
 data=$(mktemp -d)
-"$BIN/ledger" serve --data "$data" --origin example.com/golden --listen 127.0.0.1:18471 --publish-interval 10ms >"$data/serve.out" 2>"$data/serve.err" &
+"$BIN/ledger" serve --data "$data" --init --origin example.com/golden --listen 127.0.0.1:18471 --publish-interval 10ms >"$data/serve.out" 2>"$data/serve.err" &
 pid=$!
 trap 'kill $pid; rm -rf "$data"' EXIT
 for i in $(seq 50); do curl -sf http://127.0.0.1:18471/healthz >/dev/null && break; sleep 0.1; done

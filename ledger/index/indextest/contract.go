@@ -98,9 +98,9 @@ func testAppendCAS(t *testing.T, s Opened) {
 // timestamp in UTC.
 func sameRow(a, b index.Row) bool {
 	ac, bc := a.Columns, b.Columns
-	ac.Time, bc.Time = time.Time{}, time.Time{}
+	ac.Time, bc.Time, ac.Received, bc.Received = time.Time{}, time.Time{}, time.Time{}, time.Time{}
 	return a.Index == b.Index && a.LeafHash == b.LeafHash && string(a.Leaf) == string(b.Leaf) &&
-		ac == bc && a.Time.Equal(b.Time) && a.Time.Location() == time.UTC
+		ac == bc && a.Time.Equal(b.Time) && a.Time.Location() == time.UTC && a.Received.Equal(b.Received) && a.Received.Location() == time.UTC
 }
 
 // testQueriesMatchScan fills the index with n generated events and checks
@@ -127,6 +127,10 @@ func testQueriesMatchScan(t *testing.T, s Opened, n int) {
 		"by index":                    {Filter: index.Filter{ActorID: "user-2"}, Order: index.ByIndex, Limit: 999},
 		"nothing matches":             {Filter: index.Filter{ActorID: "nobody"}, Limit: 10},
 		"sub-microsecond window edge": {Filter: index.Filter{Since: d.events[n/2].Timestamp, Until: d.events[n/2].Timestamp.Add(time.Microsecond)}, Limit: 10},
+		"received in a week":          {Filter: index.Filter{Since: mid, Until: mid.Add(7 * day), By: index.ByReceived}, Limit: 100},
+		"actor by received, oldest":   {Filter: index.Filter{ActorID: "user-1", By: index.ByReceived}, Order: index.OldestFirst, Limit: 100},
+		"one token's events":          {Filter: index.Filter{SubmitterTokenID: "0000000000000003", Since: mid}, Limit: 100},
+		"received, whole log":         {Filter: index.Filter{By: index.ByReceived}, Limit: 500},
 	}
 	for _, name := range slices.Sorted(maps.Keys(queries)) {
 		q := queries[name]
@@ -161,7 +165,7 @@ func pageAll(t *testing.T, s index.Store, q index.Query, pages int) []uint64 {
 		if len(rows) < q.Limit {
 			break
 		}
-		c := index.CursorOf(rows[len(rows)-1])
+		c := index.CursorOf(rows[len(rows)-1], q.By)
 		q.After = &c
 	}
 	return out

@@ -28,7 +28,9 @@ const genSpan = 400 * 24 * time.Hour
 // genEvents generates n events the way a busy application would log them:
 // a few actors do most of the work (Zipf), results are mostly successes,
 // timestamps grow with the index but arrive up to two days out of order,
-// with nanosecond digits that the index truncates.
+// with nanosecond digits that the index truncates. The ledger received them
+// in index order, from one of eight writer tokens (leaf version 2); every
+// 97th is a version 1 leaf, written before version 2, with neither.
 func genEvents(tb testing.TB, n int, seed uint64) *dataset {
 	tb.Helper()
 	r := rand.New(rand.NewPCG(seed, 1))
@@ -60,6 +62,10 @@ func genEvents(tb testing.TB, n int, seed uint64) *dataset {
 			Result:    result,
 			Source:    "web",
 			IPAddress: fmt.Sprintf("10.0.%d.%d", r.IntN(256), r.IntN(256)),
+		}
+		if i%97 != 0 {
+			ev.ReceivedAt = genBase.Add(time.Duration(i)*step + time.Duration(i%1000)) // no draw: the other fields stay as they were
+			ev.Submitter = event.TokenSubmitter(fmt.Sprintf("%016x", actor%8), "writer", "")
 		}
 		leaf, err := ev.Leaf()
 		if err != nil {
@@ -109,13 +115,22 @@ func matches(ev *event.Event, f index.Filter) bool {
 	for _, c := range []struct{ want, got string }{
 		{f.ActorID, ev.Actor.ID}, {f.ActorType, ev.Actor.Type}, {f.Action, ev.Action}, {f.EventType, ev.EventType},
 		{f.ResourceType, ev.Resource.Type}, {f.ResourceID, ev.Resource.ID}, {f.Result, ev.Result}, {f.TenantID, ev.TenantID},
+		{f.SubmitterTokenID, ev.Submitter.TokenID},
 	} {
 		if c.want != "" && c.want != c.got {
 			return false
 		}
 	}
-	us := ev.Timestamp.UnixMicro()
+	us := timeOf(ev, f.By).UnixMicro()
 	return (f.Since.IsZero() || us >= f.Since.UnixMicro()) && (f.Until.IsZero() || us < f.Until.UnixMicro())
+}
+
+// timeOf is the time of ev that by names.
+func timeOf(ev *event.Event, by index.TimeColumn) time.Time {
+	if by == index.ByReceived {
+		return ev.ReceivedAt
+	}
+	return ev.Timestamp
 }
 
 // scan answers q by reading every event: the indexes it selects, in order,
@@ -131,7 +146,7 @@ func (d *dataset) scan(q index.Query) []uint64 {
 		if q.Order == index.ByIndex {
 			return cmp.Compare(a, b)
 		}
-		ta, tb := d.events[a].Timestamp.UnixMicro(), d.events[b].Timestamp.UnixMicro()
+		ta, tb := timeOf(d.events[a], q.By).UnixMicro(), timeOf(d.events[b], q.By).UnixMicro()
 		c := cmp.Compare(ta, tb)
 		if c == 0 {
 			c = cmp.Compare(a, b)

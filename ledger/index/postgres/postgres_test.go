@@ -97,8 +97,8 @@ func TestOpenOldSchema(t *testing.T) {
 		t.Fatalf("index size %d, %v; want 1", n, err)
 	}
 	var version int
-	if err := pool.QueryRow(t.Context(), `SELECT max(version) FROM index_schema_migrations`).Scan(&version); err != nil || version != 2 {
-		t.Fatalf("schema version %d, %v; want 2", version, err)
+	if err := pool.QueryRow(t.Context(), `SELECT max(version) FROM index_schema_migrations`).Scan(&version); err != nil || version != 3 {
+		t.Fatalf("schema version %d, %v; want 3", version, err)
 	}
 }
 

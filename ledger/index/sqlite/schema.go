@@ -18,16 +18,22 @@ import (
 //     table is stored in index order and every secondary index ends in it
 //     without naming it; the leaf hash is computed from the leaf when a
 //     row is read. About a quarter smaller (docs/benchmarks.md).
+//   - 3: the columns received, submitter_type and submitter_token_id (of
+//     leaf version 2; 0 and ” for a version 1 leaf) and the index on
+//     received. A version 2 file gets them by ALTER TABLE, with those
+//     defaults: its rows were written by a ledger that wrote version 1
+//     leaves only.
 //
-// Open migrates a version 1 file in place and refuses a newer one.
-const schemaVersion = 2
+// Open migrates a version 1 or 2 file in place and refuses a newer one.
+const schemaVersion = 3
 
 // ErrNewerSchema is returned by Open for an index file written by a newer
 // version of the ledger, whose schema this one does not know.
 var ErrNewerSchema = errors.New("sqlite: the index file has a newer schema than this program knows")
 
-// entriesTable creates the version 2 index_entries under the given name (a
-// migration's new table, renamed after the copy).
+// entriesTable creates index_entries under the given name (a migration's
+// new table, renamed after the copy). The columns of version 3 come last,
+// with the defaults that ALTER TABLE gives a version 2 file.
 func entriesTable(name string) string {
 	return `CREATE TABLE ` + name + ` (
 			log_index INTEGER PRIMARY KEY,
@@ -41,7 +47,10 @@ func entriesTable(name string) string {
 			actor_type TEXT NOT NULL,
 			resource_type TEXT NOT NULL,
 			resource_id TEXT NOT NULL,
-			result TEXT NOT NULL)`
+			result TEXT NOT NULL,
+			received INTEGER NOT NULL DEFAULT 0,
+			submitter_type TEXT NOT NULL DEFAULT '',
+			submitter_token_id TEXT NOT NULL DEFAULT '')`
 }
 
 // secondary creates the secondary indexes. Each serves one question: an
@@ -55,6 +64,19 @@ var secondary = []string{
 	`CREATE INDEX index_entries_result ON index_entries (result, ts)`,
 	`CREATE INDEX index_entries_tenant ON index_entries (tenant_id, ts)`,
 	`CREATE INDEX index_entries_ts ON index_entries (ts)`,
+	receivedIndex,
+}
+
+// receivedIndex serves time windows and orders by receive time.
+const receivedIndex = `CREATE INDEX index_entries_received ON index_entries (received)`
+
+// fromV2 migrates a version 2 file: the columns of version 3, with their
+// defaults, and their index.
+var fromV2 = []string{
+	`ALTER TABLE index_entries ADD COLUMN received INTEGER NOT NULL DEFAULT 0`,
+	`ALTER TABLE index_entries ADD COLUMN submitter_type TEXT NOT NULL DEFAULT ''`,
+	`ALTER TABLE index_entries ADD COLUMN submitter_token_id TEXT NOT NULL DEFAULT ''`,
+	receivedIndex,
 }
 
 // state creates index_state, whose one row holds how many entries are
@@ -67,11 +89,12 @@ var state = []string{
 // fromV1 migrates a version 1 file: the rows are copied into the new table
 // (in log_index order, the new table's own) and the old table with its
 // indexes is dropped. index_state is unchanged.
-var fromV1 = append([]string{entriesTable("index_entries_v2"),
-	`INSERT INTO index_entries_v2 SELECT log_index, leaf, id, ts, tenant_id, event_type, action,
+var fromV1 = append([]string{entriesTable("index_entries_new"),
+	`INSERT INTO index_entries_new (log_index, leaf, id, ts, tenant_id, event_type, action,
+		actor_id, actor_type, resource_type, resource_id, result) SELECT log_index, leaf, id, ts, tenant_id, event_type, action,
 		actor_id, actor_type, resource_type, resource_id, result FROM index_entries ORDER BY log_index`,
 	`DROP TABLE index_entries`,
-	`ALTER TABLE index_entries_v2 RENAME TO index_entries`}, secondary...)
+	`ALTER TABLE index_entries_new RENAME TO index_entries`}, secondary...)
 
 // migrate brings the file's schema to schemaVersion in one immediate
 // transaction, so that two processes opening one file migrate it once. It
@@ -103,6 +126,8 @@ func (s *Index) migrate(ctx context.Context) (copied bool, err error) {
 		if copied = n == 1; copied {
 			stmts = fromV1 // index_state exists and keeps its size
 		}
+	case version == 2:
+		stmts = fromV2
 	default:
 		return false, fmt.Errorf("sqlite: the index file has the unknown schema version %d", version)
 	}

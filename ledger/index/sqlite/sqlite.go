@@ -14,6 +14,7 @@ import (
 
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
 
+	"github.com/ledger-dev/ledger/internal/sqlitetx"
 	"github.com/ledger-dev/ledger/ledger/index"
 	"github.com/ledger-dev/ledger/ledger/index/internal/sqlindex"
 )
@@ -75,15 +76,7 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 
 // inTx runs statements in one transaction.
 func (s *Index) inTx(ctx context.Context, stmts ...string) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := execAll(ctx, tx, stmts); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return sqlitetx.Do(ctx, s.db, func(tx *sql.Tx) error { return execAll(ctx, tx, stmts) })
 }
 
 // Close closes the database.
@@ -100,28 +93,28 @@ func (s *Index) Size(ctx context.Context) (uint64, error) {
 
 // Append adds rows for entries from, from+1, ... if the size is from.
 func (s *Index) Append(ctx context.Context, from uint64, rows []index.Row) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("couldn't start an index transaction: %w", err)
-	}
-	defer tx.Rollback()
-	size, err := sqlindex.ReadSize(tx.QueryRowContext(ctx, sqlindex.SizeSQL))
-	if err != nil {
-		return err
-	}
-	if err := sqlindex.CheckAppend(from, size, rows); err != nil {
-		return err
-	}
-	if err := insertRows(ctx, tx, rows); err != nil {
-		return fmt.Errorf("couldn't insert index rows: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, sqlindex.SetSizeSQL, int64(from)+int64(len(rows))); err != nil {
-		return fmt.Errorf("couldn't update the index size: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
+	var committing bool
+	err := sqlitetx.Do(ctx, s.db, func(tx *sql.Tx) error {
+		size, err := sqlindex.ReadSize(tx.QueryRowContext(ctx, sqlindex.SizeSQL))
+		if err != nil {
+			return err
+		}
+		if err := sqlindex.CheckAppend(from, size, rows); err != nil {
+			return err
+		}
+		if err := insertRows(ctx, tx, rows); err != nil {
+			return fmt.Errorf("couldn't insert index rows: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, sqlindex.SetSizeSQL, int64(from)+int64(len(rows))); err != nil {
+			return fmt.Errorf("couldn't update the index size: %w", err)
+		}
+		committing = true
+		return nil
+	})
+	if err != nil && committing {
 		return fmt.Errorf("couldn't commit index rows: %w", err)
 	}
-	return nil
+	return err
 }
 
 // insertRows inserts rows in statements of maxInsertRows rows; the

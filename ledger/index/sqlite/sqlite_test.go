@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/ledger-dev/ledger/ledger/index"
 	"github.com/ledger-dev/ledger/ledger/index/indextest"
@@ -156,6 +157,11 @@ func TestMigrateV1(t *testing.T) {
 
 	s := open(t, path)
 	got, err := s.Query(ctx, index.Query{Below: 1000, Order: index.ByIndex, Limit: 1000})
+	// A file of the first schema had no columns for leaf version 2 (nor did
+	// a ledger of its time write such leaves): they come back empty.
+	for i := range want {
+		want[i].Received, want[i].SubmitterType, want[i].SubmitterTokenID = time.Time{}, "", ""
+	}
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("migrated rows differ (%v): %d rows, want %d", err, len(got), len(want))
 	}
@@ -163,8 +169,8 @@ func TestMigrateV1(t *testing.T) {
 		t.Fatalf("migrated size %d, %v; want 700", n, err)
 	}
 	var version int
-	if err := s.DB().QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil || version != 2 {
-		t.Fatalf("schema version %d, %v; want 2", version, err)
+	if err := s.DB().QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil || version != 3 {
+		t.Fatalf("schema version %d, %v; want 3", version, err)
 	}
 }
 

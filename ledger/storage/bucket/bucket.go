@@ -88,11 +88,16 @@ func New(cfg Config) (*Storage, error) {
 	}
 	s := &Storage{objects: cfg.Objects, db: cfg.DB, workers: cfg.Concurrency, log: cfg.Logger}
 	s.gc.s = s
+	s.gc.ctx, s.gc.stop = context.WithCancel(context.Background())
 	return s, nil
 }
 
-// Close closes the database.
-func (s *Storage) Close() error { return s.db.Close() }
+// Close stops the deletion of superseded partial tiles, if one is under
+// way, and closes the database.
+func (s *Storage) Close() error {
+	s.gc.close()
+	return s.db.Close()
+}
 
 // State returns the committed state, from the database.
 func (s *Storage) State(ctx context.Context) (ledger.State, error) { return s.db.State(ctx) }

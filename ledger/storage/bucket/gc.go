@@ -24,7 +24,10 @@ import (
 // effort, in the background: a partial left behind (by a crash, or from
 // before this instance started) costs only its bytes.
 type collector struct {
-	s *Storage
+	s    *Storage
+	ctx  context.Context // canceled by stop
+	stop context.CancelFunc
+	wg   sync.WaitGroup
 
 	mu      sync.Mutex
 	started bool
@@ -49,19 +52,27 @@ func (c *collector) published(size uint64) {
 	}
 	from := c.done
 	c.busy = true
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	c.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(c.ctx, time.Minute)
 		defer cancel()
 		err := c.collect(ctx, from, upTo)
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		c.busy = false
 		if err != nil {
-			c.s.log.Warn("couldn't delete superseded partial tiles; will try again", "err", err)
+			if c.ctx.Err() == nil {
+				c.s.log.Warn("couldn't delete superseded partial tiles; will try again", "err", err)
+			}
 			return
 		}
 		c.done = upTo
-	}()
+	})
+}
+
+// close stops a collection under way and waits for it.
+func (c *collector) close() {
+	c.stop()
+	c.wg.Wait()
 }
 
 // collect deletes the partial objects of every tile and bundle that is

@@ -29,7 +29,7 @@ import (
 // ScanRow. The leaf hash is not among them: it is the hash of the leaf,
 // computed again when a row is read.
 var Columns = []string{"log_index", "leaf", "id", "ts", "tenant_id", "event_type", "action",
-	"actor_id", "actor_type", "resource_type", "resource_id", "result"}
+	"actor_id", "actor_type", "resource_type", "resource_id", "result", "received", "submitter_type", "submitter_token_id"}
 
 // rowColumns is Columns as a SELECT or INSERT list.
 var rowColumns = strings.Join(Columns, ", ")
@@ -71,7 +71,7 @@ func CheckAppend(from, size uint64, rows []index.Row) error {
 // Values returns the column values of r, in Columns order.
 func Values(r *index.Row) []any {
 	return []any{int64(r.Index), r.Leaf, r.ID, r.Time.UnixMicro(), r.TenantID, r.EventType, r.Action,
-		r.ActorID, r.ActorType, r.ResourceType, r.ResourceID, r.Result}
+		r.ActorID, r.ActorType, r.ResourceType, r.ResourceID, r.Result, receivedMicros(r.Received), r.SubmitterType, r.SubmitterTokenID}
 }
 
 // Rows is a result set: what pgx.Rows offers, and *sql.Rows with a Close
@@ -149,18 +149,28 @@ func where(f index.Filter, a *args, below uint64) []string {
 	for _, c := range []struct{ col, v string }{
 		{"actor_id", f.ActorID}, {"actor_type", f.ActorType}, {"action", f.Action}, {"event_type", f.EventType},
 		{"resource_type", f.ResourceType}, {"resource_id", f.ResourceID}, {"result", f.Result}, {"tenant_id", f.TenantID},
+		{"submitter_token_id", f.SubmitterTokenID},
 	} {
 		if c.v != "" {
 			conds = append(conds, c.col+" = "+a.add(c.v))
 		}
 	}
+	ts := timeColumn(f.By)
 	if !f.Since.IsZero() {
-		conds = append(conds, "ts >= "+a.add(f.Since.UnixMicro()))
+		conds = append(conds, ts+" >= "+a.add(f.Since.UnixMicro()))
 	}
 	if !f.Until.IsZero() {
-		conds = append(conds, "ts < "+a.add(f.Until.UnixMicro()))
+		conds = append(conds, ts+" < "+a.add(f.Until.UnixMicro()))
 	}
 	return conds
+}
+
+// timeColumn is the column of the time by.
+func timeColumn(by index.TimeColumn) string {
+	if by == index.ByReceived {
+		return "received"
+	}
+	return "ts"
 }
 
 // querySQL returns the SELECT for q and its arguments.
@@ -168,16 +178,17 @@ func querySQL(q index.Query) (string, args) {
 	var a args
 	conds := where(q.Filter, &a, q.Below)
 	var order string
+	ts := timeColumn(q.By)
 	switch q.Order {
 	case index.NewestFirst:
-		order = "ts DESC, log_index DESC"
+		order = ts + " DESC, log_index DESC"
 		if q.After != nil {
-			conds = append(conds, fmt.Sprintf("(ts, log_index) < (%s, %s)", a.add(q.After.Time.UnixMicro()), a.add(clampIndex(q.After.Index))))
+			conds = append(conds, fmt.Sprintf("(%s, log_index) < (%s, %s)", ts, a.add(q.After.Time.UnixMicro()), a.add(clampIndex(q.After.Index))))
 		}
 	case index.OldestFirst:
-		order = "ts, log_index"
+		order = ts + ", log_index"
 		if q.After != nil {
-			conds = append(conds, fmt.Sprintf("(ts, log_index) > (%s, %s)", a.add(q.After.Time.UnixMicro()), a.add(clampIndex(q.After.Index))))
+			conds = append(conds, fmt.Sprintf("(%s, log_index) > (%s, %s)", ts, a.add(q.After.Time.UnixMicro()), a.add(clampIndex(q.After.Index))))
 		}
 	case index.ByIndex:
 		order = "log_index"
@@ -202,21 +213,33 @@ func failuresSQL(q index.FailureQuery) (string, args) {
 		strings.Join(conds, " AND "), a.add(q.Threshold), a.add(q.Limit)), a
 }
 
+// receivedMicros is the received column of a receive time: 0 for none (a
+// version 1 leaf), the default the column was added with.
+func receivedMicros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
 // timeOf returns the timestamp stored as us microseconds.
 func timeOf(us int64) time.Time { return time.UnixMicro(us).UTC() }
 
 // scanRow reads a row selected with rowColumns.
 func scanRow(s Scanner) (index.Row, error) {
 	var r index.Row
-	var i, ts int64
+	var i, ts, received int64
 	if err := s.Scan(&i, &r.Leaf, &r.ID, &ts, &r.TenantID, &r.EventType, &r.Action,
-		&r.ActorID, &r.ActorType, &r.ResourceType, &r.ResourceID, &r.Result); err != nil {
+		&r.ActorID, &r.ActorType, &r.ResourceType, &r.ResourceID, &r.Result, &received, &r.SubmitterType, &r.SubmitterTokenID); err != nil {
 		return index.Row{}, err
 	}
 	if i < 0 {
 		return index.Row{}, fmt.Errorf("index row has the negative index %d", i)
 	}
 	r.Index, r.LeafHash, r.Time = uint64(i), tiles.LeafHash(r.Leaf), timeOf(ts)
+	if received != 0 {
+		r.Received = timeOf(received)
+	}
 	return r, nil
 }
 
