@@ -47,7 +47,7 @@ tokens:
 		{"public_entrys: true", "public_entrys"},
 		{"limits: {max_batch: -1}", "max_batch"},
 		{"limits: {max_event_age: -1h}", "max_event_age must not be negative"},
-		{"limits: {max_future_skew: soon}", "cannot unmarshal"},
+		{"limits: {max_future_skew: soon}", `"soon" is not of the form`},
 		{"limits: {max_event_bytes: 60000}", "max_event_bytes"},
 		{"limits: {max_event_bytes: 32769}", "at most 32768"},
 		{"tls: {cert: a.pem}", "both cert and key"},

@@ -68,7 +68,7 @@ func TestReadOnlyDataDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Chmod(base, 0o755)
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--data", data, "--origin", "example.com/ro", "--publish-interval", "20ms")
+	cmd := exec.Command(bin, "serve", "--init", "--listen", "127.0.0.1:0", "--data", data, "--origin", "example.com/ro", "--publish-interval", "20ms")
 	if os.Geteuid() == 0 {
 		cred := nobody(t)
 		if err := os.Chown(data, int(cred.Uid), int(cred.Gid)); err != nil {

@@ -42,7 +42,7 @@ func TestSlowClients(t *testing.T) {
 	}
 	serverFiles := n/2 + 1024
 	cmd := exec.Command("sh", "-c", `ulimit -n "$0" && exec "$@"`, strconv.Itoa(serverFiles), ledgerBin,
-		"serve", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--origin", "example.com/slow", "--read-timeout", "3s")
+		"serve", "--init", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--origin", "example.com/slow", "--read-timeout", "3s")
 	s := startCmd(t, http.DefaultClient, cmd)
 	addr := strings.TrimSuffix(strings.TrimPrefix(s.url, "http://"), "/")
 

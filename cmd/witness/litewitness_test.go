@@ -56,7 +56,7 @@ func TestLitewitnessCosignsOurLedger(t *testing.T) {
 	policyFile := filepath.Join(dir, "policy")
 	os.WriteFile(policyFile, []byte(policy), 0o644)
 
-	ledgerURL := startProc(t, filepath.Join(bin, "ledger"), "serve", "--listen", "127.0.0.1:0", "--data", filepath.Join(dir, "data"),
+	ledgerURL := startProc(t, filepath.Join(bin, "ledger"), "serve", "--init", "--listen", "127.0.0.1:0", "--data", filepath.Join(dir, "data"),
 		"--key", filepath.Join(dir, "log.key"), "--witness-policy", policyFile, "--publish-interval", "50ms").url + "/"
 	logV, _ := note.NewVerifier(logVKey)
 	lwV, err := tiles.NewCosignatureVerifier(lw.vkey)
