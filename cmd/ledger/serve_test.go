@@ -13,7 +13,8 @@ import (
 // TestServeStart checks what `ledger serve` does before it serves: a data
 // directory that holds no log is refused unless --init is given (a
 // mistyped --data never starts a new log identity); a bad or busy --listen
-// fails before anything is created; the states a kill during the first
+// fails before anything is created, as do --bucket and --read-only
+// without --postgres and --vkey without --read-only; the states a kill during the first
 // start's key creation can leave start; a key readable by others gets a
 // warning; its metrics count requests by route; and an open ledger
 // turns access control on when a token is created.
@@ -42,6 +43,9 @@ func TestServeStart(t *testing.T) {
 		{"listen nonsense", []string{"--init", "--data", filepath.Join(dir, "a"), "--listen", "nonsense"}, 2, `--listen "nonsense" is not a host:port`, filepath.Join(dir, "a")},
 		{"port in use", []string{"--init", "--data", filepath.Join(dir, "b"), "--listen", busy.Addr().String()}, 1, "couldn't listen on --listen " + busy.Addr().String(), filepath.Join(dir, "b")},
 		{"debug port in use", []string{"--init", "--data", filepath.Join(dir, "c"), "--listen", "127.0.0.1:0", "--debug-listen", busy.Addr().String()}, 1, "--debug-listen", filepath.Join(dir, "c")},
+		{"bucket without postgres", []string{"--init", "--data", filepath.Join(dir, "d"), "--bucket", filepath.Join(dir, "objects")}, 2, "--bucket needs --postgres", filepath.Join(dir, "d")},
+		{"read-only without postgres", []string{"--init", "--data", filepath.Join(dir, "e"), "--read-only"}, 2, "--read-only needs --postgres", filepath.Join(dir, "e")},
+		{"vkey without read-only", []string{"--init", "--data", filepath.Join(dir, "f"), "--postgres", "postgres://127.0.0.1:1/x", "--vkey", "x"}, 2, "--vkey is for --read-only", filepath.Join(dir, "f")},
 		{"a log whose key is lost", []string{"--init", "--data", lostKey, "--listen", "127.0.0.1:0"}, 1, "restore the key from a backup", filepath.Join(lostKey, "log.key")},
 	} {
 		out, code := runCmd(t, ledgerBin, append([]string{"serve"}, tc.args...)...)
