@@ -14,6 +14,7 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/ledger-dev/ledger/internal/progress"
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/event"
 )
@@ -106,7 +107,7 @@ func fillLog(ctx context.Context, c fillConfig, ls *logStorage, l *ledger.Ledger
 	start := time.Now()
 	from := l.Committed().Size
 	if from < c.entries {
-		if err := appendFill(ctx, l, c, from, newBar(stdout, int64(c.entries-from), "appending")); err != nil {
+		if err := appendFill(ctx, l, c, from, progress.New(stdout, int64(c.entries-from), "appending")); err != nil {
 			return err
 		}
 	}
@@ -136,7 +137,7 @@ func fillIndex(ctx context.Context, data string, ls *logStorage, l *ledger.Ledge
 		return err
 	}
 	start := time.Now()
-	bar := newBar(stdout, int64(size-min(from, size)), "indexing")
+	bar := progress.New(stdout, int64(size-min(from, size)), "indexing")
 	done := make(chan error, 1)
 	go func() { _, err := f.Sync(ctx); done <- err }()
 	tick := time.NewTicker(200 * time.Millisecond)

@@ -17,6 +17,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/ledger-dev/ledger/evidence"
+	"github.com/ledger-dev/ledger/internal/progress"
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
 	"github.com/ledger-dev/ledger/tiles"
@@ -119,7 +120,7 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if isRange {
 		total = int64(*to - *from)
 	}
-	e := &exporter{base: root, vkey: *vkey, client: newClient(*token, 0), token: *token, pkg: pkg, bar: newBar(stderr, total, "exporting")}
+	e := &exporter{base: root, vkey: *vkey, client: newClient(*token, 0), token: *token, pkg: pkg, bar: progress.New(stderr, total, "exporting")}
 	if isRange {
 		err = e.exportRange(ctx, *from, *to)
 	} else {

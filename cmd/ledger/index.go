@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ledger-dev/ledger/internal/progress"
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
 	"github.com/ledger-dev/ledger/ledger/index"
@@ -153,7 +154,7 @@ func cmdIndex(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	size := tree.Checkpoint().Size
 	if sub == "rebuild" {
-		bar := newBar(stderr, int64(size), "indexing")
+		bar := progress.New(stderr, int64(size), "indexing")
 		err := index.Rebuild(ctx, idx, progressLog{index.TreeLog(tree), bar}, size, log)
 		bar.Finish()
 		if err != nil {
@@ -228,7 +229,7 @@ func printMismatches(w io.Writer, label string, m index.Problems) {
 // progress bar on a terminal stderr shows how far it has read.
 func verifyIndex(ctx context.Context, idx indexStore, tree *tiles.Tree, stdout, stderr io.Writer) (ok bool, beyond uint64, err error) {
 	size := tree.Checkpoint().Size
-	bar := newBar(stderr, int64(size), "verifying")
+	bar := progress.New(stderr, int64(size), "verifying")
 	r, err := index.Verify(ctx, idx, progressLog{index.TreeLog(tree), bar}, size)
 	bar.Finish()
 	if err != nil {

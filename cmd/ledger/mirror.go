@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ledger-dev/ledger/internal/progress"
 	"github.com/ledger-dev/ledger/ledger/mirror"
 	"github.com/ledger-dev/ledger/tiles"
 )
@@ -48,7 +49,7 @@ func cmdMirror(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if err != nil {
 		return err
 	}
-	bar := newBar(stderr, -1, "mirror")
+	bar := progress.New(stderr, -1, "mirror")
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	res, err := mirror.Run(ctx, mirror.Config{Source: src, Mirror: dst, Policy: policy, Concurrency: *concurrency, Logger: log,
 		Progress: func(done, total uint64) {

@@ -9,11 +9,12 @@ import (
 	"time"
 )
 
-// TestProgressBars: `ledger index verify` and `ledger export` show a
+// TestProgressBars: `ledger index verify`, `ledger export` and `verifier
+// audit` show a
 // progress bar on a terminal (a pseudo-terminal from script(1)) and
 // nothing of it when their standard error is a pipe.
 func TestProgressBars(t *testing.T) {
-	ledgerBin, _, _ := buildBinaries(t)
+	ledgerBin, verifierBin, _ := buildBinaries(t)
 	dir := t.TempDir()
 	s := startServer(t, ledgerBin, "--data", dir, "--publish-interval", "10ms")
 	var events []map[string]any
@@ -29,16 +30,18 @@ func TestProgressBars(t *testing.T) {
 		}
 	}
 	for _, tc := range []struct {
+		bin  string
 		args func() []string // a new --out each time
 		bar  string
 	}{
-		{func() []string { return []string{"index", "verify", "--data", dir} }, "verifying"},
-		{func() []string {
+		{ledgerBin, func() []string { return []string{"index", "verify", "--data", dir} }, "verifying"},
+		{ledgerBin, func() []string {
 			return []string{"export", "--url", s.url, "--from", "0", "--to", "300", "--out", t.TempDir()}
 		}, "exporting"},
+		{verifierBin, func() []string { return []string{"audit", "--log", s.url, "--vkey", s.vkey} }, "auditing"},
 	} {
 		args := tc.args()
-		piped, err := exec.Command(ledgerBin, args...).CombinedOutput()
+		piped, err := exec.Command(tc.bin, args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("ledger %s: %v\n%s", strings.Join(args, " "), err, piped)
 		}
@@ -46,7 +49,7 @@ func TestProgressBars(t *testing.T) {
 			t.Errorf("ledger %s through a pipe shows a progress bar:\n%s", strings.Join(args, " "), piped)
 		}
 		args = tc.args()
-		tty, err := exec.Command("script", "-qec", ledgerBin+" "+strings.Join(args, " "), "/dev/null").CombinedOutput()
+		tty, err := exec.Command("script", "-qec", tc.bin+" "+strings.Join(args, " "), "/dev/null").CombinedOutput()
 		if err != nil {
 			t.Fatalf("script -c ledger %s: %v\n%s", strings.Join(args, " "), err, tty)
 		}

@@ -298,11 +298,14 @@ func cmdAudit(ctx context.Context, args []string, r *report) error {
 	if !ok {
 		return nil
 	}
-	bar := r.newProgressBar(sc.Size)
+	bar := r.progressBar(sc.Size)
 	start := time.Now()
-	if err := tiles.Audit(ctx, f, sc.Checkpoint, tiles.AuditOptions{Workers: *workers, Progress: bar.update}); err != nil {
+	err = tiles.Audit(ctx, f, sc.Checkpoint, tiles.AuditOptions{Workers: *workers, Progress: func(leaves uint64) { bar.Set64(int64(leaves)) }})
+	if err != nil {
+		bar.Exit() // leaves the bar where the audit stopped
 		return err
 	}
+	bar.Finish()
 	elapsed := time.Since(start)
 	rate := float64(sc.Size) / max(elapsed.Seconds(), 1e-9)
 	r.ok("audit", fmt.Sprintf("all %d entries, %d bundles and every tile recompute root %s (%.1fs, %.0f leaves/s)",

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/ledger-dev/ledger/internal/progress"
 )
 
 // report collects the outcome of each check and prints it: one line per check
@@ -65,47 +67,12 @@ func (r *report) finish() int {
 	return 0
 }
 
-// progressBar draws a progress bar on the progress writer when it is a
-// terminal (and the report is not JSON); otherwise it draws nothing.
-type progressBar struct {
-	w     io.Writer
-	total uint64
-	start time.Time
-	last  time.Time
-}
-
-func (r *report) newProgressBar(total uint64) *progressBar {
-	f, ok := r.progress.(*os.File)
-	if !ok || r.json {
-		return nil
+// progressBar returns a bar of total leaves on the progress writer, drawn
+// only when that is a terminal and the report is not JSON.
+func (r *report) progressBar(total uint64) *progressbar.ProgressBar {
+	w := r.progress
+	if r.json {
+		w = io.Discard
 	}
-	if st, err := f.Stat(); err != nil || st.Mode()&os.ModeCharDevice == 0 {
-		return nil
-	}
-	return &progressBar{w: f, total: total, start: time.Now()}
-}
-
-func (p *progressBar) update(done uint64) {
-	if p == nil || p.total == 0 {
-		return
-	}
-	now := time.Now()
-	if now.Sub(p.last) < 100*time.Millisecond && done < p.total {
-		return
-	}
-	p.last = now
-	const width = 40
-	filled := int(done * width / p.total)
-	bar := make([]byte, width)
-	for i := range bar {
-		bar[i] = '.'
-		if i < filled {
-			bar[i] = '#'
-		}
-	}
-	rate := float64(done) / now.Sub(p.start).Seconds()
-	fmt.Fprintf(p.w, "\r[%s] %d/%d leaves %3d%% %.0f leaves/s", bar, done, p.total, done*100/p.total, rate)
-	if done >= p.total {
-		fmt.Fprintln(p.w)
-	}
+	return progress.New(w, int64(total), "auditing")
 }
