@@ -14,7 +14,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -207,7 +206,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	api, err := httpapi.New(httpapi.Config{
 		Ledger: l, Tiles: ls.store, Index: idx, MaxBodyBytes: *maxBody, MaxBodyMemory: *maxBodyMemory, Logger: log,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Limits:  conf.eventLimits(), Redactor: event.NewRedactor(append(slices.Clone(event.DefaultRedactKeys), conf.RedactKeys...)),
+		Limits:  conf.eventLimits(), Redactor: conf.redactor(),
 		Access: keyring, PublicEntries: *publicEntries, RateLimit: conf.RateLimit,
 		Holds:  hold.Open(filepath.Join(*data, hold.FileName)),
 		Mounts: []httpapi.Mount{{Path: console.Path, Handler: web}},
