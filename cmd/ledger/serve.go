@@ -365,7 +365,8 @@ func listenTCP(name, addr string) (net.Listener, error) {
 // mistyped --data is refused instead of starting a new, empty log.
 func dataDir(data string, init bool) error {
 	if init {
-		return os.MkdirAll(data, 0o755)
+		// 0700: it holds the log key, the tokens and the events.
+		return os.MkdirAll(data, 0o700)
 	}
 	st, err := os.Stat(data)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -109,7 +109,7 @@ func createToken(path string, c tokenSpec, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "add this entry to the tokens list of the configuration file:\n%s", b)
 	} else {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return err
 		}
 		if err := access.UpdateFile(path, func(ts []access.Token) ([]access.Token, error) { return append(ts, tok), nil }); err != nil {
