@@ -207,8 +207,9 @@ func TestPipelineRedactsValuesByDefault(t *testing.T) {
 
 // FuzzDetect checks that the detectors never panic, that what they return
 // is what they report (unchanged when nothing is found), that redacting is
-// idempotent, that valid UTF-8 stays valid, and that every corpus secret is
-// still found with the fuzzed text around it.
+// idempotent, that valid UTF-8 stays valid, that a secret found in a string
+// is found in JSON text holding it, and that every corpus secret is still
+// found with the fuzzed text around it.
 func FuzzDetect(f *testing.F) {
 	for _, tt := range detectCorpus {
 		f.Add(tt.in)
@@ -227,6 +228,15 @@ func FuzzDetect(f *testing.F) {
 		}
 		if utf8.ValidString(s) && !utf8.ValidString(out) {
 			t.Fatalf("detect(%q) = %q, invalid UTF-8", s, out)
+		}
+		// Redactor.scanStrings relies on this: a secret in a string
+		// without escapes is found in the JSON text around it too.
+		if found && !strings.ContainsAny(s, "\"\\") {
+			for _, v := range []string{`"` + s + `"`, `{"a":["x",` + `"` + s + `"],"b":1}`} {
+				if !r.scanStrings([]byte(v)) {
+					t.Fatalf("detect(%q) finds a secret, but not in the JSON %s", s, v)
+				}
+			}
 		}
 		for _, secret := range []string{"4111111111111111", "123-45-6789", "GB82WEST12345698765432", "AKIAIOSFODNN7EXAMPLE"} {
 			in := s + " " + secret + " " + s

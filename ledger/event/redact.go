@@ -201,18 +201,38 @@ func (e *Event) textFields() []textField {
 }
 
 // mayRedact reports whether v, a change's old or new value, can hold
-// anything to redact: an object (member names) or, with detectors, a string.
+// anything to redact: an object (member names) or a string in which the
+// detectors find a secret (see scanStrings).
 func (r *Redactor) mayRedact(v json.RawMessage) bool {
-	return bytes.IndexByte(v, '{') >= 0 || len(r.detectors) > 0 && bytes.IndexByte(v, '"') >= 0
+	return bytes.IndexByte(v, '{') >= 0 || r.scanStrings(v)
+}
+
+// scanStrings reports whether the strings inside v must be searched one by
+// one. Without escapes, each string is a verbatim part of v, between quotes
+// that, like the ends of a string, are no letter or digit: a secret the
+// detectors find in a string they find in v too. So one pass over v spares
+// parsing a value that holds none, the usual case. An object is parsed
+// anyway, for its member names, so it is searched string by string.
+func (r *Redactor) scanStrings(v json.RawMessage) bool {
+	if len(r.detectors) == 0 || bytes.IndexByte(v, '"') < 0 {
+		return false
+	}
+	if bytes.IndexByte(v, '\\') >= 0 || bytes.IndexByte(v, '{') >= 0 {
+		return true
+	}
+	_, found := r.detect(string(v))
+	return found
 }
 
 // value redacts inside v, the old or new value (which) of the change name;
 // paths is nil when nothing was redacted, and then v is returned unchanged.
 func (r *Redactor) value(p *parser, name, which string, v json.RawMessage) (json.RawMessage, []string) {
-	if !r.mayRedact(v) {
+	scan := r.scanStrings(v)
+	if !scan && bytes.IndexByte(v, '{') < 0 {
 		return v, nil
 	}
 	p.reset(v)
+	p.scan = scan
 	p.red, p.change, p.which = r, name, which
 	out, err := p.whole(p.out[:0])
 	p.out = out
