@@ -214,7 +214,7 @@ func findSSNs(_ *Redactor, s string, spans []span) []span {
 			!boundaryAfter(s, i+11) || i+11 < len(s) && s[i+11] == '-' {
 			continue
 		}
-		if !allDigits(t[:3]) || !allDigits(t[4:6]) || !allDigits(t[7:]) {
+		if !all(t[:3], isDigit) || !all(t[4:6], isDigit) || !all(t[7:], isDigit) {
 			continue
 		}
 		if area := t[:3]; area == "000" || area == "666" || area[0] == '9' || t[4:6] == "00" || t[7:] == "0000" {
@@ -226,9 +226,10 @@ func findSSNs(_ *Redactor, s string, spans []span) []span {
 	return spans
 }
 
-func allDigits(s string) bool {
+// all reports whether every byte of s is one that ok accepts.
+func all(s string, ok func(byte) bool) bool {
 	for i := 0; i < len(s); i++ {
-		if !isDigit(s[i]) {
+		if !ok(s[i]) {
 			return false
 		}
 	}
@@ -385,7 +386,7 @@ func findAPIKeys(_ *Redactor, s string, spans []span) []span {
 		word := s[i:j]
 		for _, k := range keyShapes {
 			n := len(word) - len(k.prefix)
-			if strings.HasPrefix(word, k.prefix) && n >= k.min && n <= k.max && (!k.upper || allUpperAlnum(word[len(k.prefix):])) {
+			if strings.HasPrefix(word, k.prefix) && n >= k.min && n <= k.max && (!k.upper || all(word[len(k.prefix):], isUpperAlnum)) {
 				spans = append(spans, span{i, j})
 				break
 			}
@@ -393,15 +394,6 @@ func findAPIKeys(_ *Redactor, s string, spans []span) []span {
 		i = j
 	}
 	return spans
-}
-
-func allUpperAlnum(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if !isUpperAlnum(s[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 // jwt returns the end of the JSON Web Token at s[i:], s[i:j] being its first
@@ -431,7 +423,7 @@ var authSchemes = []string{"bearer", "basic", "digest", "token"}
 
 // findPairs: see SecretPairs.
 func findPairs(r *Redactor, s string, spans []span) []span {
-	if len(r.keys) == 0 || strings.IndexAny(s, "=:") < 0 {
+	if len(r.keys) == 0 || !strings.ContainsAny(s, "=:") {
 		return spans
 	}
 	for i := 1; i < len(s); i++ {
