@@ -127,7 +127,7 @@ func fillLog(ctx context.Context, c fillConfig, ls *logStorage, l *ledger.Ledger
 // fillIndex brings the query index up to size entries, as serve's follower
 // would on its first start.
 func fillIndex(ctx context.Context, data string, ls *logStorage, l *ledger.Ledger, size uint64, stdout io.Writer, log *slog.Logger) error {
-	idx, f, err := openFollower(ctx, data, ls.pool, ls.store, l, log)
+	idx, f, err := openFollower(ctx, data, ls.pool, ls.store, log)
 	if err != nil {
 		return err
 	}

@@ -170,6 +170,13 @@ func (s *Storage) Publish(ctx context.Context, checkpoint []byte) error {
 // tiles.ErrNotFound if there is none yet.
 func (s *Storage) Published(ctx context.Context) ([]byte, error) { return s.db.Published(ctx) }
 
+// FirstCovering returns the first published checkpoint that covers the
+// entry at index (ledger.CheckpointHistory): the database keeps the
+// history, written by Publish.
+func (s *Storage) FirstCovering(ctx context.Context, index uint64) ([]byte, error) {
+	return s.db.FirstCovering(ctx, index)
+}
+
 // Watermark is the key index's watermark: the committed size.
 func (s *Storage) Watermark(ctx context.Context) (uint64, error) { return s.db.Watermark(ctx) }
 
