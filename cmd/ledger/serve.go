@@ -126,6 +126,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err := dataDir(*data, *initLog); err != nil {
 		return err
 	}
+	warnLooseModes(log, *data, *keyFile, *tokenFile)
 	keyring, err := access.NewKeyring(access.KeyringConfig{File: *tokenFile, Static: conf.Tokens, Logger: log})
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
