@@ -20,7 +20,6 @@ import (
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera"
-	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/client"
 	"github.com/transparency-dev/tessera/fsck"
 	"github.com/transparency-dev/tessera/storage/posix"
@@ -472,18 +471,7 @@ func TestTesseraVerifiesTilestest(t *testing.T) {
 	}
 
 	// fsck re-derives every tile and the root from the bundles.
-	hashBundle := func(b []byte) ([][]byte, error) {
-		var eb api.EntryBundle
-		if err := eb.UnmarshalText(b); err != nil {
-			return nil, err
-		}
-		hs := make([][]byte, len(eb.Entries))
-		for i, e := range eb.Entries {
-			hs[i] = rfc6962.DefaultHasher.HashLeaf(e)
-		}
-		return hs, nil
-	}
-	if err := fsck.New(l.Origin(), v, ff, hashBundle, fsck.Opts{N: 2}).Check(ctx); err != nil {
+	if err := fsck.New(l.Origin(), v, ff, tilestest.LeafHashes, fsck.Opts{N: 2}).Check(ctx); err != nil {
 		t.Fatalf("tessera fsck: %v", err)
 	}
 	// and notices a changed byte.
@@ -496,7 +484,7 @@ func TestTesseraVerifiesTilestest(t *testing.T) {
 	if err := os.WriteFile(name, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := fsck.New(l.Origin(), v, ff, hashBundle, fsck.Opts{N: 2}).Check(ctx); err == nil {
+	if err := fsck.New(l.Origin(), v, ff, tilestest.LeafHashes, fsck.Opts{N: 2}).Check(ctx); err == nil {
 		t.Fatal("tessera fsck passed a log with a changed tile")
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
@@ -43,12 +44,24 @@ func openIndex(ctx context.Context, path string, pg pgindex.Config) (indexStore,
 // DIR/index.sqlite — and starts a follower that catches up with the log and
 // then keeps up with it. stop ends the follower and closes the index. It
 // refuses an index that holds more entries than the log (index.ErrAhead).
-func startIndex(ctx context.Context, data string, pool *pgxpool.Pool, store ledger.Storage, log *slog.Logger) (idx indexStore, stop func(), err error) {
+func startIndex(ctx context.Context, data string, pool *pgxpool.Pool, store ledger.Storage, l *ledger.Ledger, log *slog.Logger, reg prometheus.Registerer) (idx indexStore, stop func(), err error) {
 	idx, f, err := openFollower(ctx, data, pool, store, log)
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := f.Check(ctx); err != nil {
+		idx.Close()
+		return nil, nil, err
+	}
+	lag := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "ledger_index_lag_entries",
+		Help: "Committed entries not yet in the query index."}, func() float64 {
+		committed, indexed := l.Committed().Size, f.Indexed()
+		if indexed > committed { // a Sync raced the read of the size
+			return 0
+		}
+		return float64(committed - indexed)
+	})
+	if err := reg.Register(lag); err != nil {
 		idx.Close()
 		return nil, nil, err
 	}
@@ -140,7 +153,10 @@ func cmdIndex(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	size := tree.Checkpoint().Size
 	if sub == "rebuild" {
-		if err := index.Rebuild(ctx, idx, index.TreeLog(tree), size, log); err != nil {
+		bar := newBar(stderr, int64(size), "indexing")
+		err := index.Rebuild(ctx, idx, progressLog{index.TreeLog(tree), bar}, size, log)
+		bar.Finish()
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "indexed %d entries, up to the checkpoint of size %d\n", size, size)
@@ -150,13 +166,13 @@ func cmdIndex(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return rebuildKeys(ctx, *keysAt, filepath.Join(*data, "log"), tree, stdout, log)
 	}
 	reopen := func() (*tiles.Tree, error) { return openTree(ctx, *logAt, *vkey, *token) }
-	return verifyIndexes(ctx, idx, *keysAt, *pgURL, tree, reopen, stdout, log)
+	return verifyIndexes(ctx, idx, *keysAt, *pgURL, tree, reopen, stdout, stderr, log)
 }
 
 // verifyIndexes verifies the query index and, if there is one, the key
 // index, failing if either differs from the log.
-func verifyIndexes(ctx context.Context, idx indexStore, keysAt, pgURL string, tree *tiles.Tree, reopen func() (*tiles.Tree, error), stdout io.Writer, log *slog.Logger) error {
-	indexOK, beyond, err := verifyIndex(ctx, idx, tree, stdout)
+func verifyIndexes(ctx context.Context, idx indexStore, keysAt, pgURL string, tree *tiles.Tree, reopen func() (*tiles.Tree, error), stdout, stderr io.Writer, log *slog.Logger) error {
+	indexOK, beyond, err := verifyIndex(ctx, idx, tree, stdout, stderr)
 	if err == nil && indexOK && beyond > 0 {
 		// A running ledger indexes what it committed before it publishes
 		// it: rows a little ahead of the checkpoint are checked against
@@ -165,7 +181,7 @@ func verifyIndexes(ctx context.Context, idx indexStore, keysAt, pgURL string, tr
 		if tree, err = reopen(); err != nil {
 			return err
 		}
-		indexOK, beyond, err = verifyIndex(ctx, idx, tree, stdout)
+		indexOK, beyond, err = verifyIndex(ctx, idx, tree, stdout, stderr)
 	}
 	if err != nil {
 		return err
@@ -208,10 +224,13 @@ func printMismatches(w io.Writer, label string, m index.Problems) {
 }
 
 // verifyIndex runs index.Verify and prints its report, reporting whether
-// the rows it checked match the log and how many rows are beyond it.
-func verifyIndex(ctx context.Context, idx indexStore, tree *tiles.Tree, stdout io.Writer) (ok bool, beyond uint64, err error) {
+// the rows it checked match the log and how many rows are beyond it; a
+// progress bar on a terminal stderr shows how far it has read.
+func verifyIndex(ctx context.Context, idx indexStore, tree *tiles.Tree, stdout, stderr io.Writer) (ok bool, beyond uint64, err error) {
 	size := tree.Checkpoint().Size
-	r, err := index.Verify(ctx, idx, index.TreeLog(tree), size)
+	bar := newBar(stderr, int64(size), "verifying")
+	r, err := index.Verify(ctx, idx, progressLog{index.TreeLog(tree), bar}, size)
+	bar.Finish()
 	if err != nil {
 		return false, 0, err
 	}

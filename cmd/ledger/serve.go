@@ -69,6 +69,8 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	publicEntries := fs.Bool("public-entries", false, "serve entry bundles (the events' contents) to anyone, not only to auditors")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
+	var level slog.Level
+	fs.TextVar(&level, "log-level", slog.LevelInfo, "the least severe `level` of log lines written: DEBUG, INFO, WARN or ERROR")
 	readOnly := fs.Bool("read-only", false, "serve the read API and queries of a log in --postgres (and --bucket) with no sequencing: appends get 403; needs only the log's public key (--vkey, or the .pub beside --key)")
 	vkeyFlag := fs.String("vkey", "", "with --read-only: the log's verifier key (default: the .pub file beside --key, or DIR/log.key.pub)")
 	maxSkew := fs.Duration("max-future-skew", event.DefaultMaxFutureSkew, "refuse events whose own timestamp is more than this ahead of the ledger's clock")
@@ -116,7 +118,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if *tokenFile == "" {
 		*tokenFile = filepath.Join(*data, access.FileName)
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	if os.Getenv("GOGC") == "" {
 		// Nearly all garbage is short-lived request buffers; collecting
 		// less often buys about a sixth of the CPU for appends. GOGC in the
@@ -175,8 +177,8 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := ledger.NewMetrics()
-	if err := metrics.Register(reg); err != nil {
+	metrics, requestMetrics := ledger.NewMetrics(), httpapi.NewMetrics()
+	if err := errors.Join(metrics.Register(reg), requestMetrics.Register(reg)); err != nil {
 		return err
 	}
 	lc := ls.ledgerConfig(signer)
@@ -199,7 +201,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		defer idx.Close()
 	default:
 		var stopIndex func()
-		if idx, stopIndex, err = startIndex(ctx, *data, ls.pool, ls.store, log); err != nil {
+		if idx, stopIndex, err = startIndex(ctx, *data, ls.pool, ls.store, l, log, reg); err != nil {
 			return err
 		}
 		defer stopIndex()
@@ -223,8 +225,8 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	api, err := httpapi.New(httpapi.Config{
 		Ledger: l, Tiles: ls.store, Index: idx, MaxBodyBytes: *maxBody, MaxBodyMemory: *maxBodyMemory, Logger: log,
-		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Limits:  conf.eventLimits(), Redactor: conf.redactor(),
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), RequestMetrics: requestMetrics,
+		Limits: conf.eventLimits(), Redactor: conf.redactor(),
 		Access: keyring, PublicEntries: *publicEntries, RateLimit: conf.RateLimit,
 		Holds:  hold.Open(filepath.Join(*data, hold.FileName)),
 		Mounts: []httpapi.Mount{{Path: console.Path, Handler: web}}, Integrity: integrityCheck(integrity),

@@ -13,10 +13,11 @@ import (
 // TestServeStart checks what `ledger serve` does before it serves: a data
 // directory that holds no log is refused unless --init is given (a
 // mistyped --data never starts a new log identity); a bad or busy --listen
-// fails before anything is created; the states a kill during the first
+// fails before anything is created, as do --bucket and --read-only
+// without --postgres and --vkey without --read-only; the states a kill during the first
 // start's key creation can leave start; a key readable by others gets a
-// warning; and an open ledger turns access control on when a token is
-// created.
+// warning; its metrics count requests by route; and an open ledger
+// turns access control on when a token is created.
 func TestServeStart(t *testing.T) {
 	ledgerBin, _, _ := buildBinaries(t)
 	dir := t.TempDir()
@@ -42,6 +43,9 @@ func TestServeStart(t *testing.T) {
 		{"listen nonsense", []string{"--init", "--data", filepath.Join(dir, "a"), "--listen", "nonsense"}, 2, `--listen "nonsense" is not a host:port`, filepath.Join(dir, "a")},
 		{"port in use", []string{"--init", "--data", filepath.Join(dir, "b"), "--listen", busy.Addr().String()}, 1, "couldn't listen on --listen " + busy.Addr().String(), filepath.Join(dir, "b")},
 		{"debug port in use", []string{"--init", "--data", filepath.Join(dir, "c"), "--listen", "127.0.0.1:0", "--debug-listen", busy.Addr().String()}, 1, "--debug-listen", filepath.Join(dir, "c")},
+		{"bucket without postgres", []string{"--init", "--data", filepath.Join(dir, "d"), "--bucket", filepath.Join(dir, "objects")}, 2, "--bucket needs --postgres", filepath.Join(dir, "d")},
+		{"read-only without postgres", []string{"--init", "--data", filepath.Join(dir, "e"), "--read-only"}, 2, "--read-only needs --postgres", filepath.Join(dir, "e")},
+		{"vkey without read-only", []string{"--init", "--data", filepath.Join(dir, "f"), "--postgres", "postgres://127.0.0.1:1/x", "--vkey", "x"}, 2, "--vkey is for --read-only", filepath.Join(dir, "f")},
 		{"a log whose key is lost", []string{"--init", "--data", lostKey, "--listen", "127.0.0.1:0"}, 1, "restore the key from a backup", filepath.Join(lostKey, "log.key")},
 	} {
 		out, code := runCmd(t, ledgerBin, append([]string{"serve"}, tc.args...)...)
@@ -93,6 +97,13 @@ func TestServeStart(t *testing.T) {
 	// The open ledger turns access control on once a token is created.
 	if code, _ := call(t, http.DefaultClient, "GET", s.url+"v1/events", "", ""); code != http.StatusOK {
 		t.Fatalf("an open ledger answered %d to a query without a token", code)
+	}
+	// Its metrics count that request by route, and the index's lag.
+	_, metrics := call(t, http.DefaultClient, "GET", s.url+"metrics", "", "")
+	for _, want := range []string{`ledger_http_requests_total{code="200",method="GET",route="/v1/events"} 1`, "ledger_index_lag_entries 0", "ledger_http_request_duration_seconds_bucket"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics does not say %q", want)
+		}
 	}
 	newToken(t, ledgerBin, noKey, "--role", "admin")
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {

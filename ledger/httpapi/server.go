@@ -80,6 +80,8 @@ type Config struct {
 	RateLimit access.RateLimit
 	// Logger receives request errors. Default slog.Default().
 	Logger *slog.Logger
+	// RequestMetrics, if set, counts and times every request. Default none.
+	RequestMetrics *Metrics
 	// Mounts are handlers served beside the API, under its authentication,
 	// audited access and error mapping (see Mount). Default none.
 	Mounts []Mount
@@ -144,6 +146,9 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, unavailable: rate.Sometimes{Interval: time.Second}, bodies: semaphore.NewWeighted(cfg.MaxBodyMemory), events: event.NewPipeline(event.PipelineConfig{Limits: cfg.Limits, Redactor: cfg.Redactor, Now: cfg.Now})}
 	s.gz.New = func() any { w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed); return w }
 	r := chi.NewRouter()
+	if cfg.RequestMetrics != nil {
+		r.Use(cfg.RequestMetrics.middleware)
+	}
 	r.Use(s.requestID, s.authenticate)
 	// Set before the mounts, which inherit them if they are chi routers.
 	r.NotFound(s.notFound)
@@ -152,11 +157,12 @@ func New(cfg Config) (*Server, error) {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
 		s.writeError(w, r, fmt.Errorf("%w: %s is not allowed on %s; allowed: %s", errMethodNotAllowed, r.Method, r.URL.Path, strings.Join(allowed, ", ")))
 	})
-	// Public: the C2SP read API (entry bundles are checked in getTile) and
-	// health.
+	// Public: the C2SP read API (entry bundles are checked in getTile),
+	// health and the API's description.
 	r.Get("/checkpoint", s.getCheckpoint)
 	r.Get("/tile/*", s.getTile)
 	r.Get("/healthz", s.healthz)
+	r.Get("/v1/openapi.json", s.openAPI)
 	r.With(s.require(access.Writer)).Post("/v1/events", s.appendEvents)
 	r.Group(func(r chi.Router) {
 		r.Use(s.require(access.Reader, access.Auditor))

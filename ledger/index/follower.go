@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -102,7 +103,8 @@ type FollowerConfig struct {
 // Follower keeps an index up to date with its log.
 type Follower struct {
 	cfg     FollowerConfig
-	adopted bool // the index was checked to be this log's
+	adopted bool          // the index was checked to be this log's
+	indexed atomic.Uint64 // the index's size after the last Sync
 }
 
 // NewFollower validates cfg and returns a Follower; Run starts it.
@@ -156,8 +158,12 @@ func (f *Follower) Sync(ctx context.Context) (uint64, error) {
 		f.adopted = true
 	}
 	indexed, err := catchUp(ctx, f.cfg.Store, f.cfg.Log, size, f.cfg.Logger)
-	if err != nil || indexed <= size {
+	if err != nil {
 		return indexed, err
+	}
+	f.indexed.Store(indexed)
+	if indexed <= size {
+		return indexed, nil
 	}
 	return indexed, f.checkAhead(ctx, indexed)
 }
@@ -186,6 +192,11 @@ func (f *Follower) checkAhead(ctx context.Context, indexed uint64) error {
 	}
 	return nil
 }
+
+// Indexed returns the index's size after the last Sync that succeeded (0
+// before one): the log's entries below it are indexed. The log's size
+// minus Indexed is how far the index lags.
+func (f *Follower) Indexed() uint64 { return f.indexed.Load() }
 
 // adopt checks that the index was filled from this log, by its first
 // entry, and resets it if not: a log directory that was replaced, or a

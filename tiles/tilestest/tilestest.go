@@ -316,3 +316,24 @@ func splitmix64(x uint64) uint64 {
 	x = (x ^ x>>27) * 0x94d049bb133111eb
 	return x ^ x>>31
 }
+
+// LeafHashes returns the leaf hashes of an entry bundle's entries, in the
+// form Tessera's fsck takes them (its bundle hasher): interop tests run fsck
+// over logs this module writes.
+func LeafHashes(bundle []byte) ([][]byte, error) {
+	var hs [][]byte
+	for off := 0; off < len(bundle); {
+		if len(bundle)-off < 2 {
+			return nil, fmt.Errorf("entry bundle is truncated at byte %d", off)
+		}
+		n := int(bundle[off])<<8 | int(bundle[off+1])
+		off += 2
+		if len(bundle)-off < n {
+			return nil, fmt.Errorf("entry at byte %d runs past the bundle", off-2)
+		}
+		h := tiles.LeafHash(bundle[off : off+n])
+		hs = append(hs, h[:])
+		off += n
+	}
+	return hs, nil
+}

@@ -48,14 +48,6 @@ import (
 	"github.com/ledger-dev/ledger/tiles"
 )
 
-// The tlog-tiles headers of the objects.
-const (
-	checkpointType  = "text/plain; charset=utf-8"
-	checkpointCache = "no-cache"
-	tileType        = "application/octet-stream"
-	tileCache       = "public, max-age=31536000, immutable"
-)
-
 // Config configures a Storage.
 type Config struct {
 	// Objects holds the tiles, bundles and published checkpoint. Required.
@@ -77,6 +69,7 @@ type Storage struct {
 	db      *postgres.Storage
 	workers int
 	log     *slog.Logger
+	gc      collector
 }
 
 // New returns the driver over cfg's store and database.
@@ -93,11 +86,18 @@ func New(cfg Config) (*Storage, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Storage{objects: cfg.Objects, db: cfg.DB, workers: cfg.Concurrency, log: cfg.Logger}, nil
+	s := &Storage{objects: cfg.Objects, db: cfg.DB, workers: cfg.Concurrency, log: cfg.Logger}
+	s.gc.s = s
+	s.gc.ctx, s.gc.stop = context.WithCancel(context.Background())
+	return s, nil
 }
 
-// Close closes the database.
-func (s *Storage) Close() error { return s.db.Close() }
+// Close stops the deletion of superseded partial tiles, if one is under
+// way, and closes the database.
+func (s *Storage) Close() error {
+	s.gc.close()
+	return s.db.Close()
+}
 
 // State returns the committed state, from the database.
 func (s *Storage) State(ctx context.Context) (ledger.State, error) { return s.db.State(ctx) }
@@ -130,7 +130,7 @@ func (s *Storage) writeTiles(ctx context.Context, f *ledger.Flush) error {
 // or garbage of a flush that never committed; the caller holds the commit
 // lock, so garbage is replaced.
 func (s *Storage) putTile(ctx context.Context, t tiles.Tile, data []byte) error {
-	opts := blob.PutOptions{IfAbsent: true, ContentType: tileType, CacheControl: tileCache}
+	opts := blob.PutOptions{IfAbsent: true, ContentType: tiles.TileContentType, CacheControl: tiles.TileCacheControl}
 	err := s.objects.Put(ctx, t.Path(), data, opts)
 	if !errors.Is(err, blob.ErrExists) {
 		return err
@@ -159,11 +159,28 @@ func (s *Storage) ReadTile(ctx context.Context, t tiles.Tile) ([]byte, error) {
 // Publish records the checkpoint in the database and, under the lock of
 // that record, writes it to the store's checkpoint object, unless a larger
 // one is published already.
+//
+// It then deletes, in the background, the partial tiles that full ones
+// replaced before the previous publish (see collector).
 func (s *Storage) Publish(ctx context.Context, checkpoint []byte) error {
-	return s.db.PublishWith(ctx, checkpoint, func(ctx context.Context) error {
+	var size uint64
+	err := s.db.PublishWith(ctx, checkpoint, func(ctx context.Context) error {
+		i := bytes.Index(checkpoint, []byte("\n\n"))
+		if i < 0 {
+			return errors.New("checkpoint note has no signature block")
+		}
+		cp, err := tiles.ParseCheckpoint(checkpoint[:i+1])
+		if err != nil {
+			return err
+		}
+		size = cp.Size
 		return s.objects.Put(ctx, tiles.CheckpointPath, checkpoint,
-			blob.PutOptions{ContentType: checkpointType, CacheControl: checkpointCache})
+			blob.PutOptions{ContentType: tiles.CheckpointContentType, CacheControl: tiles.CheckpointCacheControl})
 	})
+	if err == nil && size > 0 {
+		s.gc.published(size)
+	}
+	return err
 }
 
 // Published returns the published checkpoint, or an error wrapping

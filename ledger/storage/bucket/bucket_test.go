@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ledger-dev/ledger/internal/pgtest"
 	"github.com/ledger-dev/ledger/internal/s3test"
@@ -14,6 +15,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/blob"
 	"github.com/ledger-dev/ledger/ledger/blob/s3"
+	"github.com/ledger-dev/ledger/ledger/mirror"
 	"github.com/ledger-dev/ledger/ledger/storage/bucket"
 	"github.com/ledger-dev/ledger/ledger/storage/postgres"
 	"github.com/ledger-dev/ledger/ledger/storage/storagetest"
@@ -213,4 +215,69 @@ func headers(t *testing.T, url string) (string, string) {
 		t.Fatalf("GET %s: %s", url, resp.Status)
 	}
 	return resp.Header.Get("Content-Type"), resp.Header.Get("Cache-Control")
+}
+
+// TestPartialsCollected appends in small flushes across several bundles
+// and checks that the partial tiles and bundles that full ones replaced
+// are deleted, those of the tree's right edge kept, and the log still
+// audits (also at an older checkpoint, whose partial tiles are gone: the
+// verifying client falls back to the full ones).
+func TestPartialsCollected(t *testing.T) {
+	objects, err := blob.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, objects, pgtest.New(t))
+	signer, vkey := storagetest.NewSigner(t, "example.com/gc")
+	l, err := ledger.New(t.Context(), ledger.Config{Storage: s, Signer: signer, KeyOf: storagetest.KeyBeforeBar,
+		PublishInterval: 5 * time.Millisecond, Logger: testlog.New(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want [][]byte
+	var early []byte // a checkpoint from inside the first bundle
+	for len(want) < 600 {
+		var batch []ledger.Entry
+		for range 20 {
+			leaf := fmt.Appendf(nil, "entry %d", len(want))
+			batch = append(batch, ledger.Entry{Leaf: leaf})
+			want = append(want, leaf)
+		}
+		if _, err := l.Append(t.Context(), batch); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.WaitPublished(t.Context(), uint64(len(want))); err != nil {
+			t.Fatal(err)
+		}
+		if len(want) == 100 {
+			early, _ = l.Published()
+		}
+	}
+	if err := l.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	partials := func(prefix string) []string {
+		var names []string
+		objects.List(t.Context(), prefix, func(n string) error { names = append(names, n); return nil })
+		return names
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(partials("tile/entries/000.p/"))+len(partials("tile/entries/001.p/"))+len(partials("tile/0/000.p/"))+len(partials("tile/0/001.p/")) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("superseded partials left: %q %q", partials("tile/entries/000.p/"), partials("tile/0/001.p/"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := partials("tile/entries/002.p/"); len(got) == 0 {
+		t.Fatal("the right edge's partial bundles were deleted")
+	}
+	storagetest.AuditStore(t, s, vkey, want)
+	policy, _ := tiles.NewLogPolicy(vkey)
+	sc, err := policy.Verify(early)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tiles.Audit(t.Context(), mirror.Fetcher(objects), sc.Checkpoint, tiles.AuditOptions{}); err != nil {
+		t.Fatalf("audit at size %d, its partial tiles deleted: %v", sc.Size, err)
+	}
 }

@@ -8,7 +8,6 @@ import (
 
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
-	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/client"
 	"github.com/transparency-dev/tessera/fsck"
 	"golang.org/x/mod/sumdb/note"
@@ -18,6 +17,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/blob/s3"
 	"github.com/ledger-dev/ledger/ledger/storage/storagetest"
+	"github.com/ledger-dev/ledger/tiles/tilestest"
 )
 
 // TestTesseraReadsBucket has Tessera's client (another tlog-tiles
@@ -87,18 +87,7 @@ func TestTesseraReadsBucket(t *testing.T) {
 			t.Fatalf("inclusion of %d: %v", i, err)
 		}
 	}
-	hashBundle := func(b []byte) ([][]byte, error) {
-		var eb api.EntryBundle
-		if err := eb.UnmarshalText(b); err != nil {
-			return nil, err
-		}
-		hs := make([][]byte, len(eb.Entries))
-		for i, e := range eb.Entries {
-			hs[i] = rfc6962.DefaultHasher.HashLeaf(e)
-		}
-		return hs, nil
-	}
-	if err := fsck.New(signer.Name(), v, hf, hashBundle, fsck.Opts{N: 2}).Check(ctx); err != nil {
+	if err := fsck.New(signer.Name(), v, hf, tilestest.LeafHashes, fsck.Opts{N: 2}).Check(ctx); err != nil {
 		t.Fatalf("tessera fsck of the bucket: %v", err)
 	}
 }

@@ -1,8 +1,6 @@
 package postgres
 
 import (
-	"encoding/base64"
-	"fmt"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -17,19 +15,12 @@ import (
 )
 
 // benchEntries returns n entries of about 400 bytes, shaped like audit
-// events: JSON keys that repeat from entry to entry, and values that do not,
-// so that PostgreSQL's compression of the bundles gets realistic input.
+// events (storagetest.BenchLeaf), so that PostgreSQL's compression of the
+// bundles gets realistic input.
 func benchEntries(rng *rand.Rand, n int) [][]byte {
 	out := make([][]byte, n)
-	noise := make([]byte, 150)
 	for i := range out {
-		for j := range noise {
-			noise[j] = byte(rng.Uint32())
-		}
-		out[i] = fmt.Appendf(nil, `{"v":1,"id":"%016x","timestamp":"2026-11-22T10:%02d:%02dZ","event_type":"data.exported",`+
-			`"action":"export","actor":{"id":"user-%d","type":"user"},"resource":{"type":"record","id":"%d"},`+
-			`"result":"success","details":"%s"}`,
-			rng.Uint64(), i%60, rng.IntN(60), rng.IntN(1000), rng.IntN(1<<20), base64.StdEncoding.EncodeToString(noise))
+		out[i] = storagetest.BenchLeaf(rng, i)
 	}
 	return out
 }
