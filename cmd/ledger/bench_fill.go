@@ -73,7 +73,7 @@ func cmdBenchFill(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // runFill opens the log as serve does, appends until it holds c.entries,
 // waits for the checkpoint to be published, and fills the index.
 func runFill(ctx context.Context, c fillConfig, stdout io.Writer, log *slog.Logger) error {
-	if err := os.MkdirAll(c.data, 0o755); err != nil {
+	if err := os.MkdirAll(c.data, 0o700); err != nil { // as serve --init makes it
 		return err
 	}
 	key, err := openKey(c.data, "", c.origin, true, stdout)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,6 +41,9 @@ type serveConfig struct {
 	} `yaml:"tls"`
 	// RedactKeys are redacted in addition to event.DefaultRedactKeys.
 	RedactKeys []string `yaml:"redact_keys"`
+	// RedactValues turns the value detectors (event.DefaultDetectors) on or
+	// off by name; a detector it does not name stays on.
+	RedactValues map[string]bool `yaml:"redact_values"`
 	// Limits bound requests and events; zero keeps the default.
 	Limits configLimits `yaml:"limits"`
 	// RateLimit is every token's default rate limit.
@@ -140,6 +144,15 @@ func (c *serveConfig) validate() error {
 			return errors.New("redact_keys has an empty key")
 		}
 	}
+	for name := range c.RedactValues {
+		if _, ok := event.DetectorNamed(name); !ok {
+			var names []string
+			for _, d := range event.DefaultDetectors {
+				names = append(names, d.Name)
+			}
+			return fmt.Errorf("redact_values: unknown detector %q (the detectors are %s)", name, strings.Join(names, ", "))
+		}
+	}
 	if strings.HasPrefix(c.Bucket, "s3://") {
 		if _, err := s3.ParseURL(c.Bucket); err != nil {
 			return fmt.Errorf("bucket: %w", err)
@@ -154,6 +167,18 @@ func (c *serveConfig) validate() error {
 		return fmt.Errorf("tokens: %w", err)
 	}
 	return nil
+}
+
+// redactor returns the Redactor the configuration asks for: the default
+// keys and the file's, and the detectors not turned off.
+func (c *serveConfig) redactor() *event.Redactor {
+	var detectors []event.Detector
+	for _, d := range event.DefaultDetectors {
+		if on, named := c.RedactValues[d.Name]; on || !named {
+			detectors = append(detectors, d)
+		}
+	}
+	return event.NewRedactor(append(slices.Clone(event.DefaultRedactKeys), c.RedactKeys...), detectors...)
 }
 
 // loadConfig reads the configuration file at path; an empty path is the

@@ -15,6 +15,7 @@ func TestParseConfig(t *testing.T) {
 bucket: s3://tiles/prod?region=eu-west-1
 public_entries: true
 redact_keys: [diagnosis, mrn]
+redact_values: {iban: false, ssn: true}
 limits: {max_body_bytes: 1048576, max_batch: 100, max_event_bytes: 8192}
 rate_limit: {per_second: 50, burst: 100}
 tokens:
@@ -29,6 +30,10 @@ tokens:
 	if !c.PublicEntries || c.Bucket != "s3://tiles/prod?region=eu-west-1" || len(c.RedactKeys) != 2 || c.eventLimits().MaxBatch != 100 || c.eventLimits().MaxTags != 64 ||
 		c.RateLimit.Burst != 100 || len(c.Tokens) != 1 || c.Tokens[0].Role != "admin" {
 		t.Fatalf("parsed %+v", c)
+	}
+	ev := &event.Event{Reason: "diagnosis=flu, ssn 123-45-6789, iban GB82WEST12345698765432, card 4111111111111111"}
+	if paths := c.redactor().Redact(ev); len(paths) != 1 || ev.Reason != "diagnosis=[REDACTED], ssn [REDACTED], iban GB82WEST12345698765432, card [REDACTED]" {
+		t.Errorf("redact_values {iban: false}: %v, %q", paths, ev.Reason)
 	}
 	if c, err := parseConfig([]byte("limits: {max_event_bytes: 32768}")); err != nil || c.eventLimits().MaxEventBytes != event.DefaultLimits().MaxEventBytes {
 		t.Errorf("the default max_event_bytes written out: %+v, %v", c, err)
@@ -52,6 +57,8 @@ tokens:
 		{"limits: {max_event_bytes: 32769}", "at most 32768"},
 		{"tls: {cert: a.pem}", "both cert and key"},
 		{"redact_keys: ['']", "empty key"},
+		{"redact_values: {cards: false}", `unknown detector "cards" (the detectors are card_number, ssn, iban, bearer_token, api_key, secret_pair)`},
+		{"redact_values: {iban: maybe}", `"maybe" is not true or false`},
 		{"rate_limit: {per_second: 5}", "burst"},
 		{"tokens: [{id: 7cbdbbb267f79c35, role: root, sha256: 7cbdbbb267f79c359e72119eb519fb69797a1aaf90142839584bfeb5aedc821b}]", "unknown role"},
 		{"tokens: [{id: 0000000000000000, role: admin, sha256: 7cbdbbb267f79c359e72119eb519fb69797a1aaf90142839584bfeb5aedc821b}]", "first 16 hex"},

@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -129,6 +128,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err := dataDir(*data, *initLog); err != nil {
 		return err
 	}
+	warnLooseModes(log, *data, *keyFile, *tokenFile)
 	keyring, err := access.NewKeyring(access.KeyringConfig{File: *tokenFile, Static: conf.Tokens, Logger: log})
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -226,7 +226,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	api, err := httpapi.New(httpapi.Config{
 		Ledger: l, Tiles: ls.store, Index: idx, MaxBodyBytes: *maxBody, MaxBodyMemory: *maxBodyMemory, Logger: log,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), RequestMetrics: requestMetrics,
-		Limits: conf.eventLimits(), Redactor: event.NewRedactor(append(slices.Clone(event.DefaultRedactKeys), conf.RedactKeys...)),
+		Limits: conf.eventLimits(), Redactor: conf.redactor(),
 		Access: keyring, PublicEntries: *publicEntries, RateLimit: conf.RateLimit,
 		Holds:  hold.Open(filepath.Join(*data, hold.FileName)),
 		Mounts: []httpapi.Mount{{Path: console.Path, Handler: web}}, Integrity: integrityCheck(integrity),
@@ -385,7 +385,8 @@ func listenTCP(name, addr string) (net.Listener, error) {
 // mistyped --data is refused instead of starting a new, empty log.
 func dataDir(data string, init bool) error {
 	if init {
-		return os.MkdirAll(data, 0o755)
+		// 0700: it holds the log key, the tokens and the events.
+		return os.MkdirAll(data, 0o700)
 	}
 	st, err := os.Stat(data)
 	if errors.Is(err, fs.ErrNotExist) {

@@ -112,8 +112,9 @@ func createToken(path string, c tokenSpec, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "add this entry to the tokens list of the configuration file:\n%s", b)
 	} else {
 		// Tokens may be made before the first start: the ledger then
-		// starts with access control on.
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		// starts with access control on. A new directory is 0700, as
+		// serve --init makes the data directory.
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return err
 		}
 		_, err := os.Stat(path)

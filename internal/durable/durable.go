@@ -11,6 +11,7 @@
 package durable
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -78,6 +79,26 @@ func Create(path string, data []byte, perm fs.FileMode) error {
 		return fmt.Errorf("couldn't write %s: %w", path, err)
 	}
 	return nil
+}
+
+// CreatePrivate creates an empty file at path with mode 0600, unless a
+// file is there already, whose mode it leaves alone. It is for files that
+// a library creates and fills itself and that hold what other users of the
+// machine must not read: SQLite would otherwise create its database with
+// the umask's mode (usually 0644), and it gives the -wal and -shm files it
+// adds the mode of the database file.
+func CreatePrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("couldn't create %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("couldn't create %s: %w", path, err)
+	}
+	return SyncDir(filepath.Dir(path))
 }
 
 // writeSync writes data to f, sets its mode, fsyncs and closes it.

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 )
@@ -137,5 +138,35 @@ func TestSyncDir(t *testing.T) {
 	}
 	if err := SyncDir(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("SyncDir of a missing directory: %v, want an error wrapping fs.ErrNotExist", err)
+	}
+}
+
+func TestCreatePrivate(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "index.sqlite")
+	if err := CreatePrivate(path); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 || st.Size() != 0 {
+		t.Fatalf("created %v, %v; want an empty file of mode 0600", st, err)
+	}
+	// An existing file keeps its contents and its mode.
+	if err := os.WriteFile(path, []byte("db"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := CreatePrivate(path); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "db" {
+		t.Errorf("the existing file now holds %q", b)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o640 {
+		t.Errorf("the existing file's mode is now %o", st.Mode().Perm())
+	}
+	if err := CreatePrivate(filepath.Join(dir, "missing", "x")); err == nil || !strings.Contains(err.Error(), "couldn't create") {
+		t.Errorf("in a missing directory: %v", err)
 	}
 }

@@ -26,6 +26,12 @@ func (p *parser) value(dst []byte) ([]byte, error) {
 		if s, err = p.key(); err != nil {
 			return dst, err
 		}
+		if p.red != nil && p.scan {
+			if t, ok := p.red.detect(string(s)); ok {
+				p.redacted = append(p.redacted, p.pathString())
+				return appendQuoted(dst, t), nil
+			}
+		}
 		return appendQuoted(dst, s), nil
 	case 't':
 		return append(dst, "true"...), p.literal("true")

@@ -44,7 +44,8 @@ func decodeStd(body []byte) ([]*Event, error) {
 
 // FuzzDecodeBatch checks that decodeBatch never panics and that whatever it
 // accepts (1) encoding/json also accepts, with the same values, (2) encodes
-// to a leaf that ParseLeaf takes back exactly, (3) redacts idempotently.
+// to a leaf that ParseLeaf takes back exactly, (3) redacts idempotently,
+// by name and by value.
 // decodeBatch checks syntax, not the schema: an accepted event may still
 // fail Validate, so that is not asserted.
 func FuzzDecodeBatch(f *testing.F) {
@@ -54,13 +55,14 @@ func FuzzDecodeBatch(f *testing.F) {
 		`{"reason":"\u00e9\ud83d\ude00\n\"","ip_address":"2001:DB8::1","actor":{"email":"a@b","role":null}}`,
 		`[{"action":1},{"ACTOR":{}},{"actor":{"id":"a","id":"b"}}]`,
 		`{"changes":{"password":{"old":"s3cret","new":{"token":["t"]}}}}`,
+		`{"reason":"card 4111 1111 1111 1111, password=x","tags":{"k":"AKIAIOSFODNN7EXAMPLE"},"changes":{"c":{"new":["123-45-6789",{"x":"Bearer abc.def-123"}]}}}`,
 		"", "[]", "[", "{", `{"v":1}`, "{}\n[]", `{"timestamp":"x"}`,
 	} {
 		f.Add([]byte(s), false)
 		f.Add([]byte(s), true)
 	}
 	lim := Limits{MaxBatch: 50, MaxEventBytes: 4096}
-	red := NewRedactor(DefaultRedactKeys)
+	red := NewRedactor(DefaultRedactKeys, DefaultDetectors...)
 	now := time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, body []byte, ndjson bool) {
 		ctype := "application/json"

@@ -39,6 +39,7 @@ type parser struct {
 	change   string    // the change whose value is parsed, e.g. "profile"
 	which    string    // "old" or "new"
 	redacted []string  // dotted paths replaced by "[REDACTED]"
+	scan     bool      // whether to run red's detectors on every string
 }
 
 type member struct {
@@ -323,7 +324,7 @@ func (p *parser) digits() int {
 func (p *parser) reset(src []byte) {
 	p.src, p.pos, p.s, p.depth = src, 0, "", 0
 	p.members, p.tmp, p.discard, p.out = p.members[:0], p.tmp[:0], p.discard[:0], p.out[:0]
-	p.red, p.path, p.change, p.which, p.redacted = nil, p.path[:0], "", "", nil
+	p.red, p.path, p.change, p.which, p.redacted, p.scan = nil, p.path[:0], "", "", nil, false
 }
 
 // parsers holds parsers with their scratch buffers for reuse.

@@ -51,7 +51,8 @@ type PipelineConfig struct {
 	// defaults of DefaultLimits.
 	Limits Limits
 	// Redactor redacts secrets before an event is hashed. Default
-	// NewRedactor(DefaultRedactKeys); NewRedactor(nil) redacts nothing.
+	// NewRedactor(DefaultRedactKeys, DefaultDetectors...); NewRedactor(nil)
+	// redacts nothing.
 	Redactor *Redactor
 	// Now is the clock for the timestamps the server assigns. Default
 	// time.Now.
@@ -64,7 +65,7 @@ type PipelineConfig struct {
 func NewPipeline(cfg PipelineConfig) *Pipeline {
 	p := &Pipeline{limits: cfg.Limits.withDefaults(), redactor: cfg.Redactor, now: cfg.Now, newID: cfg.NewID}
 	if p.redactor == nil {
-		p.redactor = NewRedactor(DefaultRedactKeys)
+		p.redactor = NewRedactor(DefaultRedactKeys, DefaultDetectors...)
 	}
 	if p.now == nil {
 		p.now = time.Now

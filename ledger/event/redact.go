@@ -14,15 +14,16 @@ import (
 var DefaultRedactKeys = []string{
 	"password", "passwd", "secret", "token", "access_token", "refresh_token",
 	"api_key", "apikey", "authorization", "private_key", "ssn", "credit_card",
-	"card_number", "cvv", "pin",
+	"card_number", "cvv", "pin", "bank_account", "account_number", "routing_number",
+	"iban", "social_security",
 }
 
 // Redacted is the value that replaces a redacted one.
 const Redacted = "[REDACTED]"
 
-// Redactor replaces the values of sensitive members before an event is
-// hashed or stored. A nil *Redactor redacts nothing. It is safe for
-// concurrent use.
+// Redactor replaces the values of sensitive members, and the secrets its
+// detectors find in any string (see Detector), before an event is hashed or
+// stored. A nil *Redactor redacts nothing. It is safe for concurrent use.
 //
 // A member name is sensitive when, compared case-insensitively and ignoring
 // '-' and '_' (so they are alike), it equals one of the keys or ends with
@@ -33,15 +34,20 @@ const Redacted = "[REDACTED]"
 // "api_key": "API-KEY", "apiKey", "x-api-key". With "card_number":
 // "cardNumber".
 type Redactor struct {
-	keys map[string]bool // normalised
+	keys      map[string]bool // normalised
+	longest   int             // the length of the longest key, normalised
+	detectors []Detector
 }
 
-// NewRedactor returns a Redactor for the given keys (see Redactor).
-func NewRedactor(keys []string) *Redactor {
-	r := &Redactor{keys: make(map[string]bool, len(keys))}
+// NewRedactor returns a Redactor for the given keys and detectors (see
+// Redactor). The Pipeline's default is NewRedactor(DefaultRedactKeys,
+// DefaultDetectors...).
+func NewRedactor(keys []string, detectors ...Detector) *Redactor {
+	r := &Redactor{keys: make(map[string]bool, len(keys)), detectors: slices.Clone(detectors)}
 	for _, k := range keys {
 		if k != "" {
-			r.keys[string(normalizeKey(nil, []byte(k)))] = true
+			n := normalizeKey(nil, []byte(k))
+			r.keys[string(n)], r.longest = true, max(r.longest, len(n))
 		}
 	}
 	return r
@@ -79,7 +85,7 @@ func (r *Redactor) match(k []byte) bool {
 	for i := 0; i < len(k); i++ {
 		if k[i] >= utf8.RuneSelf { // rare: look for suffixes after separators only
 			for j := 1; j < len(n); j++ {
-				if n[j-1] < utf8.RuneSelf && !isAlnum(n[j-1]) && r.keys[string(n[j:])] {
+				if len(n)-j <= r.longest && n[j-1] < utf8.RuneSelf && !isAlnum(n[j-1]) && r.keys[string(n[j:])] {
 					return true
 				}
 			}
@@ -93,7 +99,7 @@ func (r *Redactor) match(k []byte) bool {
 			j++
 		}
 		boundary := !isAlnum(a) || isAlnum(a) && !isUpper(a) && isUpper(b)
-		if boundary && r.keys[string(n[j:])] {
+		if boundary && len(n)-j <= r.longest && r.keys[string(n[j:])] { // a longer suffix is no key
 			return true
 		}
 	}
@@ -107,15 +113,31 @@ func (r *Redactor) match(k []byte) bool {
 //   - a member at any depth inside a change's old or new value, in objects
 //     and in arrays ("changes.profile.new.credentials.api_key",
 //     "changes.users.old.2.password");
-//   - a tag whose name is sensitive ("tags.api_token").
+//   - a tag whose name is sensitive ("tags.api_token");
+//   - with detectors, the secrets they find in the string fields that hold
+//     free text or identifiers (actor.id, actor.role, resource.type,
+//     resource.id, failure_reason, source, user_agent, session_id,
+//     correlation_id, request_id, reason), in tag values ("tags.note") and
+//     in every string inside a change's old or new value
+//     ("changes.comment.new", "changes.profile.new.bio"): only the secret is
+//     replaced, "card 4111 1111 1111 1111 declined" becomes
+//     "card [REDACTED] declined". The fields with a fixed syntax (id,
+//     tenant_id, event_type, action, actor.type, actor.email, result,
+//     ip_address) are not searched.
 //
 // A value that is null, or already "[REDACTED]", stays as it is and is not
 // reported, so Redact is idempotent. Change values it rewrites are left in
 // canonical form (see Leaf). A change value that is not valid JSON is
 // replaced whole (Validate reports such values).
 func (r *Redactor) Redact(e *Event) (redacted []string) {
-	if r == nil || len(r.keys) == 0 {
+	if r == nil || len(r.keys) == 0 && len(r.detectors) == 0 {
 		return nil
+	}
+	for _, f := range e.textFields() {
+		if t, ok := r.detect(*f.v); ok {
+			*f.v = t
+			redacted = append(redacted, f.name)
+		}
 	}
 	var p *parser
 	for name, c := range e.Changes {
@@ -132,8 +154,8 @@ func (r *Redactor) Redact(e *Event) (redacted []string) {
 			}
 			continue
 		}
-		if bytes.IndexByte(c.Old, '{') < 0 && bytes.IndexByte(c.New, '{') < 0 {
-			continue // no object, no member names
+		if !r.mayRedact(c.Old) && !r.mayRedact(c.New) {
+			continue
 		}
 		if p == nil {
 			p = getParser()
@@ -151,6 +173,9 @@ func (r *Redactor) Redact(e *Event) (redacted []string) {
 		if v != Redacted && r.match([]byte(k)) {
 			e.Tags[k] = Redacted
 			redacted = append(redacted, "tags."+k)
+		} else if t, ok := r.detect(v); ok {
+			e.Tags[k] = t
+			redacted = append(redacted, "tags."+k)
 		}
 	}
 	slices.Sort(redacted)
@@ -159,13 +184,55 @@ func (r *Redactor) Redact(e *Event) (redacted []string) {
 
 const redactedJSON = `"` + Redacted + `"`
 
+// textField is a string field of an Event that detectors search.
+type textField struct {
+	name string
+	v    *string
+}
+
+// textFields are the fields that Redact searches with its detectors.
+func (e *Event) textFields() []textField {
+	return []textField{
+		{"actor.id", &e.Actor.ID}, {"actor.role", &e.Actor.Role}, {"resource.type", &e.Resource.Type},
+		{"resource.id", &e.Resource.ID}, {"failure_reason", &e.FailureReason}, {"source", &e.Source},
+		{"user_agent", &e.UserAgent}, {"session_id", &e.SessionID}, {"correlation_id", &e.CorrelationID},
+		{"request_id", &e.RequestID}, {"reason", &e.Reason},
+	}
+}
+
+// mayRedact reports whether v, a change's old or new value, can hold
+// anything to redact: an object (member names) or a string in which the
+// detectors find a secret (see scanStrings).
+func (r *Redactor) mayRedact(v json.RawMessage) bool {
+	return bytes.IndexByte(v, '{') >= 0 || r.scanStrings(v)
+}
+
+// scanStrings reports whether the strings inside v must be searched one by
+// one. Without escapes, each string is a verbatim part of v, between quotes
+// that, like the ends of a string, are no letter or digit: a secret the
+// detectors find in a string they find in v too. So one pass over v spares
+// parsing a value that holds none, the usual case. An object is parsed
+// anyway, for its member names, so it is searched string by string.
+func (r *Redactor) scanStrings(v json.RawMessage) bool {
+	if len(r.detectors) == 0 || bytes.IndexByte(v, '"') < 0 {
+		return false
+	}
+	if bytes.IndexByte(v, '\\') >= 0 || bytes.IndexByte(v, '{') >= 0 {
+		return true
+	}
+	_, found := r.detect(string(v))
+	return found
+}
+
 // value redacts inside v, the old or new value (which) of the change name;
 // paths is nil when nothing was redacted, and then v is returned unchanged.
 func (r *Redactor) value(p *parser, name, which string, v json.RawMessage) (json.RawMessage, []string) {
-	if bytes.IndexByte(v, '{') < 0 {
+	scan := r.scanStrings(v)
+	if !scan && bytes.IndexByte(v, '{') < 0 {
 		return v, nil
 	}
 	p.reset(v)
+	p.scan = scan
 	p.red, p.change, p.which = r, name, which
 	out, err := p.whole(p.out[:0])
 	p.out = out

@@ -42,7 +42,8 @@ type Config struct {
 	Tiles TileReader
 	// Limits bounds events and batches. Default event.DefaultLimits().
 	Limits event.Limits
-	// Redactor redacts secrets before hashing. Default: event.DefaultRedactKeys.
+	// Redactor redacts secrets before hashing. Default:
+	// event.DefaultRedactKeys and event.DefaultDetectors.
 	Redactor *event.Redactor
 	// MaxBodyBytes bounds a request body. Default 32 MiB.
 	MaxBodyBytes int64
@@ -118,7 +119,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Limits = event.DefaultLimits()
 	}
 	if cfg.Redactor == nil {
-		cfg.Redactor = event.NewRedactor(event.DefaultRedactKeys)
+		cfg.Redactor = event.NewRedactor(event.DefaultRedactKeys, event.DefaultDetectors...)
 	}
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 32 << 20

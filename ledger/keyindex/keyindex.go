@@ -34,6 +34,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/ledger-dev/ledger/internal/durable"
 	"github.com/ledger-dev/ledger/internal/sqlitetx"
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/tiles"
@@ -89,6 +90,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	// Transactions start IMMEDIATE so that Store's read of the watermark
 	// and its writes are one atomic step across processes.
 	q := url.Values{"_txlock": {"immediate"}, "_pragma": {"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "cache_size(-16384)"}}
+	// The file holds the events' ids: mode 0600, like the index.
+	if err := durable.CreatePrivate(cfg.Path); err != nil {
+		return nil, err
+	}
 	db, err := sql.Open("sqlite", "file:"+cfg.Path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open key index %s: %w", cfg.Path, err)

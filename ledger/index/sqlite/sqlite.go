@@ -14,6 +14,7 @@ import (
 
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver, registered as "sqlite"
 
+	"github.com/ledger-dev/ledger/internal/durable"
 	"github.com/ledger-dev/ledger/internal/sqlitetx"
 	"github.com/ledger-dev/ledger/ledger/index"
 	"github.com/ledger-dev/ledger/ledger/index/internal/sqlindex"
@@ -57,6 +58,10 @@ func Open(ctx context.Context, cfg Config) (*Index, error) {
 	// fifth less CPU per entry at 1M entries). The cache grows only as
 	// pages are read, to the same bound at any index size.
 	q := url.Values{"_txlock": {"immediate"}, "_pragma": {"journal_mode(WAL)", "synchronous(NORMAL)", "busy_timeout(10000)", "temp_store(MEMORY)", "cache_size(-16384)"}}
+	// The index holds the events' contents: mode 0600.
+	if err := durable.CreatePrivate(cfg.Path); err != nil {
+		return nil, err
+	}
 	db, err := sql.Open("sqlite", "file:"+cfg.Path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("couldn't open index %s: %w", cfg.Path, err)

@@ -68,7 +68,9 @@ func Open(_ context.Context, cfg Config) (*Storage, error) {
 		return nil, errors.New("posix: Config.Dir is required")
 	}
 	dir := cfg.Dir
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// 0700: the entry bundles hold the events' contents; only the ledger's
+	// own user reads them, others through the API.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
 	lock, err := lockfile.TryLock(filepath.Join(dir, lockFile), 0o644)
