@@ -107,9 +107,11 @@ type Receipt struct {
 	// LeafHash is the RFC 6962 hash of the event's leaf, the value the log's
 	// Merkle tree commits to.
 	LeafHash tiles.Hash
-	// Leaf is the event's leaf bytes, when known: Append fills it in when
-	// the leaf it computes hashes to LeafHash (it does unless the ledger
-	// redacts more than the default keys), VerifyReceipt from the ledger.
+	// Leaf is the event's leaf bytes, when known: Append takes it from the
+	// ledger's receipt (Wait "published" or "cosigned": the leaf holds the
+	// ledger's receive time and submitter), or keeps the leaf it computes
+	// when that hashes to LeafHash (a ledger writing leaf version 1);
+	// VerifyReceipt reads it from the ledger.
 	Leaf []byte
 	// Duplicate is set when the ledger had logged the ID before: this
 	// receipt is the original's.

@@ -166,6 +166,9 @@ var (
 	ErrClosed = errors.New("ledger is closed")
 	// ErrNoWitnesses means cosigning was asked of a ledger without witnesses.
 	ErrNoWitnesses = errors.New("no witness policy is configured")
+	// ErrNoHistory means the storage keeps no published checkpoints (it
+	// does not implement CheckpointHistory).
+	ErrNoHistory = errors.New("the storage keeps no history of published checkpoints")
 	// ErrStorage means storage failed (a database down, a disk full or
 	// read-only): nothing the error concerns was committed, and a retry
 	// later may work. What failed is in the wrapped error, for the
@@ -403,6 +406,27 @@ func (l *Ledger) WaitCosigned(ctx context.Context, size uint64) error {
 // this instance's, or a newer one another instance sharing the storage
 // published (looked up every PublishInterval).
 func (l *Ledger) Published() ([]byte, uint64) { return l.pub.latest() }
+
+// FirstCovering returns the first published checkpoint that covers the
+// entry at index, with the cosignatures it was published with (see
+// CheckpointHistory), and its size. It fails with ErrNoHistory when the
+// storage keeps no history, and with an error wrapping tiles.ErrNotFound
+// when no published checkpoint covers the entry yet.
+func (l *Ledger) FirstCovering(ctx context.Context, index uint64) ([]byte, uint64, error) {
+	h, ok := l.cfg.Storage.(CheckpointHistory)
+	if !ok {
+		return nil, 0, ErrNoHistory
+	}
+	note, err := h.FirstCovering(ctx, index)
+	if err != nil {
+		return nil, 0, err
+	}
+	cp, err := tiles.ParseNoteCheckpoint(note)
+	if err != nil {
+		return nil, 0, fmt.Errorf("the stored checkpoint covering entry %d: %w", index, err)
+	}
+	return note, cp.Size, nil
+}
 
 // PublishedCovering is Published for a read of the tree of size entries:
 // when the checkpoint this instance knows is smaller and the storage is

@@ -85,6 +85,23 @@ type Storage interface {
 	Publish(ctx context.Context, checkpoint []byte) error
 }
 
+// CheckpointHistory is a Storage that keeps every checkpoint it published,
+// so that an entry can be proven against the first checkpoint that covered
+// it: the cosignatures on that one bound when the entry existed.
+//
+// Contract:
+//   - Publish also records checkpoint in the history, durably, before it
+//     returns; a checkpoint identical to the last one recorded at its size
+//     is not recorded again (the publisher republishes a size to collect
+//     cosignatures).
+//   - FirstCovering returns the checkpoint of the smallest size above index
+//     (the first to include the entry at index), as last published at that
+//     size (with every cosignature collected by then), or an error wrapping
+//     tiles.ErrNotFound when none is recorded.
+type CheckpointHistory interface {
+	FirstCovering(ctx context.Context, index uint64) ([]byte, error)
+}
+
 // PublishedReader is a Storage that several instances share (one
 // database, one bucket): Published returns the newest checkpoint any of
 // them published, or an error wrapping tiles.ErrNotFound before the first.

@@ -98,3 +98,15 @@ func ParseSize(s string) (uint64, error) {
 	}
 	return n, nil
 }
+
+// ParseNoteCheckpoint returns the checkpoint of a signed checkpoint note,
+// read from its text (the part before the blank line). It does not check
+// the signatures: it is for notes whose origin the caller trusts, such as
+// the ones a log signed itself; OpenCheckpoint verifies.
+func ParseNoteCheckpoint(note []byte) (Checkpoint, error) {
+	i := bytes.Index(note, []byte("\n\n"))
+	if i < 0 {
+		return Checkpoint{}, fmt.Errorf("%w: the note has no signature block", ErrMalformedCheckpoint)
+	}
+	return ParseCheckpoint(note[:i+1])
+}

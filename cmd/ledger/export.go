@@ -64,6 +64,8 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	}
 	fs.Lookup("since").Usage = "start of the time window, RFC 3339 (default: 30 days before --until; the manifest records the window)"
 	fs.Lookup("until").Usage = "end of the time window, RFC 3339, excluded (default: now)"
+	fs.Lookup("time").Usage = "the time --since and --until bound: timestamp (the event's own, default) or received (when the ledger received it)"
+	fs.Lookup("submitter-token-id").Usage = "export only events submitted with the token of this id"
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

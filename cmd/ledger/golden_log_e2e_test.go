@@ -68,6 +68,12 @@ func TestGoldenV1Log(t *testing.T) {
 			t.Fatalf("entry %d of the golden log grown: %d %s; want a leaf starting {%s", index, st, body, want)
 		}
 	}
+	// The checkpoint published before the history of checkpoints existed
+	// is its first: it covers the old entries.
+	if st, body := call(t, http.DefaultClient, "GET", s.url+"v1/proof/1?at=first", goldenAuditor, ""); st != 200 ||
+		!strings.Contains(string(body), "golden.example/v1\n8\n") {
+		t.Fatalf("proof of entry 1 at the first checkpoint: %d %s; want the checkpoint of size 8", st, body)
+	}
 	out, code = runCmd(t, verifierBin, "audit", "--log", s.url, "--vkey", vkey, "--token", goldenAuditor)
 	if code != 0 {
 		t.Fatalf("verifier audit of the golden log grown: %d\n%s", code, out)

@@ -124,12 +124,24 @@ func TestEvidenceE2E(t *testing.T) {
 	if out, code := runCmd(t, verifierBin, "export", ranged, "--vkey", s.vkey); code != 1 || !strings.Contains(out, "entries [217]... are missing") {
 		t.Fatalf("verifier export of a range with a hole: %d\n%s", code, out)
 	}
-	// An event changed in a package fails.
-	editFile(t, filepath.Join(filtered, "events.ndjson"), func(s string) string {
-		return strings.Replace(s, `"id":"doc-3"`, `"id":"doc-4"`, 1)
-	})
-	if out, code := runCmd(t, verifierBin, "export", filtered, "--vkey", s.vkey); code != 1 || !strings.Contains(out, "differs from the event in its leaf") {
-		t.Fatalf("verifier export of a changed event: %d\n%s", code, out)
+	// An event changed in a package fails: a field of the client's, or the
+	// receive time or submitter the ledger stated (leaf version 2).
+	for _, change := range []struct{ from, to string }{
+		{`"id":"doc-3"`, `"id":"doc-4"`},
+		{`"received_at":"20`, `"received_at":"19`},
+		{`"submitter":{"type":"open"}`, `"submitter":{"type":"token","token_id":"0000000000000000","role":"writer"}`},
+	} {
+		pkg := filepath.Join(t.TempDir(), "pkg")
+		copyDir(t, filtered, pkg)
+		editFile(t, filepath.Join(pkg, "events.ndjson"), func(s string) string {
+			if !strings.Contains(s, change.from) {
+				t.Fatalf("the package has no %s", change.from)
+			}
+			return strings.Replace(s, change.from, change.to, 1)
+		})
+		if out, code := runCmd(t, verifierBin, "export", pkg, "--vkey", s.vkey); code != 1 || !strings.Contains(out, "differs from the event in its leaf") {
+			t.Fatalf("verifier export of an event with %s changed to %s: %d\n%s", change.from, change.to, code, out)
+		}
 	}
 
 	forgeIndexRow(t, filepath.Join(dir, "index.sqlite"))
@@ -247,6 +259,33 @@ func TestIndexPostgresE2E(t *testing.T) {
 	}
 	if out, code := runCmd(t, ledgerBin, append([]string{"index", "verify"}, idxArgs...)...); code != 0 {
 		t.Fatalf("ledger index verify after rebuild: %d\n%s", code, out)
+	}
+	// The database keeps the published checkpoints: after more appends,
+	// entry 7 is still proven against the first one (of the 300 entries'
+	// batch), and the proof verifies.
+	if _, err := postEvents(http.DefaultClient, s.url, []map[string]any{testEvent("evt-more", 300)}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if publishedSize(t, s.url) == 301 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the last append was not published")
+		}
+	}
+	resp, err := http.Get(s.url + "v1/proof/7?at=first")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	firstFile := filepath.Join(dir, "first.tlog-proof")
+	if resp.StatusCode != 200 || !strings.Contains(string(first), "\n300\n") || os.WriteFile(firstFile, first, 0o644) != nil {
+		t.Fatalf("GET /v1/proof/7?at=first: %d %s; want the checkpoint of size 300", resp.StatusCode, first)
+	}
+	if out, code := runCmd(t, verifierBin, "proof", firstFile, "--vkey", s.vkey); code != 0 {
+		t.Fatalf("verifier proof of entry 7 at its first checkpoint: %d\n%s", code, out)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/event"
+	"github.com/ledger-dev/ledger/ledger/index"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
@@ -20,10 +21,14 @@ type appendResult struct {
 	ID       string `json:"id"`
 	LeafHash string `json:"leaf_hash"`
 	// Leaf is the leaf appended, which only the ledger can compute (it
-	// holds the receive time and the submitter); absent for a duplicate,
-	// whose leaf is the original's.
+	// holds the receive time and the submitter): for wait=published and
+	// wait=cosigned, not for a duplicate, whose leaf is the original's.
 	Leaf      []byte `json:"leaf,omitempty"`
 	Duplicate bool   `json:"duplicate,omitempty"`
+	// Proof is the receipt's c2sp.org/tlog-proof@v1 against the first
+	// published checkpoint that covered the event, with its cosignatures:
+	// for wait=published and wait=cosigned, not for a duplicate.
+	Proof string `json:"proof,omitempty"`
 }
 
 // waitLevels are the values of POST /v1/events?wait=.
@@ -89,16 +94,26 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		waitErr = waitFor(ctx, last+1)
 	}
+	// Receipts (wait=published|cosigned) carry each event's leaf and
+	// proof; a durable answer only its index and leaf hash, so that it
+	// stays small next to its batch.
+	receipts := wait == "published" || wait == "cosigned"
 	out := make([]appendResult, len(results))
 	for i, res := range results {
 		out[i] = appendResult{Index: res.Index, ID: batch.Entries[i].ID, LeafHash: base64.StdEncoding.EncodeToString(res.LeafHash[:]), Duplicate: res.Duplicate}
-		if !res.Duplicate {
+		if receipts && !res.Duplicate {
 			out[i].Leaf = batch.Entries[i].Leaf
 		}
 	}
 	if waitErr != nil {
 		s.notYet(w, r, wait, waitErr, out)
 		return
+	}
+	if wait == "published" || wait == "cosigned" {
+		if err := s.prove(r.Context(), out); err != nil {
+			s.writeError(w, r, fmt.Errorf("events are durable and %s, but %w", wait, err))
+			return
+		}
 	}
 	if batch.Single {
 		writeJSON(w, http.StatusOK, out[0])
@@ -210,16 +225,33 @@ func (s *Server) logEntryRead(w http.ResponseWriter, r *http.Request, index uint
 	return true
 }
 
-// getProof returns a c2sp.org/tlog-proof@v1 for an entry against the
-// published checkpoint, carrying the entry's leaf bytes as its extra data so
-// that `verifier proof FILE` needs nothing else.
+// proofAt are the values of GET /v1/proof/{index}?at=: the checkpoint the
+// proof is against.
+var proofAt = []string{"first", "latest"}
+
+// getProof returns a c2sp.org/tlog-proof@v1 for an entry, carrying the
+// entry's leaf bytes as its extra data so that `verifier proof FILE` needs
+// nothing else: against the published checkpoint, or with ?at=first against
+// the first published checkpoint that covered the entry, with the
+// cosignatures it had (the tightest bound on when the entry existed).
 func (s *Server) getProof(w http.ResponseWriter, r *http.Request) {
+	p := newParams(r.URL.Query(), "at")
+	at := p.enum("at", proofAt)
 	index, err := parseIndex(r)
+	if err == nil {
+		err = p.err()
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	cp, size := s.cfg.Ledger.PublishedCovering(r.Context(), index+1)
+	if at == "first" {
+		if cp, size, err = s.firstCovering(r.Context(), index); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
 	leaf, err := s.entry(r.Context(), index, size)
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("%w (entries are provable once published)", err))
@@ -233,7 +265,49 @@ func (s *Server) getProof(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	p := &tiles.Proof{Extra: leaf, Index: index, Hashes: hashes, Checkpoint: cp}
+	proof := &tiles.Proof{Extra: leaf, Index: index, Hashes: hashes, Checkpoint: cp}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write(p.Marshal())
+	w.Write(proof.Marshal())
+}
+
+// firstCovering returns the first published checkpoint that covers index
+// and its size.
+func (s *Server) firstCovering(ctx context.Context, index uint64) ([]byte, uint64, error) {
+	cp, size, err := s.cfg.Ledger.FirstCovering(ctx, index)
+	switch {
+	case errors.Is(err, tiles.ErrNotFound):
+		return nil, 0, fmt.Errorf("%w: no published checkpoint covers entry %d yet (entries are provable once published)", errNotFound, index)
+	case errors.Is(err, ledger.ErrNoHistory):
+		return nil, 0, fmt.Errorf("%w: %v; ask for the proof against the latest checkpoint (without at=first)", errNotFound, err)
+	}
+	return cp, size, err
+}
+
+// prove sets the Proof of each result that carries its leaf, against the
+// first published checkpoint that covered it. With a storage that keeps no
+// checkpoint history the results go without.
+func (s *Server) prove(ctx context.Context, results []appendResult) error {
+	proofs := &proofTiles{r: tiles.HashTiles(s.cfg.Tiles), cache: map[tiles.Tile][]tiles.Hash{}}
+	var cp []byte
+	var size uint64 // of cp, which covers the results below it
+	for i := range results {
+		res := &results[i]
+		if res.Leaf == nil {
+			continue
+		}
+		if cp == nil || res.Index >= size {
+			var err error
+			if cp, size, err = s.cfg.Ledger.FirstCovering(ctx, res.Index); errors.Is(err, ledger.ErrNoHistory) {
+				return nil
+			} else if err != nil {
+				return fmt.Errorf("couldn't find the first checkpoint of entry %d: %w", res.Index, err)
+			}
+		}
+		proof, err := proofs.prove(ctx, index.Row{Index: res.Index, Leaf: res.Leaf}, cp, size)
+		if err != nil {
+			return err
+		}
+		res.Proof = proof
+	}
+	return nil
 }

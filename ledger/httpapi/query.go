@@ -69,7 +69,8 @@ func (s *Server) queryEvents(w http.ResponseWriter, r *http.Request) {
 	f := p.filter(s.cfg.Now(), MaxQueryWindow)
 	limit := p.number("limit", DefaultLimit, 1, MaxLimit)
 	after := p.cursor()
-	withProof := p.boolean("proof")
+	proofAt := p.enum("proof", []string{"false", "first", "true"})
+	withProof := proofAt == "true" || proofAt == "first"
 	if err := p.err(); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -97,7 +98,14 @@ func (s *Server) queryEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if withProof {
-			if er.Proof, err = proofs.prove(r.Context(), row, cp, size); err != nil {
+			rowCP, rowSize := cp, size
+			if proofAt == "first" {
+				if rowCP, rowSize, err = s.firstCovering(r.Context(), row.Index); err != nil {
+					s.writeError(w, r, err)
+					return
+				}
+			}
+			if er.Proof, err = proofs.prove(r.Context(), row, rowCP, rowSize); err != nil {
 				s.writeError(w, r, err)
 				return
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,11 +41,11 @@ func (s *accessServer) entryEvent(t *testing.T, index uint64) *event.Event {
 
 // TestSubmitterStamped: the leaf of an appended event says when the ledger
 // received it and which token sent it (its id, role and tenant, not its
-// secret); the ledger's own events say the ledger wrote them. The append
-// result carries the leaf.
+// secret); the ledger's own events say the ledger wrote them. The receipt
+// (wait=published) carries the leaf.
 func TestSubmitterStamped(t *testing.T) {
 	s := newAccessServer(t)
-	code, _, b := s.call(t, writerA, "POST", "/v1/events", tenantEvent("", "m"))
+	code, _, b := s.call(t, writerA, "POST", "/v1/events?wait=published", tenantEvent("", "m"))
 	var res struct {
 		Index uint64 `json:"index"`
 		Leaf  []byte `json:"leaf"`
@@ -218,5 +219,88 @@ func TestCosignedTimeout(t *testing.T) {
 	if code != 200 || json.Unmarshal(b, &again) != nil || len(again) != 2 || !again[0].Duplicate || !again[1].Duplicate ||
 		again[0].Index != 0 || again[1].Index != 1 || l.Committed().Size != size {
 		t.Fatalf("the same events again: %d %s (log size %d, was %d)", code, b, l.Committed().Size, size)
+	}
+}
+
+// TestProofAtFirst: the receipts of wait=published carry a proof against
+// the first checkpoint that covered their events, and GET
+// /v1/proof/{index}?at=first gives the same one after the log has grown,
+// while the plain proof is against the latest.
+func TestProofAtFirst(t *testing.T) {
+	s := newTestServer(t, event.Limits{}, 0)
+	policy, err := tiles.NewLogPolicy(s.vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func(raw string, index, size uint64) *tiles.Proof {
+		t.Helper()
+		p, err := tiles.ParseProof([]byte(raw))
+		if err != nil {
+			t.Fatalf("%v:\n%s", err, raw)
+		}
+		sc, err := p.Verify(policy, tiles.LeafHash(p.Extra))
+		if err != nil || p.Index != index || sc.Size != size {
+			t.Fatalf("proof of %d: size %d, %v; want size %d", index, sc.Size, err, size)
+		}
+		return p
+	}
+	code, _, b := s.do(t, "POST", "/v1/events?wait=published", "application/x-ndjson", evJSON("a", 1)+"\n"+evJSON("b", 2))
+	var first []struct {
+		result
+		Proof string `json:"proof"`
+	}
+	if code != 200 || json.Unmarshal(b, &first) != nil || len(first) != 2 {
+		t.Fatalf("append: %d %s", code, b)
+	}
+	receipt := verify(first[1].Proof, 1, 2)
+	verify(first[0].Proof, 0, 2)
+	for i := range 3 {
+		if code, _, b := s.do(t, "POST", "/v1/events?wait=published", "application/json", evJSON(fmt.Sprint("c", i), 3+i)); code != 200 {
+			t.Fatalf("append: %d %s", code, b)
+		}
+	}
+	code, _, b = s.do(t, "GET", "/v1/proof/1?at=first", "", "")
+	if code != 200 {
+		t.Fatalf("GET /v1/proof/1?at=first: %d %s", code, b)
+	}
+	if p := verify(string(b), 1, 2); string(p.Checkpoint) != string(receipt.Checkpoint) {
+		t.Errorf("at=first gave checkpoint\n%s\nthe receipt had\n%s", p.Checkpoint, receipt.Checkpoint)
+	}
+	if code, _, b = s.do(t, "GET", "/v1/proof/1", "", ""); code != 200 {
+		t.Fatalf("GET /v1/proof/1: %d %s", code, b)
+	}
+	verify(string(b), 1, 5)
+	if code, _, b = s.do(t, "GET", "/v1/proof/9?at=first", "", ""); code != 404 || !strings.Contains(string(b), "no published checkpoint covers entry 9") {
+		t.Errorf("GET /v1/proof/9?at=first: %d %s, want 404", code, b)
+	}
+	if code, _, b = s.do(t, "GET", "/v1/proof/1?at=last", "", ""); code != 400 {
+		t.Errorf("at=last: %d %s, want 400", code, b)
+	}
+}
+
+// TestQueryProofFirst: proof=first proves every row of a query answer
+// against the first checkpoint that covered it, not the latest.
+func TestQueryProofFirst(t *testing.T) {
+	s := newQueryServer(t)
+	policy, err := tiles.NewLogPolicy(s.vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.appendEvents(t, []string{queryEvent(0, "alice", "success", 1), queryEvent(1, "alice", "success", 1)})
+	s.appendEvents(t, []string{queryEvent(2, "alice", "success", 1)})
+	body := s.query(t, url.Values{"actor_id": {"alice"}, "proof": {"first"}})
+	want := map[uint64]uint64{0: 2, 1: 2, 2: 3} // index: size of its first checkpoint
+	if len(body.Events) != 3 {
+		t.Fatalf("%d rows, want 3", len(body.Events))
+	}
+	for _, e := range body.Events {
+		p, err := tiles.ParseProof([]byte(e.Proof))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := p.Verify(policy, tiles.LeafHash(e.Leaf))
+		if err != nil || sc.Size != want[e.Index] {
+			t.Errorf("row %d: proof against size %d (%v), want %d", e.Index, sc.Size, err, want[e.Index])
+		}
 	}
 }

@@ -165,11 +165,7 @@ func (s *Storage) ReadTile(ctx context.Context, t tiles.Tile) ([]byte, error) {
 func (s *Storage) Publish(ctx context.Context, checkpoint []byte) error {
 	var size uint64
 	err := s.db.PublishWith(ctx, checkpoint, func(ctx context.Context) error {
-		i := bytes.Index(checkpoint, []byte("\n\n"))
-		if i < 0 {
-			return errors.New("checkpoint note has no signature block")
-		}
-		cp, err := tiles.ParseCheckpoint(checkpoint[:i+1])
+		cp, err := tiles.ParseNoteCheckpoint(checkpoint)
 		if err != nil {
 			return err
 		}
@@ -186,6 +182,13 @@ func (s *Storage) Publish(ctx context.Context, checkpoint []byte) error {
 // Published returns the published checkpoint, or an error wrapping
 // tiles.ErrNotFound if there is none yet.
 func (s *Storage) Published(ctx context.Context) ([]byte, error) { return s.db.Published(ctx) }
+
+// FirstCovering returns the first published checkpoint that covers the
+// entry at index (ledger.CheckpointHistory): the database keeps the
+// history, written by Publish.
+func (s *Storage) FirstCovering(ctx context.Context, index uint64) ([]byte, error) {
+	return s.db.FirstCovering(ctx, index)
+}
 
 // Watermark is the key index's watermark: the committed size.
 func (s *Storage) Watermark(ctx context.Context) (uint64, error) { return s.db.Watermark(ctx) }

@@ -9,6 +9,7 @@
 //	DIR/tile/<L>/<N>[.p/<W>]       hash tiles
 //	DIR/tile/entries/<N>[.p/<W>]   entry bundles
 //	DIR/.state                     the committed state (size, root, checkpoint)
+//	DIR/.checkpoints[.idx]         every checkpoint published (see history)
 //	DIR/.lock                      held (flock) by the writer
 //
 // Files beyond the committed state may be left by a flush that died before
@@ -41,10 +42,12 @@ const (
 	lockFile  = ".lock"
 )
 
-// Storage is a posix storage driver. It implements ledger.Storage.
+// Storage is a posix storage driver. It implements ledger.Storage and
+// ledger.CheckpointHistory.
 type Storage struct {
 	dir  string
 	lock *os.File
+	hist *history
 
 	mu    sync.Mutex // serialises Commit and Publish
 	state ledger.State
@@ -76,11 +79,42 @@ func Open(_ context.Context, cfg Config) (*Storage, error) {
 		lock.Close()
 		return nil, err
 	}
+	if s.hist, err = openHistory(dir); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	if err := s.startHistory(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
+// startHistory records the published checkpoint of a log written before
+// the history existed as the history's first.
+func (s *Storage) startHistory() error {
+	if s.hist.records > 0 {
+		return nil
+	}
+	cp, err := s.read(tiles.CheckpointPath)
+	if errors.Is(err, tiles.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c, err := tiles.ParseNoteCheckpoint(cp)
+	if err != nil {
+		return fmt.Errorf("the published checkpoint: %w", err)
+	}
+	return s.hist.add(c.Size, cp)
+}
+
 // Close releases the writer lock.
-func (s *Storage) Close() error { return s.lock.Close() }
+func (s *Storage) Close() error {
+	s.hist.close()
+	return s.lock.Close()
+}
 
 // stateJSON is the on-disk form of the committed state.
 type stateJSON struct {
@@ -162,14 +196,30 @@ func (s *Storage) read(path string) ([]byte, error) {
 	return b, err
 }
 
-// Publish replaces the checkpoint file atomically and durably.
+// Publish records the checkpoint in the history, then replaces the
+// checkpoint file atomically and durably.
 func (s *Storage) Publish(_ context.Context, checkpoint []byte) error {
+	cp, err := tiles.ParseNoteCheckpoint(checkpoint)
+	if err != nil {
+		return fmt.Errorf("couldn't publish: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.hist.add(cp.Size, checkpoint); err != nil {
+		return err
+	}
 	if cur, err := s.read(tiles.CheckpointPath); err == nil && bytes.Equal(cur, checkpoint) {
 		return nil
 	}
 	return durable.WriteFile(filepath.Join(s.dir, filepath.FromSlash(tiles.CheckpointPath)), checkpoint, 0o644)
+}
+
+// FirstCovering returns the first published checkpoint that covers the
+// entry at index (see ledger.CheckpointHistory).
+func (s *Storage) FirstCovering(_ context.Context, index uint64) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hist.firstCovering(index)
 }
 
 // writeFlush makes the flush's new tiles and its new commit state durable,

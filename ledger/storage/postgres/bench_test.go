@@ -101,3 +101,30 @@ func BenchmarkLedger(b *testing.B) {
 	wg.Wait()
 	b.ReportMetric(float64(b.N*perBatch)/time.Since(start).Seconds(), "events/s")
 }
+
+// BenchmarkCheckpointHistory publishes checkpoints as a ledger with three
+// witnesses does and reports what log_checkpoints (rows, index and TOAST)
+// takes per checkpoint and per year at one checkpoint a second.
+func BenchmarkCheckpointHistory(b *testing.B) {
+	s := open(b, pgtest.New(b))
+	ctx := b.Context()
+	sign := storagetest.WitnessedCheckpoints(b, "audit.example.com/prod", 3)
+	var before int64
+	if err := s.Pool().QueryRow(ctx, `SELECT pg_total_relation_size('log_checkpoints')`).Scan(&before); err != nil {
+		b.Fatal(err)
+	}
+	size := uint64(1_000_000)
+	b.ResetTimer()
+	for range b.N {
+		size += 1000
+		if err := s.Publish(ctx, sign(size)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	var after int64
+	if err := s.Pool().QueryRow(ctx, `SELECT pg_total_relation_size('log_checkpoints')`).Scan(&after); err != nil {
+		b.Fatal(err)
+	}
+	storagetest.ReportHistorySize(b, after-before)
+}

@@ -349,7 +349,8 @@ func TestLeastPrivilegeRole(t *testing.T) {
 		sql(`DROP ROLE ` + role)
 	})
 	sql(`REVOKE CREATE ON SCHEMA public FROM PUBLIC`)
-	sql(`GRANT SELECT, INSERT, UPDATE ON log_tiles, log_bundles, log_state, log_published, log_keys, log_keys_backfill, log_schema_migrations TO ` + role)
+	sql(`GRANT SELECT, INSERT, UPDATE ON log_tiles, log_bundles, log_state, log_published, log_keys, log_keys_backfill, log_checkpoints, log_schema_migrations TO ` + role)
+	sql(`GRANT USAGE ON SEQUENCE log_checkpoints_id_seq TO ` + role)
 
 	u, err := url.Parse(dsn)
 	if err != nil {

@@ -23,7 +23,6 @@
 package postgres
 
 import (
-	"bytes"
 	"context"
 	"embed"
 	"errors"
@@ -219,6 +218,14 @@ func (s *Storage) PublishWith(ctx context.Context, checkpoint []byte, write func
 	if err != nil {
 		return fmt.Errorf("couldn't publish: %w", err)
 	}
+	// The history first, in its own statement: a checkpoint in the history
+	// that a crash kept from being served is harmless (the log signed it).
+	// A republish of the last checkpoint of its size adds nothing.
+	if _, err := s.pool.Exec(ctx, `INSERT INTO log_checkpoints (size, checkpoint) SELECT $1, $2
+		WHERE NOT EXISTS (SELECT 1 FROM (SELECT checkpoint FROM log_checkpoints WHERE size = $1 ORDER BY id DESC LIMIT 1) l
+			WHERE l.checkpoint = $2)`, size, checkpoint); err != nil {
+		return fmt.Errorf("couldn't record the checkpoint of size %d: %w", size, err)
+	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("couldn't publish the checkpoint of size %d: %w", size, err)
@@ -246,6 +253,25 @@ func (s *Storage) PublishWith(ctx context.Context, checkpoint []byte, write func
 	return nil
 }
 
+// FirstCovering returns the first published checkpoint that covers the
+// entry at index (see ledger.CheckpointHistory).
+func (s *Storage) FirstCovering(ctx context.Context, index uint64) ([]byte, error) {
+	i, err := toInt64(index)
+	if err != nil {
+		return nil, err
+	}
+	var cp []byte
+	err = s.pool.QueryRow(ctx, `SELECT checkpoint FROM log_checkpoints
+		WHERE size = (SELECT min(size) FROM log_checkpoints WHERE size > $1) ORDER BY id DESC LIMIT 1`, i).Scan(&cp)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("no published checkpoint covers entry %d yet: %w", index, tiles.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("couldn't read the checkpoint history: %w", err)
+	}
+	return cp, nil
+}
+
 // Published returns the published checkpoint, or an error wrapping
 // tiles.ErrNotFound if there is none yet.
 func (s *Storage) Published(ctx context.Context) ([]byte, error) {
@@ -263,11 +289,7 @@ func (s *Storage) Published(ctx context.Context) ([]byte, error) {
 // noteSize returns the tree size of a signed checkpoint note, read from its
 // text (the signatures were made by the ledger and are not checked here).
 func noteSize(note []byte) (int64, error) {
-	i := bytes.Index(note, []byte("\n\n"))
-	if i < 0 {
-		return 0, errors.New("checkpoint note has no signature block")
-	}
-	cp, err := tiles.ParseCheckpoint(note[:i+1])
+	cp, err := tiles.ParseNoteCheckpoint(note)
 	if err != nil {
 		return 0, err
 	}

@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Opener) {
 	t.Run("CompareAndSwap", func(t *testing.T) { testCompareAndSwap(t, newStore(t)) })
 	t.Run("FullTilesImmutable", func(t *testing.T) { testFullTilesImmutable(t, newStore(t)) })
 	t.Run("LedgerRoundTrip", func(t *testing.T) { testLedgerRoundTrip(t, newStore(t)) })
+	t.Run("CheckpointHistory", func(t *testing.T) { testCheckpointHistory(t, newStore(t)) })
 }
 
 func closeStore(t *testing.T, s ledger.Storage) {
