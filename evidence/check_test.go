@@ -93,13 +93,14 @@ func TestOpenRejects(t *testing.T) {
 }
 
 // TestCreateRefusesFullDirectory checks that a package is never written
-// over files.
+// over files, and that one finished into an empty directory replaces it.
 func TestCreateRefusesFullDirectory(t *testing.T) {
 	dir := copyGolden(t, "range")
 	if _, err := evidence.Create(dir); !errors.Is(err, evidence.ErrNotEmpty) {
 		t.Fatalf("Create of a package's directory: %v", err)
 	}
-	w, err := evidence.Create(t.TempDir())
+	empty := t.TempDir()
+	w, err := evidence.Create(empty)
 	if err != nil {
 		t.Fatalf("Create of an empty directory: %v", err)
 	}
@@ -107,6 +108,32 @@ func TestCreateRefusesFullDirectory(t *testing.T) {
 		t.Fatal("Add before SetCheckpoint succeeded")
 	}
 	w.Close()
+	// A package finished into an empty directory replaces it.
+	if w, err = evidence.Create(empty); err != nil {
+		t.Fatal(err)
+	}
+	w.SetCheckpoint([]byte("note\n"), tiles.Checkpoint{Origin: "example.com/log"})
+	if err := w.Finish(); err != nil {
+		t.Fatalf("Finish into an empty directory: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(empty, "manifest.json")); err != nil {
+		t.Fatalf("the package finished into an empty directory: %v", err)
+	}
+	// One that filled up meanwhile is not replaced.
+	filled := filepath.Join(t.TempDir(), "pkg")
+	if w, err = evidence.Create(filled); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.SetCheckpoint([]byte("note\n"), tiles.Checkpoint{Origin: "example.com/log"})
+	os.Mkdir(filled, 0o755)
+	os.WriteFile(filepath.Join(filled, "mine"), []byte("kept"), 0o644)
+	if err := w.Finish(); err == nil {
+		t.Fatal("Finish replaced a directory that filled up")
+	}
+	if b, _ := os.ReadFile(filepath.Join(filled, "mine")); string(b) != "kept" {
+		t.Fatalf("the directory that filled up changed: %q", b)
+	}
 }
 
 // TestAbandonedPackage checks that a package closed before Finish leaves

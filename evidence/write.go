@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/ledger-dev/ledger/internal/durable"
@@ -150,9 +151,9 @@ func (w *Writer) finish() error {
 	if err := durable.SyncDir(w.tmp); err != nil {
 		return err
 	}
-	// A rename replaces an empty directory, and fails on one that filled
-	// up since Create.
-	if err := os.Rename(w.tmp, w.dir); err != nil {
+	// rename(2) replaces an empty directory, and fails on one that filled
+	// up since Create. (os.Rename refuses any directory in the way.)
+	if err := syscall.Rename(w.tmp, w.dir); err != nil {
 		return fmt.Errorf("couldn't move the package into place: %w", err)
 	}
 	return durable.SyncDir(filepath.Dir(w.dir))

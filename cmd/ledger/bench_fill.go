@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/event"
@@ -127,7 +126,7 @@ func fillLog(ctx context.Context, c fillConfig, ls *logStorage, l *ledger.Ledger
 // fillIndex brings the query index up to size entries, as serve's follower
 // would on its first start.
 func fillIndex(ctx context.Context, data string, ls *logStorage, l *ledger.Ledger, size uint64, stdout io.Writer, log *slog.Logger) error {
-	idx, f, err := openFollower(ctx, data, ls.pool, ls.store, l, log)
+	idx, f, err := openFollower(ctx, data, ls.pool, ls.store, log)
 	if err != nil {
 		return err
 	}
@@ -216,20 +215,4 @@ func appendBody(ctx context.Context, l *ledger.Ledger, p *event.Pipeline, body [
 		return fmt.Errorf("couldn't append: %w", err)
 	}
 	return nil
-}
-
-// newBar returns a progress bar on w, shown only when w is a terminal.
-func newBar(w io.Writer, total int64, what string) *progressbar.ProgressBar {
-	f, ok := w.(*os.File)
-	return progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(w),
-		progressbar.OptionSetVisibility(ok && term.IsTerminal(int(f.Fd()))),
-		progressbar.OptionSetDescription(what),
-		progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(),
-		progressbar.OptionSetItsString("entries"),
-		progressbar.OptionThrottle(200*time.Millisecond),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }),
-	)
 }

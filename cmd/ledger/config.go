@@ -102,7 +102,8 @@ func yamlError(err error) error {
 	for i, m := range te.Errors {
 		m = unknownKeyRe.ReplaceAllString(m, `unknown key "$1" (the keys are in docs/access.md)`)
 		if sm := wrongTypeRe.FindStringSubmatch(m); sm != nil {
-			kind := map[string]string{"int": "a whole number", "int64": "a whole number", "bool": "true or false", "string": "a string", "[]string": "a list of strings"}[sm[2]]
+			kind := map[string]string{"int": "a whole number", "int64": "a whole number", "bool": "true or false", "string": "a string", "[]string": "a list of strings",
+				"time.Duration": "a duration such as 5m or 720h"}[sm[2]]
 			if kind == "" {
 				kind = "of the form docs/access.md gives"
 			}

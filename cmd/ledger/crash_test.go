@@ -167,13 +167,16 @@ func verify(t *testing.T, verifierBin string, args ...string) string {
 
 // TestCrashRecovery kills the ledger with SIGKILL under concurrent load, over
 // and over, and checks that every acknowledged event is at its index with
-// identical bytes, that the whole log verifies with the verifier, and that
-// every checkpoint published before a crash is consistent with the final one.
+// identical bytes, that the whole log verifies with the verifier, that
+// every checkpoint published before a crash is consistent with the final
+// one, and that of the tile and bundle files the crashes left, the server
+// serves only what the tree holds. 20 kills by default, 100 with
+// LEDGER_LONG_TESTS=1.
 func TestCrashRecovery(t *testing.T) {
 	ledgerBin, verifierBin, _ := buildBinaries(t)
 	data := t.TempDir()
 	args := []string{"--data", data, "--origin", "example.com/crash", "--publish-interval", "20ms"}
-	const cycles, clients = 20, 6
+	cycles, clients := longtest.Count(20, 100), 6
 	a := &acks{t: t, index: map[uint64]ack{}}
 	var checkpoints []string
 	var vkey string
@@ -198,11 +201,19 @@ func TestCrashRecovery(t *testing.T) {
 	srv := startServer(t, ledgerBin, args...)
 	checkAcked(t, srv.url, a)
 	checkDeduplicated(t, srv.url, a)
+	logDir := filepath.Join(data, "log")
+	// Every tile and bundle file the crashes left, committed or not, is
+	// asked for: what is served must be what the audited tree holds.
+	cp, ok := saveCheckpoint(t, srv.url, "final")
+	if !ok {
+		t.Fatal("no final checkpoint")
+	}
+	b, _ := os.ReadFile(cp)
+	asked, refused := checkServedTiles(t, srv.url, logDir, checkpointSize(t, b))
 	srv.cmd.Process.Signal(os.Interrupt)
 	srv.cmd.Wait()
-	logDir := filepath.Join(data, "log")
 	out := verify(t, verifierBin, "audit", "--log", logDir, "--vkey", vkey)
-	t.Logf("%d events acknowledged over %d SIGKILLs; %s", len(a.index), cycles, out)
+	t.Logf("%d events acknowledged over %d SIGKILLs; %d tile paths asked for, %d refused as not in the tree; %s", len(a.index), cycles, asked, refused, out)
 	for _, cp := range checkpoints {
 		verify(t, verifierBin, "consistency", "--log", logDir, "--vkey", vkey, "--old", cp)
 	}

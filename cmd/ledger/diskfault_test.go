@@ -214,15 +214,7 @@ func post(client *http.Client, url string, batch []map[string]any) (int, string,
 }
 
 // healthz returns the status of GET /healthz, 0 if it did not answer.
-func healthz(url string) int {
-	resp, err := http.Get(url + "healthz")
-	if err != nil {
-		return 0
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
-}
+func healthz(url string) int { return healthzWith(http.DefaultClient, url) }
 
 // fill writes path until the file system is full.
 func fill(path string) error {

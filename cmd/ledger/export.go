@@ -14,16 +14,40 @@ import (
 	"strings"
 	"time"
 
+	"github.com/schollz/progressbar/v3"
+
 	"github.com/ledger-dev/ledger/evidence"
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
-// exportFilters are the filter flags of `ledger export`, each the query
-// parameter of the same name with '_' for '-'.
-var exportFilters = []string{"actor-id", "actor-type", "action", "event-type", "resource-type", "resource-id", "result", "tenant-id",
+// eventFilters are the filter flags of `ledger export` and `ledger query`,
+// each the query parameter of the same name with '_' for '-'.
+var eventFilters = []string{"actor-id", "actor-type", "action", "event-type", "resource-type", "resource-id", "result", "tenant-id",
 	"submitter-token-id", "since", "until", "time"}
+
+// filterFlags defines the eventFilters flags on fs; filterQuery reads them.
+func filterFlags(fs *flag.FlagSet, verb string) map[string]*string {
+	filters := map[string]*string{}
+	for _, name := range eventFilters {
+		filters[name] = fs.String(name, "", verb+" only events whose "+strings.ReplaceAll(name, "-", "_")+" is this")
+	}
+	fs.Lookup("since").Usage = "start of the time window, RFC 3339 (default: 30 days before --until)"
+	fs.Lookup("until").Usage = "end of the time window, RFC 3339, excluded (default: now)"
+	fs.Lookup("time").Usage = "the time --since and --until bound: timestamp (the event's own, default) or received (when the ledger received it)"
+	fs.Lookup("submitter-token-id").Usage = verb + " only events submitted with the token of this id"
+	return filters
+}
+
+// filterQuery sets in q the query parameters of the filters given.
+func filterQuery(q url.Values, filters map[string]*string) {
+	for name, v := range filters {
+		if *v != "" {
+			q.Set(strings.ReplaceAll(name, "-", "_"), *v)
+		}
+	}
+}
 
 // setWindow makes the time window of a filtered export explicit, with the
 // server's defaults (until now, since DefaultWindow before until), so that
@@ -58,24 +82,14 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	from := fs.Uint64("from", 0, "first index of a range export")
 	to := fs.Uint64("to", 0, "end of a range export: entries from --from to --to minus 1")
 	token := tokenFlag(fs, "an auditor")
-	filters := map[string]*string{}
-	for _, name := range exportFilters {
-		filters[name] = fs.String(name, "", "export only events whose "+strings.ReplaceAll(name, "-", "_")+" is this")
-	}
+	filters := filterFlags(fs, "export")
 	fs.Lookup("since").Usage = "start of the time window, RFC 3339 (default: 30 days before --until; the manifest records the window)"
-	fs.Lookup("until").Usage = "end of the time window, RFC 3339, excluded (default: now)"
-	fs.Lookup("time").Usage = "the time --since and --until bound: timestamp (the event's own, default) or received (when the ledger received it)"
-	fs.Lookup("submitter-token-id").Usage = "export only events submitted with the token of this id"
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	isRange := flagGiven(fs, "from") || flagGiven(fs, "to")
 	q := url.Values{"format": {"ndjson"}}
-	for name, v := range filters {
-		if *v != "" {
-			q.Set(strings.ReplaceAll(name, "-", "_"), *v)
-		}
-	}
+	filterQuery(q, filters)
 	switch {
 	case *out == "" || fs.NArg() > 0:
 		return fmt.Errorf("%w: give --out DIR and no arguments", errUsage)
@@ -101,12 +115,17 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		return err
 	}
 	defer pkg.Close()
-	e := &exporter{base: root, vkey: *vkey, client: newClient(*token, 0), token: *token, pkg: pkg}
+	total := int64(-1) // a filtered export's count is known at its end
+	if isRange {
+		total = int64(*to - *from)
+	}
+	e := &exporter{base: root, vkey: *vkey, client: newClient(*token, 0), token: *token, pkg: pkg, bar: newBar(stderr, total, "exporting")}
 	if isRange {
 		err = e.exportRange(ctx, *from, *to)
 	} else {
 		err = e.exportFiltered(ctx, q)
 	}
+	e.bar.Finish()
 	if err != nil {
 		return err
 	}
@@ -131,6 +150,7 @@ type exporter struct {
 	client *http.Client
 	pkg    *evidence.Writer
 	tree   *tiles.Tree
+	bar    *progressbar.ProgressBar // advanced by every event added
 }
 
 // exportFiltered exports the rows of GET /v1/export?q, each proven against
@@ -263,5 +283,6 @@ func (e *exporter) add(ctx context.Context, row evidence.Row) error {
 	if err != nil {
 		return fmt.Errorf("entry %d: the ledger's index gave a leaf that is not the log's (run `ledger index verify`): %w", row.Index, err)
 	}
+	e.bar.Add(1)
 	return e.pkg.Add(row, hashes)
 }

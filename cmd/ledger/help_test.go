@@ -3,7 +3,9 @@ package main_test
 import (
 	"bytes"
 	"errors"
+	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -20,7 +22,7 @@ func TestHelpAndVersion(t *testing.T) {
 		want    []string
 		notWant []string
 	}{
-		{ledgerBin, []string{"--help"}, []string{"usage: ledger <command>", "keygen", "serve", "token", "append", "bench", "index", "export"}, nil},
+		{ledgerBin, []string{"--help"}, []string{"usage: ledger <command>", "keygen", "serve", "token", "append", "bench", "index", "export", "query"}, nil},
 		{ledgerBin, []string{"help"}, []string{"usage: ledger <command>"}, nil},
 		{ledgerBin, []string{"keygen", "--help"}, []string{"usage: ledger keygen", "-origin", "-key"}, nil},
 		{ledgerBin, []string{"serve", "--help"}, []string{"usage: ledger serve", "-data", "-listen", "-config", "-tokens string", "-witness-policy", "-tls-cert"}, []string{"-tokens ledger"}},
@@ -35,6 +37,7 @@ func TestHelpAndVersion(t *testing.T) {
 		{ledgerBin, []string{"index", "rebuild", "--help"}, []string{"-data", "-postgres", "-vkey"}, nil},
 		{ledgerBin, []string{"index", "verify", "--help"}, []string{"-data", "-keys", "-log"}, nil},
 		{ledgerBin, []string{"export", "--help"}, []string{"usage: ledger export", "-out", "-from", "-since", "-actor-id"}, nil},
+		{ledgerBin, []string{"query", "--help"}, []string{"usage: ledger query", "-actor-id", "-limit", "-cursor", "-all", "-json", "-proof", "-vkey"}, nil},
 		{ledgerBin, []string{"--version"}, []string{"ledger ", " go1."}, nil},
 		{verifierBin, []string{"--help"}, []string{"usage: verifier <command>"}, nil},
 		{verifierBin, []string{"checkpoint", "--help"}, []string{"usage: verifier checkpoint", "-state", "-vkey", "-policy"}, nil},
@@ -74,5 +77,35 @@ func TestHelpAndVersion(t *testing.T) {
 				t.Errorf("%s: output says %q:\n%s", name, w, stdout.String())
 			}
 		}
+	}
+}
+
+// TestOperationsUnit checks the systemd unit of docs/operations.md: every
+// flag of its ExecStart is a flag of ledger serve.
+func TestOperationsUnit(t *testing.T) {
+	ledgerBin, _, _ := buildBinaries(t)
+	doc, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^ExecStart=\S+ serve (.*)$`).FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/operations.md has no ExecStart=... serve line")
+	}
+	help, err := exec.Command(ledgerBin, "serve", "--help").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := regexp.MustCompile(`--([a-z-]+)`).FindAllSubmatch(m[1], -1)
+	if len(flags) < 3 {
+		t.Fatalf("ExecStart has only %d flags: %s", len(flags), m[1])
+	}
+	for _, f := range flags {
+		if !regexp.MustCompile(`(?m)^  -` + string(f[1]) + `\b`).Match(help) {
+			t.Errorf("the unit's ExecStart gives --%s, which ledger serve does not have", f[1])
+		}
+	}
+	if bytes.Contains(m[1], []byte("--init")) {
+		t.Error("the unit's ExecStart has --init: a wrong --data would start a new log")
 	}
 }

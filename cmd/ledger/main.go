@@ -29,6 +29,7 @@ commands:
   bench   fill --data DIR --entries N      fill a log to N entries at full speed, without HTTP
   index   rebuild|verify --data DIR        recreate the query index, or check it against the log
   export  --url URL --out DIR [filters]    write an evidence package that 'verifier export' checks
+  query   --url URL [filters] [--proof]    list matching events: a table or --json, proofs checked
   mirror  --from URL|DIR|s3://… --to DIR|s3://… --vkey VKEY
                                            copy a log incrementally, verifying every tile
 
@@ -65,6 +66,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"bench":  cmdBench,
 		"index":  cmdIndex,
 		"export": cmdExport,
+		"query":  cmdQuery,
 		"token":  cmdToken,
 		"mirror": cmdMirror,
 	}

@@ -139,12 +139,12 @@ func healthzWith(client *http.Client, url string) int {
 }
 
 // TestMaximalBatches sends 32 batches of 10,000 events in 32 MiB bodies at
-// once, twice, to a `ledger serve --max-body-memory 64MiB`: each is
+// once, twice, to a `ledger serve --max-body-memory 32MiB` (one such body at a time): each is
 // answered 200 or 503 with Retry-After, some of each, and the server's peak
 // resident memory (VmHWM) stays under 1 GiB.
 func TestMaximalBatches(t *testing.T) {
 	ledgerBin, _, _ := buildBinaries(t)
-	s := startServer(t, ledgerBin, "--data", t.TempDir(), "--origin", "example.com/big", "--max-body-memory", strconv.Itoa(64<<20), "--no-index")
+	s := startServer(t, ledgerBin, "--data", t.TempDir(), "--origin", "example.com/big", "--max-body-memory", strconv.Itoa(32<<20), "--no-index")
 	body := maximalBatch(t)
 	statuses := map[string]int{}
 	var mu sync.Mutex

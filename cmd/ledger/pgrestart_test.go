@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -23,10 +21,7 @@ import (
 func TestPostgresRestart(t *testing.T) {
 	ledgerBin, verifierBin, _ := buildBinaries(t)
 	cluster := pgtest.NewCluster(t)
-	key := filepath.Join(t.TempDir(), "log.key")
-	if out, err := exec.Command(ledgerBin, "keygen", "--origin", "example.com/pg-restart", "--key", key).CombinedOutput(); err != nil {
-		t.Fatalf("keygen: %v\n%s", err, out)
-	}
+	key := newKey(t, ledgerBin, "example.com/pg-restart")
 	servers := make([]*server, 2)
 	urls := make([]string, len(servers))
 	for i := range servers {

@@ -35,6 +35,9 @@ func TestQuickstart(t *testing.T) {
 	if !strings.Contains(block, "127.0.0.1:8080") {
 		t.Fatal("the quickstart does not name 127.0.0.1:8080, so no free port can be put in")
 	}
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Fatal("the quickstart uses curl, which is not installed (scripts/test installs it)")
+	}
 	block = strings.ReplaceAll(block, "127.0.0.1:8080", addr)
 	serveCmd, rest, _ := strings.Cut(block, "\n")
 	if !strings.Contains(serveCmd, "ledger serve") {
@@ -44,7 +47,7 @@ func TestQuickstart(t *testing.T) {
 	clone := t.TempDir()
 	files, err := exec.Command("git", "-C", root, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
 	if err != nil {
-		t.Fatalf("git ls-files: %v", err)
+		t.Fatalf("TestQuickstart copies the files git tracks, and needs a git checkout: git ls-files: %v", err)
 	}
 	for _, f := range strings.Split(strings.TrimRight(string(files), "\x00"), "\x00") {
 		b, err := os.ReadFile(filepath.Join(root, f))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"errors"
@@ -35,6 +36,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger/httpapi"
 	pgindex "github.com/ledger-dev/ledger/ledger/index/postgres"
 	"github.com/ledger-dev/ledger/ledger/keyindex"
+	"github.com/ledger-dev/ledger/ledger/scrub"
 	"github.com/ledger-dev/ledger/ledger/storage/bucket"
 	"github.com/ledger-dev/ledger/ledger/storage/posix"
 	"github.com/ledger-dev/ledger/ledger/storage/postgres"
@@ -54,6 +56,8 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	maxBodyMemory := fs.Int64("max-body-memory", 128<<20, "bytes of append bodies read at once, over all requests; past it appends get 503 (at least --max-body)")
 	maxConns := fs.Int("max-connections", 0, "connections served at once; more wait to be accepted (default: the open-file limit less 1024 kept for storage, at least 64)")
 	readTimeout := fs.Duration("read-timeout", time.Minute, "longest a client may take to send a request, headers and body")
+	scrubEvery := fs.Duration("scrub-interval", 24*time.Hour, "start a background check of every stored bundle and tile against the committed tree this often (0: never)")
+	scrubRate := fs.Float64("scrub-rate", 100, "bundles (256 entries each, with their tiles) the background check reads a second")
 	writeTimeout := fs.Duration("write-timeout", 2*time.Minute, "longest an answer may take, from the end of its request (exports are exempt); above the 30 s a wait=published|cosigned append may wait")
 	debugAddr := fs.String("debug-listen", "", "serve Go's /debug/pprof/ profiles on this address (off by default)")
 	policyFile := fs.String("witness-policy", "", "C2SP tlog-policy naming the witnesses (with URLs) and the quorum")
@@ -66,6 +70,8 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	publicEntries := fs.Bool("public-entries", false, "serve entry bundles (the events' contents) to anyone, not only to auditors")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "the private key of --tls-cert (PEM)")
+	var level slog.Level
+	fs.TextVar(&level, "log-level", slog.LevelInfo, "the least severe `level` of log lines written: DEBUG, INFO, WARN or ERROR")
 	readOnly := fs.Bool("read-only", false, "serve the read API and queries of a log in --postgres (and --bucket) with no sequencing: appends get 403; needs only the log's public key (--vkey, or the .pub beside --key)")
 	vkeyFlag := fs.String("vkey", "", "with --read-only: the log's verifier key (default: the .pub file beside --key, or DIR/log.key.pub)")
 	maxSkew := fs.Duration("max-future-skew", event.DefaultMaxFutureSkew, "refuse events whose own timestamp is more than this ahead of the ledger's clock")
@@ -113,7 +119,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if *tokenFile == "" {
 		*tokenFile = filepath.Join(*data, access.FileName)
 	}
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	if os.Getenv("GOGC") == "" {
 		// Nearly all garbage is short-lived request buffers; collecting
 		// less often buys about a sixth of the CPU for appends. GOGC in the
@@ -171,8 +177,8 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := ledger.NewMetrics()
-	if err := metrics.Register(reg); err != nil {
+	metrics, requestMetrics := ledger.NewMetrics(), httpapi.NewMetrics()
+	if err := errors.Join(metrics.Register(reg), requestMetrics.Register(reg)); err != nil {
 		return err
 	}
 	lc := ls.ledgerConfig(signer)
@@ -195,10 +201,23 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		defer idx.Close()
 	default:
 		var stopIndex func()
-		if idx, stopIndex, err = startIndex(ctx, *data, ls.pool, ls.store, l, log); err != nil {
+		if idx, stopIndex, err = startIndex(ctx, *data, ls.pool, ls.store, l, log, reg); err != nil {
 			return err
 		}
 		defer stopIndex()
+	}
+	var integrity *scrub.Scrubber
+	if *scrubEvery > 0 {
+		sm := scrub.NewMetrics()
+		if err := sm.Register(reg); err != nil {
+			return err
+		}
+		integrity, err = scrub.New(scrub.Config{Tiles: ls.store, Interval: *scrubEvery, Rate: *scrubRate, Logger: log, Metrics: sm,
+			Tree: func() tiles.Checkpoint { return publishedCheckpoint(l) }})
+		if err != nil {
+			return fmt.Errorf("%w: %v", errUsage, err)
+		}
+		go integrity.Run(ctx)
 	}
 	web, err := console.New(console.Config{VKey: vkey, Policy: string(policyText), AccessControl: keyring.Enabled})
 	if err != nil {
@@ -206,11 +225,11 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	}
 	api, err := httpapi.New(httpapi.Config{
 		Ledger: l, Tiles: ls.store, Index: idx, MaxBodyBytes: *maxBody, MaxBodyMemory: *maxBodyMemory, Logger: log,
-		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Limits:  conf.eventLimits(), Redactor: event.NewRedactor(append(slices.Clone(event.DefaultRedactKeys), conf.RedactKeys...)),
+		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), RequestMetrics: requestMetrics,
+		Limits: conf.eventLimits(), Redactor: event.NewRedactor(append(slices.Clone(event.DefaultRedactKeys), conf.RedactKeys...)),
 		Access: keyring, PublicEntries: *publicEntries, RateLimit: conf.RateLimit,
 		Holds:  hold.Open(filepath.Join(*data, hold.FileName)),
-		Mounts: []httpapi.Mount{{Path: console.Path, Handler: web}},
+		Mounts: []httpapi.Mount{{Path: console.Path, Handler: web}}, Integrity: integrityCheck(integrity),
 	})
 	if err != nil {
 		return err
@@ -402,6 +421,27 @@ func dataDir(data string, init bool) error {
 		return fmt.Errorf("%w: --data %s is not a directory", errUsage, data)
 	}
 	return nil
+}
+
+// publishedCheckpoint returns the checkpoint l publishes (verified when it
+// was published, by this instance or the one it follows), or the empty tree
+// before there is one.
+func publishedCheckpoint(l *ledger.Ledger) tiles.Checkpoint {
+	n, _ := l.Published()
+	text, _, _ := bytes.Cut(n, []byte("\n\n"))
+	cp, err := tiles.ParseCheckpoint(append(text, '\n'))
+	if err != nil {
+		return tiles.Checkpoint{Origin: l.Origin(), Hash: tiles.EmptyRoot}
+	}
+	return cp
+}
+
+// integrityCheck returns s as httpapi's Integrity, nil (no check) if s is.
+func integrityCheck(s *scrub.Scrubber) interface{ Check(tiles.Tile) error } {
+	if s == nil {
+		return nil
+	}
+	return s
 }
 
 // defaultMaxConnections is the open-file limit less 1024 descriptors kept

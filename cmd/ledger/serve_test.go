@@ -16,8 +16,8 @@ import (
 // fails before anything is created, as do --bucket and --read-only
 // without --postgres and --vkey without --read-only; the states a kill during the first
 // start's key creation can leave start; a key readable by others gets a
-// warning; and an open ledger turns access control on when a token is
-// created.
+// warning; its metrics count requests by route; and an open ledger
+// turns access control on when a token is created.
 func TestServeStart(t *testing.T) {
 	ledgerBin, _, _ := buildBinaries(t)
 	dir := t.TempDir()
@@ -97,6 +97,13 @@ func TestServeStart(t *testing.T) {
 	// The open ledger turns access control on once a token is created.
 	if code, _ := call(t, http.DefaultClient, "GET", s.url+"v1/events", "", ""); code != http.StatusOK {
 		t.Fatalf("an open ledger answered %d to a query without a token", code)
+	}
+	// Its metrics count that request by route, and the index's lag.
+	_, metrics := call(t, http.DefaultClient, "GET", s.url+"metrics", "", "")
+	for _, want := range []string{`ledger_http_requests_total{code="200",method="GET",route="/v1/events"} 1`, "ledger_index_lag_entries 0", "ledger_http_request_duration_seconds_bucket"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics does not say %q", want)
+		}
 	}
 	newToken(t, ledgerBin, noKey, "--role", "admin")
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {

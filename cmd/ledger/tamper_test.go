@@ -44,7 +44,7 @@ func serveRefuses(t *testing.T, bin, want string, args ...string) {
 	defer cancel()
 	out, err := exec.CommandContext(ctx, bin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...).CombinedOutput()
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(string(out), want) {
-		t.Fatalf("ledger serve over a tampered state: %v, want exit status 1 saying %q\n%s", err, want, out)
+		t.Fatalf("ledger serve %s: %v, want exit status 1 saying %q\n%s", strings.Join(args, " "), err, want, out)
 	}
 }
 
@@ -89,10 +89,7 @@ func TestTamperedCheckpointRefused(t *testing.T) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		dsn := pgtest.New(t)
-		key := filepath.Join(t.TempDir(), "log.key")
-		if out, err := exec.Command(ledgerBin, "keygen", "--origin", "example.com/pg-tamper", "--key", key).CombinedOutput(); err != nil {
-			t.Fatalf("keygen: %v\n%s", err, out)
-		}
+		key := newKey(t, ledgerBin, "example.com/pg-tamper")
 		args := []string{"--data", t.TempDir(), "--key", key, "--postgres", dsn}
 		s := startServer(t, ledgerBin, args...)
 		appendSome(t, s.url, "e", 40)

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -109,11 +111,18 @@ func createToken(path string, c tokenSpec, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stderr, "add this entry to the tokens list of the configuration file:\n%s", b)
 	} else {
+		// Tokens may be made before the first start: the ledger then
+		// starts with access control on.
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
 		}
+		_, err := os.Stat(path)
+		first := errors.Is(err, fs.ErrNotExist)
 		if err := access.UpdateFile(path, func(ts []access.Token) ([]access.Token, error) { return append(ts, tok), nil }); err != nil {
 			return err
+		}
+		if first {
+			fmt.Fprintf(stderr, "%s is new: a ledger serving without tokens turns access control on within a second of it, and from then on every request needs a token\n", path)
 		}
 	}
 	fmt.Fprintln(stdout, secret)

@@ -9,7 +9,8 @@ import (
 
 // TestTokenCommand checks `ledger token` on what a new user types: a
 // lifetime in days, a bad lifetime, and listing a directory with no token
-// file or no directory at all.
+// file or no directory at all; the first token of a directory says what it
+// turns on.
 func TestTokenCommand(t *testing.T) {
 	bin, _, _ := buildBinaries(t)
 	data := t.TempDir()
@@ -29,5 +30,14 @@ func TestTokenCommand(t *testing.T) {
 		if code != tc.code || !strings.Contains(out, tc.want) {
 			t.Errorf("ledger token %s: exit %d, %q; want exit %d and %q", strings.Join(tc.args, " "), code, out, tc.code, tc.want)
 		}
+	}
+	// The first token of a directory says that access control turns on;
+	// the next does not repeat it.
+	fresh := t.TempDir()
+	if out, _ := runCmd(t, bin, "token", "create", "--data", fresh, "--role", "admin"); !strings.Contains(out, "tokens.json is new") || !strings.Contains(out, "turns access control on") {
+		t.Errorf("the first token: %q", out)
+	}
+	if out, _ := runCmd(t, bin, "token", "create", "--data", fresh, "--role", "admin"); strings.Contains(out, "is new") {
+		t.Errorf("the second token: %q", out)
 	}
 }

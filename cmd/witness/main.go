@@ -19,6 +19,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/ledger-dev/ledger/internal/version"
 	"github.com/ledger-dev/ledger/ledger/witness"
 	"github.com/ledger-dev/ledger/ledger/witness/postgres"
@@ -146,6 +150,8 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	stateDir := fs.String("state", "", "directory for the latest cosigned checkpoint of each log")
 	pgURL := fs.String("postgres", "", "PostgreSQL URL to keep the state in instead of --state")
 	listen := fs.String("listen", "127.0.0.1:8081", "address to serve HTTP on")
+	var level slog.Level
+	fs.TextVar(&level, "log-level", slog.LevelInfo, "the least severe `level` of log lines written: DEBUG, INFO, WARN or ERROR")
 	if err := parse(fs, args, stdout); err != nil {
 		return err
 	}
@@ -161,7 +167,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer store.Close()
-	log := slog.New(slog.NewJSONHandler(stderr, nil))
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	w, err := witness.New(witness.Config{Signer: signer, Logs: logs, Store: store, Logger: log})
 	if err != nil {
 		return err
@@ -173,7 +179,11 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "witness %s serving on http://%s/ for %d logs\nvkey: %s\n", signer.Name(), ln.Addr(), len(logs), signer.Verifier().VKey())
 	// Bodies are at most 16 KiB: a client that takes longer than this to send
 	// one, or idles on a connection for longer, is cut off.
-	srv := &http.Server{Handler: witness.Handler(w), ReadHeaderTimeout: 10 * time.Second,
+	handler, err := instrumented(witness.Handler(w), signer.Name(), len(logs))
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -185,6 +195,30 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// instrumented serves the witness protocol h with its requests counted and
+// timed by status code, and beside it GET /healthz and GET /metrics
+// (Prometheus: witness_http_*, Go and process collectors).
+func instrumented(h http.Handler, name string, logs int) (http.Handler, error) {
+	reg := prometheus.NewRegistry()
+	requests := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "witness_http_requests_total",
+		Help: "add-checkpoint requests answered, by method and status code (409: a stale or conflicting checkpoint)."}, []string{"code", "method"})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "witness_http_request_duration_seconds",
+		Help: "Time to answer an add-checkpoint request.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}, []string{"code", "method"})
+	for _, c := range []prometheus.Collector{requests, duration, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", promhttp.InstrumentHandlerDuration(duration, promhttp.InstrumentHandlerCounter(requests, h)))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, "{\"status\":\"ok\",\"name\":%q,\"logs\":%d}\n", name, logs)
+	})
+	return mux, nil
 }
 
 // loadConfig reads the witness's key and the logs it witnesses.

@@ -48,6 +48,7 @@ func main() {
 // options are the command line's.
 type options struct {
 	ledger, token, spool, mode, listen string
+	level                              slog.Level
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -55,12 +56,18 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("webapp", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.ledger, "ledger", "http://127.0.0.1:8080", "the ledger's base URL")
-	fs.StringVar(&o.token, "token", os.Getenv("LEDGER_TOKEN"), "the ledger writer's bearer token (default $LEDGER_TOKEN; none if empty)")
+	// The default is read after parsing, so that --help never prints the
+	// token that $LEDGER_TOKEN holds.
+	fs.StringVar(&o.token, "token", "", "the ledger writer's bearer token (default $LEDGER_TOKEN; none if empty)")
 	fs.StringVar(&o.mode, "mode", "closed", "closed: answer only once the event is durable in the ledger; open: spool events and answer regardless")
 	fs.StringVar(&o.spool, "spool", "", "spool directory of mode open")
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:8090", "address to serve HTTP on")
+	fs.TextVar(&o.level, "log-level", slog.LevelInfo, "the least severe `level` of log lines written: DEBUG, INFO, WARN or ERROR")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if o.token == "" {
+		o.token = os.Getenv("LEDGER_TOKEN")
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -80,7 +87,7 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(stderr, nil))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: o.level}))
 	client, err := audit.New(ctx, audit.Config{URL: o.ledger, Token: o.token, Logger: log})
 	if err != nil {
 		return err

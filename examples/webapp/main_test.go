@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -122,6 +123,7 @@ func TestFlags(t *testing.T) {
 		{"--mode", "half-open"},
 		{"--mode", "open"},
 		{"--ledger", "ftp://x"},
+		{"--log-level", "LOUD"},
 		{"extra"},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -129,5 +131,25 @@ func TestFlags(t *testing.T) {
 			t.Errorf("run(%q) succeeded", args)
 		}
 		cancel()
+	}
+	if o, err := parseFlags([]string{"--log-level", "WARN"}, io.Discard); err != nil || o.level != slog.LevelWarn {
+		t.Errorf("--log-level WARN: %v, %v", o.level, err)
+	}
+}
+
+// TestTokenFromEnvironment: --token defaults to $LEDGER_TOKEN, and --help
+// does not print the token.
+func TestTokenFromEnvironment(t *testing.T) {
+	t.Setenv("LEDGER_TOKEN", "lt_secret-in-the-environment")
+	if o, err := parseFlags(nil, io.Discard); err != nil || o.token != "lt_secret-in-the-environment" {
+		t.Errorf("without --token: token %q, %v; want $LEDGER_TOKEN's", o.token, err)
+	}
+	if o, err := parseFlags([]string{"--token", "lt_given"}, io.Discard); err != nil || o.token != "lt_given" {
+		t.Errorf("--token lt_given: token %q, %v", o.token, err)
+	}
+	var help strings.Builder
+	parseFlags([]string{"--help"}, &help)
+	if !strings.Contains(help.String(), "-token") || strings.Contains(help.String(), "secret-in-the-environment") {
+		t.Errorf("--help prints the environment's token or no -token flag:\n%s", help.String())
 	}
 }

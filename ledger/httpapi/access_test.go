@@ -3,7 +3,6 @@ package httpapi_test
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -125,22 +124,7 @@ func (s *accessServer) sync(t *testing.T) {
 // call sends a request as caller.
 func (s *accessServer) call(t *testing.T, caller, method, path, body string) (int, http.Header, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.URL+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if secret := s.tokens[caller]; secret != "" {
-		req.Header.Set("Authorization", "Bearer "+secret)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp, b := s.do(t, caller, method, path, "", body)
 	return resp.StatusCode, resp.Header, b
 }
 

@@ -11,34 +11,49 @@ import (
 // Config.MaxBodyMemory: 503 + Retry-After, like a pushback.
 var errBodyBudget = errors.New("the server is reading as many request bodies as it can hold; retry shortly")
 
-// budgetChunk bounds what one Read of a budgeted body reserves.
-const budgetChunk = 256 << 10
+// budgetPrefix is how much of a body is reserved as it arrives, chunk by
+// chunk, before the rest is reserved at once.
+const budgetPrefix = 256 << 10
 
-// budgetReader reads a request body, reserving each chunk from the
-// server's body budget before reading it: a body is read only as far as
-// the budget affords, and the bytes a slow client has not sent yet cost
-// nothing. Release gives back what was read.
+// budgetReader reads a request body against the server's body budget. The
+// first budgetPrefix bytes are reserved as they arrive, so a slow client
+// holds only what it has sent; then the rest of the body, as long as its
+// Content-Length says (or the largest body allowed, if it did not say), is
+// reserved at once before more is read, or the read fails with
+// errBodyBudget. Reserving the rest whole means that bodies competing for
+// the budget do not each take a part of it and all fail: one gets it, the
+// others are refused early. release gives back what was reserved.
 type budgetReader struct {
 	r    io.Reader
 	sem  *semaphore.Weighted
-	held int64
+	size int64 // the body's length, or the largest allowed
+	held int64 // reserved
+	read int64
 }
 
 func (b *budgetReader) Read(p []byte) (int, error) {
-	n := min(len(p), budgetChunk)
-	if n == 0 {
+	if len(p) == 0 {
 		return 0, nil
 	}
-	if !b.sem.TryAcquire(int64(n)) {
-		return 0, errBodyBudget
+	if b.held < b.size {
+		n := min(int64(len(p)), b.size-b.read)
+		want := b.read + n // reserved once this read is done
+		if want > budgetPrefix {
+			want = b.size
+		}
+		if want > b.held {
+			if !b.sem.TryAcquire(want - b.held) {
+				return 0, errBodyBudget
+			}
+			b.held = want
+		}
 	}
-	got, err := b.r.Read(p[:n])
-	b.sem.Release(int64(n - got))
-	b.held += int64(got)
+	got, err := b.r.Read(p[:min(int64(len(p)), b.held-b.read+1)])
+	b.read += int64(got)
 	return got, err
 }
 
-// release returns the bytes read to the budget, once the body and what was
+// release returns the reservation to the budget, once the body and what was
 // decoded from it are no longer needed.
 func (b *budgetReader) release() {
 	b.sem.Release(b.held)

@@ -54,6 +54,10 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		status = http.StatusConflict
 	case errors.Is(err, errRateLimited):
 		status = http.StatusTooManyRequests
+	case errors.Is(err, tiles.ErrTampered):
+		// Stored data that is not the log's: not served, and not a
+		// failure a retry would get past.
+		status = http.StatusServiceUnavailable
 	case errors.Is(err, ledger.ErrStorage):
 		// The error names paths and hosts: the log has it, not the body.
 		status, body.Error = http.StatusServiceUnavailable, ledger.ErrStorage.Error()+"; retry later"

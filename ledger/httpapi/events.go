@@ -48,7 +48,11 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("%w: wait=cosigned needs witnesses, and this ledger has no witness policy", errBadRequest))
 		return
 	}
-	br := &budgetReader{r: http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), sem: s.bodies}
+	size := s.cfg.MaxBodyBytes
+	if r.ContentLength >= 0 && r.ContentLength < size {
+		size = r.ContentLength
+	}
+	br := &budgetReader{r: http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes), sem: s.bodies, size: size}
 	defer br.release()
 	body, err := io.ReadAll(br)
 	var tooLarge *http.MaxBytesError

@@ -5,6 +5,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -46,10 +47,12 @@ type Config struct {
 	// MaxBodyBytes bounds a request body. Default 32 MiB.
 	MaxBodyBytes int64
 	// MaxBodyMemory bounds the bytes of append bodies read and not yet
-	// committed, over all requests at once: each chunk of a body is
-	// reserved before it is read, and a request that finds the budget
-	// spent gets 503 + Retry-After. Decoding takes a few times the body's
-	// bytes on top, so memory stays within a small multiple of it.
+	// committed, over all requests at once: a body's first 256 KiB are
+	// reserved as they arrive, then the rest of its Content-Length (or
+	// MaxBodyBytes) at once before more is read, and a request that finds
+	// the budget spent gets 503 + Retry-After. Decoding takes a few times
+	// the body's bytes on top, so memory stays within a small multiple of
+	// it.
 	// Default 128 MiB; it must be at least MaxBodyBytes.
 	MaxBodyMemory int64
 	// WaitTimeout bounds how long ?wait=published waits. Default 30s.
@@ -76,9 +79,18 @@ type Config struct {
 	RateLimit access.RateLimit
 	// Logger receives request errors. Default slog.Default().
 	Logger *slog.Logger
+	// RequestMetrics, if set, counts and times every request. Default none.
+	RequestMetrics *Metrics
 	// Mounts are handlers served beside the API, under its authentication,
 	// audited access and error mapping (see Mount). Default none.
 	Mounts []Mount
+	// Integrity, if set, vets every tile and bundle before it is read for
+	// an answer (tiles, events, proofs): one it refuses is answered with
+	// its error, 503 when that wraps tiles.ErrTampered. The background
+	// scrub (scrub.Scrubber) is one.
+	Integrity interface {
+		Check(t tiles.Tile) error
+	}
 }
 
 // Server serves the ledger's HTTP API.
@@ -126,13 +138,16 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	cfg.Tiles = storageTiles{cfg.Tiles}
+	cfg.Tiles = storageTiles{r: cfg.Tiles, integrity: cfg.Integrity}
 	if cfg.Index != nil {
 		cfg.Index = storageIndex{cfg.Index}
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, unavailable: rate.Sometimes{Interval: time.Second}, bodies: semaphore.NewWeighted(cfg.MaxBodyMemory), events: event.NewPipeline(event.PipelineConfig{Limits: cfg.Limits, Redactor: cfg.Redactor, Now: cfg.Now})}
 	s.gz.New = func() any { w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed); return w }
 	r := chi.NewRouter()
+	if cfg.RequestMetrics != nil {
+		r.Use(cfg.RequestMetrics.middleware)
+	}
 	r.Use(s.requestID, s.authenticate)
 	// Set before the mounts, which inherit them if they are chi routers.
 	r.NotFound(s.notFound)
@@ -141,11 +156,12 @@ func New(cfg Config) (*Server, error) {
 		w.Header().Set("Allow", strings.Join(allowed, ", "))
 		s.writeError(w, r, fmt.Errorf("%w: %s is not allowed on %s; allowed: %s", errMethodNotAllowed, r.Method, r.URL.Path, strings.Join(allowed, ", ")))
 	})
-	// Public: the C2SP read API (entry bundles are checked in getTile) and
-	// health.
+	// Public: the C2SP read API (entry bundles are checked in getTile),
+	// health and the API's description.
 	r.Get("/checkpoint", s.getCheckpoint)
 	r.Get("/tile/*", s.getTile)
 	r.Get("/healthz", s.healthz)
+	r.Get("/v1/openapi.json", s.openAPI)
 	r.With(s.require(access.Writer)).Post("/v1/events", s.appendEvents)
 	r.Group(func(r chi.Router) {
 		r.Use(s.require(access.Reader, access.Auditor))
@@ -244,6 +260,9 @@ func (s *Server) getTile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, err := s.cfg.Tiles.ReadTile(r.Context(), t)
+	if err == nil {
+		err = s.inTree(r.Context(), t, b, published)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -261,6 +280,47 @@ func (s *Server) getTile(w http.ResponseWriter, r *http.Request) {
 	gz.Reset(w)
 	gz.Write(b)
 	gz.Close()
+}
+
+// inTree checks that b, the stored bytes of partial tile t, are what the
+// published tree of size published holds at t: exactly t.Width hashes or
+// entries, and the start of the tile at the published width. A flush that
+// died before its commit point may have left partial tiles and bundles of
+// widths no committed state has, holding entries nobody was told about;
+// they are answered as not found, never served and cached. A tile at the
+// published width is the one the committed state wrote; a full tile is the
+// scrub's to check.
+func (s *Server) inTree(ctx context.Context, t tiles.Tile, b []byte, published uint64) error {
+	if t.Full() {
+		return nil
+	}
+	cur, _ := tiles.TileFor(t.Level, t.Index, published)
+	if t.Entries {
+		cur, _ = tiles.BundleFor(t.Index, published)
+		if _, err := tiles.ParseEntryBundle(b, t.Width); err != nil {
+			return s.leftover(t, published, err.Error())
+		}
+	} else if len(b) != int(t.Width)*tiles.HashSize {
+		return s.leftover(t, published, fmt.Sprintf("%d bytes", len(b)))
+	}
+	if cur == t {
+		return nil
+	}
+	whole, err := s.cfg.Tiles.ReadTile(ctx, cur)
+	if err != nil {
+		return err
+	}
+	if !bytes.HasPrefix(whole, b) {
+		return s.leftover(t, published, "not the start of "+cur.Path())
+	}
+	return nil
+}
+
+// leftover logs and returns the not-found error of a stored partial tile
+// that the published tree does not hold.
+func (s *Server) leftover(t tiles.Tile, published uint64, why string) error {
+	s.log.Debug("refused a stored partial tile that is not in the published tree", "tile", t.Path(), "published", published, "why", why)
+	return fmt.Errorf("%w: %s is not part of the published tree of size %d", errNotFound, t.Path(), published)
 }
 
 // publishedTile reports whether t belongs to the tree of some size up to the

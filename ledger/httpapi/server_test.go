@@ -12,6 +12,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -34,10 +36,12 @@ type testServer struct {
 	l     *ledger.Ledger
 	vkey  string
 	store *posix.Storage
+	dir   string // the log directory
 }
 
 func newTestServer(t *testing.T, limits event.Limits, maxBody int64) *testServer {
-	store, err := posix.Open(t.Context(), posix.Config{Dir: t.TempDir()})
+	dir := t.TempDir()
+	store, err := posix.Open(t.Context(), posix.Config{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +58,7 @@ func newTestServer(t *testing.T, limits event.Limits, maxBody int64) *testServer
 	}
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &testServer{Server: srv, l: l, vkey: vkey, store: store}
+	return &testServer{Server: srv, l: l, vkey: vkey, store: store, dir: dir}
 }
 
 func evJSON(id string, n int) string {
@@ -355,5 +359,50 @@ func TestIdempotencyPerTenant(t *testing.T) {
 	defer stop()
 	if ra, rb := post(srv, "a"), post(srv, "b"); !ra.Duplicate || ra.Index != a.Index || !rb.Duplicate || rb.Index != b.Index {
 		t.Fatalf("after a restart: a %+v, b %+v, want the original entries as duplicates", ra, rb)
+	}
+}
+
+// TestLeftoverPartialsRefused plants partial tiles and bundles of a width no
+// committed state had (what a flush that died before its commit point
+// leaves, here after the storage was opened) inside the published tree:
+// they are answered 404, while the committed widths are served.
+func TestLeftoverPartialsRefused(t *testing.T) {
+	s := newTestServer(t, event.Limits{}, 0)
+	for i, n := range []int{1, 2} {
+		body := evJSON("", i)
+		if n == 2 {
+			body = "[" + evJSON("", 10) + "," + evJSON("", 11) + "]"
+		}
+		if code, _, b := s.do(t, "POST", "/v1/events?wait=published", "application/json", body); code != 200 {
+			t.Fatalf("append: %d %s", code, b)
+		}
+	}
+	// Committed widths: 1 and 3. Width 2 never was.
+	bundle, _ := tiles.AppendEntry(nil, []byte("never acknowledged"))
+	bundle, _ = tiles.AppendEntry(bundle, []byte("nor this"))
+	plant := map[string][]byte{
+		"tile/entries/000.p/2": bundle,
+		"tile/0/000.p/2":       bytes.Repeat([]byte{7}, 2*tiles.HashSize),
+	}
+	for p, b := range plant {
+		if err := os.WriteFile(filepath.Join(s.dir, p), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		path string
+		want int
+	}{{"/tile/entries/000.p/2", 404}, {"/tile/0/000.p/2", 404}, {"/tile/entries/000.p/1", 200}, {"/tile/0/000.p/1", 200},
+		{"/tile/entries/000.p/3", 200}, {"/tile/0/000.p/3", 200}} {
+		if code, _, b := s.do(t, "GET", c.path, "", ""); code != c.want {
+			t.Errorf("GET %s: %d %s, want %d", c.path, code, b, c.want)
+		}
+	}
+	// An empty file at a committed-looking width is not served either.
+	if err := os.WriteFile(filepath.Join(s.dir, "tile/0/000.p/2"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := s.do(t, "GET", "/tile/0/000.p/2", "", ""); code != 404 {
+		t.Errorf("GET an empty planted tile/0/000.p/2: %d, want 404", code)
 	}
 }

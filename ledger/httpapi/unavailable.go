@@ -13,9 +13,18 @@ import (
 // storageTiles marks the read errors of a TileReader as ledger.ErrStorage,
 // except a missing tile: what the error mapper answers with 503 and
 // Retry-After, without the error's text (it names server paths).
-type storageTiles struct{ r TileReader }
+// It also refuses what the Integrity check refuses.
+type storageTiles struct {
+	r         TileReader
+	integrity interface{ Check(tiles.Tile) error }
+}
 
 func (s storageTiles) ReadTile(ctx context.Context, t tiles.Tile) ([]byte, error) {
+	if s.integrity != nil {
+		if err := s.integrity.Check(t); err != nil {
+			return nil, err
+		}
+	}
 	b, err := s.r.ReadTile(ctx, t)
 	if errors.Is(err, tiles.ErrNotFound) {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -89,7 +90,9 @@ type FollowerConfig struct {
 	// Log is the log it projects. Required.
 	Log Log
 	// Size returns how many entries of the log are integrated and may be
-	// read: the committed size. Required.
+	// read: the committed size, as storage has it now (with several
+	// instances on one log, not one instance's view of it, which may lag
+	// what another has committed and indexed). Required.
 	Size func(ctx context.Context) (uint64, error)
 	// Interval is how often the follower looks for new entries. Default 250ms.
 	Interval time.Duration
@@ -100,7 +103,8 @@ type FollowerConfig struct {
 // Follower keeps an index up to date with its log.
 type Follower struct {
 	cfg     FollowerConfig
-	adopted bool // the index was checked to be this log's
+	adopted bool          // the index was checked to be this log's
+	indexed atomic.Uint64 // the index's size after the last Sync
 }
 
 // NewFollower validates cfg and returns a Follower; Run starts it.
@@ -140,7 +144,8 @@ func (f *Follower) Run(ctx context.Context) {
 }
 
 // Sync indexes every entry up to the log's current size and returns the
-// index's size.
+// index's size. It fails with ErrAhead, indexing nothing, if the index holds
+// more entries than the log.
 func (f *Follower) Sync(ctx context.Context) (uint64, error) {
 	size, err := f.cfg.Size(ctx)
 	if err != nil {
@@ -152,8 +157,46 @@ func (f *Follower) Sync(ctx context.Context) (uint64, error) {
 		}
 		f.adopted = true
 	}
-	return catchUp(ctx, f.cfg.Store, f.cfg.Log, size, f.cfg.Logger)
+	indexed, err := catchUp(ctx, f.cfg.Store, f.cfg.Log, size, f.cfg.Logger)
+	if err != nil {
+		return indexed, err
+	}
+	f.indexed.Store(indexed)
+	if indexed <= size {
+		return indexed, nil
+	}
+	return indexed, f.checkAhead(ctx, indexed)
 }
+
+// Check fails with ErrAhead if the index holds more entries than the log.
+func (f *Follower) Check(ctx context.Context) error {
+	indexed, err := f.cfg.Store.Size(ctx)
+	if err != nil {
+		return err
+	}
+	return f.checkAhead(ctx, indexed)
+}
+
+// checkAhead fails with ErrAhead if the log's size, read now, is below
+// indexed, the index's size read before. Another instance sharing the log
+// and the index may have committed and indexed since the follower last read
+// the size; the log's size read after the index's is at least what any
+// instance had indexed then, unless the log went back.
+func (f *Follower) checkAhead(ctx context.Context, indexed uint64) error {
+	size, err := f.cfg.Size(ctx)
+	if err != nil {
+		return fmt.Errorf("couldn't read the log size: %w", err)
+	}
+	if indexed > size {
+		return fmt.Errorf("%w: the index holds %d entries and the log %d (was the log rolled back or replaced?); `ledger index rebuild` fills it again from the log", ErrAhead, indexed, size)
+	}
+	return nil
+}
+
+// Indexed returns the index's size after the last Sync that succeeded (0
+// before one): the log's entries below it are indexed. The log's size
+// minus Indexed is how far the index lags.
+func (f *Follower) Indexed() uint64 { return f.indexed.Load() }
 
 // adopt checks that the index was filled from this log, by its first
 // entry, and resets it if not: a log directory that was replaced, or a

@@ -191,3 +191,9 @@ type Store interface {
 // ErrConflict is returned by Store.Append when the index's size is not the
 // one the rows start at: another writer moved it.
 var ErrConflict = errors.New("index size changed underneath the append")
+
+// ErrAhead is returned by Follower.Sync when the index holds more entries
+// than the log: the log was rolled back or replaced under an index that was
+// kept. Its rows beyond the log are not the log's, and the follower does
+// not index the log's new entries over them.
+var ErrAhead = errors.New("the query index is ahead of the log")

@@ -12,9 +12,10 @@
 //	DIR/.checkpoints[.idx]         every checkpoint published (see history)
 //	DIR/.lock                      held (flock) by the writer
 //
-// Files beyond the committed state may be left by a flush that died before
-// its commit point; they are overwritten by the next flush that reaches them
-// and never published before that.
+// Files beyond the committed state may be left by a flush that failed or
+// died before its commit point: a failed flush removes what it wrote, and
+// Open removes what a crashed one left, so that the directory holds nothing
+// outside a committed state for a static web server to serve.
 package posix
 
 import (
@@ -78,6 +79,10 @@ func Open(_ context.Context, cfg Config) (*Storage, error) {
 	if s.state, err = s.readState(); err != nil {
 		lock.Close()
 		return nil, err
+	}
+	if err := s.removeLeftovers(s.state.Size); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("couldn't remove what a failed flush left in %s: %w", dir, err)
 	}
 	if s.hist, err = openHistory(dir); err != nil {
 		lock.Close()
@@ -166,6 +171,11 @@ func (s *Storage) Commit(_ context.Context, f *ledger.Flush) error {
 		defer os.Remove(tmp) // a no-op after the rename
 	}
 	if err != nil {
+		// Nothing of the flush is committed: what it wrote goes, if the
+		// file system lets it (a full one does).
+		if rerr := s.removeLeftovers(f.Old.Size); rerr != nil {
+			err = fmt.Errorf("%w; then couldn't remove what it wrote: %w", err, rerr)
+		}
 		return err
 	}
 	// At this point the tiles and the new state, under a temporary name,

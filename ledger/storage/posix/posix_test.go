@@ -49,25 +49,7 @@ func TestOneWriter(t *testing.T) {
 // a DirFetcher over it audits the log.
 func TestStaticLayout(t *testing.T) {
 	dir := t.TempDir()
-	s, err := posix.Open(t.Context(), posix.Config{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	signer, vkey := storagetest.NewSigner(t, "example.com/posix")
-	l := storagetest.NewLedger(t, s, storagetest.NewMemoryKeys(), signer)
-	// 70000 entries: the tlog-tiles example with full and partial tiles on
-	// three levels.
-	var batch []ledger.Entry
-	for i := range 70000 {
-		batch = append(batch, ledger.Entry{Leaf: []byte{byte(i), byte(i >> 8), byte(i >> 16)}})
-	}
-	if _, err := l.Append(t.Context(), batch); err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Close(t.Context()); err != nil {
-		t.Fatal(err)
-	}
+	vkey := fill70000(t, dir, "example.com/posix")
 	for _, p := range []string{"checkpoint", "tile/0/272", "tile/0/273.p/112",
 		"tile/1/000", "tile/1/001.p/17", "tile/2/000.p/1", "tile/entries/272", "tile/entries/273.p/112"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
@@ -102,4 +84,82 @@ func TestStaticLayout(t *testing.T) {
 	if err := tiles.Audit(t.Context(), tiles.DirFetcher(dir), sc.Checkpoint, tiles.AuditOptions{}); !errors.Is(err, tiles.ErrTampered) {
 		t.Fatalf("audit of a tampered tile/1/000: %v, want ErrTampered", err)
 	}
+}
+
+// TestLeftoversRemoved writes the files a flush that died before its commit
+// point could leave (wider partials of the right-edge tiles, the full tile
+// they would become, tiles after them, a level the tree has not reached)
+// into a log of 70000 entries, and checks that Open removes exactly those,
+// keeping every committed file, and that the log still audits.
+func TestLeftoversRemoved(t *testing.T) {
+	dir := t.TempDir()
+	vkey := fill70000(t, dir, "example.com/leftovers")
+	var committed []string
+	filepath.WalkDir(filepath.Join(dir, "tile"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			committed = append(committed, p)
+		}
+		return err
+	})
+	leftovers := []string{"tile/0/273.p/113", "tile/0/273.p/200", "tile/0/273", "tile/0/274.p/3", "tile/0/275",
+		"tile/entries/273.p/255", "tile/entries/273", "tile/entries/274.p/1", "tile/1/001.p/18", "tile/1/002.p/1",
+		"tile/2/000.p/2", "tile/3/000.p/1"}
+	for _, p := range leftovers {
+		full := filepath.Join(dir, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte("entries nobody was told about"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := posix.Open(t.Context(), posix.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, p := range leftovers {
+		if _, err := os.Stat(filepath.Join(dir, p)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("leftover %s is still there: %v", p, err)
+		}
+	}
+	for _, p := range committed {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("committed %s was removed: %v", p, err)
+		}
+	}
+	cp, _ := os.ReadFile(filepath.Join(dir, "checkpoint"))
+	policy, _ := tiles.NewLogPolicy(vkey)
+	sc, err := policy.Verify(cp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tiles.Audit(t.Context(), tiles.DirFetcher(dir), sc.Checkpoint, tiles.AuditOptions{}); err != nil {
+		t.Fatalf("audit after removing the leftovers: %v", err)
+	}
+}
+
+// fill70000 appends 70000 entries to a posix log in dir, closes it and
+// returns its vkey: the tlog-tiles example, with full and partial tiles on
+// three levels.
+func fill70000(t *testing.T, dir, origin string) string {
+	t.Helper()
+	s, err := posix.Open(t.Context(), posix.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	signer, vkey := storagetest.NewSigner(t, origin)
+	l := storagetest.NewLedger(t, s, storagetest.NewMemoryKeys(), signer)
+	var batch []ledger.Entry
+	for i := range 70000 {
+		batch = append(batch, ledger.Entry{Leaf: []byte{byte(i), byte(i >> 8), byte(i >> 16)}})
+	}
+	if _, err := l.Append(t.Context(), batch); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return vkey
 }
