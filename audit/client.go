@@ -214,6 +214,11 @@ func (c *Client) post(ctx context.Context, body []byte, attempts int) ([]Receipt
 		if err == nil {
 			return results, nil
 		}
+		if ctx.Err() != nil && retryable(context.Background(), err) {
+			// The caller's deadline ended this attempt: the ledger did not
+			// answer in time, as when it ends the wait between two.
+			return nil, fmt.Errorf("%w: %w (last error: %v)", ErrUnavailable, ctx.Err(), err)
+		}
 		if !retryable(ctx, err) {
 			return nil, err
 		}
