@@ -226,11 +226,7 @@ func (l *Ledger) sign(size uint64, root tiles.Hash) ([]byte, error) {
 // signatures are deterministic, so that gives its signature line, which
 // cosignatures follow), and returns the checkpoint.
 func (l *Ledger) openNote(raw []byte) (tiles.Checkpoint, error) {
-	i := bytes.Index(raw, []byte("\n\n"))
-	if i < 0 {
-		return tiles.Checkpoint{}, errors.New("not a signed note")
-	}
-	cp, err := tiles.ParseCheckpoint(raw[:i+1])
+	cp, err := tiles.ParseNoteCheckpoint(raw)
 	if err != nil {
 		return tiles.Checkpoint{}, err
 	}

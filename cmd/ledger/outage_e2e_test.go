@@ -20,8 +20,8 @@ import (
 // takes each away under it in turn: the bucket (versitygw killed, then
 // restarted on the same port) and the database (the TCP connection to it
 // cut and refused, as a network partition does, then restored). While a
-// service is down, appends fail with a JSON error and are not
-// acknowledged; once it is back, appends succeed again without restarting
+// service is down, appends get 503 with Retry-After and a JSON error and
+// are not acknowledged; once it is back, appends succeed again without restarting
 // the ledger; and at the end every event acknowledged before, between and
 // after the outages is at its index, and the log audits.
 func TestOutages(t *testing.T) {
@@ -57,8 +57,8 @@ func TestOutages(t *testing.T) {
 		var e struct {
 			Error string `json:"error"`
 		}
-		if resp.StatusCode < 500 || json.Unmarshal(b, &e) != nil || e.Error == "" {
-			t.Fatalf("append with the %s down: %s %s, want a 5xx with a JSON error", what, resp.Status, b)
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || json.Unmarshal(b, &e) != nil || e.Error == "" {
+			t.Fatalf("append with the %s down: %s %s, want a 503 with Retry-After and a JSON error", what, resp.Status, b)
 		}
 		t.Logf("with the %s down: %s %s", what, resp.Status, e.Error)
 	}

@@ -22,7 +22,8 @@ import (
 // --state` against all three in turn and must never see a rollback, and
 // every instance must serve a checkpoint covering every acknowledged index
 // within two publish intervals (the writer's, then the follower's), and
-// prove the index. The read-only instance answers queries too.
+// prove the index. The read-only instance answers queries too, and an
+// instance told the tiles are elsewhere than they are does not start.
 func TestReplicasNeverStale(t *testing.T) {
 	ledgerBin, verifierBin, _ := buildBinaries(t)
 	for _, withBucket := range []bool{false, true} {
@@ -104,6 +105,16 @@ func TestReplicasNeverStale(t *testing.T) {
 					t.Fatalf("a query on the read-only instance finds %d events, want 40", len(q.Events))
 				}
 				time.Sleep(50 * time.Millisecond)
+			}
+			// An instance told the tiles are elsewhere than they are is
+			// refused at start.
+			wrong := []string{"serve", "--init", "--listen", "127.0.0.1:0", "--data", t.TempDir(), "--key", key, "--postgres", dsn}
+			want := "give its --bucket"
+			if !withBucket {
+				wrong, want = append(wrong, "--bucket", t.TempDir()), "drop --bucket"
+			}
+			if out, code := runCmd(t, ledgerBin, wrong...); code != 2 || !strings.Contains(out, want) {
+				t.Errorf("serve with the tiles elsewhere: exit %d, want 2 and %q:\n%s", code, want, out)
 			}
 			t.Logf("%d checkpoint checks over 3 instances, no rollback; read-only health %+v", checks, h)
 		})

@@ -331,6 +331,9 @@ func openLogStorage(ctx context.Context, data string, w logLocation, log *slog.L
 		return nil, fmt.Errorf("couldn't connect to PostgreSQL: %w", err)
 	}
 	db, err := postgres.Open(ctx, postgres.Config{Pool: pool, Logger: log, KeyOf: event.KeyOf})
+	if err == nil {
+		err = checkTilesWhere(ctx, db, objects != nil)
+	}
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -344,6 +347,26 @@ func openLogStorage(ctx context.Context, data string, w logLocation, log *slog.L
 		return nil, err
 	}
 	return &logStorage{store: store, pool: pool}, nil
+}
+
+// checkTilesWhere refuses a database whose log keeps its tiles elsewhere
+// than the flags say: in the database, with --bucket given, or in a
+// bucket, without it. Either way every tile read would fail.
+func checkTilesWhere(ctx context.Context, db *postgres.Storage, inBucket bool) error {
+	st, err := db.State(ctx)
+	if err != nil || st.Size == 0 {
+		return err
+	}
+	holds, err := db.HoldsTiles(ctx)
+	switch {
+	case err != nil:
+		return err
+	case holds && inBucket:
+		return fmt.Errorf("%w: the log in this database keeps its tiles in PostgreSQL, not in a bucket: drop --bucket", errUsage)
+	case !holds && !inBucket:
+		return fmt.Errorf("%w: the log in this database (size %d) keeps its tiles in a bucket: give its --bucket", errUsage, st.Size)
+	}
+	return nil
 }
 
 // ledgerConfig returns the ledger.Config fields that the storage decides,

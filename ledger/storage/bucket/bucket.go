@@ -165,11 +165,7 @@ func (s *Storage) ReadTile(ctx context.Context, t tiles.Tile) ([]byte, error) {
 func (s *Storage) Publish(ctx context.Context, checkpoint []byte) error {
 	var size uint64
 	err := s.db.PublishWith(ctx, checkpoint, func(ctx context.Context) error {
-		i := bytes.Index(checkpoint, []byte("\n\n"))
-		if i < 0 {
-			return errors.New("checkpoint note has no signature block")
-		}
-		cp, err := tiles.ParseCheckpoint(checkpoint[:i+1])
+		cp, err := tiles.ParseNoteCheckpoint(checkpoint)
 		if err != nil {
 			return err
 		}

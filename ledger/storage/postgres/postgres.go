@@ -272,6 +272,17 @@ func (s *Storage) FirstCovering(ctx context.Context, index uint64) ([]byte, erro
 	return cp, nil
 }
 
+// HoldsTiles reports whether the log's tiles are in the database: false
+// for a new log, and for one whose tiles the bucket driver keeps in a
+// bucket (the database then holds its state and keys only).
+func (s *Storage) HoldsTiles(ctx context.Context) (bool, error) {
+	var holds bool
+	if err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM log_tiles)`).Scan(&holds); err != nil {
+		return false, fmt.Errorf("couldn't read the tile table: %w", err)
+	}
+	return holds, nil
+}
+
 // Published returns the published checkpoint, or an error wrapping
 // tiles.ErrNotFound if there is none yet.
 func (s *Storage) Published(ctx context.Context) ([]byte, error) {
