@@ -90,7 +90,7 @@ const (
 	fChanges
 	fTags
 	fVersion    // "v", leaves only
-	fSealed     // reserved, leaves only
+	fSealed     // leaves of version 3 only: set by the ledger
 	fReceivedAt // leaves of version 2 only: set by the ledger
 	fSubmitter  // leaves of version 2 only: set by the ledger
 )
@@ -299,7 +299,8 @@ func (d *decoder) event(ev *Event) error {
 			d.version = string(n)
 			return nil
 		default: // fSealed
-			return d.fatal("sealed", errors.New("sealed leaves are not supported by this version"))
+			ev.Sealed = new(Sealed)
+			return d.sealed(ev.Sealed)
 		}
 	})
 }

@@ -62,6 +62,9 @@ type Event struct {
 	// request. The Pipeline sets it from Submission.Submitter; a client
 	// cannot (leaf version 2).
 	Submitter Submitter `json:"submitter,omitzero"`
+	// Sealed holds the members sealed under a data subject's key, encrypted
+	// (leaf version 3); nil when none is. Seal sets it and Open clears it.
+	Sealed *Sealed `json:"sealed,omitempty"`
 }
 
 // Actor is who performed the action.

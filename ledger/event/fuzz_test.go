@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -156,8 +157,13 @@ func checkLeaf(t *testing.T, ev *Event) []byte {
 func FuzzParseLeaf(f *testing.F) {
 	golden, _ := goldenEvent().Leaf()
 	golden2, _ := goldenV2Event().Leaf()
+	golden3, err := os.ReadFile("testdata/leaf-v3.golden")
+	if err != nil {
+		f.Fatal(err)
+	}
 	for _, s := range []string{
-		string(golden), string(golden2), `{"v":1}`, `{"v":1,"id":"k"}`, `{"v":2}`, `{"v":1,"sealed":{}}`,
+		string(golden), string(golden2), string(golden3),
+		`{"v":3,"received_at":"2024-01-01T00:00:00Z","submitter":{"type":"open"},` + vectorMember + `}`, `{"v":1}`, `{"v":1,"id":"k"}`, `{"v":2}`, `{"v":1,"sealed":{}}`,
 		`{"v":2,"received_at":"2024-01-01T00:00:00Z","submitter":{"type":"open"}}`,
 		`{"v":2,"id":"k","tenant_id":"t","received_at":"2024-01-01T00:00:00.5Z","submitter":{"type":"token","token_id":"a","role":"writer","tenant_id":"t"}}`,
 		`{"v":1,"changes":{"c":{"old":{"a":[1,{"b":null}]},"new":"x"}},"tags":{"a":""}}`,

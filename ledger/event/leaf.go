@@ -41,10 +41,37 @@ func (e *Event) AppendLeaf(dst []byte) ([]byte, error) {
 			return dst, err
 		}
 	}
-	w := leafWriter{b: append(dst, `{"v":1`...)}
-	if v2 {
-		w.b[len(w.b)-1] = '2'
+	if e.Sealed != nil && !v2 {
+		return dst, errors.New("a sealed leaf needs received_at and submitter")
 	}
+	w := leafWriter{b: append(dst, `{"v":1`...)}
+	w.b[len(w.b)-1] = byte('0' + e.Version())
+	w.members(e)
+	if v2 {
+		w.time(`,"received_at":"`, e.ReceivedAt)
+		w.open(`,"submitter":{`)
+		w.str(`,"type":`, e.Submitter.Type)
+		w.str(`,"token_id":`, e.Submitter.TokenID)
+		w.str(`,"role":`, e.Submitter.Role)
+		w.str(`,"tenant_id":`, e.Submitter.TenantID)
+		w.close()
+	}
+	if e.Sealed != nil {
+		w.sealed(e.Sealed)
+	}
+	w.b = append(w.b, '}')
+	if w.err != nil {
+		return dst, w.err
+	}
+	if n := len(w.b) - start; n > MaxLeafBytes {
+		return dst, fmt.Errorf("%w: it would be %d bytes", ErrLeafTooLarge, n)
+	}
+	return w.b, nil
+}
+
+// members appends the members an event's submitter may set, each with a
+// leading comma, in leaf order.
+func (w *leafWriter) members(e *Event) {
 	w.str(`,"id":`, e.ID)
 	w.time(`,"timestamp":"`, e.Timestamp)
 	w.str(`,"tenant_id":`, e.TenantID)
@@ -103,23 +130,6 @@ func (e *Event) AppendLeaf(dst []byte) ([]byte, error) {
 		}
 		w.b = append(w.b, '}')
 	}
-	if v2 {
-		w.time(`,"received_at":"`, e.ReceivedAt)
-		w.open(`,"submitter":{`)
-		w.str(`,"type":`, e.Submitter.Type)
-		w.str(`,"token_id":`, e.Submitter.TokenID)
-		w.str(`,"role":`, e.Submitter.Role)
-		w.str(`,"tenant_id":`, e.Submitter.TenantID)
-		w.close()
-	}
-	w.b = append(w.b, '}')
-	if w.err != nil {
-		return dst, w.err
-	}
-	if n := len(w.b) - start; n > MaxLeafBytes {
-		return dst, fmt.Errorf("%w: it would be %d bytes", ErrLeafTooLarge, n)
-	}
-	return w.b, nil
 }
 
 // stamped reports whether e holds what only the ledger states (ReceivedAt,
@@ -128,9 +138,12 @@ func (e *Event) stamped() bool {
 	return !e.ReceivedAt.IsZero() || e.Submitter != (Submitter{})
 }
 
-// Version returns the version of e's leaf: 2 when it holds what the ledger
-// states (ReceivedAt, Submitter), else 1.
+// Version returns the version of e's leaf: 3 when it has sealed members, 2
+// when it holds what the ledger states (ReceivedAt, Submitter), else 1.
 func (e *Event) Version() int {
+	if e.Sealed != nil {
+		return 3
+	}
 	if e.stamped() {
 		return 2
 	}
@@ -224,7 +237,7 @@ func (w *leafWriter) fail(err error) {
 }
 
 // ParseLeaf decodes a leaf written by Leaf, of any version. It is the strict
-// inverse of Leaf: it requires "v":1 or "v":2 and accepts only bytes that
+// inverse of Leaf: it requires "v":1, "v":2 or "v":3 and accepts only bytes that
 // Leaf would have written for the event it returns, so Leaf of the result is
 // the input. A version 1 leaf gives an event without ReceivedAt and
 // Submitter.
@@ -243,7 +256,7 @@ func ParseLeaf(leaf []byte) (*Event, error) {
 		return nil, fmt.Errorf("invalid leaf: %s", fe.Message)
 	}
 	switch d.version {
-	case "1", "2":
+	case "1", "2", "3":
 	case "":
 		return nil, errors.New(`invalid leaf: no "v" member`)
 	default:
@@ -251,6 +264,12 @@ func ParseLeaf(leaf []byte) (*Event, error) {
 	}
 	if d.version == "2" && !ev.stamped() {
 		return nil, errors.New("invalid leaf: version 2 without received_at and submitter")
+	}
+	if d.version == "3" && ev.Sealed == nil {
+		return nil, errors.New(`invalid leaf: version 3 without a "sealed" member`)
+	}
+	if d.version != "3" && ev.Sealed != nil {
+		return nil, fmt.Errorf(`invalid leaf: a "sealed" member is in leaves of version 3 only, this is version %s`, d.version)
 	}
 	out, err := ev.AppendLeaf(make([]byte, 0, len(leaf)))
 	if err != nil {
@@ -281,8 +300,8 @@ func Key(tenantID, id string) string {
 // further than the tenant.
 func KeyOf(leaf []byte) (string, error) {
 	prefix := `{"v":1,"id":"`
-	if bytes.HasPrefix(leaf, []byte(`{"v":2,`)) {
-		prefix = `{"v":2,"id":"`
+	if len(leaf) > 6 && bytes.HasPrefix(leaf, []byte(`{"v":`)) && (leaf[5] == '2' || leaf[5] == '3') {
+		prefix = `{"v":` + string(leaf[5]) + `,"id":"`
 	}
 	if id, rest, ok := cutString(leaf, prefix); ok {
 		if _, after, ok := cutString(rest, `,"timestamp":"`); ok {

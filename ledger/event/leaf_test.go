@@ -50,6 +50,7 @@ func TestLeafGolden(t *testing.T) {
 	}{
 		{"testdata/leaf.golden", goldenEvent(), 1},
 		{"testdata/leaf-v2.golden", goldenV2Event(), 2},
+		{"testdata/leaf-v3.golden", goldenV3Event(t), 3},
 	} {
 		e := tt.ev
 		if problems := e.Validate(Limits{}); len(problems) > 0 {
@@ -200,7 +201,13 @@ func TestParseLeafRejects(t *testing.T) {
 		{"empty", ``, "expected an event"},
 		{"no version", `{"id":"k"}`, `no "v" member`},
 		{"version 2 without stamps", `{"v":2,"id":"k"}`, "version 2 without received_at and submitter"},
-		{"version 3", `{"v":3,"id":"k"}`, "unsupported leaf version 3"},
+		{"version 3 without sealed", `{"v":3,"id":"k"}`, `version 3 without a "sealed" member`},
+		{"version 4", `{"v":4,"id":"k"}`, "unsupported leaf version 4"},
+		{"sealed in version 2", `{"v":2,"received_at":"2024-01-01T00:00:00Z","submitter":{"type":"open"},"sealed":{"kid":"5f3c1e9a0b2d4f6e8a1c3e5f7a9b0d2c","nonce":"oKGio6Slpqeoqaqr","ct":"JJknJXr4omtdytPk3UxEIYQfY02i2dwT"}}`, "in leaves of version 3 only"},
+		{"sealed kid uppercase", `{"v":3,"received_at":"2024-01-01T00:00:00Z","submitter":{"type":"open"},"sealed":{"kid":"5F3C1E9A0B2D4F6E8A1C3E5F7A9B0D2C","nonce":"oKGio6Slpqeoqaqr","ct":"JJknJXr4omtdytPk3UxEIYQfY02i2dwT"}}`, "sealed.kid: must be 32 lowercase hex digits"},
+		{"sealed short nonce", `{"v":3,"received_at":"2024-01-01T00:00:00Z","submitter":{"type":"open"},"sealed":{"kid":"5f3c1e9a0b2d4f6e8a1c3e5f7a9b0d2c","nonce":"oKGio6Slpqeo","ct":"JJknJXr4omtdytPk3UxEIYQfY02i2dwT"}}`, "sealed.nonce: must be 12 bytes"},
+		{"sealed unpadded ct", `{"v":3,"received_at":"2024-01-01T00:00:00Z","submitter":{"type":"open"},"sealed":{"kid":"5f3c1e9a0b2d4f6e8a1c3e5f7a9b0d2c","nonce":"oKGio6Slpqeoqaqr","ct":"JJknJXr4omtdytPk3UxEIYQfY02i2d"}}`, "sealed.ct: must be a ciphertext"},
+		{"sealed before submitter", `{"v":3,"received_at":"2024-01-01T00:00:00Z","sealed":{"kid":"5f3c1e9a0b2d4f6e8a1c3e5f7a9b0d2c","nonce":"oKGio6Slpqeoqaqr","ct":"JJknJXr4omtdytPk3UxEIYQfY02i2dwT"},"submitter":{"type":"open"}}`, "not in canonical form"},
 		{"version 1 with received_at", `{"v":1,"received_at":"2024-01-01T00:00:00Z","submitter":{"type":"open"}}`, "not in canonical form"},
 		{"version 2 without submitter", `{"v":2,"received_at":"2024-01-01T00:00:00Z"}`, "submitter.type must be one of"},
 		{"version 2 without received_at", `{"v":2,"submitter":{"type":"open"}}`, "needs received_at"},
@@ -228,7 +235,7 @@ func TestParseLeafRejects(t *testing.T) {
 		{"escaped letter", `{"v":1,"reason":"\u0041"}`, "not in canonical form"},
 		{"offset timestamp", `{"v":1,"timestamp":"2024-01-01T01:00:00+01:00"}`, "not in canonical form"},
 		{"trailing zero", `{"v":1,"timestamp":"2024-01-01T00:00:00.10Z"}`, "not in canonical form"},
-		{"sealed", `{"v":1,"sealed":{"alg":"A256GCM"}}`, "sealed leaves are not supported"},
+		{"sealed", `{"v":3,"sealed":{"alg":"A256GCM"}}`, "sealed.alg: unknown field"},
 		{"unknown field", `{"v":1,"extra":1}`, "extra: unknown field"},
 		{"duplicate", `{"v":1,"id":"a","id":"b"}`, "id: duplicate field"},
 		{"bad JSON", `{"v":1,`, "invalid JSON"},
