@@ -207,9 +207,13 @@ func moveFields(dst, src *Event, fields, tags []string) {
 	for _, f := range fields {
 		switch f {
 		case "actor.email":
-			dst.Actor.Email, src.Actor.Email = src.Actor.Email, ""
+			if src.Actor.Email != "" {
+				dst.Actor.Email, src.Actor.Email = src.Actor.Email, ""
+			}
 		case "actor.role":
-			dst.Actor.Role, src.Actor.Role = src.Actor.Role, ""
+			if src.Actor.Role != "" {
+				dst.Actor.Role, src.Actor.Role = src.Actor.Role, ""
+			}
 		case "changes":
 			if len(src.Changes) > 0 {
 				dst.Changes, src.Changes = src.Changes, nil
