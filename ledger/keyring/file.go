@@ -1,0 +1,169 @@
+package keyring
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/ledger-dev/ledger/internal/jsonfile"
+)
+
+// File is a Store in one JSON file, mode 0600, changed under a lock and
+// replaced atomically and durably on each change (internal/jsonfile), so
+// that a crash leaves the keys before or after the change. It holds only
+// wrapped keys.
+//
+// A destroyed key is removed from the file, which is rewritten whole; its
+// id is kept, so that Open says ErrErased. The old file's blocks may linger
+// on the disk until reused: they hold the key wrapped, useless without the
+// master key.
+type File struct {
+	path string
+	wrap Wrapper
+}
+
+// fileDoc is the file's content.
+type fileDoc struct {
+	Keys   []fileKey `json:"keys"`
+	Erased []string  `json:"erased"`
+}
+
+type fileKey struct {
+	Tenant  string `json:"tenant"`
+	Subject string `json:"subject"`
+	KID     string `json:"kid"`
+	Wrapped []byte `json:"wrapped"`
+}
+
+// OpenFile returns the Store in the file at path, created on the first key.
+func OpenFile(path string, wrap Wrapper) (*File, error) {
+	f := &File{path: path, wrap: wrap}
+	if _, err := f.read(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// read returns the file's document.
+func (f *File) read() (fileDoc, error) {
+	b, err := os.ReadFile(f.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fileDoc{}, nil
+	}
+	if err != nil {
+		return fileDoc{}, fmt.Errorf("couldn't read the subject keys: %w", err)
+	}
+	return decode(f.path, b)
+}
+
+func decode(path string, b []byte) (fileDoc, error) {
+	var doc fileDoc
+	if len(b) == 0 {
+		return doc, nil
+	}
+	if err := jsonfile.Decode(b, &doc); err != nil {
+		return doc, fmt.Errorf("subject key file %s is damaged: %w", path, err)
+	}
+	return doc, nil
+}
+
+// find returns the subject's key entry, or nil.
+func (d *fileDoc) find(tenant, subject string) *fileKey {
+	for i := range d.Keys {
+		if d.Keys[i].Tenant == tenant && d.Keys[i].Subject == subject {
+			return &d.Keys[i]
+		}
+	}
+	return nil
+}
+
+// Key implements Store. It reads the file, and takes its lock and writes
+// it only to create a key: a key destroyed by another process is never
+// handed out.
+func (f *File) Key(_ context.Context, tenant, subject string) (string, []byte, error) {
+	doc, err := f.read()
+	if err != nil {
+		return "", nil, err
+	}
+	if k := doc.find(tenant, subject); k != nil {
+		key, err := f.wrap.Unwrap(k.Wrapped, wrapAAD(tenant, subject, k.KID))
+		return k.KID, key, err
+	}
+	var kid string
+	var key []byte
+	err = jsonfile.Update(f.path, func(old []byte) ([]byte, error) {
+		doc, err := decode(f.path, old)
+		if err != nil {
+			return nil, err
+		}
+		if k := doc.find(tenant, subject); k != nil {
+			kid = k.KID
+			key, err = f.wrap.Unwrap(k.Wrapped, wrapAAD(tenant, subject, k.KID))
+			if err != nil {
+				return nil, err
+			}
+			return old, nil
+		}
+		kid, key = hex.EncodeToString(randomBytes(16)), randomBytes(32)
+		wrapped, err := f.wrap.Wrap(key, wrapAAD(tenant, subject, kid))
+		if err != nil {
+			return nil, fmt.Errorf("couldn't wrap a subject key: %w", err)
+		}
+		doc.Keys = append(doc.Keys, fileKey{Tenant: tenant, Subject: subject, KID: kid, Wrapped: wrapped})
+		return jsonfile.Marshal(doc)
+	})
+	if err != nil {
+		return "", nil, fmt.Errorf("couldn't get the key of subject %q: %w", subject, err)
+	}
+	return kid, key, nil
+}
+
+// Open implements Store.
+func (f *File) Open(_ context.Context, kid string) ([]byte, error) {
+	doc, err := f.read()
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range doc.Keys {
+		if k.KID == kid {
+			return f.wrap.Unwrap(k.Wrapped, wrapAAD(k.Tenant, k.Subject, k.KID))
+		}
+	}
+	for _, e := range doc.Erased {
+		if e == kid {
+			return nil, ErrErased
+		}
+	}
+	return nil, ErrUnknownKey
+}
+
+// Destroy implements Store.
+func (f *File) Destroy(_ context.Context, tenant, subject string) (string, error) {
+	var kid string
+	err := jsonfile.Update(f.path, func(old []byte) ([]byte, error) {
+		doc, err := decode(f.path, old)
+		if err != nil {
+			return nil, err
+		}
+		k := doc.find(tenant, subject)
+		if k == nil {
+			return old, nil
+		}
+		kid = k.KID
+		doc.Erased = append(doc.Erased, kid)
+		doc.Keys = append(doc.Keys[:0:0], doc.Keys...)
+		for i := range doc.Keys {
+			if doc.Keys[i].KID == kid {
+				doc.Keys = append(doc.Keys[:i], doc.Keys[i+1:]...)
+				break
+			}
+		}
+		return jsonfile.Marshal(doc)
+	})
+	if err != nil {
+		return "", fmt.Errorf("couldn't destroy the key of subject %q: %w", subject, err)
+	}
+	return kid, nil
+}
