@@ -2,8 +2,11 @@ package event
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
+	"strings"
 	"time"
 )
 
@@ -27,21 +30,24 @@ import (
 //     is hashed or stored;
 //  6. stamp what only the server knows: the receive time (the clock, read
 //     once per batch) and the submitter (Submission.Submitter);
-//  7. encode its leaf (Leaf, version 2), the bytes stored and proven, and
-//     derive its idempotency key (Key).
+//  7. seal, when PipelineConfig.Seal is set, the members it names under the
+//     key of the event's data subject (Event.Seal): the leaf is then of
+//     version 3;
+//  8. encode its leaf (Leaf, version 2 or 3), the bytes stored and proven,
+//     and derive its idempotency key (Key).
 //
-// PrepareOwn runs steps 4 to 7 for events the server writes itself, with
+// PrepareOwn runs steps 4 to 8 for events the server writes itself, with
 // SubmitterLedger. A batch is atomic: an event refused at any step fails
 // the whole batch, with every problem that step found listed in the
 // *Error.
 //
-// Steps that change what is hashed (sealing fields) belong before step 7;
-// checks on what clients may submit belong in step 3, in Prepare only.
+// Steps that change what is hashed belong before step 8; checks on what clients may submit belong in step 3, in Prepare only.
 type Pipeline struct {
 	limits   Limits
 	redactor *Redactor
 	now      func() time.Time
 	newID    func() string
+	seal     *SealConfig
 }
 
 // PipelineConfig configures a Pipeline. Zero values take the documented
@@ -59,11 +65,70 @@ type PipelineConfig struct {
 	Now func() time.Time
 	// NewID returns the id of an event submitted without one. Default NewID.
 	NewID func() string
+	// Seal, when set, seals members of every event under its data
+	// subject's key. Default nil: nothing is sealed, leaves are of version
+	// 2.
+	Seal *SealConfig
 }
 
-// NewPipeline returns a Pipeline for cfg.
+// SealConfig says what a Pipeline seals and under whose key.
+type SealConfig struct {
+	// Sealing names the members sealed. It must pass Sealing.Check.
+	Sealing Sealing
+	// Subject is the member naming an event's data subject: "actor.id",
+	// "resource.id" or "tag:NAME". An event with something to seal and an
+	// empty subject is refused (ErrInvalid).
+	Subject string
+	// Key returns the id and 32-byte key of a data subject in a tenant,
+	// creating them on first use; a created key must be durable before it
+	// returns (see ledger/keyring). Required.
+	Key func(tenant, subject string) (kid string, key []byte, err error)
+	// Random is the source of nonces. Default crypto/rand.Reader.
+	Random io.Reader
+}
+
+// Check reports a configuration that cannot seal.
+func (c *SealConfig) Check() error {
+	if err := c.Sealing.Check(); err != nil {
+		return err
+	}
+	if c.Key == nil {
+		return errors.New("sealing needs a key store")
+	}
+	switch {
+	case c.Subject == "actor.id", c.Subject == "resource.id":
+	case strings.HasPrefix(c.Subject, "tag:") && len(c.Subject) > len("tag:"):
+	default:
+		return fmt.Errorf("the sealing subject %q is not actor.id, resource.id or tag:NAME", c.Subject)
+	}
+	return nil
+}
+
+// subject returns the data subject of ev.
+func (c *SealConfig) subject(ev *Event) string {
+	switch c.Subject {
+	case "actor.id":
+		return ev.Actor.ID
+	case "resource.id":
+		return ev.Resource.ID
+	}
+	return ev.Tags[strings.TrimPrefix(c.Subject, "tag:")]
+}
+
+// NewPipeline returns a Pipeline for cfg. It panics on a cfg.Seal that
+// fails its Check: the caller checks configuration first.
 func NewPipeline(cfg PipelineConfig) *Pipeline {
 	p := &Pipeline{limits: cfg.Limits.withDefaults(), redactor: cfg.Redactor, now: cfg.Now, newID: cfg.NewID}
+	if cfg.Seal != nil {
+		if err := cfg.Seal.Check(); err != nil {
+			panic("event: " + err.Error())
+		}
+		seal := *cfg.Seal
+		if seal.Random == nil {
+			seal.Random = rand.Reader
+		}
+		p.seal = &seal
+	}
 	if p.redactor == nil {
 		p.redactor = NewRedactor(DefaultRedactKeys, DefaultDetectors...)
 	}
@@ -217,16 +282,58 @@ func (p *Pipeline) prepare(events []*Event, sub Submitter, now time.Time) ([]Ent
 		ev.ReceivedAt, ev.Submitter = now, sub
 		leaf, err := ev.Leaf()
 		if err != nil {
-			kind := ErrInvalid
-			if errors.Is(err, ErrLeafTooLarge) {
-				kind = ErrTooLarge
-			}
-			return nil, &Error{Kind: kind, Message: fmt.Sprintf("event %d: %v; nothing was appended", i, err)}
+			return nil, leafError(i, err)
 		}
-		entries[i] = Entry{ID: ev.ID, Key: Key(ev.TenantID, ev.ID), Leaf: leaf, Fresh: fresh[i],
-			Same: sameEvent(leaf, ev, stamped[i])}
+		same := sameEvent(leaf, ev, stamped[i], "", nil)
+		if p.seal != nil {
+			kid, key, err := p.sealEvent(i, ev)
+			if err != nil {
+				return nil, err
+			}
+			if kid != "" {
+				same = sameEvent(leaf, ev, stamped[i], kid, key)
+				if leaf, err = ev.Leaf(); err != nil {
+					return nil, leafError(i, err)
+				}
+			}
+		}
+		entries[i] = Entry{ID: ev.ID, Key: Key(ev.TenantID, ev.ID), Leaf: leaf, Fresh: fresh[i], Same: same}
 	}
 	return entries, nil
+}
+
+func leafError(i int, err error) error {
+	kind := ErrInvalid
+	if errors.Is(err, ErrLeafTooLarge) {
+		kind = ErrTooLarge
+	}
+	return &Error{Kind: kind, Message: fmt.Sprintf("event %d: %v; nothing was appended", i, err)}
+}
+
+// sealEvent seals the members of ev (event i of its batch) that p.seal
+// names, returning the subject key's id and key, or "" when ev has none of
+// them.
+func (p *Pipeline) sealEvent(i int, ev *Event) (string, []byte, error) {
+	var probe Event
+	moveFields(&probe, ev, p.seal.Sealing.Fields, p.seal.Sealing.Tags)
+	empty := probe.empty()
+	moveFields(ev, &probe, SealableFields, tagNames(probe.Tags))
+	if empty {
+		return "", nil, nil
+	}
+	subject := p.seal.subject(ev)
+	if subject == "" {
+		return "", nil, &Error{Kind: ErrInvalid, Message: "invalid events; nothing was appended", Details: []FieldError{{Index: i,
+			Field: strings.TrimPrefix(p.seal.Subject, "tag:"), Message: "is empty, but the event has members to seal under its data subject's key, which it names"}}}
+	}
+	kid, key, err := p.seal.Key(ev.TenantID, subject)
+	if err != nil {
+		return "", nil, fmt.Errorf("event %d: couldn't get the key to seal under: %w", i, err)
+	}
+	if _, err := ev.Seal(p.seal.Sealing, kid, key, p.seal.Random); err != nil {
+		return "", nil, fmt.Errorf("event %d: %w", i, err)
+	}
+	return kid, key, nil
 }
 
 // sameEvent returns the Entry.Same of ev, whose leaf is leaf: an original
@@ -234,12 +341,18 @@ func (p *Pipeline) prepare(events []*Event, sub Submitter, now time.Time) ([]Ent
 // for ev (its receive time and submitter, and its timestamp when stamped is
 // true) makes it leaf. A resend is the same event even from another token
 // (the SDK's spool may resend under a rotated one), and a leaf of version
-// 1 logged before version 2 existed can be the original.
-func sameEvent(leaf []byte, ev *Event, stamped bool) func(original []byte) bool {
+// 1 logged before version 2 existed can be the original. A sealed event
+// (kid not empty, leaf being its leaf before sealing) is the same as an
+// original sealed under the same key that opens to it: the nonce differs
+// each time.
+func sameEvent(leaf []byte, ev *Event, stamped bool, kid string, key []byte) func(original []byte) bool {
 	ts, received, sub := ev.Timestamp, ev.ReceivedAt, ev.Submitter
 	return func(original []byte) bool {
 		o, err := ParseLeaf(original)
 		if err != nil {
+			return false
+		}
+		if o.Sealed != nil && (o.Sealed.KID != kid || o.Open(key) != nil) {
 			return false
 		}
 		if stamped {

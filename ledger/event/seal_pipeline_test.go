@@ -1,0 +1,96 @@
+package event_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ledger-dev/ledger/ledger/event"
+	"github.com/ledger-dev/ledger/ledger/keyring"
+)
+
+// TestPipelineSeals runs sealing through a Pipeline with a real key file:
+// the leaf holds no plaintext, opens with the subject's key, is recognised
+// when resent, and nothing is sealed when nothing is configured or set.
+func TestPipelineSeals(t *testing.T) {
+	ctx := context.Background()
+	master, err := keyring.NewMasterKey(bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := keyring.OpenFile(filepath.Join(t.TempDir(), "subjects.json"), master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := event.NewPipeline(event.PipelineConfig{Seal: &event.SealConfig{
+		Sealing: event.Sealing{Fields: event.DefaultSealedFields, Tags: []string{"mrn"}},
+		Subject: "actor.id",
+		Key:     func(tenant, subject string) (string, []byte, error) { return keys.Key(ctx, tenant, subject) },
+	}})
+	body := `{"id":"e-1","tenant_id":"clinic","action":"read","actor":{"id":"alice","type":"user","email":"alice@example.com"},` +
+		`"resource":{"type":"chart"},"result":"success","reason":"follow-up visit","tags":{"mrn":"MRN-99","ward":"b"}}`
+	prepare := func(body string) event.Entry {
+		t.Helper()
+		b, err := p.Prepare(event.Submission{Body: []byte(body)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b.Entries[0]
+	}
+	e := prepare(body)
+	for _, secret := range []string{"alice@example.com", "follow-up", "MRN-99"} {
+		if strings.Contains(string(e.Leaf), secret) {
+			t.Errorf("the leaf holds %q in clear: %s", secret, e.Leaf)
+		}
+	}
+	ev, err := event.ParseLeaf(e.Leaf)
+	if err != nil || ev.Version() != 3 || ev.Actor.ID != "alice" || ev.Tags["ward"] != "b" {
+		t.Fatalf("ParseLeaf = %+v, %v; want version 3 with actor.id and ward in clear", ev, err)
+	}
+	kid := ev.Sealed.KID
+	key, err := keys.Open(ctx, kid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ev.Open(key); err != nil || ev.Actor.Email != "alice@example.com" || ev.Reason != "follow-up visit" || ev.Tags["mrn"] != "MRN-99" {
+		t.Fatalf("Open = %v: %+v", err, ev)
+	}
+	if again := prepare(body); bytes.Equal(again.Leaf, e.Leaf) || !again.Same(e.Leaf) {
+		t.Error("a resent sealed event is not recognised as the same (or was sealed under the same nonce)")
+	}
+	if other := prepare(strings.Replace(body, "follow-up", "other", 1)); other.Same(e.Leaf) {
+		t.Error("an event with another sealed reason is taken for the same")
+	}
+	if _, err := keys.Destroy(ctx, "clinic", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.Open(ctx, kid); !errors.Is(err, keyring.ErrErased) {
+		t.Fatalf("Open after Destroy = %v", err)
+	}
+	if again := prepare(body); again.Same(e.Leaf) {
+		t.Error("after erasure, a resend is taken for the same event sealed under the destroyed key")
+	}
+
+	plain := prepare(`{"tenant_id":"clinic","action":"read","actor":{"id":"bob","type":"user"},"resource":{"type":"chart"},"result":"success"}`)
+	if !bytes.HasPrefix(plain.Leaf, []byte(`{"v":2,`)) {
+		t.Errorf("an event with nothing to seal: %s", plain.Leaf)
+	}
+	off := event.NewPipeline(event.PipelineConfig{})
+	b, err := off.Prepare(event.Submission{Body: []byte(body)})
+	if err != nil || !bytes.HasPrefix(b.Entries[0].Leaf, []byte(`{"v":2,`)) || !bytes.Contains(b.Entries[0].Leaf, []byte("alice@example.com")) {
+		t.Errorf("sealing off changed the leaf: %s, %v", b.Entries[0].Leaf, err)
+	}
+
+	byTag := event.NewPipeline(event.PipelineConfig{Seal: &event.SealConfig{
+		Sealing: event.Sealing{Fields: event.DefaultSealedFields}, Subject: "tag:patient",
+		Key: func(tenant, subject string) (string, []byte, error) { return keys.Key(ctx, tenant, subject) },
+	}})
+	_, err = byTag.Prepare(event.Submission{Body: []byte(body)})
+	var ee *event.Error
+	if !errors.As(err, &ee) || !errors.Is(err, event.ErrInvalid) || !strings.Contains(err.Error()+ee.Details[0].Message, "data subject") {
+		t.Fatalf("an event without its subject: %v", err)
+	}
+}
