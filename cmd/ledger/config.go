@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -19,6 +21,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger/access"
 	"github.com/ledger-dev/ledger/ledger/blob/s3"
 	"github.com/ledger-dev/ledger/ledger/event"
+	"github.com/ledger-dev/ledger/ledger/subjectkey"
 )
 
 // maxConfigBytes bounds a configuration file.
@@ -44,6 +47,9 @@ type serveConfig struct {
 	// RedactValues turns the value detectors (event.DefaultDetectors) on or
 	// off by name; a detector it does not name stays on.
 	RedactValues map[string]bool `yaml:"redact_values"`
+	// Sealing, when present, seals members of events under their data
+	// subject's key (docs/sealed-fields.md). Absent: nothing is sealed.
+	Sealing *sealingConfig `yaml:"sealing"`
 	// Limits bound requests and events; zero keeps the default.
 	Limits configLimits `yaml:"limits"`
 	// RateLimit is every token's default rate limit.
@@ -52,6 +58,62 @@ type serveConfig struct {
 	// instances sharing one PostgreSQL database; `ledger token create
 	// --no-store` prints an entry for this list.
 	Tokens []access.Token `yaml:"tokens"`
+}
+
+// sealingConfig is the "sealing" block of a configuration file.
+type sealingConfig struct {
+	// Fields are the members sealed; default event.DefaultSealedFields.
+	Fields []string `yaml:"fields"`
+	// Tags are tags sealed by name, in addition.
+	Tags []string `yaml:"tags"`
+	// Subject names whose key seals an event: actor.id (default),
+	// resource.id or tag:NAME.
+	Subject string `yaml:"subject"`
+	// MasterKeyFile holds the master key (64 hex digits, mode 0600, not
+	// under the data directory); empty: $LEDGER_MASTER_KEY.
+	MasterKeyFile string `yaml:"master_key_file"`
+	// KeyFile holds the wrapped subject keys; default
+	// DATA/subject-keys.json.
+	KeyFile string `yaml:"key_file"`
+}
+
+// sealing returns the Sealing and subject the block asks for.
+func (s *sealingConfig) sealing() (event.Sealing, string) {
+	fields, subject := s.Fields, s.Subject
+	if fields == nil {
+		fields = event.DefaultSealedFields
+	}
+	if subject == "" {
+		subject = "actor.id"
+	}
+	return event.Sealing{Fields: fields, Tags: s.Tags}, subject
+}
+
+// subjectKeysFile is the default file of the subject keys, in the data
+// directory.
+const subjectKeysFile = "subject-keys.json"
+
+// sealConfig opens the subject key store and returns the Pipeline's
+// sealing, or nil when the configuration has no sealing block.
+func (c *serveConfig) sealConfig(ctx context.Context, dataDir string) (*event.SealConfig, error) {
+	if c.Sealing == nil {
+		return nil, nil
+	}
+	master, err := subjectkey.LoadMasterKey(c.Sealing.MasterKeyFile, dataDir)
+	if err != nil {
+		return nil, fmt.Errorf("sealing: %w", err)
+	}
+	path := c.Sealing.KeyFile
+	if path == "" {
+		path = filepath.Join(dataDir, subjectKeysFile)
+	}
+	keys, err := subjectkey.OpenFile(path, master)
+	if err != nil {
+		return nil, fmt.Errorf("sealing: %w", err)
+	}
+	sealing, subject := c.Sealing.sealing()
+	return &event.SealConfig{Sealing: sealing, Subject: subject,
+		Key: func(tenant, subject string) (string, []byte, error) { return keys.Key(ctx, tenant, subject) }}, nil
 }
 
 // configLimits are the limits a configuration file may set.
@@ -151,6 +213,12 @@ func (c *serveConfig) validate() error {
 				names = append(names, d.Name)
 			}
 			return fmt.Errorf("redact_values: unknown detector %q (the detectors are %s)", name, strings.Join(names, ", "))
+		}
+	}
+	if c.Sealing != nil {
+		sealing, subject := c.Sealing.sealing()
+		if err := errors.Join(sealing.Check(), event.CheckSubject(subject)); err != nil {
+			return fmt.Errorf("sealing: %w", err)
 		}
 	}
 	if strings.HasPrefix(c.Bucket, "s3://") {

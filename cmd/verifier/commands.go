@@ -353,6 +353,7 @@ func cmdProof(_ context.Context, args []string, r *report) error {
 	r.ok("inclusion", fmt.Sprintf("entry %d (leaf hash %s) is in the tree of size %d", proof.Index, leaf, sc.Size),
 		map[string]any{"index": proof.Index, "leaf_hash": leaf.String()})
 	checkTimes(r, entry, sc, *skew)
+	checkSealed(r, entry)
 	return nil
 }
 

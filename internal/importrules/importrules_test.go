@@ -48,7 +48,7 @@ var rules = []struct {
 		why: "the core of the write side links no witness store, transport or index"},
 	{pkg: "ledger/event", forbidden: []string{"net/http", module + "ledger"},
 		why: "the event pipeline knows no transport and no sequencer"},
-	{pkg: "ledger/keyring", only: []string{"internal/jsonfile", "internal/lockfile", "internal/durable"}, forbidden: append([]string{router}, sqlDrivers...),
+	{pkg: "ledger/subjectkey", only: []string{"internal/jsonfile", "internal/lockfile", "internal/durable"}, forbidden: append([]string{router}, sqlDrivers...),
 		why: "the subject key store keeps wrapped keys, nothing of the log"},
 	{pkg: "ledger/index", forbidden: sqlDrivers, why: "the index's core is apart from its drivers"},
 	{pkg: "ledger/httpapi", forbidden: append([]string{module + "ledger/index/sqlite", module + "ledger/index/postgres", module + "ledger/storage/..."}, sqlDrivers...),

@@ -90,7 +90,7 @@ const (
 	fChanges
 	fTags
 	fVersion    // "v", leaves only
-	fSealed     // leaves of version 3 only: set by the ledger
+	fSealed     // leaves of version 3 only, and events as the API shows them: set by the ledger
 	fReceivedAt // leaves of version 2 only: set by the ledger
 	fSubmitter  // leaves of version 2 only: set by the ledger
 )
@@ -255,9 +255,9 @@ func (d *decoder) event(ev *Event) error {
 	return d.members("", func(name []byte) error {
 		f := fieldOf(name)
 		switch {
-		case !d.stamps && f >= fReceivedAt:
+		case !d.stamps && (f >= fReceivedAt || f == fSealed):
 			return d.skip(string(name), d.fail(string(name), "is set by the ledger when it accepts the event, never by a client; leave it out"))
-		case f < 0 || !d.leaf && f >= fVersion && f < fReceivedAt:
+		case f < 0 || !d.leaf && f == fVersion:
 			if g := fieldOf(bytes.ToLower(name)); g >= 0 && g < fVersion {
 				return d.skip(string(name), d.fail(string(name), "unknown field (names are case-sensitive: did you mean %q?)", bytes.ToLower(name)))
 			}

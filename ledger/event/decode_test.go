@@ -91,7 +91,7 @@ func TestDecodeBatchErrors(t *testing.T) {
 		{"unknown actor field", `{"actor":{"id":"u","nick":"x"}}`, "", ErrInvalid, []problem{{0, "actor.nick", "unknown field (actor has id, type, email, role)"}}, ""},
 		{"unknown resource field", `{"resource":{"kind":"x"}}`, "", ErrInvalid, []problem{{0, "resource.kind", "unknown field"}}, ""},
 		{"unknown change field", `{"changes":{"title":{"old":1,"was":2}}}`, "", ErrInvalid, []problem{{0, "changes.title.was", "unknown field"}}, ""},
-		{"sealed is not for requests", `{"sealed":{}}`, "", ErrInvalid, []problem{{0, "sealed", "unknown field"}}, ""},
+		{"sealed is not for requests", `{"sealed":{}}`, "", ErrInvalid, []problem{{0, "sealed", "set by the ledger"}}, ""},
 		{"v is not for requests", `{"v":1}`, "", ErrInvalid, []problem{{0, "v", "unknown field"}}, ""},
 		{"received_at and submitter are the ledger's", `{"received_at":"2024-05-01T12:00:00Z","submitter":{"type":"ledger"}}`, "", ErrInvalid,
 			[]problem{{0, "received_at", "set by the ledger"}, {0, "submitter", "set by the ledger"}}, ""},

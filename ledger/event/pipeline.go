@@ -95,11 +95,16 @@ func (c *SealConfig) Check() error {
 	if c.Key == nil {
 		return errors.New("sealing needs a key store")
 	}
+	return CheckSubject(c.Subject)
+}
+
+// CheckSubject reports a SealConfig.Subject that names no member.
+func CheckSubject(subject string) error {
 	switch {
-	case c.Subject == "actor.id", c.Subject == "resource.id":
-	case strings.HasPrefix(c.Subject, "tag:") && len(c.Subject) > len("tag:"):
+	case subject == "actor.id", subject == "resource.id":
+	case strings.HasPrefix(subject, "tag:") && len(subject) > len("tag:"):
 	default:
-		return fmt.Errorf("the sealing subject %q is not actor.id, resource.id or tag:NAME", c.Subject)
+		return fmt.Errorf("the subject %q is not actor.id, resource.id or tag:NAME", subject)
 	}
 	return nil
 }

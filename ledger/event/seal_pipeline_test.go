@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/ledger-dev/ledger/ledger/event"
-	"github.com/ledger-dev/ledger/ledger/keyring"
+	"github.com/ledger-dev/ledger/ledger/subjectkey"
 )
 
 // TestPipelineSeals runs sealing through a Pipeline with a real key file:
@@ -17,11 +17,11 @@ import (
 // when resent, and nothing is sealed when nothing is configured or set.
 func TestPipelineSeals(t *testing.T) {
 	ctx := context.Background()
-	master, err := keyring.NewMasterKey(bytes.Repeat([]byte{9}, 32))
+	master, err := subjectkey.NewMasterKey(bytes.Repeat([]byte{9}, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys, err := keyring.OpenFile(filepath.Join(t.TempDir(), "subjects.json"), master)
+	keys, err := subjectkey.OpenFile(filepath.Join(t.TempDir(), "subjects.json"), master)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestPipelineSeals(t *testing.T) {
 	if _, err := keys.Destroy(ctx, "clinic", "alice"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := keys.Open(ctx, kid); !errors.Is(err, keyring.ErrErased) {
+	if _, err := keys.Open(ctx, kid); !errors.Is(err, subjectkey.ErrErased) {
 		t.Fatalf("Open after Destroy = %v", err)
 	}
 	if again := prepare(body); again.Same(e.Leaf) {

@@ -45,6 +45,10 @@ type Config struct {
 	// Redactor redacts secrets before hashing. Default:
 	// event.DefaultRedactKeys and event.DefaultDetectors.
 	Redactor *event.Redactor
+	// Seal, when set, seals members of every event under its data
+	// subject's key (leaf version 3; see event.SealConfig). Default nil:
+	// nothing is sealed.
+	Seal *event.SealConfig
 	// MaxBodyBytes bounds a request body. Default 32 MiB.
 	MaxBodyBytes int64
 	// MaxBodyMemory bounds the bytes of append bodies read and not yet
@@ -143,7 +147,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Index != nil {
 		cfg.Index = storageIndex{cfg.Index}
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, unavailable: rate.Sometimes{Interval: time.Second}, bodies: semaphore.NewWeighted(cfg.MaxBodyMemory), events: event.NewPipeline(event.PipelineConfig{Limits: cfg.Limits, Redactor: cfg.Redactor, Now: cfg.Now})}
+	s := &Server{cfg: cfg, log: cfg.Logger, unavailable: rate.Sometimes{Interval: time.Second}, bodies: semaphore.NewWeighted(cfg.MaxBodyMemory), events: event.NewPipeline(event.PipelineConfig{Limits: cfg.Limits, Redactor: cfg.Redactor, Now: cfg.Now, Seal: cfg.Seal})}
 	s.gz.New = func() any { w, _ := gzip.NewWriterLevel(io.Discard, gzip.BestSpeed); return w }
 	r := chi.NewRouter()
 	if cfg.RequestMetrics != nil {

@@ -1,4 +1,4 @@
-// Package keyring keeps the keys of data subjects, under which the ledger
+// Package subjectkey keeps the keys of data subjects, under which the ledger
 // seals their personal data in leaves of version 3 (see ledger/event).
 //
 // A subject key is 32 random bytes, created on the first event of a
@@ -11,7 +11,7 @@
 //
 // Losing the master key loses every sealed field of every event: back it up
 // apart from the data directory.
-package keyring
+package subjectkey
 
 import (
 	"context"
