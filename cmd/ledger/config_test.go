@@ -72,6 +72,9 @@ tokens:
 		{"[1, 2]", "a YAML seq where docs/access.md has a mapping"},
 		{"bucket: s3://tiles?regoin=x", "unknown parameter"},
 		{"bucket: gs://tiles", "neither an s3:// URL"},
+		{"sealing: {fields: [actor.id]}", `sealing: field "actor.id" cannot be sealed`},
+		{"sealing: {subject: actor.email}", `sealing: the subject "actor.email" is not actor.id, resource.id or tag:NAME`},
+		{"sealing: {master_key: abc}", `unknown key "master_key"`},
 	} {
 		_, err := parseConfig([]byte(bad.yaml))
 		if err == nil || !strings.Contains(err.Error(), bad.want) {

@@ -18,8 +18,10 @@
 // ErrTooLarge, ErrOtherTenant and ErrReserved, which a transport maps to
 // its own statuses.
 //
-// The Pipeline writes leaves of version 2; ParseLeaf reads both versions,
-// so that a log written before version 2 stays readable and verifiable.
+// The Pipeline writes leaves of version 2, and of version 3 for an event
+// with members sealed under its data subject's key when
+// PipelineConfig.Seal is set; ParseLeaf reads every version, so that a log
+// written before a version existed stays readable and verifiable.
 //
 // # Leaf format, version 1
 //
@@ -50,9 +52,8 @@
 //     the string form of RFC 8785 (JCS).
 //   - A leaf is at most 65535 bytes (MaxLeafBytes).
 //
-// "sealed" is a reserved member name, for a future version in which fields
-// that an operator marks erasable are encrypted per data subject; the leaf would commit to the ciphertext. Version 1 leaves never hold
-// it, and ParseLeaf refuses one that does.
+// "sealed" is the member of version 3 (below); leaves of versions 1 and 2
+// never hold it, and ParseLeaf refuses one that does.
 //
 // For example, this event (as Leaf writes it):
 //
@@ -85,9 +86,8 @@
 //     leaf without them and a version 1 leaf with them.
 //
 // Clients cannot set either: Prepare refuses an event that holds them.
-// A later version may add members (such as "sealed") after "tags" and
-// before "received_at"; a version number says which members a leaf may
-// hold, and ParseLeaf refuses a version it does not know.
+// A version number says which members a leaf may hold, and ParseLeaf
+// refuses a version it does not know.
 //
 // For example, the event above sent by a writer token of tenant acme and
 // received 750 ms after its timestamp (as Leaf writes it; see
@@ -98,6 +98,49 @@
 //	"resource":{"type":"session"},"result":"success","ip_address":"192.0.2.7",
 //	"received_at":"2024-05-01T12:30:01.25Z",
 //	"submitter":{"type":"token","token_id":"3f7a1c2b9d0e4f56","role":"writer","tenant_id":"acme"}}
+//
+// # Leaf format, version 3
+//
+// Version 3 seals members that hold personal data: they are encrypted
+// under a key of the event's data subject, which can be destroyed to erase
+// them while the leaf, which commits to the ciphertext, keeps verifying. A
+// version 3 leaf is a version 2 leaf with "v":3, the sealed members absent
+// from their places, and one more member last, after "submitter":
+//
+//	"sealed":{"kid":KID,"nonce":NONCE,"ct":CT}
+//
+// The rules of version 2 apply, and:
+//   - KID (Sealed.KID) names the subject's key: 32 lowercase hex digits,
+//     random, a pseudonym of the subject;
+//   - NONCE is 12 random bytes and CT the AES-256-GCM ciphertext followed
+//     by its 16-byte tag, both in standard base64 with padding;
+//   - the plaintext is the sealed members as one JSON object in the leaf's
+//     encoding: members in leaf order, "actor" holding only "email" and
+//     "role", "tags" only the sealed tags, empty members omitted;
+//   - the event key is EK = HKDF-SHA256(secret SK, salt empty, info INFO,
+//     32 bytes), SK being the subject's 32-byte key and INFO the bytes
+//     "ledger sealed v3" 0x00 tenant_id 0x00 id (tenant_id empty when the
+//     event has none);
+//   - the associated data is INFO 0x00 KID, so that a ciphertext moved to
+//     another event, tenant or key does not open.
+//
+// Which members may be sealed is SealableFields (DefaultSealedFields unless
+// configured), plus tags by name. Event.Seal seals; Event.Open opens with
+// the subject's key.
+//
+// Test vector: SK 000102…1f (the bytes 0 to 31), tenant "acme", id
+// "0190f5c2-7a4e-7b1c-9d2e-3f4a5b6c7d8e", KID
+// "5f3c1e9a0b2d4f6e8a1c3e5f7a9b0d2c", nonce a0a1a2…ab, plaintext
+//
+//	{"actor":{"email":"alice@example.com"},"ip_address":"192.0.2.7","reason":"chart review"}
+//
+// give EK 44e631203749a13cb3c8e00be70a81f76355a638cc56b1f7ddaa1e4fb7250034
+// and the member
+//
+//	"sealed":{"kid":"5f3c1e9a0b2d4f6e8a1c3e5f7a9b0d2c","nonce":"oKGio6Slpqeoqaqr",
+//	"ct":"JJknJXr4omtdytPk3UxEIYQfY02i2dwTgVMa8Mcc7hnqq0bubNVAGOOGgMAwZxolBMk/RGGrjGHRcmGOMZVw8TGiEQgugZxV2k943J2PPJ31VlOvaJLzQ2Csk0fYH0Wkmo/3t/jJEro="}
+//
+// (one line; TestSealVector reproduces it).
 //
 // # Reserved event types and timestamp bounds
 //
