@@ -3,7 +3,6 @@ package main_test
 import (
 	"bytes"
 	"encoding/json"
-	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -92,14 +91,7 @@ func TestSealedFields(t *testing.T) {
 	s.cmd.Process.Signal(os.Interrupt)
 	s.cmd.Wait()
 	var keyFile bool
-	err := filepath.WalkDir(data, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
+	eachFile(t, data, func(path string, b []byte) {
 		for _, p := range plaintext {
 			if bytes.Contains(b, []byte(p)) {
 				t.Errorf("%s holds %q in clear", path, p)
@@ -107,15 +99,13 @@ func TestSealedFields(t *testing.T) {
 		}
 		if filepath.Base(path) == "subject-keys.json" {
 			keyFile = true
-			if fi, _ := d.Info(); fi.Mode().Perm() != 0o600 {
+			if fi, err := os.Stat(path); err != nil {
+				t.Error(err)
+			} else if fi.Mode().Perm() != 0o600 {
 				t.Errorf("%s has mode %v, want 0600", path, fi.Mode().Perm())
 			}
 		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if !keyFile {
 		t.Error("no subject-keys.json in the data directory")
 	}

@@ -48,7 +48,22 @@ func TestQuerySecretsNotLogged(t *testing.T) {
 	s.cmd.Wait()
 	var files int
 	var redacted bool
-	err := filepath.WalkDir(data, func(path string, d fs.DirEntry, err error) error {
+	eachFile(t, data, func(path string, b []byte) {
+		files++
+		if bytes.Contains(b, []byte(secret)) {
+			t.Errorf("%s holds the secret sent in a query string", path)
+		}
+		redacted = redacted || bytes.Contains(b, []byte("api_key=[REDACTED]"))
+	})
+	if !redacted {
+		t.Errorf("no file of the %d in the data directory holds an access event naming api_key", files)
+	}
+}
+
+// eachFile calls f with the path and content of every file below dir.
+func eachFile(t *testing.T, dir string, f func(path string, b []byte)) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -56,17 +71,10 @@ func TestQuerySecretsNotLogged(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		files++
-		if bytes.Contains(b, []byte(secret)) {
-			t.Errorf("%s holds the secret sent in a query string", path)
-		}
-		redacted = redacted || bytes.Contains(b, []byte("api_key=[REDACTED]"))
+		f(path, b)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-	if !redacted {
-		t.Errorf("no file of the %d in the data directory holds an access event naming api_key", files)
 	}
 }
