@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/ledger-dev/ledger/internal/jsonfile"
 )
@@ -19,9 +20,19 @@ import (
 // id is kept, so that Open says ErrErased. The old file's blocks may linger
 // on the disk until reused: they hold the key wrapped, useless without the
 // master key.
+//
+// A File caches what it read, with the unwrapped keys, until the file is
+// replaced (by this process or another): Key costs a stat of the file when
+// nothing changed, not a read of every key.
 type File struct {
 	path string
 	wrap Wrapper
+
+	mu     sync.Mutex
+	cached os.FileInfo // of the file doc was read from; nil: none read
+	doc    fileDoc
+	keys   map[string][]byte // unwrapped, by kid, of doc
+	index  map[string]int    // doc.Keys by tenant 0x00 subject
 }
 
 // fileDoc is the file's content.
@@ -46,16 +57,52 @@ func OpenFile(path string, wrap Wrapper) (*File, error) {
 	return f, nil
 }
 
-// read returns the file's document.
+// read returns the file's document, from the cache while the file is the
+// one it was read from. Its caller holds f.mu.
 func (f *File) read() (fileDoc, error) {
-	b, err := os.ReadFile(f.path)
+	fi, err := os.Stat(f.path)
 	if errors.Is(err, os.ErrNotExist) {
+		f.cached, f.doc, f.keys, f.index = nil, fileDoc{}, nil, nil
 		return fileDoc{}, nil
 	}
 	if err != nil {
 		return fileDoc{}, fmt.Errorf("couldn't read the subject keys: %w", err)
 	}
-	return decode(f.path, b)
+	if f.cached != nil && os.SameFile(fi, f.cached) && fi.ModTime().Equal(f.cached.ModTime()) && fi.Size() == f.cached.Size() {
+		return f.doc, nil
+	}
+	// The file is replaced by a rename, never written in place: what is
+	// read after this stat is this file or a newer one, and a newer one is
+	// read again on the next call.
+	b, err := os.ReadFile(f.path)
+	if err != nil {
+		return fileDoc{}, fmt.Errorf("couldn't read the subject keys: %w", err)
+	}
+	doc, err := decode(f.path, b)
+	if err != nil {
+		return fileDoc{}, err
+	}
+	f.cached, f.doc, f.keys, f.index = fi, doc, make(map[string][]byte), make(map[string]int, len(doc.Keys))
+	for i, k := range doc.Keys {
+		f.index[k.Tenant+"\x00"+k.Subject] = i
+	}
+	return doc, nil
+}
+
+// unwrap returns the key of entry k, from the cache when it was unwrapped
+// before. Its caller holds f.mu.
+func (f *File) unwrap(k *fileKey) ([]byte, error) {
+	if key, ok := f.keys[k.KID]; ok {
+		return key, nil
+	}
+	key, err := f.wrap.Unwrap(k.Wrapped, wrapAAD(k.Tenant, k.Subject, k.KID))
+	if err != nil {
+		return nil, err
+	}
+	if f.keys != nil {
+		f.keys[k.KID] = key
+	}
+	return key, nil
 }
 
 func decode(path string, b []byte) (fileDoc, error) {
@@ -83,12 +130,15 @@ func (d *fileDoc) find(tenant, subject string) *fileKey {
 // it only to create a key: a key destroyed by another process is never
 // handed out.
 func (f *File) Key(_ context.Context, tenant, subject string) (string, []byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	doc, err := f.read()
 	if err != nil {
 		return "", nil, err
 	}
-	if k := doc.find(tenant, subject); k != nil {
-		key, err := f.wrap.Unwrap(k.Wrapped, wrapAAD(tenant, subject, k.KID))
+	if i, ok := f.index[tenant+"\x00"+subject]; ok {
+		k := &doc.Keys[i]
+		key, err := f.unwrap(k)
 		return k.KID, key, err
 	}
 	var kid string
@@ -122,13 +172,15 @@ func (f *File) Key(_ context.Context, tenant, subject string) (string, []byte, e
 
 // Open implements Store.
 func (f *File) Open(_ context.Context, kid string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	doc, err := f.read()
 	if err != nil {
 		return nil, err
 	}
-	for _, k := range doc.Keys {
-		if k.KID == kid {
-			return f.wrap.Unwrap(k.Wrapped, wrapAAD(k.Tenant, k.Subject, k.KID))
+	for i := range doc.Keys {
+		if doc.Keys[i].KID == kid {
+			return f.unwrap(&doc.Keys[i])
 		}
 	}
 	for _, e := range doc.Erased {
