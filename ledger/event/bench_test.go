@@ -2,11 +2,15 @@ package event
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ledger-dev/ledger/ledger/subjectkey"
 )
 
 // benchBody is n NDJSON events of about 400 bytes, like `ledger bench` sends.
@@ -219,4 +223,29 @@ func BenchmarkValueDetectors(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkSealing is the per-event cost of sealing through the Pipeline:
+// the 1,000 events of benchBody (1,000 subjects) with sealing off, and on
+// with the default fields under keys from a real subjectkey.File whose keys
+// exist already (the usual case: a subject's first event also writes the
+// file).
+func BenchmarkSealing(b *testing.B) {
+	b.Run("off", func(b *testing.B) { benchPrepare(b, NewPipeline(PipelineConfig{}), false) })
+	b.Run("on", func(b *testing.B) {
+		master, err := subjectkey.NewMasterKey(make([]byte, 32))
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys, err := subjectkey.OpenFile(filepath.Join(b.TempDir(), "subject-keys.json"), master)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := NewPipeline(PipelineConfig{Seal: &SealConfig{Sealing: Sealing{Fields: DefaultSealedFields}, Subject: "actor.id",
+			Key: func(tenant, subject string) (string, []byte, error) { return keys.Key(context.Background(), tenant, subject) }}})
+		if _, err := p.Prepare(Submission{Body: benchBody(1000), ContentType: "application/x-ndjson"}); err != nil {
+			b.Fatal(err)
+		}
+		benchPrepare(b, p, false)
+	})
 }
