@@ -242,7 +242,9 @@ func BenchmarkSealing(b *testing.B) {
 			b.Fatal(err)
 		}
 		p := NewPipeline(PipelineConfig{Seal: &SealConfig{Sealing: Sealing{Fields: DefaultSealedFields}, Subject: "actor.id",
-			Key: func(tenant, subject string) (string, []byte, error) { return keys.Key(context.Background(), tenant, subject) }}})
+			Key: func(tenant, subject string) (string, []byte, error) {
+				return keys.Key(context.Background(), tenant, subject)
+			}}})
 		if _, err := p.Prepare(Submission{Body: benchBody(1000), ContentType: "application/x-ndjson"}); err != nil {
 			b.Fatal(err)
 		}
