@@ -94,14 +94,15 @@ func (s *sealingConfig) sealing() (event.Sealing, string) {
 const subjectKeysFile = "subject-keys.json"
 
 // sealConfig opens the subject key store and returns the Pipeline's
-// sealing, or nil when the configuration has no sealing block.
-func (c *serveConfig) sealConfig(ctx context.Context, dataDir string) (*event.SealConfig, error) {
+// sealing and the store, or nils when the configuration has no sealing
+// block.
+func (c *serveConfig) sealConfig(ctx context.Context, dataDir string) (*event.SealConfig, *subjectkey.File, error) {
 	if c.Sealing == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	master, err := subjectkey.LoadMasterKey(c.Sealing.MasterKeyFile, dataDir)
 	if err != nil {
-		return nil, fmt.Errorf("sealing: %w", err)
+		return nil, nil, fmt.Errorf("sealing: %w", err)
 	}
 	path := c.Sealing.KeyFile
 	if path == "" {
@@ -109,11 +110,11 @@ func (c *serveConfig) sealConfig(ctx context.Context, dataDir string) (*event.Se
 	}
 	keys, err := subjectkey.OpenFile(path, master)
 	if err != nil {
-		return nil, fmt.Errorf("sealing: %w", err)
+		return nil, nil, fmt.Errorf("sealing: %w", err)
 	}
 	sealing, subject := c.Sealing.sealing()
 	return &event.SealConfig{Sealing: sealing, Subject: subject,
-		Key: func(tenant, subject string) (string, []byte, error) { return keys.Key(ctx, tenant, subject) }}, nil
+		Key: func(tenant, subject string) (string, []byte, error) { return keys.Key(ctx, tenant, subject) }}, keys, nil
 }
 
 // configLimits are the limits a configuration file may set.

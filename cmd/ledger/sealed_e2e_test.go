@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestSealedFields runs a real `ledger serve` with a sealing block: alice's
@@ -20,14 +21,7 @@ import (
 func TestSealedFields(t *testing.T) {
 	ledgerBin, verifierBin, _ := buildBinaries(t)
 	data, secrets := t.TempDir(), t.TempDir()
-	masterFile := filepath.Join(secrets, "master.key")
-	if err := os.WriteFile(masterFile, []byte(strings.Repeat("5a", 32)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	conf := filepath.Join(secrets, "ledger.yaml")
-	if err := os.WriteFile(conf, []byte("sealing:\n  master_key_file: "+masterFile+"\n  tags: [mrn]\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	conf := sealingConfig(t, secrets)
 	noKey := filepath.Join(secrets, "nokey.yaml")
 	if err := os.WriteFile(noKey, []byte("sealing:\n  subject: actor.id\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -109,4 +103,114 @@ func TestSealedFields(t *testing.T) {
 	if !keyFile {
 		t.Error("no subject-keys.json in the data directory")
 	}
+}
+
+// sealingConfig writes a master key and a configuration file sealing the
+// default fields and the tag mrn into dir, apart from the data directory,
+// and returns the configuration's path.
+func sealingConfig(t *testing.T, dir string) string {
+	t.Helper()
+	masterFile := filepath.Join(dir, "master.key")
+	if err := os.WriteFile(masterFile, []byte(strings.Repeat("5a", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(dir, "ledger.yaml")
+	if err := os.WriteFile(conf, []byte("sealing:\n  master_key_file: "+masterFile+"\n  tags: [mrn]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return conf
+}
+
+// TestErasure erases a data subject through the admin API of a real
+// `ledger serve` with access control and sealing: a legal hold on alice
+// refuses it (409 naming the hold) until released; then her key is
+// destroyed (gone from the key file, bob's kept), a run again answers the
+// same key id, the privacy.erasure_executed event naming it is in the log,
+// and `verifier audit` passes over the sealed events whose key is gone.
+func TestErasure(t *testing.T) {
+	ledgerBin, verifierBin, _ := buildBinaries(t)
+	data := t.TempDir()
+	writer := newToken(t, ledgerBin, data, "--role", "writer")
+	admin := newToken(t, ledgerBin, data, "--role", "admin")
+	auditor := newToken(t, ledgerBin, data, "--role", "auditor")
+	s := startServer(t, ledgerBin, "--data", data, "--config", sealingConfig(t, t.TempDir()), "--origin", "example.com/erasure", "--publish-interval", "20ms")
+	events := `[{"action":"update","actor":{"id":"alice","type":"user","email":"alice@example.com"},"resource":{"type":"profile"},"result":"success"},` +
+		`{"action":"update","actor":{"id":"bob","type":"user","email":"bob@example.com"},"resource":{"type":"profile"},"result":"success"}]`
+	if code, b := call(t, http.DefaultClient, "POST", s.url+"v1/events?wait=published", writer, events); code != 200 {
+		t.Fatalf("append: %d %s", code, b)
+	}
+	kidOf := func(index string) string {
+		code, b := call(t, http.DefaultClient, "GET", s.url+"v1/events/"+index, auditor, "")
+		var got struct {
+			Event struct {
+				Sealed struct {
+					KID string `json:"kid"`
+				} `json:"sealed"`
+			} `json:"event"`
+		}
+		if code != 200 || json.Unmarshal(b, &got) != nil || got.Event.Sealed.KID == "" {
+			t.Fatalf("GET event %s: %d %s", index, code, b)
+		}
+		return got.Event.Sealed.KID
+	}
+	aliceKID, bobKID := kidOf("0"), kidOf("1")
+
+	code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/holds", admin, `{"actor_id":"alice","reason":"case 7"}`)
+	var h struct {
+		ID string `json:"id"`
+	}
+	if code != 201 || json.Unmarshal(b, &h) != nil {
+		t.Fatalf("place hold: %d %s", code, b)
+	}
+	if code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/erasures", admin, `{"subject":"bob"}`); code != 200 || !strings.Contains(string(b), bobKID) {
+		t.Fatalf("erasure of bob, whom the hold does not cover: %d %s", code, b)
+	}
+	if code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/erasures", admin, `{"subject":"alice"}`); code != 409 || !strings.Contains(string(b), h.ID) {
+		t.Fatalf("erasure under a hold: %d %s; want 409 naming hold %s", code, b, h.ID)
+	}
+	if code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/erasures", writer, `{"subject":"alice"}`); code != 403 {
+		t.Fatalf("erasure by a writer: %d %s", code, b)
+	}
+	if code, b := call(t, http.DefaultClient, "DELETE", s.url+"v1/admin/holds/"+h.ID, admin, ""); code != 200 {
+		t.Fatalf("release hold: %d %s", code, b)
+	}
+	for range 2 { // the second run answers the same: an erasure can be run again
+		if code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/erasures", admin, `{"subject":"alice"}`); code != 200 || !strings.Contains(string(b), `"kid":"`+aliceKID+`"`) {
+			t.Fatalf("erasure of alice: %d %s", code, b)
+		}
+	}
+	if code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/erasures", admin, `{"subject":"nobody"}`); code != 404 {
+		t.Fatalf("erasure of a subject without a key: %d %s", code, b)
+	}
+	keys, err := os.ReadFile(filepath.Join(data, "subject-keys.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Keys []struct {
+			KID string `json:"kid"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(keys, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range doc.Keys {
+		if k.KID == aliceKID || k.KID == bobKID {
+			t.Errorf("key %s is still in the key file after its erasure", k.KID)
+		}
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, b := call(t, http.DefaultClient, "GET", s.url+"v1/events?event_type=privacy.erasure_executed", auditor, "")
+		if strings.Contains(string(b), `"kid":"`+aliceKID+`"`) && !strings.Contains(string(b), "alice@") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no privacy.erasure_executed event naming %s in the log: %s", aliceKID, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Setenv("LEDGER_TOKEN", auditor) // the verifier reads the entry bundles with it
+	verify(t, verifierBin, "audit", "--log", s.url, "--vkey", s.vkey)
 }

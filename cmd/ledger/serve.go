@@ -219,9 +219,13 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		}
 		go integrity.Run(ctx)
 	}
-	seal, err := conf.sealConfig(ctx, *data)
+	seal, subjectKeys, err := conf.sealConfig(ctx, *data)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	var erasure httpapi.SubjectKeys
+	if subjectKeys != nil {
+		erasure = subjectKeys
 	}
 	web, err := console.New(console.Config{VKey: vkey, Policy: string(policyText), AccessControl: keyring.Enabled})
 	if err != nil {
@@ -230,7 +234,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	api, err := httpapi.New(httpapi.Config{
 		Ledger: l, Tiles: ls.store, Index: idx, MaxBodyBytes: *maxBody, MaxBodyMemory: *maxBodyMemory, Logger: log,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), RequestMetrics: requestMetrics,
-		Limits: conf.eventLimits(), Redactor: conf.redactor(), Seal: seal,
+		Limits: conf.eventLimits(), Redactor: conf.redactor(), Seal: seal, SubjectKeys: erasure,
 		Access: keyring, PublicEntries: *publicEntries, RateLimit: conf.RateLimit,
 		Holds:  hold.Open(filepath.Join(*data, hold.FileName)),
 		Mounts: []httpapi.Mount{{Path: console.Path, Handler: web}}, Integrity: integrityCheck(integrity),

@@ -50,7 +50,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ledger"`)
 	case errors.Is(err, errForbidden), errors.Is(err, ledger.ErrReadOnly):
 		status = http.StatusForbidden
-	case errors.Is(err, access.ErrStatic), errors.Is(err, ledger.ErrKeyConflict):
+	case errors.Is(err, access.ErrStatic), errors.Is(err, ledger.ErrKeyConflict), errors.Is(err, errHeld):
 		status = http.StatusConflict
 	case errors.Is(err, errRateLimited):
 		status = http.StatusTooManyRequests

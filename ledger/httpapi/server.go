@@ -49,6 +49,9 @@ type Config struct {
 	// subject's key (leaf version 3; see event.SealConfig). Default nil:
 	// nothing is sealed.
 	Seal *event.SealConfig
+	// SubjectKeys destroys the keys that Seal seals under, for POST
+	// /v1/admin/erasures. Nil: that endpoint answers 404.
+	SubjectKeys SubjectKeys
 	// MaxBodyBytes bounds a request body. Default 32 MiB.
 	MaxBodyBytes int64
 	// MaxBodyMemory bounds the bytes of append bodies read and not yet
@@ -184,6 +187,7 @@ func New(cfg Config) (*Server, error) {
 		r.Get("/holds", s.listHolds)
 		r.Post("/holds", s.placeHold)
 		r.Delete("/holds/{id}", s.releaseHold)
+		r.Post("/erasures", s.eraseSubject)
 	})
 	if cfg.Metrics != nil {
 		r.With(s.require(access.Auditor, access.Admin)).Method(http.MethodGet, "/metrics", cfg.Metrics)

@@ -17,7 +17,8 @@ import (
 // wrapped keys.
 //
 // A destroyed key is removed from the file, which is rewritten whole; its
-// id is kept, so that Open says ErrErased. The old file's blocks may linger
+// id, tenant and subject are kept, so that Open says ErrErased and Destroy
+// run again names the key it destroyed. The old file's blocks may linger
 // on the disk until reused: they hold the key wrapped, useless without the
 // master key.
 //
@@ -37,8 +38,15 @@ type File struct {
 
 // fileDoc is the file's content.
 type fileDoc struct {
-	Keys   []fileKey `json:"keys"`
-	Erased []string  `json:"erased"`
+	Keys   []fileKey   `json:"keys"`
+	Erased []erasedKey `json:"erased"`
+}
+
+// erasedKey is what is kept of a destroyed key: whose it was, not the key.
+type erasedKey struct {
+	Tenant  string `json:"tenant"`
+	Subject string `json:"subject"`
+	KID     string `json:"kid"`
 }
 
 type fileKey struct {
@@ -184,7 +192,7 @@ func (f *File) Open(_ context.Context, kid string) ([]byte, error) {
 		}
 	}
 	for _, e := range doc.Erased {
-		if e == kid {
+		if e.KID == kid {
 			return nil, ErrErased
 		}
 	}
@@ -201,10 +209,16 @@ func (f *File) Destroy(_ context.Context, tenant, subject string) (string, error
 		}
 		k := doc.find(tenant, subject)
 		if k == nil {
+			// Already destroyed (a re-run after a crash), or never made.
+			for _, e := range doc.Erased {
+				if e.Tenant == tenant && e.Subject == subject {
+					kid = e.KID
+				}
+			}
 			return old, nil
 		}
 		kid = k.KID
-		doc.Erased = append(doc.Erased, kid)
+		doc.Erased = append(doc.Erased, erasedKey{Tenant: tenant, Subject: subject, KID: kid})
 		doc.Keys = append(doc.Keys[:0:0], doc.Keys...)
 		for i := range doc.Keys {
 			if doc.Keys[i].KID == kid {

@@ -35,7 +35,10 @@ type Store interface {
 	// ErrUnknownKey if never held.
 	Open(ctx context.Context, kid string) ([]byte, error)
 	// Destroy destroys the subject's current key, durably, and returns its
-	// id ("" when the subject has none). A later Key creates a new one.
+	// id. When the subject has none it returns the id of the key destroyed
+	// last, so that an erasure cut short after Destroy can be run again to
+	// completion, or "" when the subject never had a key. A later Key
+	// creates a new one.
 	Destroy(ctx context.Context, tenant, subject string) (kid string, err error)
 }
 

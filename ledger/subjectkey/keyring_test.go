@@ -65,8 +65,11 @@ func TestFile(t *testing.T) {
 	if _, err := s.Open(ctx, strings.Repeat("0", 32)); !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("Open of an unknown id = %v", err)
 	}
-	if again, err := s.Destroy(ctx, "acme", "alice"); err != nil || again != "" {
-		t.Fatalf("second Destroy = %q, %v; want nothing to destroy", again, err)
+	if again, err := s.Destroy(ctx, "acme", "alice"); err != nil || again != kid {
+		t.Fatalf("second Destroy = %q, %v; want the id of the key destroyed, %q", again, err, kid)
+	}
+	if never, err := s.Destroy(ctx, "acme", "nobody"); err != nil || never != "" {
+		t.Fatalf("Destroy of a subject without a key = %q, %v", never, err)
 	}
 	if newKID, _, err := s.Key(ctx, "acme", "alice"); err != nil || newKID == kid {
 		t.Fatalf("Key after Destroy = %q, %v; want a new key", newKID, err)
