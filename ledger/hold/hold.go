@@ -5,9 +5,9 @@
 //
 // Holds are kept in a small JSON file (DIR/holds.json) and every placement
 // and release is also appended to the log itself, by the admin API, so the
-// file is a convenience: the log is the record. Nothing deletes events yet
-// (there is no retention pruning or erasure); when that comes, it must skip
-// what an active hold in Store.List covers.
+// file is a convenience: the log is the record. What destroys data must
+// skip what an active hold in Store.List covers: an erasure
+// (POST /v1/admin/erasures) is refused while one may cover its subject.
 package hold
 
 import (
