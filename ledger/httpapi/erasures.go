@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/hold"
+	"github.com/ledger-dev/ledger/ledger/index"
 )
 
 // ErasureExecutedEventType is the event an erasure appends: it names the
@@ -33,7 +35,8 @@ type erasureRequest struct {
 // eraseSubject answers POST /v1/admin/erasures: unless a legal hold covers
 // the subject, it destroys the subject's key, so that nothing sealed under
 // it opens again, then appends a privacy.erasure_executed event naming the
-// key's id. If the event cannot be appended, the key is destroyed all the
+// key's id and, with an index, the count of the subject's indexed events
+// sealed under it. If the event cannot be appended, the key is destroyed all the
 // same; running the request again appends it (Destroy names the key it
 // destroyed).
 func (s *Server) eraseSubject(w http.ResponseWriter, r *http.Request) {
@@ -75,6 +78,14 @@ func (s *Server) eraseSubject(w http.ResponseWriter, r *http.Request) {
 	}
 	rec := accessRecord{eventType: ErasureExecutedEventType, action: "delete", resourceType: "subject_key", resourceID: kid,
 		tags: map[string]string{"kid": kid}}
+	if s.cfg.Index != nil {
+		n, err := s.sealedCount(r.Context(), req.TenantID, req.Subject, kid)
+		if err != nil {
+			s.writeError(w, r, fmt.Errorf("the key %s is destroyed, but %w; run the erasure again to log it", kid, err))
+			return
+		}
+		rec.count = &n
+	}
 	if req.TenantID != "" {
 		rec.tags["erased_tenant_id"] = req.TenantID
 	}
@@ -82,7 +93,43 @@ func (s *Server) eraseSubject(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("the key %s is destroyed, but %w; run the erasure again to log it", kid, err))
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tenant_id": req.TenantID, "kid": kid, "erased": true})
+	answer := map[string]any{"tenant_id": req.TenantID, "kid": kid, "erased": true}
+	if rec.count != nil {
+		answer["count"] = *rec.count
+	}
+	writeJSON(w, http.StatusOK, answer)
+}
+
+// sealedCount counts the published events of the subject in the index
+// that are sealed under kid: the subject's events up to the index's
+// position (an event published but not yet indexed is not counted).
+func (s *Server) sealedCount(ctx context.Context, tenant, subject, kid string) (int, error) {
+	f := index.Filter{TenantID: tenant}
+	switch s.cfg.Seal.Subject {
+	case "actor.id":
+		f.ActorID = subject
+	case "resource.id":
+		f.ResourceID = subject
+	}
+	_, size := s.cfg.Ledger.Published()
+	q := index.Query{Filter: f, Below: size, Order: index.OldestFirst, Limit: exportPage}
+	n := 0
+	for {
+		rows, err := s.cfg.Index.Query(ctx, q)
+		if err != nil {
+			return 0, fmt.Errorf("couldn't count the subject's events: %w", err)
+		}
+		for _, row := range rows {
+			if ev, err := event.ParseLeaf(row.Leaf); err == nil && ev.Sealed != nil && ev.Sealed.KID == kid {
+				n++
+			}
+		}
+		if len(rows) < q.Limit {
+			return n, nil
+		}
+		c := index.CursorOf(rows[len(rows)-1], f.By)
+		q.After = &c
+	}
 }
 
 // covers reports whether hold h may preserve events of the subject in the
