@@ -19,6 +19,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger/access"
 	"github.com/ledger-dev/ledger/ledger/blob/s3"
 	"github.com/ledger-dev/ledger/ledger/event"
+	"github.com/ledger-dev/ledger/ledger/retention"
 )
 
 // maxConfigBytes bounds a configuration file.
@@ -52,6 +53,12 @@ type serveConfig struct {
 	// instances sharing one PostgreSQL database; `ledger token create
 	// --no-store` prints an entry for this list.
 	Tokens []access.Token `yaml:"tokens"`
+	// Retention is the retention policy (docs/retention.md).
+	Retention struct {
+		Rules []retention.Rule `yaml:"rules"`
+	} `yaml:"retention"`
+	// policy is Retention as validated.
+	policy *retention.Policy
 }
 
 // configLimits are the limits a configuration file may set.
@@ -107,7 +114,7 @@ func yamlError(err error) error {
 		m = unknownKeyRe.ReplaceAllString(m, `unknown key "$1" (the keys are in docs/access.md)`)
 		if sm := wrongTypeRe.FindStringSubmatch(m); sm != nil {
 			kind := map[string]string{"int": "a whole number", "int64": "a whole number", "bool": "true or false", "string": "a string", "[]string": "a list of strings",
-				"time.Duration": "a duration such as 5m or 720h"}[sm[2]]
+				"time.Duration": "a duration such as 5m or 720h", "retention.Rule": "a rule (a mapping of tenant, event_type, preset, min, max, available)"}[sm[2]]
 			if kind == "" {
 				kind = "of the form docs/access.md gives"
 			}
@@ -166,6 +173,11 @@ func (c *serveConfig) validate() error {
 	if _, err := access.NewSet(c.Tokens...); err != nil {
 		return fmt.Errorf("tokens: %w", err)
 	}
+	p, err := retention.New(c.Retention.Rules)
+	if err != nil {
+		return fmt.Errorf("retention: %w", err)
+	}
+	c.policy = p
 	return nil
 }
 
@@ -185,7 +197,7 @@ func (c *serveConfig) redactor() *event.Redactor {
 // empty configuration.
 func loadConfig(path string) (*serveConfig, error) {
 	if path == "" {
-		return &serveConfig{}, nil
+		return parseConfig(nil)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
