@@ -16,6 +16,7 @@ import (
 	"github.com/ledger-dev/ledger/internal/testlog"
 	"github.com/ledger-dev/ledger/ledger/access"
 	"github.com/ledger-dev/ledger/ledger/hold"
+	"github.com/ledger-dev/ledger/ledger/retention"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
 	"github.com/ledger-dev/ledger/tiles"
 )
@@ -81,8 +82,13 @@ func newAccessServer(t *testing.T, tweaks ...func(*httpapi.Config)) *accessServe
 	if err != nil {
 		t.Fatal(err)
 	}
+	year, _ := retention.ParsePeriod("1y")
+	policy, err := retention.New([]retention.Rule{{Tenant: "a", Preset: "hipaa"}, {Tenant: "b", EventType: "marketing.*", Preset: "gdpr", Max: year}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	base := func(c *httpapi.Config) {
-		c.Access, c.Holds, c.Logger = k, holds, testlog.New(t)
+		c.Access, c.Holds, c.Retention, c.Logger = k, holds, policy, testlog.New(t)
 		c.Metrics = promhttp.HandlerFor(prometheus.NewRegistry(), promhttp.HandlerOpts{})
 	}
 	tweaks = append([]func(*httpapi.Config){base}, tweaks...)
@@ -398,5 +404,36 @@ func TestLegalHolds(t *testing.T) {
 			ev.Tags["scope_resource_id"] != "c-9" || ev.Actor.Role != "admin" {
 			t.Fatalf("%s event %+v", c.eventType, ev)
 		}
+	}
+}
+
+// TestRetentionPolicy: an admin reads the effective policy, with presets
+// applied and its digest; other roles are refused; the read is audited.
+func TestRetentionPolicy(t *testing.T) {
+	s := newAccessServer(t)
+	code, _, b := s.call(t, adm, "GET", "/v1/admin/retention", "")
+	var got struct {
+		Digest  string
+		Rules   []map[string]string
+		Presets []retention.Preset
+	}
+	if code != 200 || json.Unmarshal(b, &got) != nil || len(got.Digest) != 64 || len(got.Rules) != 2 || len(got.Presets) != len(retention.Presets) {
+		t.Fatalf("GET /v1/admin/retention: %d %s", code, b)
+	}
+	if r := got.Rules[0]; r["tenant"] != "a" || r["event_type"] != "*" || r["min"] != "6y" || r["preset"] != "hipaa" {
+		t.Errorf("rule 1 as applied: %v", r)
+	}
+	if r := got.Rules[1]; r["max"] != "1y" || r["min"] != "0s" {
+		t.Errorf("rule 2 as applied: %v", r)
+	}
+	if code, _, _ := s.call(t, auditor, "GET", "/v1/admin/retention", ""); code != 403 {
+		t.Errorf("an auditor read the policy: %d", code)
+	}
+	s.sync(t)
+	q := url.Values{"event_type": {httpapi.AccessedEventType}, "resource_type": {"retention_policy"}, "until": {queryNow.Add(time.Second).Format(time.RFC3339)}}
+	code, _, b = s.call(t, auditor, "GET", "/v1/events?"+q.Encode(), "")
+	var found queryBody
+	if code != 200 || json.Unmarshal(b, &found) != nil || len(found.Events) != 1 || found.Events[0].Event.Resource.ID != got.Digest {
+		t.Fatalf("the audited read: %d %s", code, b)
 	}
 }

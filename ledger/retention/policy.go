@@ -134,7 +134,7 @@ func (p *Policy) Rules() []Rule { return append([]Rule(nil), p.rules...) }
 // Digest is a SHA-256 of the policy's rules as applied, in hex: two
 // policies with the same digest keep the same events for the same time.
 func (p *Policy) Digest() string {
-	b, _ := json.Marshal(p.Rules()) // plain strings and periods: never fails
+	b, _ := json.Marshal(append([]Rule{}, p.rules...)) // plain strings and periods: never fails
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
@@ -212,4 +212,18 @@ func (e Effective) Overdue(ts, now time.Time) bool {
 		}
 	}
 	return false
+}
+
+// document is the JSON form of a policy, as GET /v1/admin/retention and
+// `ledger retention show --json` give it.
+type document struct {
+	Digest  string   `json:"digest"`
+	Rules   []Rule   `json:"rules"`
+	Presets []Preset `json:"presets"`
+}
+
+// MarshalJSON implements json.Marshaler: the digest, the rules as applied
+// and the presets they may name.
+func (p *Policy) MarshalJSON() ([]byte, error) {
+	return json.Marshal(document{Digest: p.Digest(), Rules: append([]Rule{}, p.rules...), Presets: Presets})
 }
