@@ -16,8 +16,8 @@ import (
 	"github.com/ledger-dev/ledger/internal/testlog"
 	"github.com/ledger-dev/ledger/ledger/access"
 	"github.com/ledger-dev/ledger/ledger/hold"
-	"github.com/ledger-dev/ledger/ledger/retention"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
+	"github.com/ledger-dev/ledger/ledger/retention"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
