@@ -214,16 +214,19 @@ func (e Effective) Overdue(ts, now time.Time) bool {
 	return false
 }
 
-// document is the JSON form of a policy, as GET /v1/admin/retention and
+// Document is the JSON form of a policy, as GET /v1/admin/retention and
 // `ledger retention show --json` give it.
-type document struct {
-	Digest  string   `json:"digest"`
-	Rules   []Rule   `json:"rules"`
+type Document struct {
+	// Digest is Policy.Digest.
+	Digest string `json:"digest"`
+	// Rules are Policy.Rules.
+	Rules []Rule `json:"rules"`
+	// Presets are the presets a rule may name.
 	Presets []Preset `json:"presets"`
 }
 
 // MarshalJSON implements json.Marshaler: the digest, the rules as applied
 // and the presets they may name.
 func (p *Policy) MarshalJSON() ([]byte, error) {
-	return json.Marshal(document{Digest: p.Digest(), Rules: append([]Rule{}, p.rules...), Presets: Presets})
+	return json.Marshal(Document{Digest: p.Digest(), Rules: append([]Rule{}, p.rules...), Presets: Presets})
 }
