@@ -50,8 +50,11 @@ func recordRetentionPolicy(ctx context.Context, l *ledger.Ledger, conf *serveCon
 				return nil, fmt.Errorf("%s: %w (remove it to record the policy afresh)", path, err)
 			}
 		}
-		if old.Digest == p.Digest() {
+		if old.Digest == p.Digest() && b != nil {
 			return b, nil
+		}
+		if old.Digest == p.Digest() { // no file and the empty policy
+			return jsonfile.Marshal(old)
 		}
 		if err := appendPolicyChanged(ctx, l, conf, old, p); err != nil {
 			return nil, err
