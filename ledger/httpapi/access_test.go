@@ -437,3 +437,58 @@ func TestRetentionPolicy(t *testing.T) {
 		t.Fatalf("the audited read: %d %s", code, b)
 	}
 }
+
+// TestHoldBlocking: the report of a hold counts the published events in
+// its scope and the index runs they make; a released hold blocks nothing;
+// unknown holds are 404.
+func TestHoldBlocking(t *testing.T) {
+	s := newAccessServer(t)
+	// Entry 1 is tenant b's (newAccessServer); an audited read of tenant
+	// a's entry 0 (entry 2) and two more of b's follow.
+	if code, _, b := s.call(t, readerA, "GET", "/v1/events/0", ""); code != 200 {
+		t.Fatalf("read: %d %s", code, b)
+	}
+	if code, _, b := s.call(t, writerAny, "POST", "/v1/events?wait=published", "["+tenantEvent("b", "hold-1")+","+tenantEvent("b", "hold-2")+"]"); code != 200 {
+		t.Fatalf("append: %d %s", code, b)
+	}
+	code, _, b := s.call(t, adm, "POST", "/v1/admin/holds", `{"tenant_id":"b","reason":"case 12"}`)
+	var h hold.Hold
+	if code != 201 || json.Unmarshal(b, &h) != nil {
+		t.Fatalf("place: %d %s", code, b)
+	}
+	s.sync(t)
+	type report struct {
+		Blocking bool
+		Events   int
+		TreeSize uint64 `json:"tree_size"`
+		Ranges   []struct{ First, Last uint64 }
+	}
+	get := func() report {
+		t.Helper()
+		code, _, b := s.call(t, adm, "GET", "/v1/admin/holds/"+h.ID+"/blocking", "")
+		var rep report
+		if code != 200 || json.Unmarshal(b, &rep) != nil {
+			t.Fatalf("blocking: %d %s", code, b)
+		}
+		return rep
+	}
+	rep := get()
+	if !rep.Blocking || rep.Events != 3 || len(rep.Ranges) != 2 || rep.Ranges[0].First != 1 || rep.Ranges[0].Last != 1 ||
+		rep.Ranges[1].First != 3 || rep.Ranges[1].Last != 4 || rep.TreeSize <= 4 {
+		t.Fatalf("report %+v, want 3 events: entry 1, then a run of two", rep)
+	}
+	if code, _, _ := s.call(t, adm, "DELETE", "/v1/admin/holds/"+h.ID, ""); code != 200 {
+		t.Fatalf("release: %d", code)
+	}
+	if rep := get(); rep.Blocking || rep.Events != 3 {
+		t.Errorf("after release: %+v, want the same events and blocking false", rep)
+	}
+	for _, c := range []struct {
+		caller, path string
+		want         int
+	}{{adm, "/v1/admin/holds/0123456789abcdef/blocking", 404}, {auditor, "/v1/admin/holds/" + h.ID + "/blocking", 403}} {
+		if code, _, b := s.call(t, c.caller, "GET", c.path, ""); code != c.want {
+			t.Errorf("GET %s: %d %s, want %d", c.path, code, b, c.want)
+		}
+	}
+}

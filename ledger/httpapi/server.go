@@ -184,6 +184,7 @@ func New(cfg Config) (*Server, error) {
 		r.Get("/holds", s.listHolds)
 		r.Post("/holds", s.placeHold)
 		r.Delete("/holds/{id}", s.releaseHold)
+		r.Get("/holds/{id}/blocking", s.holdBlocking)
 		r.Get("/retention", s.showRetention)
 	})
 	if cfg.Metrics != nil {
