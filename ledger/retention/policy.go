@@ -185,22 +185,22 @@ func (p *Policy) For(tenant, eventType string) Effective {
 }
 
 // KeepUntil returns when an event stamped at ts may first be deleted: the
-// latest end of the matching rules' mins. ok is false if no rule matches
-// (the event is kept forever).
-func (e Effective) KeepUntil(ts time.Time) (until time.Time, ok bool) {
-	for _, m := range e.mins {
-		if t := m.After(ts); t.After(until) {
-			until = t
+// latest end of the matching rules' mins, and the rule (1-based) whose min
+// ends then. rule is 0 if no rule matches: the event is kept forever.
+func (e Effective) KeepUntil(ts time.Time) (until time.Time, rule int) {
+	for i, m := range e.mins {
+		if t := m.After(ts); rule == 0 || t.After(until) {
+			until, rule = t, e.Rules[i]
 		}
 	}
-	return until, !e.Forever
+	return until, rule
 }
 
 // Deletable reports whether an event stamped at ts may be deleted at now:
 // some rule matches it and every matching min has passed.
 func (e Effective) Deletable(ts, now time.Time) bool {
-	until, ok := e.KeepUntil(ts)
-	return ok && !now.Before(until)
+	until, rule := e.KeepUntil(ts)
+	return rule != 0 && !now.Before(until)
 }
 
 // Overdue reports whether an event stamped at ts is past a matching max

@@ -73,8 +73,8 @@ func TestPolicyMostProtectiveWins(t *testing.T) {
 	}
 	ts := time.Date(2020, 1, 15, 0, 0, 0, 0, time.UTC)
 	hipaa := p.For("health-north", "record.viewed")
-	if until, ok := hipaa.KeepUntil(ts); !ok || !until.Equal(time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)) {
-		t.Errorf("KeepUntil = %v, %v", until, ok)
+	if until, rule := hipaa.KeepUntil(ts); rule != 2 || !until.Equal(time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC)) {
+		t.Errorf("KeepUntil = %v, rule %d; want 2026-01-15 by rule 2", until, rule)
 	}
 	if hipaa.Deletable(ts, ts.AddDate(5, 11, 30)) || !hipaa.Deletable(ts, ts.AddDate(6, 0, 0)) || hipaa.Overdue(ts, ts.AddDate(100, 0, 0)) {
 		t.Error("a HIPAA event is deletable after six years, not before, and never overdue")
@@ -91,6 +91,12 @@ func TestPolicyMostProtectiveWins(t *testing.T) {
 	jan := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	if e := q.For("t", "a.b"); e.Deletable(jan, jan.AddDate(0, 0, 30)) || !e.Deletable(jan, jan.AddDate(0, 1, 0)) {
 		t.Error("from 1 January, 1mo (31 days) outlasts 30d")
+	}
+	if _, rule := q.For("t", "a.b").KeepUntil(jan); rule != 2 {
+		t.Errorf("from 1 January, rule 2 (1mo) decides, not %d", rule)
+	}
+	if _, rule := q.For("t", "a.b").KeepUntil(time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)); rule != 1 {
+		t.Errorf("from 1 February, rule 1 (30d) decides, not %d", rule)
 	}
 	if e := q.For("t", "x.y"); !e.Forever || e.Deletable(jan, jan.AddDate(1000, 0, 0)) {
 		t.Errorf("an event no rule matches is kept forever: %+v", e)
