@@ -33,6 +33,8 @@ commands:
   mirror  --from URL|DIR|s3://… --to DIR|s3://… --vkey VKEY
                                            copy a log incrementally, verifying every tile
   retention show --config FILE|--url URL   print the effective retention policy
+  prune   --dry-run --data DIR --config FILE
+                                           what pruning would remove, and why the rest stays
 
 Run 'ledger <command> --help' for a command's flags, 'ledger --version' for
 the build.
@@ -71,6 +73,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"token":     cmdToken,
 		"mirror":    cmdMirror,
 		"retention": cmdRetention,
+		"prune":     cmdPrune,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
