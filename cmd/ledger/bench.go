@@ -97,9 +97,13 @@ func rateString(rate float64) string {
 // a rate, requests are scheduled at fixed intervals and latency is measured
 // from the scheduled time, so a stalled server cannot hide its queueing.
 func runBench(ctx context.Context, c benchConfig) (*benchResult, error) {
-	target, err := url.Parse(strings.TrimSuffix(c.url, "/") + "/v1/events?wait=" + url.QueryEscape(c.wait))
-	if err != nil || (target.Scheme != "http" && target.Scheme != "https") {
-		return nil, fmt.Errorf("%w: --url must be an http:// or https:// URL", errUsage)
+	base, err := baseURL(c.url)
+	if err != nil {
+		return nil, err
+	}
+	target, err := url.Parse(base + "/v1/events?wait=" + url.QueryEscape(c.wait))
+	if err != nil {
+		return nil, fmt.Errorf("%w: --url %q: %v", errUsage, c.url, err)
 	}
 	contentType := "application/json"
 	if c.batch > 1 {
