@@ -92,7 +92,37 @@ func parseConfig(b []byte) (*serveConfig, error) {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, errors.New("more than one YAML document")
 	}
-	return &c, c.validate()
+	if err := c.validate(); err != nil {
+		return nil, withRuleLines(err, b)
+	}
+	return &c, nil
+}
+
+// withRuleLines prefixes an error about retention rules with the lines of
+// the file where those rules start.
+func withRuleLines(err error, b []byte) error {
+	var re *retention.RuleError
+	if !errors.As(err, &re) {
+		return err
+	}
+	var doc struct {
+		Retention struct {
+			Rules []yaml.Node `yaml:"rules"`
+		} `yaml:"retention"`
+	}
+	if yaml.Unmarshal(b, &doc) != nil {
+		return err
+	}
+	var lines []string
+	for _, n := range re.Rules {
+		if n <= len(doc.Retention.Rules) {
+			lines = append(lines, fmt.Sprint(doc.Retention.Rules[n-1].Line))
+		}
+	}
+	if len(lines) == 0 {
+		return err
+	}
+	return fmt.Errorf("line %s: %w", strings.Join(lines, " and "), err)
 }
 
 var (

@@ -26,6 +26,19 @@ import (
 // ErrInvalid is a policy that cannot be applied as given.
 var ErrInvalid = errors.New("invalid retention policy")
 
+// RuleError is an ErrInvalid about particular rules, so that a caller can
+// say where in its file they are.
+type RuleError struct {
+	// Rules are the rules' numbers (1-based), the one at fault first.
+	Rules []int
+	msg   string
+}
+
+func (e *RuleError) Error() string { return ErrInvalid.Error() + ": " + e.msg }
+
+// Is makes errors.Is(err, ErrInvalid) hold.
+func (e *RuleError) Is(target error) bool { return target == ErrInvalid }
+
 // Rule is one rule of a policy.
 type Rule struct {
 	// Tenant is a glob of tenant IDs; empty is "*".
@@ -63,7 +76,7 @@ func New(rules []Rule) (*Policy, error) {
 	for i, r := range rules {
 		r, err := r.resolve()
 		if err != nil {
-			return nil, fmt.Errorf("%w: rule %d: %v", ErrInvalid, i+1, err)
+			return nil, &RuleError{Rules: []int{i + 1}, msg: fmt.Sprintf("rule %d: %v", i+1, err)}
 		}
 		p.rules[i] = r
 	}
@@ -73,8 +86,8 @@ func New(rules []Rule) (*Policy, error) {
 				continue
 			}
 			if a.Max.EndsBefore(b.Min) {
-				return nil, fmt.Errorf("%w: rule %d (tenant %q, event_type %q) deletes after %s, but rule %d (tenant %q, event_type %q) keeps events it may also match for %s: lengthen the max, shorten the min, or narrow the globs so they cannot meet",
-					ErrInvalid, i+1, a.Tenant, a.EventType, a.Max, j+1, b.Tenant, b.EventType, b.Min)
+				return nil, &RuleError{Rules: []int{i + 1, j + 1}, msg: fmt.Sprintf("rule %d (tenant %q, event_type %q) deletes after %s, but rule %d (tenant %q, event_type %q) keeps events it may also match for %s: lengthen the max, shorten the min, or narrow the globs so they cannot meet",
+					i+1, a.Tenant, a.EventType, a.Max, j+1, b.Tenant, b.EventType, b.Min)}
 			}
 		}
 	}
