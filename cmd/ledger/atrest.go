@@ -18,7 +18,7 @@ import (
 // ones an operator loosened.
 func warnLooseModes(log *slog.Logger, data, keyFile, tokenFile string) {
 	paths := []string{data, cmp.Or(keyFile, filepath.Join(data, "log.key")), tokenFile,
-		filepath.Join(data, hold.FileName), filepath.Join(data, "index.sqlite"), filepath.Join(data, keyindex.FileName)}
+		filepath.Join(data, hold.FileName), filepath.Join(data, retentionStateFile), filepath.Join(data, "index.sqlite"), filepath.Join(data, keyindex.FileName)}
 	for _, p := range looseModes(paths) {
 		log.Warn("readable by other users of this machine: chmod it to 0600 (a directory 0700), see docs/access.md#at-rest", "path", p.path, "mode", fmt.Sprintf("%04o", p.mode))
 	}

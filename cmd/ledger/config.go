@@ -21,6 +21,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger/access"
 	"github.com/ledger-dev/ledger/ledger/blob/s3"
 	"github.com/ledger-dev/ledger/ledger/event"
+	"github.com/ledger-dev/ledger/ledger/retention"
 	"github.com/ledger-dev/ledger/ledger/subjectkey"
 )
 
@@ -58,6 +59,12 @@ type serveConfig struct {
 	// instances sharing one PostgreSQL database; `ledger token create
 	// --no-store` prints an entry for this list.
 	Tokens []access.Token `yaml:"tokens"`
+	// Retention is the retention policy (docs/retention.md).
+	Retention struct {
+		Rules []retention.Rule `yaml:"rules"`
+	} `yaml:"retention"`
+	// policy is Retention as validated.
+	policy *retention.Policy
 }
 
 // sealingConfig is the "sealing" block of a configuration file.
@@ -148,7 +155,37 @@ func parseConfig(b []byte) (*serveConfig, error) {
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, errors.New("more than one YAML document")
 	}
-	return &c, c.validate()
+	if err := c.validate(); err != nil {
+		return nil, withRuleLines(err, b)
+	}
+	return &c, nil
+}
+
+// withRuleLines prefixes an error about retention rules with the lines of
+// the file where those rules start.
+func withRuleLines(err error, b []byte) error {
+	var re *retention.RuleError
+	if !errors.As(err, &re) {
+		return err
+	}
+	var doc struct {
+		Retention struct {
+			Rules []yaml.Node `yaml:"rules"`
+		} `yaml:"retention"`
+	}
+	if yaml.Unmarshal(b, &doc) != nil {
+		return err
+	}
+	var lines []string
+	for _, n := range re.Rules {
+		if n <= len(doc.Retention.Rules) {
+			lines = append(lines, fmt.Sprint(doc.Retention.Rules[n-1].Line))
+		}
+	}
+	if len(lines) == 0 {
+		return err
+	}
+	return fmt.Errorf("line %s: %w", strings.Join(lines, " and "), err)
 }
 
 var (
@@ -170,7 +207,7 @@ func yamlError(err error) error {
 		m = unknownKeyRe.ReplaceAllString(m, `unknown key "$1" (the keys are in docs/access.md)`)
 		if sm := wrongTypeRe.FindStringSubmatch(m); sm != nil {
 			kind := map[string]string{"int": "a whole number", "int64": "a whole number", "bool": "true or false", "string": "a string", "[]string": "a list of strings",
-				"time.Duration": "a duration such as 5m or 720h"}[sm[2]]
+				"time.Duration": "a duration such as 5m or 720h", "retention.Rule": "a rule (a mapping of tenant, event_type, preset, min, max, available)"}[sm[2]]
 			if kind == "" {
 				kind = "of the form docs/access.md gives"
 			}
@@ -235,6 +272,11 @@ func (c *serveConfig) validate() error {
 	if _, err := access.NewSet(c.Tokens...); err != nil {
 		return fmt.Errorf("tokens: %w", err)
 	}
+	p, err := retention.New(c.Retention.Rules)
+	if err != nil {
+		return fmt.Errorf("retention: %w", err)
+	}
+	c.policy = p
 	return nil
 }
 
@@ -254,7 +296,7 @@ func (c *serveConfig) redactor() *event.Redactor {
 // empty configuration.
 func loadConfig(path string) (*serveConfig, error) {
 	if path == "" {
-		return &serveConfig{}, nil
+		return parseConfig(nil)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -45,7 +45,11 @@ tokens:
 	if l := (&serveConfig{}).eventLimits(); l.MaxFutureSkew != event.DefaultMaxFutureSkew || l.MaxAge != event.DefaultMaxAge {
 		t.Errorf("the default timestamp bounds: %+v", l)
 	}
-	if c, err := parseConfig(nil); err != nil || c.PublicEntries {
+	if c, err := parseConfig([]byte("retention:\n  rules:\n    - {tenant: 'health-*', preset: hipaa}\n    - {event_type: 'payment.*', preset: pci-dss, min: 18mo}\n")); err != nil ||
+		c.policy.For("health-a", "payment.captured").Min.String() != "6y" || c.policy.For("b", "payment.captured").Min.String() != "1y6mo" || !c.policy.For("b", "x").Forever {
+		t.Errorf("retention: %+v, %v", c, err)
+	}
+	if c, err := parseConfig(nil); err != nil || c.PublicEntries || len(c.policy.Rules()) != 0 {
 		t.Fatalf("an empty file: %+v, %v", c, err)
 	}
 	for _, bad := range []struct{ yaml, want string }{
@@ -75,6 +79,14 @@ tokens:
 		{"sealing: {fields: [actor.id]}", `sealing: field "actor.id" cannot be sealed`},
 		{"sealing: {subject: actor.email}", `sealing: the subject "actor.email" is not actor.id, resource.id or tag:NAME`},
 		{"sealing: {master_key: abc}", `unknown key "master_key"`},
+		{"retention: {rules: [{preset: hippa}]}", `line 1: retention: invalid retention policy: rule 1: unknown preset "hippa"`},
+		{"retention:\n  rules:\n    - preset: hipaa\n    - {preset: gdpr, max: 1y}\n", `line 4 and 3: retention: invalid retention policy: rule 2`},
+		{"retention: {rules: [{preset: hipaa, keep: 7y}]}", `line 1: unknown key "keep"`},
+		{"retention:\n  rules:\n    - min: 6years", `line 3: "6years" is not a period such as 6y`},
+		{"retention: {rules: [{min: [1]}]}", "a period must be a string"},
+		{"retention: {rules: [hipaa]}", `"hipaa" is not a rule`},
+		{"retention: {rule: []}", `unknown key "rule"`},
+		{"retention: {rules: [{tenant: 'health-*', preset: hipaa}, {preset: gdpr, max: 2y}]}", "rule 2 (tenant \"*\", event_type \"*\") deletes after 2y, but rule 1"},
 	} {
 		_, err := parseConfig([]byte(bad.yaml))
 		if err == nil || !strings.Contains(err.Error(), bad.want) {

@@ -32,6 +32,9 @@ commands:
   query   --url URL [filters] [--proof]    list matching events: a table or --json, proofs checked
   mirror  --from URL|DIR|s3://… --to DIR|s3://… --vkey VKEY
                                            copy a log incrementally, verifying every tile
+  retention show --config FILE|--url URL   print the effective retention policy
+  prune   --dry-run --data DIR --config FILE
+                                           what pruning would remove, and why the rest stays
 
 Run 'ledger <command> --help' for a command's flags, 'ledger --version' for
 the build.
@@ -60,15 +63,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	cmds := map[string]func(context.Context, []string, io.Reader, io.Writer, io.Writer) error{
-		"keygen": cmdKeygen,
-		"serve":  cmdServe,
-		"append": cmdAppend,
-		"bench":  cmdBench,
-		"index":  cmdIndex,
-		"export": cmdExport,
-		"query":  cmdQuery,
-		"token":  cmdToken,
-		"mirror": cmdMirror,
+		"keygen":    cmdKeygen,
+		"serve":     cmdServe,
+		"append":    cmdAppend,
+		"bench":     cmdBench,
+		"index":     cmdIndex,
+		"export":    cmdExport,
+		"query":     cmdQuery,
+		"token":     cmdToken,
+		"mirror":    cmdMirror,
+		"retention": cmdRetention,
+		"prune":     cmdPrune,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

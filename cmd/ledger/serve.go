@@ -189,6 +189,11 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
+	if !*readOnly {
+		if err := recordRetentionPolicy(ctx, l, conf, *data, log); err != nil {
+			return err
+		}
+	}
 	var idx indexStore
 	switch {
 	case *noIndex:
@@ -236,7 +241,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), RequestMetrics: requestMetrics,
 		Limits: conf.eventLimits(), Redactor: conf.redactor(), Seal: seal, SubjectKeys: erasure,
 		Access: keyring, PublicEntries: *publicEntries, RateLimit: conf.RateLimit,
-		Holds:  hold.Open(filepath.Join(*data, hold.FileName)),
+		Holds: hold.Open(filepath.Join(*data, hold.FileName)), Retention: conf.policy,
 		Mounts: []httpapi.Mount{{Path: console.Path, Handler: web}}, Integrity: integrityCheck(integrity),
 	})
 	if err != nil {

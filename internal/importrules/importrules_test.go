@@ -55,6 +55,8 @@ var rules = []struct {
 		why: "the HTTP surface is apart from storage and index drivers"},
 	{pkg: "ledger/scrub", only: []string{"tiles"}, forbidden: append([]string{router}, sqlDrivers...),
 		why: "the scrub checks what storage holds through the verifying client alone"},
+	{pkg: "ledger/retention", only: []string{}, forbidden: append([]string{router, "net/http"}, sqlDrivers...),
+		why: "the retention policy is pure: periods, globs and rules, nothing of the log or its stores"},
 	{pkg: "internal/sqlitetx", only: []string{}, forbidden: []string{"modernc.org/sqlite/..."},
 		why: "a helper of the SQLite stores over database/sql, linking no driver itself"},
 	{pkg: "ledger/console", forbidden: append([]string{module + "ledger/storage/...", module + "ledger/index/sqlite", module + "ledger/index/postgres"}, sqlDrivers...),

@@ -82,6 +82,30 @@ func (h *Hold) Validate() error {
 	return nil
 }
 
+// Matches reports whether the event whose tenant, actor and resource
+// are ev is in scope s: every field s sets equals ev's.
+func (s Scope) Matches(ev Scope) bool {
+	for _, f := range [][2]string{{s.TenantID, ev.TenantID}, {s.ActorID, ev.ActorID}, {s.ResourceType, ev.ResourceType}, {s.ResourceID, ev.ResourceID}} {
+		if f[0] != "" && f[0] != f[1] {
+			return false
+		}
+	}
+	return true
+}
+
+// Blocking returns the active holds of holds whose scope an event with
+// tenant, actor and resource ev is in: nothing may delete, archive away or
+// erase the event while it returns any. Released holds block nothing.
+func Blocking(holds []Hold, ev Scope) []Hold {
+	var by []Hold
+	for _, h := range holds {
+		if h.Active() && h.Matches(ev) {
+			by = append(by, h)
+		}
+	}
+	return by
+}
+
 // Active reports whether the hold is in force.
 func (h *Hold) Active() bool { return h.Released.IsZero() }
 

@@ -3,6 +3,7 @@ package hold
 import (
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -88,4 +89,45 @@ func FuzzParse(f *testing.F) {
 			ids[h.ID] = true
 		}
 	})
+}
+
+func TestBlocking(t *testing.T) {
+
+	s := Open(filepath.Join(t.TempDir(), FileName))
+	tenant, err := s.Place(Hold{Scope: Scope{TenantID: "acme"}, Reason: "case 1", PlacedBy: "t"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actor, _ := s.Place(Hold{Scope: Scope{TenantID: "acme", ActorID: "u-7"}, Reason: "case 2", PlacedBy: "t"}, now)
+	chart, _ := s.Place(Hold{Scope: Scope{ResourceType: "chart", ResourceID: "c-9"}, Reason: "case 3", PlacedBy: "t"}, now)
+	released, _ := s.Place(Hold{Scope: Scope{ActorID: "u-8"}, Reason: "case 4", PlacedBy: "t"}, now)
+	if _, err := s.Release(released.ID, "t", now); err != nil {
+		t.Fatal(err)
+	}
+	holds, err := s.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := func(hs []Hold) []string {
+		var out []string
+		for _, h := range hs {
+			out = append(out, h.ID)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		ev   Scope
+		want []string
+	}{
+		{Scope{TenantID: "acme", ActorID: "u-1"}, []string{tenant.ID}},
+		{Scope{TenantID: "acme", ActorID: "u-7"}, []string{tenant.ID, actor.ID}},
+		{Scope{TenantID: "other", ActorID: "u-7"}, nil},
+		{Scope{TenantID: "other", ResourceType: "chart", ResourceID: "c-9"}, []string{chart.ID}},
+		{Scope{TenantID: "other", ResourceType: "chart", ResourceID: "c-1"}, nil},
+		{Scope{TenantID: "other", ActorID: "u-8"}, nil}, // released
+	} {
+		if got := ids(Blocking(holds, c.ev)); !slices.Equal(got, c.want) {
+			t.Errorf("Blocking(%+v) = %v, want %v", c.ev, got, c.want)
+		}
+	}
 }

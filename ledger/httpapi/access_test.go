@@ -17,6 +17,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger/access"
 	"github.com/ledger-dev/ledger/ledger/hold"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
+	"github.com/ledger-dev/ledger/ledger/retention"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
@@ -81,8 +82,13 @@ func newAccessServer(t *testing.T, tweaks ...func(*httpapi.Config)) *accessServe
 	if err != nil {
 		t.Fatal(err)
 	}
+	year, _ := retention.ParsePeriod("1y")
+	policy, err := retention.New([]retention.Rule{{Tenant: "a", Preset: "hipaa"}, {Tenant: "b", EventType: "marketing.*", Preset: "gdpr", Max: year}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	base := func(c *httpapi.Config) {
-		c.Access, c.Holds, c.Logger = k, holds, testlog.New(t)
+		c.Access, c.Holds, c.Retention, c.Logger = k, holds, policy, testlog.New(t)
 		c.Metrics = promhttp.HandlerFor(prometheus.NewRegistry(), promhttp.HandlerOpts{})
 	}
 	tweaks = append([]func(*httpapi.Config){base}, tweaks...)
@@ -397,6 +403,92 @@ func TestLegalHolds(t *testing.T) {
 		if ev.Action != c.action || ev.Resource.ID != placed.ID || ev.Tags["reason"] != "litigation 2026-17" ||
 			ev.Tags["scope_resource_id"] != "c-9" || ev.Actor.Role != "admin" {
 			t.Fatalf("%s event %+v", c.eventType, ev)
+		}
+	}
+}
+
+// TestRetentionPolicy: an admin reads the effective policy, with presets
+// applied and its digest; other roles are refused; the read is audited.
+func TestRetentionPolicy(t *testing.T) {
+	s := newAccessServer(t)
+	code, _, b := s.call(t, adm, "GET", "/v1/admin/retention", "")
+	var got struct {
+		Digest  string
+		Rules   []map[string]string
+		Presets []retention.Preset
+	}
+	if code != 200 || json.Unmarshal(b, &got) != nil || len(got.Digest) != 64 || len(got.Rules) != 2 || len(got.Presets) != len(retention.Presets) {
+		t.Fatalf("GET /v1/admin/retention: %d %s", code, b)
+	}
+	if r := got.Rules[0]; r["tenant"] != "a" || r["event_type"] != "*" || r["min"] != "6y" || r["preset"] != "hipaa" {
+		t.Errorf("rule 1 as applied: %v", r)
+	}
+	if r := got.Rules[1]; r["max"] != "1y" || r["min"] != "0s" {
+		t.Errorf("rule 2 as applied: %v", r)
+	}
+	if code, _, _ := s.call(t, auditor, "GET", "/v1/admin/retention", ""); code != 403 {
+		t.Errorf("an auditor read the policy: %d", code)
+	}
+	s.sync(t)
+	q := url.Values{"event_type": {httpapi.AccessedEventType}, "resource_type": {"retention_policy"}, "until": {queryNow.Add(time.Second).Format(time.RFC3339)}}
+	code, _, b = s.call(t, auditor, "GET", "/v1/events?"+q.Encode(), "")
+	var found queryBody
+	if code != 200 || json.Unmarshal(b, &found) != nil || len(found.Events) != 1 || found.Events[0].Event.Resource.ID != got.Digest {
+		t.Fatalf("the audited read: %d %s", code, b)
+	}
+}
+
+// TestHoldBlocking: the report of a hold counts the published events in
+// its scope and the index runs they make; a released hold blocks nothing;
+// unknown holds are 404.
+func TestHoldBlocking(t *testing.T) {
+	s := newAccessServer(t)
+	// Entry 1 is tenant b's (newAccessServer); an audited read of tenant
+	// a's entry 0 (entry 2) and two more of b's follow.
+	if code, _, b := s.call(t, readerA, "GET", "/v1/events/0", ""); code != 200 {
+		t.Fatalf("read: %d %s", code, b)
+	}
+	if code, _, b := s.call(t, writerAny, "POST", "/v1/events?wait=published", "["+tenantEvent("b", "hold-1")+","+tenantEvent("b", "hold-2")+"]"); code != 200 {
+		t.Fatalf("append: %d %s", code, b)
+	}
+	code, _, b := s.call(t, adm, "POST", "/v1/admin/holds", `{"tenant_id":"b","reason":"case 12"}`)
+	var h hold.Hold
+	if code != 201 || json.Unmarshal(b, &h) != nil {
+		t.Fatalf("place: %d %s", code, b)
+	}
+	s.sync(t)
+	type report struct {
+		Blocking bool
+		Events   int
+		TreeSize uint64 `json:"tree_size"`
+		Ranges   []struct{ First, Last uint64 }
+	}
+	get := func() report {
+		t.Helper()
+		code, _, b := s.call(t, adm, "GET", "/v1/admin/holds/"+h.ID+"/blocking", "")
+		var rep report
+		if code != 200 || json.Unmarshal(b, &rep) != nil {
+			t.Fatalf("blocking: %d %s", code, b)
+		}
+		return rep
+	}
+	rep := get()
+	if !rep.Blocking || rep.Events != 3 || len(rep.Ranges) != 2 || rep.Ranges[0].First != 1 || rep.Ranges[0].Last != 1 ||
+		rep.Ranges[1].First != 3 || rep.Ranges[1].Last != 4 || rep.TreeSize <= 4 {
+		t.Fatalf("report %+v, want 3 events: entry 1, then a run of two", rep)
+	}
+	if code, _, _ := s.call(t, adm, "DELETE", "/v1/admin/holds/"+h.ID, ""); code != 200 {
+		t.Fatalf("release: %d", code)
+	}
+	if rep := get(); rep.Blocking || rep.Events != 3 {
+		t.Errorf("after release: %+v, want the same events and blocking false", rep)
+	}
+	for _, c := range []struct {
+		caller, path string
+		want         int
+	}{{adm, "/v1/admin/holds/0123456789abcdef/blocking", 404}, {auditor, "/v1/admin/holds/" + h.ID + "/blocking", 403}} {
+		if code, _, b := s.call(t, c.caller, "GET", c.path, ""); code != c.want {
+			t.Errorf("GET %s: %d %s, want %d", c.path, code, b, c.want)
 		}
 	}
 }

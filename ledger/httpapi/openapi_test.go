@@ -137,6 +137,10 @@ func TestOpenAPI(t *testing.T) {
 		{adm, "DELETE", "/v1/admin/tokens/" + s.victim, "DELETE /v1/admin/tokens/{id}", "", "", 200},
 		{adm, "DELETE", "/v1/admin/tokens/0000000000000000", "DELETE /v1/admin/tokens/{id}", "", "", 404},
 		{adm, "GET", "/v1/admin/holds", "GET /v1/admin/holds", "", "", 200},
+		{adm, "GET", "/v1/admin/retention", "GET /v1/admin/retention", "", "", 200},
+		{adm, "GET", "/v1/admin/holds/" + s.victimHold + "/blocking", "GET /v1/admin/holds/{id}/blocking", "", "", 200},
+		{adm, "GET", "/v1/admin/holds/0123456789abcdef/blocking", "GET /v1/admin/holds/{id}/blocking", "", "", 404},
+		{auditor, "GET", "/v1/admin/retention", "GET /v1/admin/retention", "", "", 403},
 		{adm, "POST", "/v1/admin/holds", "POST /v1/admin/holds", "application/json", `{"tenant_id":"acme","reason":"case 9"}`, 201},
 		{adm, "DELETE", "/v1/admin/holds/" + s.victimHold, "DELETE /v1/admin/holds/{id}", "", "", 200},
 		{adm, "POST", "/v1/admin/erasures", "POST /v1/admin/erasures", "application/json", `{"subject":"alice"}`, 404}, // this server seals nothing

@@ -26,6 +26,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger/access"
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/hold"
+	"github.com/ledger-dev/ledger/ledger/retention"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
@@ -79,6 +80,9 @@ type Config struct {
 	// Holds keeps the legal holds of the admin API. Nil: those endpoints
 	// answer 404.
 	Holds *hold.Store
+	// Retention is the retention policy GET /v1/admin/retention shows.
+	// Nil: the empty policy, which keeps every event forever.
+	Retention *retention.Policy
 	// PublicEntries serves entry bundles to anyone; by default only
 	// auditors read them, since they hold the events' contents.
 	PublicEntries bool
@@ -188,6 +192,8 @@ func New(cfg Config) (*Server, error) {
 		r.Post("/holds", s.placeHold)
 		r.Delete("/holds/{id}", s.releaseHold)
 		r.Post("/erasures", s.eraseSubject)
+		r.Get("/holds/{id}/blocking", s.holdBlocking)
+		r.Get("/retention", s.showRetention)
 	})
 	if cfg.Metrics != nil {
 		r.With(s.require(access.Auditor, access.Admin)).Method(http.MethodGet, "/metrics", cfg.Metrics)
