@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -50,9 +51,10 @@ func TestSealedFields(t *testing.T) {
 		var got struct {
 			Leaf  []byte `json:"leaf"`
 			Event struct {
-				Sealed *struct {
-					KID string `json:"kid"`
-				} `json:"sealed"`
+				Sealed any `json:"sealed"`
+				Actor  struct {
+					Email string `json:"email"`
+				} `json:"actor"`
 			} `json:"event"`
 		}
 		if err := json.Unmarshal(b, &got); err != nil {
@@ -61,11 +63,32 @@ func TestSealedFields(t *testing.T) {
 		if !bytes.Contains(got.Leaf, []byte(want)) {
 			t.Errorf("event %d: leaf %s, want %s", i, got.Leaf, want)
 		}
-		if (got.Event.Sealed != nil) != (want == `"v":3`) {
-			t.Errorf("event %d: sealed member %+v in %s", i, got.Event.Sealed, b)
+		// A reader sees the sealed members in clear; the leaf keeps them sealed.
+		if wantSealed := want == `"v":3`; (got.Event.Sealed == "open") != wantSealed || (got.Event.Sealed == nil) == wantSealed {
+			t.Errorf("event %d: sealed %v in %s", i, got.Event.Sealed, b)
 		}
-		if got.Event.Sealed != nil {
-			kids = append(kids, got.Event.Sealed.KID)
+		if i < 2 && got.Event.Actor.Email != plaintext[3*i] {
+			t.Errorf("event %d: email %q in %s, want %q", i, got.Event.Actor.Email, b, plaintext[3*i])
+		}
+		if m := leafKID.FindSubmatch(got.Leaf); m != nil {
+			kids = append(kids, string(m[1]))
+		}
+		if bytes.Contains(got.Leaf, []byte("@example.com")) {
+			t.Errorf("event %d: leaf %s holds an email in clear", i, got.Leaf)
+		}
+	}
+	if !bytes.Contains(bodyOf(t, s.url+"v1/events/0", ""), []byte(`"tags":{"mrn":"MRN-4242","ward":"b"}`)) {
+		t.Error("event 0 is answered without its sealed tag in clear")
+	}
+	// Query results and both exports show them in clear too, but the index
+	// holds only the leaf and columns that are never sealed.
+	waitFor(t, s.url+"v1/events?actor_id=alice", "", "alice-old-address")
+	for _, format := range []string{"ndjson", "csv"} {
+		b := bodyOf(t, s.url+"v1/export?format="+format+"&since=2000-01-01T00:00:00Z", "")
+		for _, p := range plaintext {
+			if !bytes.Contains(b, []byte(p)) {
+				t.Errorf("%s export lacks %q in clear:\n%s", format, p, b)
+			}
 		}
 	}
 	if len(kids) != 2 || kids[0] == kids[1] {
@@ -142,18 +165,24 @@ func TestErasure(t *testing.T) {
 	kidOf := func(index string) string {
 		code, b := call(t, http.DefaultClient, "GET", s.url+"v1/events/"+index, auditor, "")
 		var got struct {
-			Event struct {
-				Sealed struct {
-					KID string `json:"kid"`
-				} `json:"sealed"`
-			} `json:"event"`
+			Leaf []byte `json:"leaf"`
 		}
-		if code != 200 || json.Unmarshal(b, &got) != nil || got.Event.Sealed.KID == "" {
+		if code != 200 || json.Unmarshal(b, &got) != nil || leafKID.FindSubmatch(got.Leaf) == nil {
 			t.Fatalf("GET event %s: %d %s", index, code, b)
 		}
-		return got.Event.Sealed.KID
+		return string(leafKID.FindSubmatch(got.Leaf)[1])
 	}
 	aliceKID, bobKID := kidOf("0"), kidOf("1")
+	// The auditor reads alice's email before her erasure; a writer, who may
+	// not read, sees nothing of it.
+	if b := bodyOf(t, s.url+"v1/events/0", auditor); !bytes.Contains(b, []byte(`"email":"alice@example.com"`)) || !bytes.Contains(b, []byte(`"sealed":"open"`)) {
+		t.Errorf("the auditor's read of alice's event before her erasure: %s", b)
+	}
+	for _, path := range []string{"v1/events/0", "v1/events?actor_id=alice", "v1/export?format=ndjson&since=2000-01-01T00:00:00Z"} {
+		if code, b := call(t, http.DefaultClient, "GET", s.url+path, writer, ""); code != 403 || bytes.Contains(b, []byte("alice@")) {
+			t.Errorf("GET %s by a writer: %d %s; want 403 and nothing of alice's", path, code, b)
+		}
+	}
 
 	code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/holds", admin, `{"actor_id":"alice","reason":"case 7"}`)
 	var h struct {
@@ -176,7 +205,7 @@ func TestErasure(t *testing.T) {
 	}
 	// The count is of indexed events: wait for alice's to be.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, b := call(t, http.DefaultClient, "GET", s.url+"v1/events?actor_id=alice", auditor, ""); strings.Contains(string(b), aliceKID) {
+		if _, b := call(t, http.DefaultClient, "GET", s.url+"v1/events?actor_id=alice", auditor, ""); strings.Contains(string(b), "alice@example.com") {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -221,6 +250,48 @@ func TestErasure(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// After the erasure a reader sees the members that were never sealed and
+	// "erased"; the leaf still verifies.
+	for _, path := range []string{"v1/events/0", "v1/events?actor_id=alice", "v1/export?format=ndjson&since=2000-01-01T00:00:00Z&actor_id=alice", "v1/export?format=csv&since=2000-01-01T00:00:00Z&actor_id=alice"} {
+		b := bodyOf(t, s.url+path, auditor)
+		if bytes.Contains(b, []byte("alice@")) || !bytes.Contains(b, []byte(`"sealed":"erased"`)) && !bytes.Contains(b, []byte(`""sealed"":""erased""`)) || !bytes.Contains(b, []byte(`"id":"alice"`)) && !bytes.Contains(b, []byte(`""id"":""alice""`)) {
+			t.Errorf("GET %s after alice's erasure: %s", path, b)
+		}
+	}
+	code, proof := call(t, http.DefaultClient, "GET", s.url+"v1/proof/0", auditor, "")
+	proofFile := filepath.Join(t.TempDir(), "alice.tlog-proof")
+	if code != 200 || os.WriteFile(proofFile, proof, 0o644) != nil {
+		t.Fatalf("GET /v1/proof/0 after the erasure: %d %s", code, proof)
+	}
+	if out := verify(t, verifierBin, "proof", proofFile, "--vkey", s.vkey); !strings.Contains(out, "ok sealed: inclusion verified") {
+		t.Errorf("verifier proof of an erased entry:\n%s", out)
+	}
 	t.Setenv("LEDGER_TOKEN", auditor) // the verifier reads the entry bundles with it
 	verify(t, verifierBin, "audit", "--log", s.url, "--vkey", s.vkey)
+}
+
+// leafKID finds the subject key id in a sealed leaf.
+var leafKID = regexp.MustCompile(`"kid":"([0-9a-f]{32})"`)
+
+// bodyOf GETs url with token and returns the body of its 200 answer.
+func bodyOf(t *testing.T, url, token string) []byte {
+	t.Helper()
+	code, b := call(t, http.DefaultClient, "GET", url, token, "")
+	if code != 200 {
+		t.Fatalf("GET %s: %d %s", url, code, b)
+	}
+	return b
+}
+
+// waitFor waits until the 200 answer to GET url holds want.
+func waitFor(t *testing.T, url, token, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if code, b := call(t, http.DefaultClient, "GET", url, token, ""); code == 200 && bytes.Contains(b, []byte(want)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s never answered %q", url, want)
+		}
+	}
 }

@@ -15,8 +15,12 @@ import (
 // destroyed key's id (the subject's pseudonym), never the subject.
 const ErasureExecutedEventType = "privacy.erasure_executed"
 
-// SubjectKeys destroys data subjects' keys (see ledger/subjectkey.Store).
+// SubjectKeys opens and destroys data subjects' keys (see
+// ledger/subjectkey.Store).
 type SubjectKeys interface {
+	// Open returns the key named kid: subjectkey.ErrErased once destroyed,
+	// subjectkey.ErrUnknownKey if never held.
+	Open(ctx context.Context, kid string) ([]byte, error)
 	// Destroy destroys the subject's key durably and returns its id; run
 	// again, it returns the id of the key it destroyed; "" when the
 	// subject never had one.

@@ -201,7 +201,12 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) {
 	if !s.mayRead(w, r, leaf) || !s.logEntryRead(w, r, index) {
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"index": index, "event": ev, "leaf": leaf})
+	shown, err := s.unsealer(r.Context()).show(ev)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"index": index, "event": shown, "leaf": leaf})
 }
 
 // entry reads the leaf at index from the tree of size entries.

@@ -62,12 +62,12 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 	var ew exportWriter
 	if format == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		ew = newCSVExport(bw)
+		ew = newCSVExport(bw, s.unsealer(r.Context()))
 	} else {
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		enc := json.NewEncoder(bw)
 		enc.SetEscapeHTML(false)
-		ew = ndjsonExport{enc: enc}
+		ew = ndjsonExport{enc: enc, u: s.unsealer(r.Context())}
 	}
 	w.Header().Set(TreeSizeHeader, strconv.FormatUint(size, 10))
 	rc := http.NewResponseController(w)
@@ -117,11 +117,15 @@ func (s *Server) abortExport(r *http.Request, err error) {
 	panic(http.ErrAbortHandler)
 }
 
-// ndjsonExport writes one JSON row per line.
-type ndjsonExport struct{ enc *json.Encoder }
+// ndjsonExport writes one JSON row per line, its sealed members opened by
+// u.
+type ndjsonExport struct {
+	enc *json.Encoder
+	u   *unsealer
+}
 
 func (e ndjsonExport) row(r index.Row) error {
-	row, err := newEventRow(r)
+	row, err := e.u.eventRow(r)
 	if err != nil {
 		return err
 	}
@@ -137,12 +141,16 @@ var csvColumns = []string{"index", "leaf_hash", "id", "timestamp", "tenant_id", 
 	"resource_type", "resource_id", "result", "failure_reason", "source", "ip_address",
 	"received_at", "submitter_type", "submitter_token_id", "submitter_role", "event"}
 
-// csvExport writes a header line and one line per row.
-type csvExport struct{ w *csv.Writer }
+// csvExport writes a header line and one line per row, its sealed members
+// opened by u.
+type csvExport struct {
+	w *csv.Writer
+	u *unsealer
+}
 
 // newCSVExport returns a csvExport that has written the header line.
-func newCSVExport(bw *bufio.Writer) *csvExport {
-	e := &csvExport{w: csv.NewWriter(bw)}
+func newCSVExport(bw *bufio.Writer, u *unsealer) *csvExport {
+	e := &csvExport{w: csv.NewWriter(bw), u: u}
 	e.w.Write(csvColumns) // an error sticks in e.w and is returned by flush
 	return e
 }
@@ -150,7 +158,11 @@ func newCSVExport(bw *bufio.Writer) *csvExport {
 func (e *csvExport) row(r index.Row) error {
 	rec := []string{strconv.FormatUint(r.Index, 10), r.LeafHash.String()}
 	if ev, err := event.ParseLeaf(r.Leaf); err == nil {
-		js, err := json.Marshal(ev)
+		shown, err := e.u.show(ev)
+		if err != nil {
+			return err
+		}
+		js, err := json.Marshal(shown)
 		if err != nil {
 			return err
 		}

@@ -43,12 +43,18 @@ var OpenAPI = sync.OnceValues(func() ([]byte, error) {
 	// The event as the ledger stores and answers it: what the client sent
 	// and what the ledger stamps (leaf version 2).
 	delete(stored, "$schema")
-	stored["title"], stored["description"] = "Stored audit event", "An event as the ledger stores it: components.schemas.Event, redacted, with its id and timestamp assigned, and from leaf version 2 the ledger's received_at and submitter."
+	stored["title"], stored["description"] = "Stored audit event", "An event as the ledger stores it: components.schemas.Event, redacted, with its id and timestamp assigned, from leaf version 2 the ledger's received_at and submitter, and from version 3 sealed."
 	props["received_at"] = map[string]any{"type": "string", "format": "date-time", "description": "When the ledger received it, by its clock."}
 	props["submitter"] = map[string]any{"type": "object", "additionalProperties": false, "required": []any{"type"},
 		"description": "Who submitted it, as the ledger authenticated the request.",
 		"properties": map[string]any{"type": map[string]any{"enum": []any{event.SubmitterToken, event.SubmitterOpen, event.SubmitterLedger}},
 			"token_id": map[string]any{"type": "string"}, "role": map[string]any{"type": "string"}, "tenant_id": map[string]any{"type": "string"}}}
+	props["sealed"] = map[string]any{
+		"description": "Leaf version 3 only: \"open\" when members sealed under the data subject's key are shown in clear, \"erased\" when that key was destroyed (they are left out for good), or the ciphertext when this server cannot open it (no sealing configured, or a key it never held). See docs/sealed-fields.md.",
+		"oneOf": []any{map[string]any{"enum": []any{SealedOpen, SealedErased}},
+			map[string]any{"type": "object", "additionalProperties": false, "required": []any{"kid", "nonce", "ct"},
+				"properties": map[string]any{"kid": map[string]any{"type": "string"},
+					"nonce": map[string]any{"type": "string", "contentEncoding": "base64"}, "ct": map[string]any{"type": "string", "contentEncoding": "base64"}}}}}
 	schemas["StoredEvent"] = stored
 	return json.Marshal(doc)
 })

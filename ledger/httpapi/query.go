@@ -26,20 +26,24 @@ type Index interface {
 // errNoIndex answers the query endpoints of a server without an index.
 var errNoIndex = fmt.Errorf("%w: this ledger has no query index", errNotFound)
 
-// newEventRow renders an index row from its leaf bytes, the only part of
-// the row that its proof covers. Its event is JSON without HTML escaping,
-// like the rest of the API's answers; it is null for a leaf that is not an
-// event.
-func newEventRow(r index.Row) (evidence.Row, error) {
+// eventRow renders an index row from its leaf bytes, the only part of
+// the row that its proof covers, its sealed members opened by u. Its event
+// is JSON without HTML escaping, like the rest of the API's answers; it is
+// null for a leaf that is not an event.
+func (u *unsealer) eventRow(r index.Row) (evidence.Row, error) {
 	row := evidence.Row{Index: r.Index, LeafHash: r.LeafHash.String(), Leaf: r.Leaf}
 	ev, err := event.ParseLeaf(r.Leaf)
 	if err != nil {
 		return row, nil // not an event: the row's event is null
 	}
+	shown, err := u.show(ev)
+	if err != nil {
+		return row, err
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(ev); err != nil {
+	if err := enc.Encode(shown); err != nil {
 		return row, fmt.Errorf("couldn't encode the event of entry %d: %w", r.Index, err)
 	}
 	row.Event = bytes.TrimSuffix(b.Bytes(), []byte("\n"))
@@ -91,8 +95,9 @@ func (s *Server) queryEvents(w http.ResponseWriter, r *http.Request) {
 		resp.NextCursor = encodeCursor(index.CursorOf(rows[limit-1], f.By))
 	}
 	proofs := &proofTiles{r: tiles.HashTiles(s.cfg.Tiles), cache: map[tiles.Tile][]tiles.Hash{}}
+	u := s.unsealer(r.Context())
 	for _, row := range rows {
-		er, err := newEventRow(row)
+		er, err := u.eventRow(row)
 		if err != nil {
 			s.writeError(w, r, err)
 			return

@@ -50,8 +50,10 @@ type Config struct {
 	// subject's key (leaf version 3; see event.SealConfig). Default nil:
 	// nothing is sealed.
 	Seal *event.SealConfig
-	// SubjectKeys destroys the keys that Seal seals under, for POST
-	// /v1/admin/erasures. Nil: that endpoint answers 404.
+	// SubjectKeys opens the keys that Seal seals under, so that readers
+	// see sealed members in clear, and destroys them for POST
+	// /v1/admin/erasures. Nil: sealed events are answered with their
+	// ciphertext and that endpoint answers 404.
 	SubjectKeys SubjectKeys
 	// MaxBodyBytes bounds a request body. Default 32 MiB.
 	MaxBodyBytes int64
