@@ -197,6 +197,11 @@ func (e *exporter) exportFiltered(ctx context.Context, q url.Values) error {
 		if got := tiles.LeafHash(row.Leaf).String(); got != row.LeafHash {
 			return fmt.Errorf("entry %d: the exported leaf hashes to %s, not to its leaf hash %s", row.Index, got, row.LeafHash)
 		}
+		// The server shows a reader sealed members in clear, which no proof
+		// covers: the package shows the event as its leaf holds it.
+		if row, err = leafRow(row.Index, row.Leaf); err != nil {
+			return err
+		}
 		if err := e.add(ctx, row); err != nil {
 			return err
 		}
@@ -218,12 +223,9 @@ func (e *exporter) exportRange(ctx context.Context, first, end uint64) error {
 				return fmt.Errorf("couldn't read entry %d: %w", i, err)
 			}
 		}
-		leaf := entries[i%tiles.TileWidth]
-		row := evidence.Row{Index: i, LeafHash: tiles.LeafHash(leaf).String(), Leaf: leaf, Event: json.RawMessage("null")}
-		if ev, err := event.ParseLeaf(leaf); err == nil {
-			if row.Event, err = json.Marshal(ev); err != nil {
-				return err
-			}
+		row, err := leafRow(i, entries[i%tiles.TileWidth])
+		if err != nil {
+			return err
 		}
 		if err := e.add(ctx, row); err != nil {
 			return err
@@ -286,4 +288,19 @@ func (e *exporter) add(ctx context.Context, row evidence.Row) error {
 	}
 	e.bar.Add(1)
 	return e.pkg.Add(row, hashes)
+}
+
+// leafRow is the package row of the entry at index: its event is the one
+// its leaf encodes (sealed members sealed), or null for a leaf that is not
+// an event.
+func leafRow(index uint64, leaf []byte) (evidence.Row, error) {
+	row := evidence.Row{Index: index, LeafHash: tiles.LeafHash(leaf).String(), Leaf: leaf, Event: json.RawMessage("null")}
+	ev, err := event.ParseLeaf(leaf)
+	if err != nil {
+		return row, nil
+	}
+	if row.Event, err = json.Marshal(ev); err != nil {
+		return row, fmt.Errorf("couldn't encode the event of entry %d: %w", index, err)
+	}
+	return row, nil
 }

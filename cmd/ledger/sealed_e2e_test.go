@@ -104,6 +104,18 @@ func TestSealedFields(t *testing.T) {
 		t.Errorf("verifier proof of a sealed entry:\n%s", out)
 	}
 	verify(t, verifierBin, "audit", "--log", s.url, "--vkey", s.vkey)
+	// A filtered evidence package holds the events as their leaves do,
+	// sealed, so that `verifier export` checks each against its leaf.
+	pkg := filepath.Join(t.TempDir(), "alice-package")
+	if out, code := runCmd(t, ledgerBin, "export", "--url", s.url, "--out", pkg, "--actor-id", "alice", "--since", "2000-01-01T00:00:00Z", "--vkey", s.vkey); code != 0 {
+		t.Fatalf("ledger export --actor-id alice: exit %d\n%s", code, out)
+	}
+	verify(t, verifierBin, "export", pkg, "--vkey", s.vkey)
+	eachFile(t, pkg, func(path string, b []byte) {
+		if bytes.Contains(b, []byte("alice@example.com")) {
+			t.Errorf("%s of the evidence package holds alice's email in clear", path)
+		}
+	})
 
 	s.cmd.Process.Signal(os.Interrupt)
 	s.cmd.Wait()
