@@ -219,7 +219,7 @@ func TestConsoleE2E(t *testing.T) {
 	reader := newToken(t, ledgerBin, data, "--role", "reader", "--tenant", "a")
 	admin := newToken(t, ledgerBin, data, "--role", "admin")
 	srv := startServer(t, ledgerBin, "--data", data, "--key", logKey, "--witness-policy", policyFile,
-		"--publish-interval", "50ms", "--witness-timeout", "2s")
+		"--publish-interval", "50ms", "--witness-timeout", "2s", "--config", sealingConfig(t, t.TempDir()))
 
 	appendN := func(from, to int) {
 		var body strings.Builder
@@ -232,8 +232,14 @@ func TestConsoleE2E(t *testing.T) {
 			}
 			// Spread over the past 28 days, for the charts.
 			ts := time.Now().Add(-time.Duration(40-i) * 17 * time.Hour).UTC().Format(time.RFC3339)
-			fmt.Fprintf(&body, `{"timestamp":%q,"tenant_id":%q,"event_type":"document.read","action":"read","actor":{"id":"user-%d","type":"user"},"resource":{"type":"document","id":"doc-%d"},"result":%q}`+"\n",
-				ts, []string{"a", "b"}[i%2], i%4, i, result)
+			// Event 0 has a reason, which is sealed: its leaf is of version 3,
+			// and the console's package must hold it sealed to verify.
+			reason := ""
+			if i == 0 {
+				reason = `,"reason":"sealed-reason-of-event-0"`
+			}
+			fmt.Fprintf(&body, `{"timestamp":%q,"tenant_id":%q,"event_type":"document.read","action":"read","actor":{"id":"user-%d","type":"user"},"resource":{"type":"document","id":"doc-%d"},"result":%q%s}`+"\n",
+				ts, []string{"a", "b"}[i%2], i%4, i, result, reason)
 		}
 		req, _ := http.NewRequest("POST", srv.url+"v1/events?wait=cosigned", strings.NewReader(body.String()))
 		req.Header.Set("Authorization", "Bearer "+writer)
@@ -366,6 +372,9 @@ func TestConsoleE2E(t *testing.T) {
 	pkg := untarDownload(t, dl)
 	if out, code := runCmd(t, verifierBin, "export", pkg, "--policy", policyFile); code != 0 {
 		t.Fatalf("verifier export of the console's package: exit %d\n%s", code, out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(pkg, "events.ndjson")); bytes.Contains(b, []byte("sealed-reason-of-event-0")) || !bytes.Contains(b, []byte(`"sealed":{"kid"`)) {
+		t.Errorf("the console's package does not hold event 0 sealed, as its leaf does:\n%s", b)
 	}
 	var m struct{ Count int }
 	mb, _ := os.ReadFile(filepath.Join(pkg, "manifest.json"))

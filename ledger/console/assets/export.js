@@ -45,7 +45,10 @@ async function build(filters, status) {
     if (!v.equal(await v.rootFromInclusion(hash, row.index, size, proof), root)) {
       throw new Error(`entry ${row.index}: the export gave a leaf that is not the log's`);
     }
-    events.push(JSON.stringify({ index: row.index, leaf_hash: v.b64.encode(hash), leaf: row.leaf, event: row.event ?? null }).replace(/[<>&]/g, (c) => "\\u00" + c.charCodeAt(0).toString(16)));
+    // The event as its leaf holds it, not as the API shows it: a reader is
+    // shown sealed members in clear, which no proof covers.
+    const event = row.event == null ? null : leafEvent(leaf);
+    events.push(JSON.stringify({ index: row.index, leaf_hash: v.b64.encode(hash), leaf: row.leaf, event }).replace(/[<>&]/g, (c) => "\\u00" + c.charCodeAt(0).toString(16)));
     files.push([`proofs/${row.index}.tlog-proof`, v.proofText(row.index, proof, cpText, leaf)]);
   }
   const manifest = {
@@ -57,6 +60,12 @@ async function build(filters, status) {
   const name = dir + ".tar";
   download(name, tar(dir, all), "application/x-tar");
   return name;
+}
+
+// leafEvent is the event a leaf encodes: its JSON without the version.
+function leafEvent(leaf) {
+  const { v: _version, ...event } = JSON.parse(new TextDecoder().decode(leaf));
+  return event;
 }
 
 const rfc3339 = (d) => d.toISOString().replace(/\.\d+Z$/, "Z");
