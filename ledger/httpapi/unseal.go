@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"log/slog"
 
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/subjectkey"
@@ -31,6 +32,7 @@ type shownEvent struct {
 type unsealer struct {
 	ctx  context.Context
 	keys SubjectKeys
+	log  *slog.Logger
 	seen map[string]keyResult
 }
 
@@ -42,7 +44,7 @@ type keyResult struct {
 
 // unsealer returns the unsealer of one answer.
 func (s *Server) unsealer(ctx context.Context) *unsealer {
-	u := &unsealer{ctx: ctx, seen: map[string]keyResult{}}
+	u := &unsealer{ctx: ctx, log: s.log, seen: map[string]keyResult{}}
 	if s.cfg.Seal != nil {
 		u.keys = s.cfg.SubjectKeys
 	}
@@ -78,6 +80,9 @@ func (u *unsealer) show(ev *event.Event) (shownEvent, error) {
 		return shownEvent{}, k.err
 	}
 	if err := ev.Open(k.key); err != nil {
+		// The leaf verifies or not on its own; a key that does not open it
+		// is a key file that does not belong to this log, or a changed leaf.
+		u.log.Warn("a sealed event does not open with its subject key; answered sealed", "id", ev.ID, "kid", kid, "err", err)
 		return shownEvent{Event: ev, Sealed: ev.Sealed}, nil
 	}
 	return shownEvent{Event: ev, Sealed: SealedOpen}, nil
