@@ -63,8 +63,14 @@ func TestPostgresRestart(t *testing.T) {
 			t.Errorf("%s still reports ledger_sequencer_recovering %v", s.url, v)
 		}
 	}
-	if failures == 0 {
+	// A restart usually catches flushes whose reloads fail too (about ten
+	// per run of two restarts), but a flush that waits for a connection
+	// until the database is back never fails: over two restarts on a
+	// loaded machine none may. Over the long run's twenty, some must.
+	if failures == 0 && longtest.Enabled() {
 		t.Error("no reload ever failed: the database restarts never caught a flush")
+	} else if failures == 0 {
+		t.Log("no reload failed in this run: the restarts caught no flush, so the retry path was not exercised")
 	}
 	// Each instance has seen the log up to its own last commit: a new one
 	// reads all of it. Events sent again to the others must be found in
