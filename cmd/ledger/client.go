@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -69,4 +71,24 @@ func withToken(f tiles.Fetcher, token string) tiles.Fetcher {
 		return h.WithToken(token)
 	}
 	return f
+}
+
+// get sends GET u and returns the answer if its status is 200, for the
+// caller to read and close; any other status is an error saying that the
+// ledger refused what, with the start of the answer's body.
+func get(ctx context.Context, client *http.Client, u, what string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return nil, fmt.Errorf("the ledger refused %s: %s: %s", what, resp.Status, strings.TrimSpace(string(b)))
+	}
+	return resp, nil
 }

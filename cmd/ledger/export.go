@@ -157,19 +157,11 @@ type exporter struct {
 // exportFiltered exports the rows of GET /v1/export?q, each proven against
 // a checkpoint at least as large as the tree size the export covers.
 func (e *exporter) exportFiltered(ctx context.Context, q url.Values) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.base+"/v1/export?"+q.Encode(), nil)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	resp, err := e.client.Do(req)
+	resp, err := get(ctx, e.client, e.base+"/v1/export?"+q.Encode(), "the export")
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return fmt.Errorf("the ledger refused the export: %s: %s", resp.Status, strings.TrimSpace(string(b)))
-	}
 	size, err := strconv.ParseUint(resp.Header.Get(httpapi.TreeSizeHeader), 10, 64)
 	if err != nil {
 		return fmt.Errorf("the export has no valid %s header", httpapi.TreeSizeHeader)

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -124,19 +123,11 @@ type queryPage struct {
 }
 
 func fetchPage(ctx context.Context, client *http.Client, u string) (*queryPage, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	resp, err := client.Do(req)
+	resp, err := get(ctx, client, u, "the query")
 	if err != nil {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return nil, fmt.Errorf("the ledger refused the query: %s: %s", resp.Status, strings.TrimSpace(string(b)))
-	}
 	var page queryPage
 	if err := json.NewDecoder(resp.Body).Decode(&page); err != nil {
 		return nil, fmt.Errorf("couldn't read the ledger's answer: %w", err)

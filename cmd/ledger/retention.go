@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -164,19 +163,11 @@ func cmdRetention(ctx context.Context, args []string, _ io.Reader, stdout, stder
 // fetchRetention reads GET /v1/admin/retention.
 func fetchRetention(ctx context.Context, client *http.Client, base string) (retention.Document, error) {
 	var doc retention.Document
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/v1/admin/retention", nil)
-	if err != nil {
-		return doc, fmt.Errorf("%w: %v", errUsage, err)
-	}
-	resp, err := client.Do(req)
+	resp, err := get(ctx, client, base+"/v1/admin/retention", "to show its retention policy")
 	if err != nil {
 		return doc, err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-		return doc, fmt.Errorf("the ledger refused to show its retention policy: %s: %s", resp.Status, strings.TrimSpace(string(b)))
-	}
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
 		return doc, fmt.Errorf("couldn't read the ledger's answer: %w", err)
 	}
