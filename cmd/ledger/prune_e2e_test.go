@@ -31,7 +31,6 @@ func TestPruneDryRunE2E(t *testing.T) {
 	serve := func(extra ...string) *server {
 		return startLedger(t, http.DefaultClient, ledgerBin, append([]string{"serve", "--data", data, "--config", confFile, "--listen", "127.0.0.1:0", "--publish-interval", "20ms"}, extra...)...)
 	}
-	stop := func(s *server) { s.cmd.Process.Signal(os.Interrupt); s.cmd.Wait() }
 	dryRun := func() string {
 		t.Helper()
 		out, err := exec.Command(ledgerBin, "prune", "--dry-run", "--data", data, "--config", confFile).CombinedOutput()
@@ -65,7 +64,7 @@ func TestPruneDryRunE2E(t *testing.T) {
 		t.Fatalf("place hold: %d %s", code, b)
 	}
 	time.Sleep(1500 * time.Millisecond) // past every one-second min
-	stop(s)
+	stopServer(s)
 	expect(dryRun(), "dry run: nothing is removed", "indexed entries: 8",
 		"would prune: entries 0 to 2 (3 entries); the minimum index would become 3",
 		"the left edge stops at entry 3, which stays: legal hold "+h.ID+" (case 41) covers it", "entries that stay: 5",
@@ -78,7 +77,7 @@ func TestPruneDryRunE2E(t *testing.T) {
 		t.Fatalf("release: %d %s", code, b)
 	}
 	time.Sleep(1500 * time.Millisecond)
-	stop(s)
+	stopServer(s)
 	out := dryRun()
 	expect(out, "indexed entries: 9", "would prune: entries 0 to 4 (5 entries); the minimum index would become 5",
 		"the left edge stops at entry 5, which stays: rule 2 keeps it until", "  3 old enough and not held, but behind the left edge")

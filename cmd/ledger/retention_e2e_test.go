@@ -75,7 +75,7 @@ func TestRetentionPolicyE2E(t *testing.T) {
 				break
 			}
 		}
-		return doc, events, func() { s.cmd.Process.Signal(os.Interrupt); s.cmd.Wait() }
+		return doc, events, func() { stopServer(s) }
 	}
 
 	writeConf("retention:\n  rules:\n    - {tenant: 'health-*', preset: hipaa}\n    - {event_type: 'payment.*', preset: pci-dss}\n")
