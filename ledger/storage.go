@@ -114,3 +114,50 @@ type PublishedReader interface {
 // ErrConflict is returned by Storage.Commit when the committed state is not
 // the flush's Old state: another writer moved the log.
 var ErrConflict = errors.New("committed state changed underneath the flush")
+
+// Pruner is a Storage that can prune the log's left edge, as C2SP
+// tlog-tiles defines it: the entry bundles below a minimum index go, the
+// hash tiles stay, so every inclusion and consistency proof keeps
+// verifying.
+//
+// Contract:
+//   - Pruned returns how far the log is pruned: the zero Pruned (minimum
+//     index 0) for a log never pruned.
+//   - Prune records p durably first, then deletes every entry bundle (full
+//     or partial) that p refuses (tiles.Pruned.Refuses). It refuses, with an
+//     error wrapping ErrPrune and changing nothing, a minimum index that is
+//     not a multiple of tiles.TileWidth, beyond the committed size, or below
+//     the recorded one: the minimum index never goes down. Pruning again to
+//     the recorded minimum index is allowed (it may change the archive
+//     pointer) and deletes what a run that failed or died left; the driver
+//     also completes such a run when it opens.
+//   - From the moment p is recorded, ReadTile of a bundle that p refuses
+//     returns a *tiles.PrunedError, whether its bytes are deleted yet or not.
+type Pruner interface {
+	Pruned(ctx context.Context) (tiles.Pruned, error)
+	Prune(ctx context.Context, p tiles.Pruned) error
+}
+
+// ErrPrune is wrapped by the error of Pruner.Prune for a minimum index it
+// refuses.
+var ErrPrune = errors.New("invalid prune")
+
+// CheckPrune returns an error wrapping ErrPrune unless a log of committed
+// size, pruned as old, may be pruned as p (see Pruner).
+func CheckPrune(old, p tiles.Pruned, size uint64) error {
+	switch m := p.MinimumIndex; {
+	case m%tiles.TileWidth != 0:
+		return fmt.Errorf("%w: minimum index %d is not a multiple of %d", ErrPrune, m, tiles.TileWidth)
+	case m > size:
+		return fmt.Errorf("%w: minimum index %d is beyond the committed size %d", ErrPrune, m, size)
+	case m < old.MinimumIndex:
+		return fmt.Errorf("%w: minimum index %d is below the recorded one, %d: it never goes down", ErrPrune, m, old.MinimumIndex)
+	case p.Archive != nil && p.Archive.Location == "":
+		return fmt.Errorf("%w: an archive without a location", ErrPrune)
+	}
+	return nil
+}
+
+// RefusedBundles returns the number of entry bundles a log pruned as p
+// refuses: bundles 0 to RefusedBundles(p)-1, full and partial.
+func RefusedBundles(p tiles.Pruned) uint64 { return p.MinimumIndex / tiles.TileWidth }

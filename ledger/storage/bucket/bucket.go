@@ -20,6 +20,7 @@
 //	checkpoint                     the published checkpoint  text/plain; charset=utf-8, no-cache
 //	tile/<L>/<N>[.p/<W>]           hash tiles                application/octet-stream, immutable
 //	tile/entries/<N>[.p/<W>]       entry bundles             application/octet-stream, immutable
+//	pruned.json                    how far the log is pruned application/json, no-cache (once it is)
 //
 // A commit takes the state row's lock in PostgreSQL (the compare-and-swap
 // from f.Old), writes the flush's new tiles and bundles, each as a
@@ -39,6 +40,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 
 	"golang.org/x/sync/errgroup"
 
@@ -61,8 +63,8 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Storage is the object-storage driver. It implements ledger.Storage and
-// ledger.KeyStore (the key index is the database's), and is safe for
+// Storage is the object-storage driver. It implements ledger.Storage,
+// ledger.Pruner and ledger.KeyStore (the key index is the database's), and is safe for
 // concurrent use, also by several processes over one database and bucket.
 type Storage struct {
 	objects blob.Store
@@ -70,6 +72,7 @@ type Storage struct {
 	workers int
 	log     *slog.Logger
 	gc      collector
+	pruned  atomic.Pointer[tiles.Pruned] // as last read from or recorded in the database
 }
 
 // New returns the driver over cfg's store and database.
@@ -147,10 +150,17 @@ func (s *Storage) putTile(ctx context.Context, t tiles.Tile, data []byte) error 
 	return s.objects.Put(ctx, t.Path(), data, opts)
 }
 
-// ReadTile reads a tile or bundle from the store.
+// ReadTile reads a tile or bundle from the store; a bundle the log has
+// pruned is a *tiles.PrunedError.
 func (s *Storage) ReadTile(ctx context.Context, t tiles.Tile) ([]byte, error) {
+	if err := s.prunedBy(ctx, t, false); err != nil {
+		return nil, err
+	}
 	b, err := s.objects.Get(ctx, t.Path())
 	if errors.Is(err, blob.ErrNotExist) {
+		if err := s.prunedBy(ctx, t, true); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%s: %w", t.Path(), tiles.ErrNotFound)
 	}
 	return b, err

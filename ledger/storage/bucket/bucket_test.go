@@ -281,3 +281,39 @@ func TestPartialsCollected(t *testing.T) {
 		t.Fatalf("audit at size %d, its partial tiles deleted: %v", sc.Size, err)
 	}
 }
+
+// TestPrunerContract runs the pruner contract over real S3 and
+// PostgreSQL. A torn prune is the minimum index recorded in the database
+// (by the database's own Prune, as the driver's first step) and no object
+// deleted.
+func TestPrunerContract(t *testing.T) {
+	srv := s3test.Start(t)
+	var n atomic.Int32
+	storagetest.RunPruner(t, func(t *testing.T) storagetest.PrunerStore {
+		dsn := pgtest.New(t)
+		objects, err := s3.Open(t.Context(), srv.Bucket(t, fmt.Sprintf("prune-%d", n.Add(1)), s3test.BucketOptions{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return storagetest.PrunerStore{
+			Open: func(t *testing.T) ledger.Storage { return open(t, objects, dsn) },
+			Stored: func(t *testing.T, tl tiles.Tile) bool {
+				_, err := objects.Get(t.Context(), tl.Path())
+				if err != nil && !errors.Is(err, blob.ErrNotExist) {
+					t.Fatal(err)
+				}
+				return err == nil
+			},
+			Tear: func(t *testing.T, p tiles.Pruned) {
+				db, err := postgres.Open(t.Context(), postgres.Config{DSN: dsn, Logger: testlog.New(t)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer db.Close()
+				if err := db.Prune(t.Context(), p); err != nil {
+					t.Fatal(err)
+				}
+			},
+		}
+	})
+}

@@ -6,6 +6,7 @@
 // Layout:
 //
 //	DIR/checkpoint                 the published checkpoint
+//	DIR/pruned.json                how far the log is pruned (tiles.Pruned), once it is
 //	DIR/tile/<L>/<N>[.p/<W>]       hash tiles
 //	DIR/tile/entries/<N>[.p/<W>]   entry bundles
 //	DIR/.state                     the committed state (size, root, checkpoint)
@@ -43,8 +44,8 @@ const (
 	lockFile  = ".lock"
 )
 
-// Storage is a posix storage driver. It implements ledger.Storage and
-// ledger.CheckpointHistory.
+// Storage is a posix storage driver. It implements ledger.Storage,
+// ledger.CheckpointHistory and ledger.Pruner.
 type Storage struct {
 	dir  string
 	lock *os.File
@@ -53,6 +54,13 @@ type Storage struct {
 	mu    sync.Mutex // serialises Commit and Publish
 	state ledger.State
 	dirs  map[string]bool // directories known to exist
+
+	prune  sync.Mutex   // serialises Prune
+	pmu    sync.RWMutex // guards pruned
+	pruned tiles.Pruned // as recorded in DIR/pruned.json
+	// cleaned is how many of the bundles pruned refuses are deleted
+	// (guarded by prune).
+	cleaned uint64
 }
 
 // Config configures a Storage.
@@ -85,6 +93,14 @@ func Open(_ context.Context, cfg Config) (*Storage, error) {
 	if err := s.removeLeftovers(s.state.Size); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("couldn't remove what a failed flush left in %s: %w", dir, err)
+	}
+	if s.pruned, err = s.readPruned(); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	if err := s.completePrune(); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("couldn't delete what a prune left in %s: %w", dir, err)
 	}
 	if s.hist, err = openHistory(dir); err != nil {
 		lock.Close()
@@ -195,8 +211,12 @@ func (s *Storage) Commit(_ context.Context, f *ledger.Flush) error {
 	return nil
 }
 
-// ReadTile reads a hash tile or entry bundle.
+// ReadTile reads a hash tile or entry bundle; a bundle the log has pruned
+// is a *tiles.PrunedError.
 func (s *Storage) ReadTile(_ context.Context, t tiles.Tile) ([]byte, error) {
+	if err := s.prunedBy(t); err != nil {
+		return nil, err
+	}
 	return s.read(t.Path())
 }
 

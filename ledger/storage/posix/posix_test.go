@@ -1,6 +1,7 @@
 package posix_test
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -162,4 +163,32 @@ func fill70000(t *testing.T, dir, origin string) string {
 		t.Fatal(err)
 	}
 	return vkey
+}
+
+// TestPrunerContract runs the pruner contract; a torn prune is the
+// directory's pruned.json written and no bundle deleted, which Open
+// completes.
+func TestPrunerContract(t *testing.T) {
+	storagetest.RunPruner(t, func(t *testing.T) storagetest.PrunerStore {
+		dir := t.TempDir()
+		return storagetest.PrunerStore{
+			Open: func(t *testing.T) ledger.Storage {
+				s, err := posix.Open(t.Context(), posix.Config{Dir: dir})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			},
+			Stored: func(t *testing.T, tl tiles.Tile) bool {
+				_, err := os.Stat(filepath.Join(dir, filepath.FromSlash(tl.Path())))
+				return err == nil
+			},
+			Tear: func(t *testing.T, p tiles.Pruned) {
+				b, _ := json.Marshal(p)
+				if err := os.WriteFile(filepath.Join(dir, tiles.PrunedPath), b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			},
+		}
+	})
 }

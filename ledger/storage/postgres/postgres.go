@@ -14,11 +14,14 @@
 //	log_published  the published checkpoint             one row, forward-only
 //	log_keys       idempotency key -> index, leaf hash   append-only
 //	log_keys_backfill  how far the keys of entries older than log_keys are filled in
+//	log_pruned     the minimum index and archive pointer  one row, forward-only
+//	log_prunes     every prune: range, archive, by whom, when  append-only
 //
 // A partial tile or bundle is its own row, keyed by its width: when the
 // tile grows, the next width is a new row, so no row ever needs an UPDATE,
 // and triggers refuse UPDATE, DELETE and TRUNCATE on log_tiles and
-// log_bundles. The two one-row tables are what moves; triggers refuse to move
+// log_bundles, except for the DELETE of pruned bundles by the SQL function
+// log_prune (Prune), which records each prune in log_prunes. The two one-row tables are what moves; triggers refuse to move
 // them backwards or delete them.
 package postgres
 
@@ -79,8 +82,8 @@ func (c *Config) validate() error {
 	return nil
 }
 
-// Storage is the PostgreSQL storage driver. It implements ledger.Storage and
-// ledger.KeyStore (it keeps the idempotency-key index itself, written by
+// Storage is the PostgreSQL storage driver. It implements ledger.Storage,
+// ledger.Pruner and ledger.KeyStore (it keeps the idempotency-key index itself, written by
 // Commit), and is safe for concurrent use, also by several processes over
 // one database.
 type Storage struct {
@@ -174,7 +177,9 @@ func (s *Storage) State(ctx context.Context) (ledger.State, error) {
 
 // ReadTile returns a committed hash tile or entry bundle. Tiles beyond the
 // committed state do not exist here: a flush's tiles become visible only
-// with the state that covers them.
+// with the state that covers them. A bundle the log pruned is a
+// *tiles.PrunedError (log_prune deletes it in the transaction that records
+// the minimum index).
 func (s *Storage) ReadTile(ctx context.Context, t tiles.Tile) ([]byte, error) {
 	idx, err := toInt64(t.Index)
 	if err != nil {
@@ -187,6 +192,9 @@ func (s *Storage) ReadTile(ctx context.Context, t tiles.Tile) ([]byte, error) {
 	} else {
 		err = s.pool.QueryRow(ctx, `SELECT data FROM log_tiles WHERE level = $1 AND idx = $2 AND width = $3`,
 			int16(t.Level), idx, int16(t.Width)).Scan(&data)
+	}
+	if errors.Is(err, pgx.ErrNoRows) && t.Entries {
+		return nil, s.prunedBundle(ctx, t)
 	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("%s: %w", t.Path(), tiles.ErrNotFound)
