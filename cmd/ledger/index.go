@@ -79,11 +79,18 @@ func openFollower(ctx context.Context, data string, pool *pgxpool.Pool, store le
 	if err != nil {
 		return nil, nil, err
 	}
-	f, err := index.NewFollower(index.FollowerConfig{Store: idx, Log: index.StorageLog(store), Logger: log,
+	cfg := index.FollowerConfig{Store: idx, Log: index.StorageLog(store), Logger: log,
 		Size: func(ctx context.Context) (uint64, error) {
 			st, err := store.State(ctx)
 			return st.Size, err
-		}})
+		}}
+	if p, ok := store.(ledger.Pruner); ok {
+		cfg.Minimum = func(ctx context.Context) (uint64, error) {
+			pr, err := p.Pruned(ctx)
+			return pr.MinimumIndex, err
+		}
+	}
+	f, err := index.NewFollower(cfg)
 	if err != nil {
 		idx.Close()
 		return nil, nil, err
@@ -146,6 +153,10 @@ func cmdIndex(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
+	pruned, err := fetchPruned(ctx, *logAt, *token)
+	if err != nil {
+		return err
+	}
 	idx, err := openIndex(ctx, *file, pgindex.Config{DSN: *pgURL})
 	if err != nil {
 		return err
@@ -154,26 +165,35 @@ func cmdIndex(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	size := tree.Checkpoint().Size
 	if sub == "rebuild" {
-		bar := progress.New(stderr, int64(size), "indexing")
-		err := index.Rebuild(ctx, idx, progressLog{index.TreeLog(tree), bar}, size, log)
+		from := min(pruned.MinimumIndex, size)
+		bar := progress.New(stderr, int64(size-from), "indexing")
+		err := index.Rebuild(ctx, idx, progressLog{index.TreeLog(tree), bar}, from, size, log)
 		bar.Finish()
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "indexed %d entries, up to the checkpoint of size %d\n", size, size)
+		fmt.Fprintf(stdout, "indexed %d entries, up to the checkpoint of size %d\n", size-from, size)
+		if from > 0 {
+			fmt.Fprintf(stdout, "entries below %d are pruned: not indexed\n", from)
+		}
 		if *pgURL != "" || *data == "" { // the PostgreSQL log writes its keys with its entries
+			return nil
+		}
+		if from > 0 {
+			// Its keys were read from bundles the log no longer has.
+			fmt.Fprintf(stdout, "key index %s kept as it is: the log is pruned, and the keys of pruned entries cannot be read again\n", *keysAt)
 			return nil
 		}
 		return rebuildKeys(ctx, *keysAt, filepath.Join(*data, "log"), tree, stdout, log)
 	}
 	reopen := func() (*tiles.Tree, error) { return openTree(ctx, *logAt, *vkey, *token) }
-	return verifyIndexes(ctx, idx, *keysAt, *pgURL, tree, reopen, stdout, stderr, log)
+	return verifyIndexes(ctx, idx, *keysAt, *pgURL, tree, pruned.MinimumIndex, reopen, stdout, stderr, log)
 }
 
 // verifyIndexes verifies the query index and, if there is one, the key
 // index, failing if either differs from the log.
-func verifyIndexes(ctx context.Context, idx indexStore, keysAt, pgURL string, tree *tiles.Tree, reopen func() (*tiles.Tree, error), stdout, stderr io.Writer, log *slog.Logger) error {
-	indexOK, beyond, err := verifyIndex(ctx, idx, tree, stdout, stderr)
+func verifyIndexes(ctx context.Context, idx indexStore, keysAt, pgURL string, tree *tiles.Tree, minimum uint64, reopen func() (*tiles.Tree, error), stdout, stderr io.Writer, log *slog.Logger) error {
+	indexOK, beyond, err := verifyIndex(ctx, idx, tree, minimum, stdout, stderr)
 	if err == nil && indexOK && beyond > 0 {
 		// A running ledger indexes what it committed before it publishes
 		// it: rows a little ahead of the checkpoint are checked against
@@ -182,7 +202,7 @@ func verifyIndexes(ctx context.Context, idx indexStore, keysAt, pgURL string, tr
 		if tree, err = reopen(); err != nil {
 			return err
 		}
-		indexOK, beyond, err = verifyIndex(ctx, idx, tree, stdout, stderr)
+		indexOK, beyond, err = verifyIndex(ctx, idx, tree, minimum, stdout, stderr)
 	}
 	if err != nil {
 		return err
@@ -227,10 +247,10 @@ func printMismatches(w io.Writer, label string, m index.Problems) {
 // verifyIndex runs index.Verify and prints its report, reporting whether
 // the rows it checked match the log and how many rows are beyond it; a
 // progress bar on a terminal stderr shows how far it has read.
-func verifyIndex(ctx context.Context, idx indexStore, tree *tiles.Tree, stdout, stderr io.Writer) (ok bool, beyond uint64, err error) {
+func verifyIndex(ctx context.Context, idx indexStore, tree *tiles.Tree, minimum uint64, stdout, stderr io.Writer) (ok bool, beyond uint64, err error) {
 	size := tree.Checkpoint().Size
 	bar := progress.New(stderr, int64(size), "verifying")
-	r, err := index.Verify(ctx, idx, progressLog{index.TreeLog(tree), bar}, size)
+	r, err := index.Verify(ctx, idx, progressLog{index.TreeLog(tree), bar}, minimum, size)
 	bar.Finish()
 	if err != nil {
 		return false, 0, err
@@ -239,6 +259,24 @@ func verifyIndex(ctx context.Context, idx indexStore, tree *tiles.Tree, stdout, 
 	fmt.Fprintf(stdout, "checked %d rows against the log of size %d; %d rows beyond it not checked; %d mismatches\n",
 		r.Checked, size, r.Beyond, r.Total)
 	return r.Total == 0, r.Beyond, nil
+}
+
+// fetchPruned fetches the log's Pruned document (tiles.PrunedPath) from
+// logAt, a tile directory or URL prefix: the zero Pruned for a log that
+// serves none (never pruned).
+func fetchPruned(ctx context.Context, logAt, token string) (tiles.Pruned, error) {
+	f, err := tiles.NewFetcher(logAt)
+	if err != nil {
+		return tiles.Pruned{}, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	b, err := withToken(f, token).Fetch(ctx, tiles.PrunedPath)
+	if errors.Is(err, tiles.ErrNotFound) {
+		return tiles.Pruned{}, nil
+	}
+	if err != nil {
+		return tiles.Pruned{}, fmt.Errorf("couldn't fetch %s: %w", tiles.PrunedPath, err)
+	}
+	return tiles.ParsePruned(b)
 }
 
 // dataDefaults points the index and key index files, the log and the vkey

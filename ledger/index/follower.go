@@ -94,6 +94,10 @@ type FollowerConfig struct {
 	// instances on one log, not one instance's view of it, which may lag
 	// what another has committed and indexed). Required.
 	Size func(ctx context.Context) (uint64, error)
+	// Minimum, if set, returns the log's minimum index (0 for a log never
+	// pruned): the follower drops the index's rows below it whenever it
+	// moves, and indexes nothing below it.
+	Minimum func(ctx context.Context) (uint64, error)
 	// Interval is how often the follower looks for new entries. Default 250ms.
 	Interval time.Duration
 	// Logger receives the follower's errors. Default slog.Default().
@@ -104,6 +108,7 @@ type FollowerConfig struct {
 type Follower struct {
 	cfg     FollowerConfig
 	adopted bool          // the index was checked to be this log's
+	pruned  uint64        // the minimum index the index was last pruned to
 	indexed atomic.Uint64 // the index's size after the last Sync
 }
 
@@ -157,6 +162,9 @@ func (f *Follower) Sync(ctx context.Context) (uint64, error) {
 		}
 		f.adopted = true
 	}
+	if err := f.prune(ctx); err != nil {
+		return 0, err
+	}
 	indexed, err := catchUp(ctx, f.cfg.Store, f.cfg.Log, size, f.cfg.Logger)
 	if err != nil {
 		return indexed, err
@@ -166,6 +174,26 @@ func (f *Follower) Sync(ctx context.Context) (uint64, error) {
 		return indexed, nil
 	}
 	return indexed, f.checkAhead(ctx, indexed)
+}
+
+// prune drops the index's rows below the log's minimum index, when it
+// moved since the last time (or on the first Sync).
+func (f *Follower) prune(ctx context.Context) error {
+	if f.cfg.Minimum == nil {
+		return nil
+	}
+	m, err := f.cfg.Minimum(ctx)
+	if err != nil {
+		return fmt.Errorf("couldn't read the log's minimum index: %w", err)
+	}
+	if m == 0 || m == f.pruned {
+		return nil
+	}
+	if err := f.cfg.Store.Prune(ctx, m); err != nil {
+		return err
+	}
+	f.pruned = m
+	return nil
 }
 
 // Check fails with ErrAhead if the index holds more entries than the log.
@@ -219,13 +247,18 @@ func (f *Follower) adopt(ctx context.Context, size uint64) error {
 	return f.cfg.Store.Reset(ctx)
 }
 
-// Rebuild deletes every row of s and indexes the first size entries of l
-// again. Entries that are not events are logged to log (nil: slog.Default()).
-func Rebuild(ctx context.Context, s Store, l Log, size uint64, log *slog.Logger) error {
+// Rebuild deletes every row of s and indexes the entries of l from
+// minimum, the log's minimum index (0 for a log never pruned), up to size
+// again. Entries that are not events are logged to log (nil:
+// slog.Default()).
+func Rebuild(ctx context.Context, s Store, l Log, minimum, size uint64, log *slog.Logger) error {
 	if log == nil {
 		log = slog.Default()
 	}
 	if err := s.Reset(ctx); err != nil {
+		return err
+	}
+	if err := s.Prune(ctx, minimum); err != nil {
 		return err
 	}
 	_, err := catchUp(ctx, s, l, size, log)

@@ -173,8 +173,9 @@ type Failure struct {
 	First, Last time.Time
 }
 
-// Store is a backend of the index. Rows 0 to Size-1 are always all present,
-// with no others: rows are only added by Append, in index order.
+// Store is a backend of the index. Rows Minimum to Size-1 are always all
+// present, with no others: rows are only added by Append, in index order,
+// and removed by Prune from the left (Minimum is 0 until then).
 type Store interface {
 	// Size returns how many entries are indexed.
 	Size(ctx context.Context) (uint64, error)
@@ -184,6 +185,11 @@ type Store interface {
 	Append(ctx context.Context, from uint64, rows []Row) error
 	// Reset deletes every row; the size becomes 0.
 	Reset(ctx context.Context) error
+	// Prune deletes the rows below minimum, the log's minimum index, and
+	// if the index holds fewer than minimum entries, makes its size
+	// minimum: the log no longer has the entries below it to index. It
+	// is idempotent.
+	Prune(ctx context.Context, minimum uint64) error
 	// Query returns the rows q selects, in q's order, at most q.Limit.
 	Query(ctx context.Context, q Query) ([]Row, error)
 }

@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener, n int) {
 	t.Run("FollowVerifyRebuild", func(t *testing.T) { testFollowVerifyRebuild(t, open(t)) })
 	t.Run("ConcurrentFollowers", func(t *testing.T) { testConcurrentFollowers(t, open(t)) })
 	t.Run("AdoptAnotherLog", func(t *testing.T) { testAdoptAnotherLog(t, open(t)) })
+	t.Run("FollowPruned", func(t *testing.T) { testFollowPruned(t, open(t)) })
 }
 
 func testAppendCAS(t *testing.T, s Opened) {

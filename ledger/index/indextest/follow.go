@@ -101,7 +101,7 @@ func testFollowVerifyRebuild(t *testing.T, s Opened) {
 	if rows[700].ActorID != "" || string(rows[700].Leaf) != "not an event" || !sameRow(rows[701], want) {
 		t.Fatalf("rows around the non-event: %+v %+v", rows[700], rows[701])
 	}
-	checkVerify(t, s, index.TreeLog(tl.tree(t, 1001)), 1001, nil)
+	checkVerify(t, s, index.TreeLog(tl.tree(t, 1001)), 0, 1001, nil)
 
 	// Change the index behind its back: a column, a whole row made
 	// consistent with itself, and a deleted row.
@@ -109,16 +109,16 @@ func testFollowVerifyRebuild(t *testing.T, s Opened) {
 	forged := []byte(strings.Replace(string(d.leaves[7]), d.events[7].Actor.ID, "mallory", 1))
 	execSQL(t, s, `UPDATE index_entries SET leaf = $1, actor_id = 'mallory' WHERE log_index = 7`, forged)
 	execSQL(t, s, `DELETE FROM index_entries WHERE log_index = 9`)
-	checkVerify(t, s, index.StorageLog(tl.store), 1001, map[uint64]string{
+	checkVerify(t, s, index.StorageLog(tl.store), 0, 1001, map[uint64]string{
 		5: `column actor_id is "mallory" in the index but "` + d.events[5].Actor.ID + `" in the leaf`,
 		7: "in the index, ",
 		9: "no row in the index",
 	})
 
-	if err := index.Rebuild(ctx, s, index.TreeLog(tl.tree(t, 1001)), 1001, nil); err != nil {
+	if err := index.Rebuild(ctx, s, index.TreeLog(tl.tree(t, 1001)), 0, 1001, nil); err != nil {
 		t.Fatal(err)
 	}
-	checkVerify(t, s, index.StorageLog(tl.store), 1001, nil)
+	checkVerify(t, s, index.StorageLog(tl.store), 0, 1001, nil)
 
 	// The follower picks up new entries on its own.
 	runCtx, stop := context.WithCancel(ctx)
@@ -134,14 +134,14 @@ func testFollowVerifyRebuild(t *testing.T, s Opened) {
 	}
 	stop()
 	<-done
-	checkVerify(t, s, index.TreeLog(tl.tree(t, 1501)), 1501, nil)
+	checkVerify(t, s, index.TreeLog(tl.tree(t, 1501)), 0, 1501, nil)
 }
 
 // checkVerify runs Verify and checks that it reports exactly the wanted
 // problems (index -> a substring of its first problem).
-func checkVerify(t *testing.T, s index.Store, l index.Log, size uint64, want map[uint64]string) {
+func checkVerify(t *testing.T, s index.Store, l index.Log, minimum, size uint64, want map[uint64]string) {
 	t.Helper()
-	r, err := index.Verify(t.Context(), s, l, size)
+	r, err := index.Verify(t.Context(), s, l, minimum, size)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func checkVerify(t *testing.T, s index.Store, l index.Log, size uint64, want map
 			t.Errorf("entry %d: problem %q, want one containing %q", i, first[i], sub)
 		}
 	}
-	if wantChecked := size - uint64(len(want)); len(want) == 0 && r.Checked != wantChecked {
+	if wantChecked := size - minimum - uint64(len(want)); len(want) == 0 && r.Checked != wantChecked {
 		t.Errorf("checked %d rows, want %d", r.Checked, wantChecked)
 	}
 }
@@ -187,7 +187,7 @@ func testConcurrentFollowers(t *testing.T, s Opened) {
 			t.Fatal(err)
 		}
 	}
-	checkVerify(t, s, index.TreeLog(tl.tree(t, 6000)), 6000, nil)
+	checkVerify(t, s, index.TreeLog(tl.tree(t, 6000)), 0, 6000, nil)
 }
 
 // testAdoptAnotherLog gives a follower an index filled from another log (a
@@ -208,8 +208,81 @@ func testAdoptAnotherLog(t *testing.T, s Opened) {
 			t.Fatal(err)
 		}
 	}
-	checkVerify(t, s, index.TreeLog(cur.tree(t, 300)), 300, nil)
+	checkVerify(t, s, index.TreeLog(cur.tree(t, 300)), 0, 300, nil)
 	if n, err := s.Size(t.Context()); err != nil || n != 300 {
 		t.Fatalf("index size %d, %v; want 300", n, err)
+	}
+}
+
+// testFollowPruned checks the index of a pruned log: the follower drops
+// the rows below the minimum index when it moves, Verify and Rebuild
+// start at it and never read a pruned bundle, and an index that lagged
+// behind the minimum index skips the pruned entries.
+func testFollowPruned(t *testing.T, s Opened) {
+	ctx := t.Context()
+	tl := newTestLog(t)
+	d := genEvents(t, 1000, 5)
+	tl.append(t, d.leaves[:600])
+	minimum := func(ctx context.Context) (uint64, error) {
+		p, err := tl.store.Pruned(ctx)
+		return p.MinimumIndex, err
+	}
+	f, err := index.NewFollower(index.FollowerConfig{Store: s, Log: index.StorageLog(tl.store), Size: tl.size, Minimum: minimum})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.Sync(ctx); err != nil || n != 600 {
+		t.Fatalf("Sync: %d, %v; want 600", n, err)
+	}
+	if err := tl.store.Prune(ctx, tiles.Pruned{MinimumIndex: 512}); err != nil {
+		t.Fatal(err)
+	}
+	tl.append(t, d.leaves[600:700])
+	if n, err := f.Sync(ctx); err != nil || n != 700 {
+		t.Fatalf("Sync after the prune: %d, %v; want 700", n, err)
+	}
+	checkRows(t, s, 512, 700)
+	checkVerify(t, s, index.TreeLog(tl.tree(t, 700)), 512, 700, nil)
+	if err := index.Rebuild(ctx, s, index.TreeLog(tl.tree(t, 700)), 512, 700, nil); err != nil {
+		t.Fatalf("Rebuild of a pruned log: %v", err)
+	}
+	checkRows(t, s, 512, 700)
+	tl.append(t, d.leaves[700:1000])
+	if n, err := f.Sync(ctx); err != nil || n != 1000 {
+		t.Fatalf("Sync: %d, %v; want 1000", n, err)
+	}
+	// Rows below the minimum index are of entries the log pruned.
+	if r, err := index.Verify(ctx, s, index.StorageLog(tl.store), 768, 1000); err != nil || r.Total != 256 ||
+		!strings.Contains(r.Mismatches[0].Problem, "pruned") || r.Mismatches[0].Index != 512 {
+		t.Fatalf("Verify with rows below the minimum index: %d problems, %v; want 256 rows from 512 reported pruned", r.Total, err)
+	}
+
+	// An index that lags behind the minimum index (reset here) starts at it.
+	if err := s.Reset(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tl.store.Prune(ctx, tiles.Pruned{MinimumIndex: 768}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.Sync(ctx); err != nil || n != 1000 {
+		t.Fatalf("Sync of a reset index after a prune: %d, %v; want 1000", n, err)
+	}
+	checkRows(t, s, 768, 1000)
+	checkVerify(t, s, index.TreeLog(tl.tree(t, 1000)), 768, 1000, nil)
+}
+
+// checkRows checks that the index's rows are exactly those of entries
+// from to size-1, and that its size is size.
+func checkRows(t *testing.T, s index.Store, from, size uint64) {
+	t.Helper()
+	rows, err := s.Query(t.Context(), index.Query{Below: size + 1, Order: index.ByIndex, Limit: int(size) + 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uint64(len(rows)) != size-from || rows[0].Index != from || rows[len(rows)-1].Index != size-1 {
+		t.Fatalf("index holds %d rows (first %d), want those of entries %d to %d", len(rows), rows[0].Index, from, size-1)
+	}
+	if n, err := s.Size(t.Context()); err != nil || n != size {
+		t.Fatalf("index size %d, %v; want %d", n, err, size)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -138,6 +139,26 @@ func (p *Index) Reset(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// Prune deletes the rows below minimum (index.Store).
+func (p *Index) Prune(ctx context.Context, minimum uint64) error {
+	m := int64(min(minimum, math.MaxInt64))
+	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, sqlindex.SizeSQL+` FOR UPDATE`); err != nil {
+			return err
+		}
+		for _, stmt := range []string{sqlindex.PruneSQL, sqlindex.PruneSizeSQL} {
+			if _, err := tx.Exec(ctx, stmt, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("couldn't drop the index rows below %d: %w", minimum, err)
+	}
+	return nil
 }
 
 // Query returns the rows q selects.

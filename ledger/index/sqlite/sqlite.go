@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"strings"
 
@@ -166,6 +167,23 @@ func insertSQL(n int) string {
 func (s *Index) Reset(ctx context.Context) error {
 	if err := s.inTx(ctx, `DELETE FROM index_entries`, `UPDATE index_state SET size = 0 WHERE id = 1`); err != nil {
 		return fmt.Errorf("couldn't reset the index: %w", err)
+	}
+	return nil
+}
+
+// Prune deletes the rows below minimum (index.Store).
+func (s *Index) Prune(ctx context.Context, minimum uint64) error {
+	m := int64(min(minimum, math.MaxInt64))
+	err := sqlitetx.Do(ctx, s.db, func(tx *sql.Tx) error {
+		for _, stmt := range []string{sqlindex.PruneSQL, sqlindex.PruneSizeSQL} {
+			if _, err := tx.ExecContext(ctx, stmt, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("couldn't drop the index rows below %d: %w", minimum, err)
 	}
 	return nil
 }

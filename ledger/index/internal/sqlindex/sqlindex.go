@@ -39,6 +39,10 @@ const (
 	SizeSQL = `SELECT size FROM index_state WHERE id = 1`
 	// SetSizeSQL sets the index's size to $1.
 	SetSizeSQL = `UPDATE index_state SET size = $1 WHERE id = 1`
+	// PruneSQL deletes the rows below $1 (the log's minimum index), and
+	// PruneSizeSQL raises the size to $1 if it is below.
+	PruneSQL     = `DELETE FROM index_entries WHERE log_index < $1`
+	PruneSizeSQL = `UPDATE index_state SET size = $1 WHERE id = 1 AND size < $1`
 )
 
 // Scanner is a result row: what both database/sql and pgx rows offer.
