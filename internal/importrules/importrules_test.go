@@ -57,6 +57,8 @@ var rules = []struct {
 		why: "the scrub checks what storage holds through the verifying client alone"},
 	{pkg: "ledger/retention", only: []string{}, forbidden: append([]string{router, "net/http"}, sqlDrivers...),
 		why: "the retention policy is pure: periods, globs and rules, nothing of the log or its stores"},
+	{pkg: "ledger/prune", forbidden: append([]string{router, module + "ledger/storage/...", module + "ledger/index/sqlite", module + "ledger/index/postgres", module + "ledger/httpapi"}, sqlDrivers...),
+		why: "pruning decides and acts through the storage's and the index's interfaces, whichever drivers serve them"},
 	{pkg: "internal/sqlitetx", only: []string{}, forbidden: []string{"modernc.org/sqlite/..."},
 		why: "a helper of the SQLite stores over database/sql, linking no driver itself"},
 	{pkg: "ledger/console", forbidden: append([]string{module + "ledger/storage/...", module + "ledger/index/sqlite", module + "ledger/index/postgres"}, sqlDrivers...),

@@ -91,7 +91,7 @@ func newAccessServer(t *testing.T, tweaks ...func(*httpapi.Config)) *accessServe
 		c.Access, c.Holds, c.Retention, c.Logger = k, holds, policy, testlog.New(t)
 		c.Metrics = promhttp.HandlerFor(prometheus.NewRegistry(), promhttp.HandlerOpts{})
 	}
-	tweaks = append([]func(*httpapi.Config){base}, tweaks...)
+	tweaks = append([]func(*httpapi.Config){base, withPruner(t, policy)}, tweaks...)
 	qs := newQueryServerPublishing(t, 5*time.Millisecond, tweaks...)
 	s := &accessServer{queryServer: qs, keyring: k, tokens: tokens, victim: victim.ID, victimHold: victimHold.ID}
 	// Entry 0 is tenant a's, entry 1 tenant b's; both within the default
@@ -153,6 +153,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		mayShowA, mayShowB []string
 	}{
 		{"GET", "/checkpoint", "", public, nil, nil},
+		{"GET", "/pruned.json", "", public, nil, nil},
+		{"POST", "/v1/admin/prune", `{"dry_run":true}`, adminOnly, nil, nil},
 		{"GET", "/healthz", "", public, nil, nil},
 		{"GET", "/tile/0/000.p/1", "", public, nil, nil},
 		{"GET", "/tile/entries/000.p/1", "", auditorOnly, []string{auditor}, nil},

@@ -32,6 +32,9 @@ var (
 
 // writeError is the one place errors become HTTP statuses and JSON bodies.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if s.writePruned(w, r, err) {
+		return
+	}
 	status := http.StatusInternalServerError
 	body := errorBody{Error: err.Error(), Details: detailsOf(err), RequestID: requestIDOf(r)}
 	switch {
@@ -50,7 +53,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ledger"`)
 	case errors.Is(err, errForbidden), errors.Is(err, ledger.ErrReadOnly):
 		status = http.StatusForbidden
-	case errors.Is(err, access.ErrStatic), errors.Is(err, ledger.ErrKeyConflict), errors.Is(err, errHeld):
+	case errors.Is(err, access.ErrStatic), errors.Is(err, ledger.ErrKeyConflict), errors.Is(err, errHeld), errors.Is(err, ledger.ErrPrune):
 		status = http.StatusConflict
 	case errors.Is(err, errRateLimited):
 		status = http.StatusTooManyRequests

@@ -146,6 +146,10 @@ func TestOpenAPI(t *testing.T) {
 		{adm, "POST", "/v1/admin/erasures", "POST /v1/admin/erasures", "application/json", `{"subject":"alice"}`, 404}, // this server seals nothing
 		{none, "GET", "/v1/openapi.json", "GET /v1/openapi.json", "", "", 200},
 		{none, "GET", "/checkpoint", "GET /checkpoint", "", "", 200},
+		{none, "GET", "/pruned.json", "GET /pruned.json", "", "", 200},
+		{adm, "POST", "/v1/admin/prune", "POST /v1/admin/prune", "application/json", `{"dry_run":true}`, 200},
+		{auditor, "POST", "/v1/admin/prune", "POST /v1/admin/prune", "application/json", `{"dry_run":true}`, 403},
+		{adm, "POST", "/v1/admin/prune", "POST /v1/admin/prune", "application/json", `{"dry":true}`, 400},
 		{none, "GET", "/healthz", "GET /healthz", "", "", 200},
 		{auditor, "GET", "/metrics", "GET /metrics", "", "", 200},
 		{none, "GET", "/v1/events", "GET /v1/events", "", "", 401},

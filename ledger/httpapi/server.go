@@ -82,6 +82,11 @@ type Config struct {
 	// Holds keeps the legal holds of the admin API. Nil: those endpoints
 	// answer 404.
 	Holds *hold.Store
+	// Pruned says how far the log is pruned, for GET /pruned.json. Nil: a
+	// log never pruned ({"minimum_index":0}).
+	Pruned PrunedReader
+	// Prune runs POST /v1/admin/prune. Nil: that endpoint answers 404.
+	Prune Pruner
 	// Retention is the retention policy GET /v1/admin/retention shows.
 	// Nil: the empty policy, which keeps every event forever.
 	Retention *retention.Policy
@@ -173,6 +178,7 @@ func New(cfg Config) (*Server, error) {
 	// Public: the C2SP read API (entry bundles are checked in getTile),
 	// health and the API's description.
 	r.Get("/checkpoint", s.getCheckpoint)
+	r.Get("/"+tiles.PrunedPath, s.getPruned)
 	r.Get("/tile/*", s.getTile)
 	r.Get("/healthz", s.healthz)
 	r.Get("/v1/openapi.json", s.openAPI)
@@ -196,6 +202,7 @@ func New(cfg Config) (*Server, error) {
 		r.Post("/erasures", s.eraseSubject)
 		r.Get("/holds/{id}/blocking", s.holdBlocking)
 		r.Get("/retention", s.showRetention)
+		r.Post("/prune", s.runPrune)
 	})
 	if cfg.Metrics != nil {
 		r.With(s.require(access.Auditor, access.Admin)).Method(http.MethodGet, "/metrics", cfg.Metrics)

@@ -26,7 +26,7 @@ func (s storageTiles) ReadTile(ctx context.Context, t tiles.Tile) ([]byte, error
 		}
 	}
 	b, err := s.r.ReadTile(ctx, t)
-	if errors.Is(err, tiles.ErrNotFound) {
+	if errors.Is(err, tiles.ErrNotFound) || errors.Is(err, tiles.ErrPruned) {
 		return nil, err
 	}
 	return b, unavailable(ctx, err)

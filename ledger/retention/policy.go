@@ -165,10 +165,11 @@ type Effective struct {
 	Max Period `json:"max,omitzero"`
 	// Available is the longest matching available period.
 	Available Period `json:"available,omitzero"`
-	// mins and maxes are every matching rule's: which of two calendar
-	// periods is longer can depend on the start (30d and 1mo), so
-	// Deletable and Overdue ask each.
-	mins, maxes []Period
+	// mins, availables and maxes are every matching rule's: which of two
+	// calendar periods is longer can depend on the start (30d and 1mo), so
+	// Deletable, HotUntil and Overdue ask each. availables[i] is zero for
+	// a rule without one.
+	mins, availables, maxes []Period
 }
 
 // For returns the retention of the events of tenant of type eventType.
@@ -181,6 +182,7 @@ func (p *Policy) For(tenant, eventType string) Effective {
 		e.Forever = false
 		e.Rules = append(e.Rules, i+1)
 		e.mins = append(e.mins, r.Min)
+		e.availables = append(e.availables, r.Available)
 		if !r.Max.IsZero() {
 			e.maxes = append(e.maxes, r.Max)
 		}
@@ -202,6 +204,23 @@ func (p *Policy) For(tenant, eventType string) Effective {
 // ends then. rule is 0 if no rule matches: the event is kept forever.
 func (e Effective) KeepUntil(ts time.Time) (until time.Time, rule int) {
 	for i, m := range e.mins {
+		if t := m.After(ts); rule == 0 || t.After(until) {
+			until, rule = t, e.Rules[i]
+		}
+	}
+	return until, rule
+}
+
+// HotUntil returns when an event stamped at ts may first leave the hot
+// store, and the rule (1-based) that keeps it there until then: the
+// latest, over the matching rules, of each rule's min, or, if the event is
+// archived, of its available (its min for a rule without one). rule is 0
+// if no rule matches: the event is kept forever.
+func (e Effective) HotUntil(ts time.Time, archived bool) (until time.Time, rule int) {
+	for i, m := range e.mins {
+		if archived && !e.availables[i].IsZero() {
+			m = e.availables[i]
+		}
 		if t := m.After(ts); rule == 0 || t.After(until) {
 			until, rule = t, e.Rules[i]
 		}
