@@ -77,9 +77,17 @@ func withToken(f tiles.Fetcher, token string) tiles.Fetcher {
 // caller to read and close; any other status is an error saying that the
 // ledger refused what, with the start of the answer's body.
 func get(ctx context.Context, client *http.Client, u, what string) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	return send(ctx, client, http.MethodGet, u, "", what)
+}
+
+// send is get with another method and a JSON body (none if empty).
+func send(ctx context.Context, client *http.Client, method, u, body, what string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, strings.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errUsage, err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := client.Do(req)
 	if err != nil {

@@ -62,6 +62,9 @@ type serveConfig struct {
 	// Retention is the retention policy (docs/retention.md).
 	Retention struct {
 		Rules []retention.Rule `yaml:"rules"`
+		// PruneEvery, if set, prunes the log's left edge this often
+		// (docs/retention.md); 0 never (POST /v1/admin/prune still does).
+		PruneEvery time.Duration `yaml:"prune_every"`
 	} `yaml:"retention"`
 	// policy is Retention as validated.
 	policy *retention.Policy
@@ -275,6 +278,9 @@ func (c *serveConfig) validate() error {
 	p, err := retention.New(c.Retention.Rules)
 	if err != nil {
 		return fmt.Errorf("retention: %w", err)
+	}
+	if c.Retention.PruneEvery < 0 {
+		return fmt.Errorf("retention: prune_every %s is negative", c.Retention.PruneEvery)
 	}
 	c.policy = p
 	return nil

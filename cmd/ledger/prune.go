@@ -2,155 +2,205 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"math"
+	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/ledger-dev/ledger/ledger/hold"
-	"github.com/ledger-dev/ledger/ledger/index"
 	pgindex "github.com/ledger-dev/ledger/ledger/index/postgres"
+	"github.com/ledger-dev/ledger/ledger/prune"
 	"github.com/ledger-dev/ledger/ledger/retention"
+	"github.com/ledger-dev/ledger/ledger/storage/postgres"
+	"github.com/ledger-dev/ledger/tiles"
 )
 
-const pruneUsage = `usage: ledger prune --dry-run --data DIR --config FILE [--postgres URL]
+const pruneUsage = `usage: ledger prune --url URL [--token T] [--dry-run] [--json]
+       ledger prune --dry-run --data DIR --config FILE [--postgres URL]
 
-Shows what pruning the log's left edge would remove under the retention
-policy of FILE and the legal holds of DIR/holds.json, and why the rest
-stays: per rule, per hold. It reads the query index (DIR/index.sqlite, or
-the one in --postgres) and removes nothing: pruning itself is not built yet
-(docs/retention.md).
+Prunes the log's left edge under the retention policy, the legal holds and
+the archive: the minimum index advances, in whole bundles of 256 entries,
+over the entries that may leave the hot store, the bundles below it are
+deleted (their hash tiles stay, so every proof keeps verifying), the query
+index drops their rows, and a retention.pruned event says what was done.
+With --url, a running ledger does it (POST /v1/admin/prune, an admin
+token); --dry-run only shows what would go and why the rest stays. The
+offline --dry-run reads DIR (its holds.json and log, and index.sqlite or
+the --postgres database) with the policy of FILE, while serve runs or not.
+See docs/retention.md.
 
 `
 
-// pruneScan is what a dry run found, over the indexed entries in order.
-type pruneScan struct {
-	indexed uint64
-	edge    uint64 // entries below it may go
-	stop    string // why the edge stops where it does, if it is not at the end
-	// Of the entries at or past the edge:
-	keptByRule map[int]int    // not yet past the min of this rule
-	held       map[string]int // deletable, but under this hold
-	forever    int            // no rule matches (or not an event)
-	stranded   int            // deletable and not held, behind the edge
-}
-
-// add sorts the next row (in index order, from 0) into what may go (the
-// run from entry 0 of entries every matching rule lets go and no active
-// hold covers) or why it stays.
-func (s *pruneScan) add(r index.Row, p *retention.Policy, holds []hold.Hold, now time.Time) {
-	s.indexed = r.Index + 1
-	c := r.Columns
-	e := p.For(c.TenantID, c.EventType)
-	until, rule := e.KeepUntil(c.Time)
-	by := hold.Blocking(holds, hold.Scope{TenantID: c.TenantID, ActorID: c.ActorID, ResourceType: c.ResourceType, ResourceID: c.ResourceID})
-	var why string
-	switch {
-	case c.EventType == "" || rule == 0:
-		s.forever++
-		why = "no rule matches it: kept forever"
-	case now.Before(until):
-		s.keptByRule[rule]++
-		why = fmt.Sprintf("rule %d keeps it until %s", rule, until.UTC().Format(time.RFC3339))
-	case len(by) > 0:
-		for _, h := range by {
-			s.held[h.ID]++
-		}
-		why = fmt.Sprintf("legal hold %s (%s) covers it", by[0].ID, by[0].Reason)
-	case s.stop == "":
-		s.edge = r.Index + 1
-		return
-	default:
-		s.stranded++
-		return
-	}
-	if s.stop == "" {
-		s.stop = fmt.Sprintf("entry %d, which stays: %s", r.Index, why)
-	}
-}
-
-// cmdPrune runs `ledger prune --dry-run`.
+// cmdPrune runs `ledger prune`.
 func cmdPrune(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Writer) error {
 	fs := newFlags("prune")
 	fs.Usage = usageText(fs, pruneUsage)
-	dryRun := fs.Bool("dry-run", false, "show what would go and why the rest stays; required (pruning itself is not built yet)")
-	data := fs.String("data", "", "the ledger's data directory (its holds.json, and index.sqlite without --postgres)")
-	configFile := fs.String("config", "", "the serve configuration `FILE` with the retention policy")
-	pgURL := fs.String("postgres", "", "the PostgreSQL database of the query index, for a ledger served with --postgres")
+	dryRun := fs.Bool("dry-run", false, "show what would go and why the rest stays; remove nothing")
+	rawURL := fs.String("url", "", "a running ledger's `URL`, which prunes (an admin token)")
+	token := tokenFlag(fs, "an admin")
+	asJSON := fs.Bool("json", false, "with --url: print the answer of POST /v1/admin/prune")
+	data := fs.String("data", "", "offline dry run: the ledger's data `DIR` (holds.json, log, index.sqlite)")
+	configFile := fs.String("config", "", "offline dry run: the serve configuration `FILE` with the retention policy")
+	pgURL := fs.String("postgres", "", "offline dry run: the PostgreSQL database of the log and its query index, for a ledger served with --postgres")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	case *rawURL != "" && (*data != "" || *configFile != "" || *pgURL != ""):
+		return fmt.Errorf("%w: --url asks the ledger, which has its own data and configuration: no --data, --config or --postgres", errUsage)
+	case *rawURL != "":
+		return pruneRemote(ctx, *rawURL, *token, *dryRun, *asJSON, stdout)
 	case !*dryRun:
-		return fmt.Errorf("%w: only --dry-run exists: pruning is not built yet (docs/retention.md)", errUsage)
+		return fmt.Errorf("%w: give --url: the running ledger prunes, since it owns the storage (offline, only --dry-run)", errUsage)
 	case *data == "" || *configFile == "":
-		return fmt.Errorf("%w: --data and --config are required", errUsage)
+		return fmt.Errorf("%w: an offline --dry-run needs --data and --config", errUsage)
 	}
-	conf, err := loadConfig(*configFile)
+	return pruneOffline(ctx, *data, *configFile, *pgURL, stdout)
+}
+
+// pruneRemote asks a running ledger to prune (or to dry-run).
+func pruneRemote(ctx context.Context, rawURL, token string, dryRun, asJSON bool, stdout io.Writer) error {
+	base, err := baseURL(rawURL)
 	if err != nil {
 		return err
 	}
-	holds, err := hold.Open(filepath.Join(*data, hold.FileName)).List()
+	client := newClient(token, 0)
+	body, _ := json.Marshal(prune.Request{DryRun: dryRun})
+	resp, err := send(ctx, client, "POST", base+"/v1/admin/prune", string(body), "the prune")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		_, err := stdout.Write(b)
+		return err
+	}
+	var res prune.Result
+	if err := json.Unmarshal(b, &res); err != nil {
+		return fmt.Errorf("the ledger's answer is not a prune result: %w", err)
+	}
+	doc, err := fetchRetention(ctx, client, base)
+	if err != nil {
+		return err
+	}
+	return printPrune(stdout, &res, doc.Rules, nil)
+}
+
+// pruneOffline makes the plan of a dry run from a data directory.
+func pruneOffline(ctx context.Context, data, configFile, pgURL string, stdout io.Writer) error {
+	conf, err := loadConfig(configFile)
+	if err != nil {
+		return err
+	}
+	holds, err := hold.Open(filepath.Join(data, hold.FileName)).List()
+	if err != nil {
+		return err
+	}
+	pruned, err := offlinePruned(ctx, data, pgURL)
 	if err != nil {
 		return err
 	}
 	var pg pgindex.Config
-	if *pgURL != "" {
-		pg.DSN = *pgURL
+	if pgURL != "" {
+		pg.DSN = pgURL
 	}
-	idx, err := openIndex(ctx, filepath.Join(*data, "index.sqlite"), pg)
+	idx, err := openIndex(ctx, filepath.Join(data, "index.sqlite"), pg)
 	if err != nil {
 		return fmt.Errorf("couldn't open the query index: %w", err)
 	}
 	defer idx.Close()
-	s := pruneScan{keptByRule: map[int]int{}, held: map[string]int{}}
-	now := time.Now()
-	q := index.Query{Order: index.ByIndex, Limit: 1000, Below: math.MaxInt64}
-	for {
-		rows, err := idx.Query(ctx, q)
-		if err != nil {
-			return fmt.Errorf("couldn't read the query index: %w", err)
-		}
-		for _, r := range rows {
-			s.add(r, conf.policy, holds, now)
-		}
-		if len(rows) < q.Limit {
-			break
-		}
-		q.After = &index.Cursor{Index: rows[len(rows)-1].Index}
+	plan, err := prune.Decide(ctx, idx, prune.Input{Policy: conf.policy, Holds: holds, Now: time.Now(),
+		Minimum: pruned.MinimumIndex, Size: math.MaxInt64, Full: true})
+	if err != nil {
+		return err
 	}
-	return s.print(stdout, conf.policy, holds)
+	res := &prune.Result{DryRun: true, Plan: *plan, Entries: plan.Entries(), Pruned: tiles.Pruned{MinimumIndex: plan.MinimumIndex, Archive: pruned.Archive}}
+	return printPrune(stdout, res, conf.policy.Rules(), holds)
 }
 
-// print writes the dry run's findings.
-func (s *pruneScan) print(w io.Writer, p *retention.Policy, holds []hold.Hold) error {
-	fmt.Fprintf(w, "dry run: nothing is removed\nindexed entries: %d (entries not yet in the query index are not considered)\n", s.indexed)
-	if s.edge == 0 {
-		fmt.Fprintln(w, "would prune: nothing")
-	} else {
-		fmt.Fprintf(w, "would prune: entries 0 to %d (%d entries); the minimum index would become %d\n", s.edge-1, s.edge, s.edge)
+// offlinePruned reads how far the log of a data directory (or of the
+// PostgreSQL database) is pruned.
+func offlinePruned(ctx context.Context, data, pgURL string) (tiles.Pruned, error) {
+	if pgURL != "" {
+		db, err := postgres.Open(ctx, postgres.Config{DSN: pgURL})
+		if err != nil {
+			return tiles.Pruned{}, err
+		}
+		defer db.Close()
+		return db.Pruned(ctx)
 	}
-	if s.stop == "" {
+	b, err := os.ReadFile(filepath.Join(data, "log", tiles.PrunedPath))
+	if errors.Is(err, os.ErrNotExist) {
+		return tiles.Pruned{}, nil
+	}
+	if err != nil {
+		return tiles.Pruned{}, err
+	}
+	return tiles.ParsePruned(b)
+}
+
+// printPrune writes what a run decided and did, naming the rules (and,
+// offline, the holds' reasons).
+func printPrune(w io.Writer, res *prune.Result, rules []retention.Rule, holds []hold.Hold) error {
+	if res.DryRun {
+		fmt.Fprintln(w, "dry run: nothing is removed")
+	}
+	fmt.Fprintf(w, "indexed entries read: %d to %d (entries not yet in the query index are not considered)\n", res.Previous, max(res.Indexed, res.Previous+1)-1)
+	if res.Edge > res.Previous {
+		fmt.Fprintf(w, "may go: entries %d to %d (%d entries)\n", res.Previous, res.Edge-1, res.Edge-res.Previous)
+	}
+	verb, now := "pruned", "is now"
+	if res.DryRun {
+		verb, now = "would prune", "would become"
+	}
+	if res.Entries == 0 {
+		fmt.Fprintf(w, "%s: nothing; the minimum index stays %d (whole bundles of %d entries are pruned)\n", verb, res.Pruned.MinimumIndex, tiles.TileWidth)
+	} else {
+		fmt.Fprintf(w, "%s: entries %d to %d (%d entries); the minimum index %s %d\n", verb, res.Previous, res.Pruned.MinimumIndex-1, res.Entries, now, res.Pruned.MinimumIndex)
+	}
+	if a := res.Pruned.Archive; a != nil {
+		fmt.Fprintf(w, "archive: %s (size %d)\n", a.Location, a.Size)
+	}
+	if res.Stop == "" {
 		_, err := fmt.Fprintln(w, "every indexed entry may go")
 		return err
 	}
-	fmt.Fprintf(w, "the left edge stops at %s\nentries that stay: %d\n", s.stop, s.indexed-s.edge)
-	rules := p.Rules()
-	for _, n := range slices.Sorted(maps.Keys(s.keptByRule)) {
-		r := rules[n-1]
-		fmt.Fprintf(w, "  %d kept by rule %d (tenant %s, event_type %s, min %s): not old enough\n", s.keptByRule[n], n, r.Tenant, r.EventType, r.Min)
+	fmt.Fprintf(w, "the left edge stops at %s\n", res.Stop)
+	if !res.DryRun {
+		return nil // a run reads no further than the edge
 	}
-	for _, h := range holds {
-		if n := s.held[h.ID]; n > 0 {
-			fmt.Fprintf(w, "  %d old enough, held by legal hold %s (%s)\n", n, h.ID, h.Reason)
+	fmt.Fprintf(w, "entries that stay: %d\n", res.Indexed-res.Edge)
+	for _, k := range res.Kept {
+		if k.Rule <= len(rules) {
+			r := rules[k.Rule-1]
+			fmt.Fprintf(w, "  %d kept by rule %d (tenant %s, event_type %s, min %s): not old enough\n", k.Entries, k.Rule, r.Tenant, r.EventType, r.Min)
 		}
 	}
-	if s.forever > 0 {
-		fmt.Fprintf(w, "  %d kept forever: no rule matches them\n", s.forever)
+	for _, h := range res.Holds {
+		reason := ""
+		for _, hh := range holds {
+			if hh.ID == h.Hold {
+				reason = " (" + hh.Reason + ")"
+			}
+		}
+		fmt.Fprintf(w, "  %d old enough, held by legal hold %s%s\n", h.Entries, h.Hold, reason)
 	}
-	_, err := fmt.Fprintf(w, "  %d old enough and not held, but behind the left edge (docs/retention.md#mixed-retention-in-one-log)\n", s.stranded)
+	if res.NotArchived > 0 {
+		fmt.Fprintf(w, "  %d old enough and not held, but not archived yet\n", res.NotArchived)
+	}
+	if res.Forever > 0 {
+		fmt.Fprintf(w, "  %d kept forever: no rule matches them\n", res.Forever)
+	}
+	_, err := fmt.Fprintf(w, "  %d old enough and not held, but behind the left edge (docs/retention.md#mixed-retention-in-one-log)\n", res.Stranded)
 	return err
 }

@@ -84,20 +84,31 @@ func appendPolicyChanged(ctx context.Context, l *ledger.Ledger, conf *serveConfi
 		}
 		return e
 	}
-	pipeline := event.NewPipeline(event.PipelineConfig{Limits: conf.eventLimits(), Redactor: conf.redactor()})
-	prepared, err := pipeline.PrepareOwn(ev(true))
+	appendOwn := ownAppender(l, conf)
+	err := appendOwn(ctx, ev(true))
 	if errors.Is(err, event.ErrInvalid) {
-		prepared, err = pipeline.PrepareOwn(ev(false))
+		err = appendOwn(ctx, ev(false))
 	}
-	if err != nil {
+	return err
+}
+
+// ownAppender returns a function that appends one of the ledger's own
+// events (retention.*, in the reserved namespace) and waits until it is
+// durable.
+func ownAppender(l *ledger.Ledger, conf *serveConfig) func(context.Context, *event.Event) error {
+	pipeline := event.NewPipeline(event.PipelineConfig{Limits: conf.eventLimits(), Redactor: conf.redactor()})
+	return func(ctx context.Context, e *event.Event) error {
+		prepared, err := pipeline.PrepareOwn(e)
+		if err != nil {
+			return err
+		}
+		entries := make([]ledger.Entry, len(prepared))
+		for i, p := range prepared {
+			entries[i] = ledger.Entry{Key: p.Key, Leaf: p.Leaf}
+		}
+		_, err = l.Append(ctx, entries)
 		return err
 	}
-	entries := make([]ledger.Entry, len(prepared))
-	for i, e := range prepared {
-		entries[i] = ledger.Entry{Key: e.Key, Leaf: e.Leaf}
-	}
-	_, err = l.Append(ctx, entries)
-	return err
 }
 
 const retentionUsage = `usage: ledger retention show --config FILE | --url URL [--token T] [--json]

@@ -35,6 +35,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger/httpapi"
 	pgindex "github.com/ledger-dev/ledger/ledger/index/postgres"
 	"github.com/ledger-dev/ledger/ledger/keyindex"
+	"github.com/ledger-dev/ledger/ledger/prune"
 	"github.com/ledger-dev/ledger/ledger/scrub"
 	"github.com/ledger-dev/ledger/ledger/storage/bucket"
 	"github.com/ledger-dev/ledger/ledger/storage/posix"
@@ -224,6 +225,11 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		}
 		go integrity.Run(ctx)
 	}
+	holds := hold.Open(filepath.Join(*data, hold.FileName))
+	pruner, err := startPruner(ctx, ls.store, idx, l, conf, holds, *data, *readOnly, log)
+	if err != nil {
+		return err
+	}
 	seal, subjectKeys, err := conf.sealConfig(ctx, *data)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -241,7 +247,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), RequestMetrics: requestMetrics,
 		Limits: conf.eventLimits(), Redactor: conf.redactor(), Seal: seal, SubjectKeys: erasure,
 		Access: keyring, PublicEntries: *publicEntries, RateLimit: conf.RateLimit,
-		Holds: hold.Open(filepath.Join(*data, hold.FileName)), Retention: conf.policy,
+		Holds: holds, Retention: conf.policy, Pruned: prunedReader(ls.store), Prune: pruner,
 		Mounts: []httpapi.Mount{{Path: console.Path, Handler: web}}, Integrity: integrityCheck(integrity),
 	})
 	if err != nil {
@@ -283,6 +289,46 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	defer cancel()
 	srv.Shutdown(shutdownCtx)
 	return l.Close(shutdownCtx)
+}
+
+// pruneStateFile, in the data directory, records the minimum index the
+// last retention.pruned event logged (prune.Config.StateFile).
+const pruneStateFile = "prune.json"
+
+// startPruner returns the runner of POST /v1/admin/prune and of
+// retention.prune_every, which it starts, after logging a prune that a
+// crash left unlogged. It returns nil (the endpoint answers 404) for a
+// ledger that cannot prune: --read-only, without the query index, or over
+// storage that cannot.
+func startPruner(ctx context.Context, store ledger.Storage, idx indexStore, l *ledger.Ledger, conf *serveConfig, holds *hold.Store, data string, readOnly bool, log *slog.Logger) (httpapi.Pruner, error) {
+	ps, ok := store.(prune.Storage)
+	if !ok || readOnly || idx == nil {
+		if conf.Retention.PruneEvery > 0 {
+			return nil, fmt.Errorf("%w: retention.prune_every needs an instance that writes (no --read-only) with the query index (no --no-index)", errUsage)
+		}
+		return nil, nil
+	}
+	r, err := prune.New(prune.Config{Storage: ps, Index: idx, Policy: conf.policy, Holds: holds.List, Append: ownAppender(l, conf),
+		StateFile: filepath.Join(data, pruneStateFile), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Recover(ctx); err != nil {
+		return nil, fmt.Errorf("couldn't log an earlier prune in the log: %w", err)
+	}
+	if every := conf.Retention.PruneEvery; every > 0 {
+		go r.Every(ctx, every)
+	}
+	return r, nil
+}
+
+// prunedReader returns the storage's answer to GET /pruned.json, nil for
+// storage that never prunes.
+func prunedReader(store ledger.Storage) httpapi.PrunedReader {
+	if p, ok := store.(ledger.Pruner); ok {
+		return p
+	}
+	return nil
 }
 
 // storage is what serve needs of a storage driver.
