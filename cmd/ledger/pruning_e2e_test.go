@@ -1,0 +1,259 @@
+package main_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ledger-dev/ledger/tiles"
+)
+
+// pruneLog is a ledger served with a one-second min for every event, and
+// the tokens to use it.
+type pruneLog struct {
+	ledgerBin, verifierBin string
+	data, conf             string
+	admin, writer, auditor string
+	extra                  []string
+}
+
+func newPruneLog(t *testing.T, config string, extra ...string) *pruneLog {
+	ledgerBin, verifierBin, _ := buildBinaries(t)
+	dir := t.TempDir()
+	p := &pruneLog{ledgerBin: ledgerBin, verifierBin: verifierBin, data: filepath.Join(dir, "data"), conf: filepath.Join(dir, "ledger.yaml"), extra: extra}
+	p.admin = newToken(t, ledgerBin, p.data, "--role", "admin")
+	p.writer = newToken(t, ledgerBin, p.data, "--role", "writer")
+	p.auditor = newToken(t, ledgerBin, p.data, "--role", "auditor")
+	if err := os.WriteFile(p.conf, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (p *pruneLog) serve(t *testing.T, extra ...string) *server {
+	args := append([]string{"serve", "--data", p.data, "--config", p.conf, "--listen", "127.0.0.1:0", "--publish-interval", "20ms"}, p.extra...)
+	return startLedger(t, http.DefaultClient, p.ledgerBin, append(args, extra...)...)
+}
+
+// appendActors appends one event per actor, in order, and waits until
+// they are published.
+func (p *pruneLog) appendActors(t *testing.T, s *server, actors ...string) {
+	t.Helper()
+	events := make([]string, len(actors))
+	for i, a := range actors {
+		events[i] = fmt.Sprintf(`{"event_type":"doc.read","action":"read","actor":{"id":%q,"type":"user"},"resource":{"type":"doc","id":"d-%d"},"result":"success"}`, a, i)
+	}
+	if code, b := call(t, http.DefaultClient, "POST", s.url+"v1/events?wait=published", p.writer, "["+strings.Join(events, ",")+"]"); code != 200 {
+		t.Fatalf("append: %d %s", code, b)
+	}
+}
+
+// prune runs `ledger prune --url` and returns its output.
+func (p *pruneLog) prune(t *testing.T, s *server, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(p.ledgerBin, append([]string{"prune", "--url", s.url, "--token", p.admin}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ledger prune: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+// minimumIndex reads GET /pruned.json.
+func minimumIndex(t *testing.T, s *server) uint64 {
+	t.Helper()
+	code, b := call(t, http.DefaultClient, "GET", s.url+"pruned.json", "", "")
+	p, err := tiles.ParsePruned(b)
+	if code != 200 || err != nil {
+		t.Fatalf("GET /pruned.json: %d %s %v", code, b, err)
+	}
+	return p.MinimumIndex
+}
+
+// repeat returns n copies of s.
+func repeat(s string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = s
+	}
+	return out
+}
+
+// checkPrunedLog authenticates, over HTTP, every level-0 hash tile and
+// every bundle the log still serves against its published checkpoint, and
+// checks that each pruned bundle answers 410 with the pruned document: the
+// log is whole but for the pruned entries, whose leaf hashes remain.
+func checkPrunedLog(t *testing.T, s *server, auditor string) (size, minimum uint64) {
+	t.Helper()
+	ctx := context.Background()
+	f, err := tiles.NewFetcher(s.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f = f.(*tiles.HTTPFetcher).WithToken(auditor)
+	policy, err := tiles.NewLogPolicy(s.vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	note, err := f.Fetch(ctx, tiles.CheckpointPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := policy.Verify(note)
+	if err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	size, minimum = sc.Size, minimumIndex(t, s)
+	tree := tiles.NewTree(f, sc.Checkpoint)
+	for n := uint64(0); n < tiles.BundleCount(size); n++ {
+		lt, _ := tiles.TileFor(0, n, size)
+		if _, err := tree.ReadTile(ctx, lt); err != nil {
+			t.Fatalf("hash tile %s: %v", lt.Path(), err)
+		}
+		bt, _ := tiles.BundleFor(n, size)
+		if n < minimum/tiles.TileWidth {
+			code, b := call(t, http.DefaultClient, "GET", s.url+bt.Path(), auditor, "")
+			if p, err := tiles.ParsePruned(b); code != 410 || err != nil || p.MinimumIndex != minimum || !strings.Contains(string(b), `"status":"pruned"`) {
+				t.Fatalf("GET %s, pruned: %d %s", bt.Path(), code, b)
+			}
+			continue
+		}
+		if _, err := tree.Bundle(ctx, n); err != nil {
+			t.Fatalf("bundle %d, which stays: %v", n, err)
+		}
+	}
+	return size, minimum
+}
+
+// queryRows returns the index of every row GET /v1/events answers for
+// query, and the tags of each.
+func queryRows(t *testing.T, s *server, token, query string) map[uint64]map[string]string {
+	t.Helper()
+	code, b := call(t, http.DefaultClient, "GET", s.url+"v1/events?limit=1000&"+query, token, "")
+	var resp struct {
+		Events []struct {
+			Index uint64
+			Event struct{ Tags map[string]string }
+		}
+	}
+	if code != 200 || json.Unmarshal(b, &resp) != nil {
+		t.Fatalf("GET /v1/events?%s: %d %s", query, code, b)
+	}
+	rows := map[uint64]map[string]string{}
+	for _, e := range resp.Events {
+		rows[e.Index] = e.Event.Tags
+	}
+	return rows
+}
+
+// waitRows is queryRows once the query index answers at least n rows (it
+// follows the log a little behind).
+func waitRows(t *testing.T, s *server, token, query string, n int) map[uint64]map[string]string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if rows := queryRows(t, s, token, query); len(rows) >= n || time.Now().After(deadline) {
+			return rows
+		}
+	}
+}
+
+// TestPruneE2E: with a one-second min for every event and a legal hold on
+// one actor, `ledger prune` prunes the first bundle and stops at the held
+// actor's event; the pruned bundle, events and proofs answer 410 with the
+// pruned document, the rest of the log still authenticates, a tlog-proof
+// fetched before still verifies, and the query index has dropped the
+// pruned rows. Releasing the hold lets the next prune go past; every run
+// and both hold changes are events in the log.
+func TestPruneE2E(t *testing.T) {
+	p := newPruneLog(t, "retention:\n  rules:\n    - {min: 1s}\n")
+	s := p.serve(t, "--init")
+	// Entry 0 is the policy's event; 1-300 u-1's, 301 u-held's, 302-551 u-2's.
+	p.appendActors(t, s, repeat("u-1", 300)...)
+	p.appendActors(t, s, "u-held")
+	p.appendActors(t, s, repeat("u-2", 250)...)
+	code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/holds", p.admin, `{"actor_id":"u-held","reason":"case 7"}`)
+	var h struct{ ID string }
+	if code != 201 || json.Unmarshal(b, &h) != nil {
+		t.Fatalf("place hold: %d %s", code, b)
+	}
+	code, proof := call(t, http.DefaultClient, "GET", s.url+"v1/proof/5", p.auditor, "")
+	proofFile := filepath.Join(t.TempDir(), "entry-5.proof")
+	if code != 200 || os.WriteFile(proofFile, proof, 0o600) != nil {
+		t.Fatalf("proof of entry 5: %d %s", code, proof)
+	}
+	time.Sleep(1200 * time.Millisecond) // past every min
+
+	out := p.prune(t, s, "--dry-run")
+	for _, want := range []string{"dry run: nothing is removed", "may go: entries 0 to 300 (301 entries)",
+		"would prune: entries 0 to 255 (256 entries); the minimum index would become 256",
+		"the left edge stops at entry 301, which stays: legal hold " + h.ID + " (case 7) covers it"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("ledger prune --dry-run does not say %q:\n%s", want, out)
+		}
+	}
+	if m := minimumIndex(t, s); m != 0 {
+		t.Fatalf("a dry run moved the minimum index to %d", m)
+	}
+	out = p.prune(t, s)
+	for _, want := range []string{"pruned: entries 0 to 255 (256 entries); the minimum index is now 256",
+		"the left edge stops at entry 301, which stays: legal hold " + h.ID + " (case 7) covers it"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("ledger prune does not say %q:\n%s", want, out)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(p.data, "log", "tile", "entries", "000")); !os.IsNotExist(err) {
+		t.Errorf("the pruned bundle is still on disk: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(p.data, "log", tiles.PrunedPath)); err != nil || !strings.Contains(string(b), `"minimum_index":256`) {
+		t.Errorf("DIR/log/pruned.json: %s %v", b, err)
+	}
+	for _, path := range []string{"tile/entries/000", "v1/events/5", "v1/proof/5"} {
+		code, b := call(t, http.DefaultClient, "GET", s.url+path, p.auditor, "")
+		if code != 410 || !strings.Contains(string(b), `"status":"pruned"`) || !strings.Contains(string(b), "the minimum index is 256") {
+			t.Errorf("GET /%s: %d %s, want 410 with the pruned document", path, code, b)
+		}
+	}
+	checkPrunedLog(t, s, p.auditor)
+	// The proof fetched before the prune verifies: it needs only the
+	// checkpoint and the hash tiles.
+	if out, code := runCmd(t, p.verifierBin, "proof", proofFile, "--vkey", s.vkey); code != 0 {
+		t.Errorf("verifier proof of a pruned entry's old proof: %d\n%s", code, out)
+	}
+	rows := queryRows(t, s, p.auditor, "actor_id=u-1")
+	for i := range rows {
+		if i < 256 {
+			t.Errorf("the query index still answers pruned entry %d", i)
+		}
+	}
+	if len(rows) != 300-255 {
+		t.Errorf("the query index answers %d of u-1's events, want the %d at 256 and after", len(rows), 300-255)
+	}
+
+	if code, b := call(t, http.DefaultClient, "DELETE", s.url+"v1/admin/holds/"+h.ID, p.admin, ""); code != 200 {
+		t.Fatalf("release: %d %s", code, b)
+	}
+	time.Sleep(1200 * time.Millisecond)
+	if out := p.prune(t, s); !strings.Contains(out, "pruned: entries 256 to 511 (256 entries); the minimum index is now 512") {
+		t.Errorf("ledger prune after the release:\n%s", out)
+	}
+	checkPrunedLog(t, s, p.auditor)
+	runs := waitRows(t, s, p.auditor, "event_type=retention.pruned", 2)
+	var ranges []string
+	for _, tags := range runs {
+		ranges = append(ranges, tags["previous_minimum_index"]+"-"+tags["minimum_index"])
+	}
+	if len(runs) != 2 || !strings.Contains(strings.Join(ranges, " "), "0-256") || !strings.Contains(strings.Join(ranges, " "), "256-512") {
+		t.Errorf("retention.pruned events: %v, want 0-256 and 256-512", ranges)
+	}
+	for _, typ := range []string{"admin.legal_hold_placed", "admin.legal_hold_released"} {
+		if len(waitRows(t, s, p.auditor, "event_type="+typ, 1)) != 1 {
+			t.Errorf("no %s event in the log", typ)
+		}
+	}
+}
