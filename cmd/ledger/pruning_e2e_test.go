@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ledger-dev/ledger/internal/longtest"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
@@ -255,5 +257,97 @@ func TestPruneE2E(t *testing.T) {
 		if len(waitRows(t, s, p.auditor, "event_type="+typ, 1)) != 1 {
 			t.Errorf("no %s event in the log", typ)
 		}
+	}
+}
+
+// TestPruneCrashE2E kills the ledger with SIGKILL while it prunes on a
+// schedule (retention.prune_every), cycle after cycle, with events
+// appended and aging past a one-second min, and a legal hold on one
+// actor's event. After every restart: nothing that must stay is gone (the
+// held event and everything after it, every bundle the minimum index does
+// not cover authenticates against the checkpoint), the pruned bundles
+// answer 410 and are gone from the disk (a prune that died is completed
+// at start), and the log goes on pruning. 3 cycles by default, 12 with
+// LEDGER_LONG_TESTS=1.
+func TestPruneCrashE2E(t *testing.T) {
+	p := newPruneLog(t, "retention:\n  rules:\n    - {min: 1s}\n  prune_every: 100ms\n")
+	cycles := longtest.Count(3, 12)
+	heldAt := cycles / 2 // the cycle that appends the held event
+	var held uint64      // its index, once appended
+	var holdID string
+	kills, pruned := 0, uint64(0)
+	for cycle := 0; cycle <= cycles; cycle++ {
+		args := []string{}
+		if cycle == 0 {
+			args = append(args, "--init")
+		}
+		s := p.serve(t, args...)
+		size, minimum := checkPrunedLog(t, s, p.auditor)
+		if minimum < pruned {
+			t.Fatalf("cycle %d: the minimum index went down from %d to %d", cycle, pruned, minimum)
+		}
+		pruned = minimum
+		if holdID != "" && minimum > held/tiles.TileWidth*tiles.TileWidth {
+			t.Fatalf("cycle %d: the minimum index %d passed the held event at %d", cycle, minimum, held)
+		}
+		for n := uint64(0); n < minimum/tiles.TileWidth; n++ {
+			full := filepath.Join(p.data, "log", filepath.FromSlash(tiles.Tile{Index: n, Width: tiles.TileWidth, Entries: true}.Path()))
+			if _, err := os.Stat(full); !os.IsNotExist(err) {
+				t.Fatalf("cycle %d: pruned bundle %d is still on disk after a restart: %v", cycle, n, err)
+			}
+			if _, err := os.Stat(full + ".p"); !os.IsNotExist(err) {
+				t.Fatalf("cycle %d: partial widths of pruned bundle %d are still on disk after a restart: %v", cycle, n, err)
+			}
+		}
+		if holdID != "" {
+			if code, b := call(t, http.DefaultClient, "GET", s.url+fmt.Sprintf("v1/events/%d", held), p.auditor, ""); code != 200 {
+				t.Fatalf("cycle %d: the held event %d: %d %s", cycle, held, code, b)
+			}
+		}
+		if cycle == cycles {
+			t.Logf("%d SIGKILLs while the schedule pruned every 100 ms; the log of %d entries is pruned to %d", kills, size, minimum)
+			stopServer(s)
+			break
+		}
+		for range 3 {
+			p.appendActors(t, s, repeat(fmt.Sprintf("u-%d", cycle), 200)...)
+		}
+		if cycle == heldAt {
+			p.appendActors(t, s, "u-held")
+			rows := waitRows(t, s, p.auditor, "actor_id=u-held", 1)
+			for i := range rows {
+				held = i
+			}
+			code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/holds", p.admin, `{"actor_id":"u-held","reason":"case 9"}`)
+			var h struct{ ID string }
+			if code != 201 || json.Unmarshal(b, &h) != nil {
+				t.Fatalf("place hold: %d %s", code, b)
+			}
+			holdID = h.ID
+		}
+		// The schedule prunes what is a second old every 100 ms: the kill
+		// lands while it works, or between its runs.
+		time.Sleep(time.Duration(1000+rand.IntN(600)) * time.Millisecond)
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+		kills++
+	}
+	if pruned == 0 {
+		t.Fatal("nothing was ever pruned")
+	}
+	s := p.serve(t)
+	if code, b := call(t, http.DefaultClient, "DELETE", s.url+"v1/admin/holds/"+holdID, p.admin, ""); code != 200 {
+		t.Fatalf("release: %d %s", code, b)
+	}
+	time.Sleep(1200 * time.Millisecond)
+	_, minimum := checkPrunedLog(t, s, p.auditor)
+	if minimum <= held/tiles.TileWidth*tiles.TileWidth {
+		t.Errorf("after the release the minimum index stays at %d, not past the held event at %d", minimum, held)
+	}
+	stopServer(s)
+	// The offline dry run reads the pruned log too.
+	if out, err := exec.Command(p.ledgerBin, "prune", "--dry-run", "--data", p.data, "--config", p.conf).CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), fmt.Sprintf("indexed entries read: %d to", minimum)) {
+		t.Errorf("ledger prune --dry-run of the pruned log: %v\n%s", err, out)
 	}
 }
