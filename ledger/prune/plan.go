@@ -159,16 +159,22 @@ func (d *decider) add(r index.Row) {
 	}
 	archived := d.in.Archive != nil && r.Index < *d.in.Archive
 	until, rule := e.HotUntil(c.Time, archived)
+	// Could it go if it were archived? (Its available has passed.)
+	notArchived := d.in.Archive != nil && !archived
+	if notArchived {
+		ua, _ := e.HotUntil(c.Time, true)
+		notArchived = !d.in.Now.Before(ua)
+	}
 	var why string
 	switch {
 	case c.Action == "" || rule == 0: // every event has an action; other entries have no columns
 		p.Forever++
 		why = "no rule matches it: kept forever"
-	case d.in.Now.Before(until):
+	case d.in.Now.Before(until) && !notArchived:
 		p.KeptByRule[rule]++
 		why = fmt.Sprintf("rule %d keeps it in the hot store until %s", rule, until.UTC().Format(time.RFC3339))
 	case d.held(r, &why):
-	case d.in.Archive != nil && !archived:
+	case notArchived:
 		p.NotArchived++
 		why = fmt.Sprintf("it is not archived yet (the archive holds %d entries)", *d.in.Archive)
 	case p.Stop == "":
