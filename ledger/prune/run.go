@@ -189,7 +189,11 @@ type loggedState struct {
 func (r *Runner) record(ctx context.Context, res *Result, by string, failed error) error {
 	e := prunedEvent(res.Previous, res.Pruned, by)
 	e.Tags["entries"] = fmt.Sprint(res.Entries)
-	e.Tags["stop"] = clip(res.Stop)
+	stop := res.Stop
+	if stop == "" {
+		stop = fmt.Sprintf("every indexed entry, up to %d, may go; whole bundles of %d entries are pruned", res.Indexed, tiles.TileWidth)
+	}
+	e.Tags["stop"] = clip(stop)
 	if len(res.Holds) > 0 {
 		ids := make([]string, len(res.Holds))
 		for i, h := range res.Holds {

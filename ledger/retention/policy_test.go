@@ -148,3 +148,36 @@ func TestPolicyDigest(t *testing.T) {
 		t.Error("no rules and the zero policy digest alike")
 	}
 }
+
+// TestHotUntil checks when an event may leave the hot store: at the latest
+// matching min, or, archived, at each rule's available (its min for a rule
+// without one), whichever rule ends last.
+func TestHotUntil(t *testing.T) {
+	p, err := New([]Rule{
+		{EventType: "payment.*", Preset: "pci-dss"}, // 12mo, available 3mo
+		{Tenant: "shop", Min: mustPeriod(t, "6mo")}, // no available
+		{Tenant: "lab", Min: mustPeriod(t, "30d"), Available: mustPeriod(t, "1d")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := time.Date(2026, 1, 31, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		tenant, eventType string
+		archived          bool
+		until             time.Time
+		rule              int
+	}{
+		{"acme", "payment.captured", false, ts.AddDate(1, 0, 0), 1},
+		{"acme", "payment.captured", true, ts.AddDate(0, 3, 0), 1},
+		{"shop", "payment.captured", true, ts.AddDate(0, 6, 0), 2}, // rule 2 has no available: its min
+		{"shop", "payment.captured", false, ts.AddDate(1, 0, 0), 1},
+		{"lab", "x", true, ts.AddDate(0, 0, 1), 3},
+		{"none", "x", true, time.Time{}, 0},
+	} {
+		until, rule := p.For(c.tenant, c.eventType).HotUntil(ts, c.archived)
+		if !until.Equal(c.until) || rule != c.rule {
+			t.Errorf("%s %s archived %v: until %s by rule %d, want %s by rule %d", c.tenant, c.eventType, c.archived, until, rule, c.until, c.rule)
+		}
+	}
+}
