@@ -113,11 +113,12 @@ func (r *Runner) Run(ctx context.Context, req Request) (*Result, error) {
 			return nil, err
 		}
 	}
+	start := time.Now()
 	res, err := r.decide(ctx, req)
 	if err != nil || req.DryRun {
 		return res, err
 	}
-	err = r.apply(ctx, res)
+	err = r.apply(ctx, res, time.Since(start))
 	if aerr := r.record(ctx, res, req.By, err); aerr != nil {
 		return nil, errors.Join(err, aerr)
 	}
@@ -163,17 +164,21 @@ func (r *Runner) decide(ctx context.Context, req Request) (*Result, error) {
 // apply prunes the storage and then the index as res says. The storage
 // is pruned even when the minimum index does not move: that completes the
 // deletions of a run that died.
-func (r *Runner) apply(ctx context.Context, res *Result) error {
+func (r *Runner) apply(ctx context.Context, res *Result, decided time.Duration) error {
+	start := time.Now()
 	if err := r.cfg.Storage.Prune(ctx, res.Pruned); err != nil {
 		return err
 	}
 	// At this point the log refuses the pruned bundles; the query index
 	// follows (and its follower drops the rows too, should this fail).
+	stored := time.Since(start)
 	if err := r.cfg.Index.Prune(ctx, res.Pruned.MinimumIndex); err != nil {
 		return err
 	}
 	if res.Entries > 0 {
-		r.cfg.Logger.Info("pruned the log", "previous_minimum_index", res.Previous, "minimum_index", res.Pruned.MinimumIndex, "entries", res.Entries, "stop", res.Stop)
+		r.cfg.Logger.Info("pruned the log", "previous_minimum_index", res.Previous, "minimum_index", res.Pruned.MinimumIndex, "entries", res.Entries, "stop", res.Stop,
+			"took_deciding", decided.Round(time.Millisecond).String(), "took_storage", stored.Round(time.Millisecond).String(),
+			"took_index", (time.Since(start) - stored).Round(time.Millisecond).String())
 	}
 	return nil
 }

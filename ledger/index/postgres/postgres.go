@@ -10,7 +10,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"math"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -141,19 +140,19 @@ func (p *Index) Reset(ctx context.Context) error {
 	})
 }
 
-// Prune deletes the rows below minimum (index.Store).
+// Prune deletes the rows below minimum (index.Store), in statements of
+// sqlindex.PruneChunk rows.
 func (p *Index) Prune(ctx context.Context, minimum uint64) error {
-	m := int64(min(minimum, math.MaxInt64))
-	err := pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, sqlindex.SizeSQL+` FOR UPDATE`); err != nil {
-			return err
+	err := sqlindex.PruneChunks(ctx, minimum, func(ctx context.Context) (int64, bool, error) {
+		var lo *int64
+		err := p.pool.QueryRow(ctx, sqlindex.FirstRowSQL).Scan(&lo)
+		if lo == nil {
+			return 0, false, err
 		}
-		for _, stmt := range []string{sqlindex.PruneSQL, sqlindex.PruneSizeSQL} {
-			if _, err := tx.Exec(ctx, stmt, m); err != nil {
-				return err
-			}
-		}
-		return nil
+		return *lo, true, err
+	}, func(ctx context.Context, stmt string, arg int64) error {
+		_, err := p.pool.Exec(ctx, stmt, arg)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("couldn't drop the index rows below %d: %w", minimum, err)

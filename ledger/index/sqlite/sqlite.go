@@ -9,7 +9,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"math"
 	"net/url"
 	"strings"
 
@@ -171,16 +170,18 @@ func (s *Index) Reset(ctx context.Context) error {
 	return nil
 }
 
-// Prune deletes the rows below minimum (index.Store).
+// Prune deletes the rows below minimum (index.Store), in transactions of
+// sqlindex.PruneChunk rows.
 func (s *Index) Prune(ctx context.Context, minimum uint64) error {
-	m := int64(min(minimum, math.MaxInt64))
-	err := sqlitetx.Do(ctx, s.db, func(tx *sql.Tx) error {
-		for _, stmt := range []string{sqlindex.PruneSQL, sqlindex.PruneSizeSQL} {
-			if _, err := tx.ExecContext(ctx, stmt, m); err != nil {
-				return err
-			}
-		}
-		return nil
+	err := sqlindex.PruneChunks(ctx, minimum, func(ctx context.Context) (int64, bool, error) {
+		var lo sql.NullInt64
+		err := s.db.QueryRowContext(ctx, sqlindex.FirstRowSQL).Scan(&lo)
+		return lo.Int64, lo.Valid, err
+	}, func(ctx context.Context, stmt string, arg int64) error {
+		return sqlitetx.Do(ctx, s.db, func(tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, stmt, arg)
+			return err
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("couldn't drop the index rows below %d: %w", minimum, err)

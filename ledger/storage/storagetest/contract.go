@@ -31,7 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) Opener) {
 	t.Run("CheckpointHistory", func(t *testing.T) { testCheckpointHistory(t, newStore(t)) })
 }
 
-func closeStore(t *testing.T, s ledger.Storage) {
+func closeStore(t testing.TB, s ledger.Storage) {
 	if c, ok := s.(io.Closer); ok {
 		if err := c.Close(); err != nil {
 			t.Fatalf("close: %v", err)
@@ -55,7 +55,7 @@ func testEmpty(t *testing.T, open Opener) {
 }
 
 // flushOf builds a valid flush appending entries to a log of the given edge.
-func flushOf(t *testing.T, old ledger.State, b *tiles.Builder, bundle []byte, entries [][]byte) (*ledger.Flush, []byte) {
+func flushOf(t testing.TB, old ledger.State, b *tiles.Builder, bundle []byte, entries [][]byte) (*ledger.Flush, []byte) {
 	f := &ledger.Flush{Old: old, Tiles: map[tiles.Tile][]byte{}}
 	for _, e := range entries {
 		var err error

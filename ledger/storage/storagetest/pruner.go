@@ -3,6 +3,7 @@ package storagetest
 import (
 	"bytes"
 	"errors"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -155,4 +156,48 @@ func testTornPrune(t *testing.T, ps PrunerStore) {
 		t.Fatalf("Prune after a torn one: %v", err)
 	}
 	checkPruned(t, ps, s, torn, all, true)
+}
+
+// BenchPrune measures Prune of a log of n entries (BenchLeaf entries,
+// committed 16 bundles a flush) down to its last partial bundle: every
+// full bundle goes. open returns a fresh, empty store each time; size, if
+// set, returns the bytes the store takes, reported before and after the
+// prune. Each iteration fills a new store, untimed: run it with
+// -benchtime=1x.
+func BenchPrune(b *testing.B, n int, open func(b *testing.B) ledger.Storage, size func(b *testing.B, s ledger.Storage) int64) {
+	ctx := b.Context()
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range b.N {
+		b.StopTimer()
+		s := open(b)
+		bld, _ := tiles.NewBuilder(ctx, 0, nil)
+		st, bundle := ledger.State{}, []byte(nil)
+		for i := 0; i < n; {
+			var entries [][]byte
+			for ; i < n && len(entries) < 16*tiles.TileWidth; i++ {
+				entries = append(entries, BenchLeaf(rng, i))
+			}
+			var f *ledger.Flush
+			f, bundle = flushOf(b, st, bld, bundle, entries)
+			if err := s.Commit(ctx, f); err != nil {
+				b.Fatal(err)
+			}
+			st = f.New
+		}
+		if size != nil {
+			b.ReportMetric(float64(size(b, s))/(1<<20), "MiB-before")
+		}
+		m := uint64(n) / tiles.TileWidth * tiles.TileWidth
+		b.StartTimer()
+		if err := s.(ledger.Pruner).Prune(ctx, tiles.Pruned{MinimumIndex: m}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if size != nil {
+			b.ReportMetric(float64(size(b, s))/(1<<20), "MiB-after")
+		}
+		b.ReportMetric(float64(m), "entries-pruned")
+		closeStore(b, s)
+		b.StartTimer()
+	}
 }

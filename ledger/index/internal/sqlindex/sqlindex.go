@@ -39,14 +39,39 @@ const (
 	SizeSQL = `SELECT size FROM index_state WHERE id = 1`
 	// SetSizeSQL sets the index's size to $1.
 	SetSizeSQL = `UPDATE index_state SET size = $1 WHERE id = 1`
-	// PruneSQL deletes the rows below $1 (the log's minimum index), and
-	// PruneSizeSQL raises the size to $1 if it is below.
+	// FirstRowSQL reads the lowest index of a row (NULL for none),
+	// PruneSQL deletes the rows below $1, and PruneSizeSQL raises the size
+	// to $1 if it is below.
+	FirstRowSQL  = `SELECT min(log_index) FROM index_entries`
 	PruneSQL     = `DELETE FROM index_entries WHERE log_index < $1`
 	PruneSizeSQL = `UPDATE index_state SET size = $1 WHERE id = 1 AND size < $1`
+	// PruneChunk is how many rows one transaction of a prune deletes at
+	// most, so that appends and other prunes of the index (the follower's,
+	// a run's) wait for one chunk at a time, never for the whole prune.
+	PruneChunk = 16384
 )
 
 // Scanner is a result row: what both database/sql and pgx rows offer.
 type Scanner interface{ Scan(dest ...any) error }
+
+// PruneChunks deletes the rows below minimum, PruneChunk rows a statement
+// from the lowest (first returns it, ok false for an empty index), and
+// then raises the index's size to minimum if it is below. exec runs one
+// statement with one argument, in a transaction of its own.
+func PruneChunks(ctx context.Context, minimum uint64, first func(ctx context.Context) (lo int64, ok bool, err error), exec func(ctx context.Context, stmt string, arg int64) error) error {
+	m := clampIndex(minimum)
+	lo, ok, err := first(ctx)
+	if err != nil {
+		return err
+	}
+	for ok && lo < m {
+		lo = min(lo+PruneChunk, m)
+		if err := exec(ctx, PruneSQL, lo); err != nil {
+			return err
+		}
+	}
+	return exec(ctx, PruneSizeSQL, m)
+}
 
 // ReadSize scans the result of SizeSQL.
 func ReadSize(r Scanner) (uint64, error) {
