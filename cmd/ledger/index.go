@@ -220,7 +220,7 @@ func verifyIndexes(ctx context.Context, idx indexStore, keysAt, pgURL string, tr
 		fmt.Fprintf(stdout, "no key index (%s): not checked\n", keysAt)
 	} else {
 		defer ks.Close()
-		if keysOK, err = verifyKeys(ctx, ks, tree, stdout); err != nil {
+		if keysOK, err = verifyKeys(ctx, ks, tree, minimum, stdout); err != nil {
 			return err
 		}
 	}

@@ -43,9 +43,9 @@ func openKeyStore(ctx context.Context, path, pgURL string, log *slog.Logger) (ke
 
 // verifyKeys runs keyindex.Verify and prints its report, reporting whether
 // the key index matches the log.
-func verifyKeys(ctx context.Context, ks keyStore, tree *tiles.Tree, stdout io.Writer) (bool, error) {
+func verifyKeys(ctx context.Context, ks keyStore, tree *tiles.Tree, minimum uint64, stdout io.Writer) (bool, error) {
 	size := tree.Checkpoint().Size
-	r, err := keyindex.Verify(ctx, ks, index.TreeLog(tree), size, event.KeyOf)
+	r, err := keyindex.Verify(ctx, ks, index.TreeLog(tree), minimum, size, event.KeyOf)
 	if err != nil {
 		return false, err
 	}

@@ -345,6 +345,10 @@ func TestPruneCrashE2E(t *testing.T) {
 		t.Errorf("after the release the minimum index stays at %d, not past the held event at %d", minimum, held)
 	}
 	stopServer(s)
+	// The query and key indexes verify from the minimum index on.
+	if out, err := exec.Command(p.ledgerBin, "index", "verify", "--data", p.data).CombinedOutput(); err != nil {
+		t.Errorf("ledger index verify of the pruned log: %v\n%s", err, out)
+	}
 	// The offline dry run reads the pruned log too.
 	if out, err := exec.Command(p.ledgerBin, "prune", "--dry-run", "--data", p.data, "--config", p.conf).CombinedOutput(); err != nil ||
 		!strings.Contains(string(out), fmt.Sprintf("indexed entries read: %d to", minimum)) {

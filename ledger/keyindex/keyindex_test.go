@@ -119,7 +119,7 @@ func TestRebuildVerify(t *testing.T) {
 	}
 	verify := func(size uint64) *keyindex.Report {
 		t.Helper()
-		r, err := keyindex.Verify(ctx, s, lg, size, storagetest.KeyBeforeBar)
+		r, err := keyindex.Verify(ctx, s, lg, 0, size, storagetest.KeyBeforeBar)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +133,7 @@ func TestRebuildVerify(t *testing.T) {
 	if err := empty.Store(ctx, 0, 256, nil); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := keyindex.Verify(ctx, empty, lg, n, storagetest.KeyBeforeBar); err != nil || r.Checked != 256 || r.Total != 256-256/3 {
+	if r, err := keyindex.Verify(ctx, empty, lg, 0, n, storagetest.KeyBeforeBar); err != nil || r.Checked != 256 || r.Total != 256-256/3 {
 		t.Fatalf("verify of an index without the keys of [0, 256): %+v, %v", r, err)
 	}
 	for _, tc := range []struct {
@@ -182,10 +182,10 @@ func TestVerifyReadErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := func([]byte) (string, error) { return "", errors.New("unreadable") }
-	if _, err := keyindex.Verify(ctx, s, lg, 10, bad); err == nil {
+	if _, err := keyindex.Verify(ctx, s, lg, 0, 10, bad); err == nil {
 		t.Fatal("verify with unreadable keys succeeded")
 	}
-	if _, err := keyindex.Verify(ctx, s, lg, 20, storagetest.KeyBeforeBar); err == nil {
+	if _, err := keyindex.Verify(ctx, s, lg, 0, 20, storagetest.KeyBeforeBar); err == nil {
 		t.Fatal("verify beyond the log's size succeeded")
 	}
 }

@@ -26,19 +26,21 @@ type Report struct {
 // verifyBundles is how many entry bundles Verify looks up at a time.
 const verifyBundles = 16
 
-// Verify checks the key store ks against the first size entries of the log
-// l: every keyed entry below both the watermark and size must be found by
-// Lookup with its index and leaf hash. It works for any ledger.KeyStore.
-// Entries at or above the watermark are not checked (the ledger holds their
-// keys in memory until it stores them).
-func Verify(ctx context.Context, ks ledger.KeyStore, l index.Log, size uint64, keyOf KeyOf) (*Report, error) {
+// Verify checks the key store ks against the entries of the log l from
+// minimum, its minimum index (0 for a log never pruned, whose bundles
+// below it are gone), up to size: every keyed entry below both the
+// watermark and size must be found by Lookup with its index and leaf
+// hash. It works for any ledger.KeyStore. Entries at or above the
+// watermark are not checked (the ledger holds their keys in memory until
+// it stores them).
+func Verify(ctx context.Context, ks ledger.KeyStore, l index.Log, minimum, size uint64, keyOf KeyOf) (*Report, error) {
 	w, err := ks.Watermark(ctx)
 	if err != nil {
 		return nil, err
 	}
 	r := &Report{Watermark: w}
 	end := min(w, size)
-	for n := uint64(0); n*tiles.TileWidth < end; n += verifyBundles {
+	for n := minimum / tiles.TileWidth; n*tiles.TileWidth < end; n += verifyBundles {
 		recs, err := keysOf(ctx, l, n, n+verifyBundles, size, end, keyOf)
 		if err != nil {
 			return nil, err

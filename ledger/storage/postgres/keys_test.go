@@ -177,7 +177,7 @@ func TestBackfill(t *testing.T) {
 	// The key index verifies against the log, and a tampered row (the
 	// append-only trigger dropped first) is found.
 	verify := func() *keyindex.Report {
-		r, err := keyindex.Verify(ctx, s, index.StorageLog(s), l.state.Size, storagetest.KeyBeforeBar)
+		r, err := keyindex.Verify(ctx, s, index.StorageLog(s), 0, l.state.Size, storagetest.KeyBeforeBar)
 		if err != nil {
 			t.Fatal(err)
 		}
