@@ -70,3 +70,57 @@ func TestPass(t *testing.T) {
 		}
 	}
 }
+
+// TestPassPruned checks that a pass over a pruned log passes over the
+// pruned bundles (their level-0 tiles still authenticate) and still finds
+// a changed byte in a bundle that stays.
+func TestPassPruned(t *testing.T) {
+	dir := t.TempDir()
+	s, err := posix.Open(t.Context(), posix.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	signer, _ := storagetest.NewSigner(t, "example.com/scrub")
+	l := storagetest.NewLedger(t, s, storagetest.NewMemoryKeys(), signer)
+	var batch []ledger.Entry
+	for i := range 800 {
+		batch = append(batch, ledger.Entry{Leaf: []byte{'e', byte(i), byte(i >> 8)}})
+	}
+	if _, err := l.Append(t.Context(), batch); err != nil {
+		t.Fatal(err)
+	}
+	st := l.Committed()
+	if err := s.Prune(t.Context(), tiles.Pruned{MinimumIndex: 512}); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "tile/entries/002")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[10] ^= 1
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := scrub.New(scrub.Config{Tiles: s, Rate: 1e6,
+		Tree: func() tiles.Checkpoint { return tiles.Checkpoint{Origin: l.Origin(), Size: st.Size, Hash: st.Root} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.Pass(t.Context()); err != nil {
+		t.Fatalf("a pass over a pruned log: %v", err)
+	}
+	for _, c := range []struct {
+		tile    tiles.Tile
+		corrupt bool
+	}{
+		{tiles.Tile{Index: 0, Width: 256, Entries: true}, false},
+		{tiles.Tile{Index: 0, Width: 256}, false},
+		{tiles.Tile{Index: 2, Width: 256, Entries: true}, true},
+	} {
+		if err := sc.Check(c.tile); (err != nil) != c.corrupt {
+			t.Errorf("Check(%s) = %v, want corrupt %v", c.tile.Path(), err, c.corrupt)
+		}
+	}
+}
