@@ -33,8 +33,8 @@ commands:
   mirror  --from URL|DIR|s3://… --to DIR|s3://… --vkey VKEY
                                            copy a log incrementally, verifying every tile
   retention show --config FILE|--url URL   print the effective retention policy
-  prune   --dry-run --data DIR --config FILE
-                                           what pruning would remove, and why the rest stays
+  prune   --url URL [--dry-run]           prune the log's left edge under the retention policy,
+                                           or show what would go and why the rest stays
 
 Run 'ledger <command> --help' for a command's flags, 'ledger --version' for
 the build.

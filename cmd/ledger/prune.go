@@ -45,7 +45,7 @@ func cmdPrune(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Writ
 	asJSON := fs.Bool("json", false, "with --url: print the answer of POST /v1/admin/prune")
 	data := fs.String("data", "", "offline dry run: the ledger's data `DIR` (holds.json, log, index.sqlite)")
 	configFile := fs.String("config", "", "offline dry run: the serve configuration `FILE` with the retention policy")
-	pgURL := fs.String("postgres", "", "offline dry run: the PostgreSQL database of the log and its query index, for a ledger served with --postgres")
+	pgURL := fs.String("postgres", "", "offline dry run: the PostgreSQL `URL` of the log and its query index, for a ledger served with --postgres")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
