@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/ledger-dev/ledger/internal/longtest"
+	"github.com/ledger-dev/ledger/internal/pgtest"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
@@ -353,5 +356,50 @@ func TestPruneCrashE2E(t *testing.T) {
 	if out, err := exec.Command(p.ledgerBin, "prune", "--dry-run", "--data", p.data, "--config", p.conf).CombinedOutput(); err != nil ||
 		!strings.Contains(string(out), fmt.Sprintf("indexed entries read: %d to", minimum)) {
 		t.Errorf("ledger prune --dry-run of the pruned log: %v\n%s", err, out)
+	}
+}
+
+// TestPruneBucketE2E prunes a log served from a bucket (a directory)
+// sequenced by PostgreSQL, with the query index in PostgreSQL: the
+// minimum index is recorded by log_prune (a row of log_prunes says who
+// and when), the bucket's bundle objects are deleted and its pruned.json
+// written, pruned bundles answer 410, the rest authenticates, the index
+// drops the pruned rows, and the offline dry run reads it all with
+// --postgres.
+func TestPruneBucketE2E(t *testing.T) {
+	dsn := pgtest.New(t)
+	bucket := t.TempDir()
+	p := newPruneLog(t, "retention:\n  rules:\n    - {min: 1s}\n", "--postgres", dsn, "--bucket", bucket)
+	s := p.serve(t, "--init")
+	p.appendActors(t, s, repeat("u-1", 300)...)
+	time.Sleep(1200 * time.Millisecond)
+	if out := p.prune(t, s); !strings.Contains(out, "pruned: entries 0 to 255 (256 entries); the minimum index is now 256") {
+		t.Fatalf("ledger prune:\n%s", out)
+	}
+	checkPrunedLog(t, s, p.auditor)
+	if _, err := os.Stat(filepath.Join(bucket, "tile", "entries", "000")); !os.IsNotExist(err) {
+		t.Errorf("the pruned bundle's object is still in the bucket: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(bucket, tiles.PrunedPath)); err != nil || !strings.Contains(string(b), `"minimum_index":256`) {
+		t.Errorf("the bucket's pruned.json: %s %v", b, err)
+	}
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var prunes int
+	var by string
+	if err := conn.QueryRow(t.Context(), `SELECT count(*), max(pruned_by) FROM log_prunes WHERE minimum_index = 256`).Scan(&prunes, &by); err != nil || prunes != 1 || by == "" {
+		t.Errorf("log_prunes: %d rows by %q, %v; want 1", prunes, by, err)
+	}
+	for i := range queryRows(t, s, p.auditor, "actor_id=u-1") {
+		if i < 256 {
+			t.Errorf("the PostgreSQL query index still answers pruned entry %d", i)
+		}
+	}
+	out, err := exec.Command(p.ledgerBin, "prune", "--dry-run", "--data", p.data, "--config", p.conf, "--postgres", dsn).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "indexed entries read: 256 to") {
+		t.Errorf("ledger prune --dry-run --postgres: %v\n%s", err, out)
 	}
 }
