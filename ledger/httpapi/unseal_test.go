@@ -38,9 +38,7 @@ func TestSealedAnswers(t *testing.T) {
 	}
 	s := newAccessServer(t, func(c *httpapi.Config) {
 		c.Seal = &event.SealConfig{Sealing: event.Sealing{Fields: event.DefaultSealedFields}, Subject: "actor.id",
-			Key: func(tenant, subject string) (string, []byte, error) {
-				return keys.Key(context.Background(), tenant, subject)
-			}}
+			Key: subjectkey.KeyFunc(context.Background(), keys)}
 		c.SubjectKeys = keys
 	})
 	doc, err := httpapi.OpenAPI()

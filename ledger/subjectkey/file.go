@@ -2,11 +2,11 @@ package subjectkey
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/ledger-dev/ledger/internal/jsonfile"
 )
@@ -26,6 +26,10 @@ import (
 // replaced (by this process or another): Key costs a stat of the file when
 // nothing changed, not a read of every key.
 type File struct {
+	// Resolution is what Newest is rounded up to (see Info); set it before
+	// the first Key. Zero is DefaultResolution.
+	Resolution time.Duration
+
 	path string
 	wrap Wrapper
 
@@ -54,6 +58,9 @@ type fileKey struct {
 	Subject string `json:"subject"`
 	KID     string `json:"kid"`
 	Wrapped []byte `json:"wrapped"`
+	// Newest is Info.Newest; zero for a key made before it was kept, which
+	// Idle never lists.
+	Newest time.Time `json:"newest,omitzero"`
 }
 
 // OpenFile returns the Store in the file at path, created on the first key.
@@ -103,7 +110,7 @@ func (f *File) unwrap(k *fileKey) ([]byte, error) {
 	if key, ok := f.keys[k.KID]; ok {
 		return key, nil
 	}
-	key, err := f.wrap.Unwrap(k.Wrapped, wrapAAD(k.Tenant, k.Subject, k.KID))
+	key, err := Unwrap(f.wrap, k.Tenant, k.Subject, k.KID, k.Wrapped)
 	if err != nil {
 		return nil, err
 	}
@@ -135,16 +142,17 @@ func (d *fileDoc) find(tenant, subject string) *fileKey {
 }
 
 // Key implements Store. It reads the file, and takes its lock and writes
-// it only to create a key: a key destroyed by another process is never
-// handed out.
-func (f *File) Key(_ context.Context, tenant, subject string) (string, []byte, error) {
+// it only to create a key or move its Newest later: a key destroyed by
+// another process is never handed out.
+func (f *File) Key(_ context.Context, tenant, subject string, at time.Time) (string, []byte, error) {
+	newest := NewestFor(at, f.Resolution)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	doc, err := f.read()
 	if err != nil {
 		return "", nil, err
 	}
-	if i, ok := f.index[tenant+"\x00"+subject]; ok {
+	if i, ok := f.index[tenant+"\x00"+subject]; ok && !doc.Keys[i].Newest.Before(newest) {
 		k := &doc.Keys[i]
 		key, err := f.unwrap(k)
 		return k.KID, key, err
@@ -158,24 +166,44 @@ func (f *File) Key(_ context.Context, tenant, subject string) (string, []byte, e
 		}
 		if k := doc.find(tenant, subject); k != nil {
 			kid = k.KID
-			key, err = f.wrap.Unwrap(k.Wrapped, wrapAAD(tenant, subject, k.KID))
+			key, err = Unwrap(f.wrap, tenant, subject, k.KID, k.Wrapped)
 			if err != nil {
 				return nil, err
 			}
-			return old, nil
+			if !k.Newest.Before(newest) {
+				return old, nil
+			}
+			k.Newest = newest
+			return jsonfile.Marshal(doc)
 		}
-		kid, key = hex.EncodeToString(randomBytes(16)), randomBytes(32)
-		wrapped, err := f.wrap.Wrap(key, wrapAAD(tenant, subject, kid))
-		if err != nil {
-			return nil, fmt.Errorf("couldn't wrap a subject key: %w", err)
+		var wrapped []byte
+		if kid, key, wrapped, err = Make(f.wrap, tenant, subject); err != nil {
+			return nil, err
 		}
-		doc.Keys = append(doc.Keys, fileKey{Tenant: tenant, Subject: subject, KID: kid, Wrapped: wrapped})
+		doc.Keys = append(doc.Keys, fileKey{Tenant: tenant, Subject: subject, KID: kid, Wrapped: wrapped, Newest: newest})
 		return jsonfile.Marshal(doc)
 	})
 	if err != nil {
 		return "", nil, fmt.Errorf("couldn't get the key of subject %q: %w", subject, err)
 	}
 	return kid, key, nil
+}
+
+// Idle implements Store.
+func (f *File) Idle(_ context.Context, before time.Time) ([]Info, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	doc, err := f.read()
+	if err != nil {
+		return nil, err
+	}
+	var idle []Info
+	for _, k := range doc.Keys {
+		if !k.Newest.IsZero() && k.Newest.Before(before) {
+			idle = append(idle, Info{Tenant: k.Tenant, Subject: k.Subject, KID: k.KID, Newest: k.Newest})
+		}
+	}
+	return idle, nil
 }
 
 // Open implements Store.
