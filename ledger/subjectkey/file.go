@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -46,11 +47,25 @@ type fileDoc struct {
 	Erased []erasedKey `json:"erased"`
 }
 
-// erasedKey is what is kept of a destroyed key: whose it was, not the key.
+// erasedKey is what is kept of a destroyed key: whose it was and why, not
+// the key.
 type erasedKey struct {
-	Tenant  string `json:"tenant"`
-	Subject string `json:"subject"`
-	KID     string `json:"kid"`
+	Tenant  string    `json:"tenant"`
+	Subject string    `json:"subject"`
+	KID     string    `json:"kid"`
+	Why     *Why      `json:"why,omitempty"`
+	At      time.Time `json:"at,omitzero"`
+	// Pending is Erasure.Pending; absent (false) in the files of versions
+	// that logged an erasure's event without marking it.
+	Pending bool `json:"pending,omitempty"`
+}
+
+func (e erasedKey) erasure() Erasure {
+	er := Erasure{Tenant: e.Tenant, Subject: e.Subject, KID: e.KID, At: e.At, Pending: e.Pending}
+	if e.Why != nil {
+		er.Why = *e.Why
+	}
+	return er
 }
 
 type fileKey struct {
@@ -228,8 +243,8 @@ func (f *File) Open(_ context.Context, kid string) ([]byte, error) {
 }
 
 // Destroy implements Store.
-func (f *File) Destroy(_ context.Context, tenant, subject string) (string, error) {
-	var kid string
+func (f *File) Destroy(_ context.Context, tenant, subject string, why Why, idleBefore time.Time) (Erasure, error) {
+	var done Erasure
 	err := jsonfile.Update(f.path, func(old []byte) ([]byte, error) {
 		doc, err := decode(f.path, old)
 		if err != nil {
@@ -240,24 +255,60 @@ func (f *File) Destroy(_ context.Context, tenant, subject string) (string, error
 			// Already destroyed (a re-run after a crash), or never made.
 			for _, e := range doc.Erased {
 				if e.Tenant == tenant && e.Subject == subject {
-					kid = e.KID
+					done = e.erasure()
 				}
 			}
 			return old, nil
 		}
-		kid = k.KID
-		doc.Erased = append(doc.Erased, erasedKey{Tenant: tenant, Subject: subject, KID: kid})
-		doc.Keys = append(doc.Keys[:0:0], doc.Keys...)
-		for i := range doc.Keys {
-			if doc.Keys[i].KID == kid {
-				doc.Keys = append(doc.Keys[:i], doc.Keys[i+1:]...)
-				break
-			}
+		if !idleBefore.IsZero() && !k.Newest.Before(idleBefore) {
+			return old, nil
 		}
+		e := erasedKey{Tenant: tenant, Subject: subject, KID: k.KID, Why: &why, At: time.Now().UTC(), Pending: true}
+		doc.Erased = append(doc.Erased, e)
+		done = e.erasure()
+		doc.Keys = slices.DeleteFunc(slices.Clone(doc.Keys), func(k fileKey) bool { return k.KID == e.KID })
 		return jsonfile.Marshal(doc)
 	})
 	if err != nil {
-		return "", fmt.Errorf("couldn't destroy the key of subject %q: %w", subject, err)
+		return Erasure{}, fmt.Errorf("couldn't destroy the key of subject %q: %w", subject, err)
 	}
-	return kid, nil
+	return done, nil
+}
+
+// Logged implements Store.
+func (f *File) Logged(_ context.Context, kid string) error {
+	err := jsonfile.Update(f.path, func(old []byte) ([]byte, error) {
+		doc, err := decode(f.path, old)
+		if err != nil {
+			return nil, err
+		}
+		for i := range doc.Erased {
+			if doc.Erased[i].KID == kid && doc.Erased[i].Pending {
+				doc.Erased[i].Pending = false
+				return jsonfile.Marshal(doc)
+			}
+		}
+		return old, nil
+	})
+	if err != nil {
+		return fmt.Errorf("couldn't mark the erasure of key %s logged: %w", kid, err)
+	}
+	return nil
+}
+
+// Pending implements Store.
+func (f *File) Pending(context.Context) ([]Erasure, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	doc, err := f.read()
+	if err != nil {
+		return nil, err
+	}
+	var pending []Erasure
+	for _, e := range doc.Erased {
+		if e.Pending {
+			pending = append(pending, e.erasure())
+		}
+	}
+	return pending, nil
 }

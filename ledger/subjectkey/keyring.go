@@ -39,15 +39,49 @@ type Store interface {
 	// Open returns the key named kid: ErrErased once destroyed,
 	// ErrUnknownKey if never held.
 	Open(ctx context.Context, kid string) ([]byte, error)
-	// Destroy destroys the subject's current key, durably, and returns its
-	// id. When the subject has none it returns the id of the key destroyed
+	// Destroy destroys the subject's current key durably, recording the
+	// erasure as pending (its event not yet logged), and returns it. When
+	// the subject has none it returns the erasure of the key destroyed
 	// last, so that an erasure cut short after Destroy can be run again to
-	// completion, or "" when the subject never had a key. A later Key
-	// creates a new one.
-	Destroy(ctx context.Context, tenant, subject string) (kid string, err error)
+	// completion, or the zero Erasure when the subject never had a key.
+	// With a non-zero idleBefore, a key whose Newest is not before it (an
+	// event was sealed under it since the caller found it idle) is kept,
+	// and the zero Erasure returned. A later Key creates a new key.
+	Destroy(ctx context.Context, tenant, subject string, why Why, idleBefore time.Time) (Erasure, error)
+	// Logged records that the event of the erasure of key kid is in the
+	// log: it is no longer pending.
+	Logged(ctx context.Context, kid string) error
+	// Pending lists the erasures whose event is not yet logged, oldest
+	// first: a crash came between the key's destruction and its event.
+	Pending(ctx context.Context) ([]Erasure, error)
 	// Idle lists the keys that exist and whose Newest is before before:
 	// no event stamped at or after before is sealed under them.
 	Idle(ctx context.Context, before time.Time) ([]Info, error)
+}
+
+// Why is what an erasure records of its cause, so that a pending one is
+// logged as it would have been.
+type Why struct {
+	// Reason is why the key was destroyed, e.g. "request" or "retention
+	// max".
+	Reason string `json:"reason"`
+	// By names who asked, e.g. "token:<ID>"; empty for the ledger itself.
+	By string `json:"by,omitempty"`
+}
+
+// Erasure is a destroyed key: whose it was and why, never the key.
+type Erasure struct {
+	// Tenant and Subject are whose key it was.
+	Tenant, Subject string
+	// KID is the destroyed key's id; empty in the zero Erasure.
+	KID string
+	// Why is what Destroy was given.
+	Why Why
+	// At is when the key was destroyed.
+	At time.Time
+	// Pending is true until Logged: the erasure's event may not be in the
+	// log.
+	Pending bool
 }
 
 // Info describes a key that exists, never the key itself.

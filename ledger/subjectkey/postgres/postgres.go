@@ -6,9 +6,11 @@
 // numbered migrations recorded in subjectkey_schema_migrations.
 //
 // A destroyed key's row is deleted, then the table is vacuumed, so that the
-// dead tuple holding the wrapped key is removed. Until then, and in the
-// write-ahead log until it is recycled, the wrapped bytes linger; they are
-// useless without the master key. VACUUM needs the role to own
+// dead tuple holding the wrapped key is removed: no query, snapshot, dump
+// or replica reads it again. VACUUM does not zero the space it frees, so
+// the wrapped bytes may linger in the table's file until the space is
+// reused, and in the write-ahead log until it is recycled (and in backups);
+// they are useless without the master key. VACUUM needs the role to own
 // subject_keys.
 package postgres
 
@@ -151,37 +153,74 @@ func (s *Store) Open(ctx context.Context, kid string) ([]byte, error) {
 }
 
 // Destroy implements subjectkey.Store: in one transaction the key's row is
-// deleted and its id recorded as erased; then subject_keys is vacuumed, so
-// that the deleted row's bytes leave the table. Run again after a crash, it
+// deleted and its erasure recorded; then subject_keys is vacuumed, so that
+// the deleted row's bytes leave the table. Run again after a crash, it
 // vacuums again.
-func (s *Store) Destroy(ctx context.Context, tenant, subject string) (string, error) {
+func (s *Store) Destroy(ctx context.Context, tenant, subject string, why subjectkey.Why, idleBefore time.Time) (subjectkey.Erasure, error) {
 	s.mu.Lock()
 	delete(s.known, tenant+"\x00"+subject)
 	s.mu.Unlock()
-	var kid string
+	var e subjectkey.Erasure
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `WITH gone AS (DELETE FROM subject_keys WHERE tenant = $1 AND subject = $2 RETURNING kid, tenant, subject)
-			INSERT INTO subject_keys_erased (kid, tenant, subject) SELECT kid, tenant, subject FROM gone RETURNING kid`, tenant, subject).Scan(&kid)
-		if !errors.Is(err, pgx.ErrNoRows) {
+		var newest time.Time
+		err := tx.QueryRow(ctx, `SELECT newest FROM subject_keys WHERE tenant = $1 AND subject = $2 FOR UPDATE`, tenant, subject).Scan(&newest)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			// Already destroyed (a re-run after a crash), or never made.
+			err := tx.QueryRow(ctx, `SELECT tenant, subject, kid, reason, requested_by, erased_at, pending FROM subject_keys_erased
+				WHERE tenant = $1 AND subject = $2 ORDER BY erased_at DESC LIMIT 1`, tenant, subject).
+				Scan(&e.Tenant, &e.Subject, &e.KID, &e.Why.Reason, &e.Why.By, &e.At, &e.Pending)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil
+			}
 			return err
-		}
-		// Already destroyed (a re-run after a crash), or never made.
-		err = tx.QueryRow(ctx, `SELECT kid FROM subject_keys_erased WHERE tenant = $1 AND subject = $2 ORDER BY erased_at DESC LIMIT 1`, tenant, subject).Scan(&kid)
-		if errors.Is(err, pgx.ErrNoRows) {
+		case err != nil:
+			return err
+		case !idleBefore.IsZero() && !newest.Before(idleBefore):
 			return nil
 		}
-		return err
+		return tx.QueryRow(ctx, `WITH gone AS (DELETE FROM subject_keys WHERE tenant = $1 AND subject = $2 RETURNING kid, tenant, subject)
+			INSERT INTO subject_keys_erased (kid, tenant, subject, reason, requested_by) SELECT kid, tenant, subject, $3, $4 FROM gone
+			RETURNING tenant, subject, kid, reason, requested_by, erased_at, pending`, tenant, subject, why.Reason, why.By).
+			Scan(&e.Tenant, &e.Subject, &e.KID, &e.Why.Reason, &e.Why.By, &e.At, &e.Pending)
 	})
 	if err != nil {
-		return "", fmt.Errorf("couldn't destroy the key of subject %q: %w", subject, err)
+		return subjectkey.Erasure{}, fmt.Errorf("couldn't destroy the key of subject %q: %w", subject, err)
 	}
-	if kid == "" {
-		return "", nil
+	e.At = e.At.UTC()
+	if e.KID == "" {
+		return e, nil
 	}
 	if _, err := s.pool.Exec(ctx, `VACUUM subject_keys`); err != nil {
-		return "", fmt.Errorf("the key of subject %q is deleted, but vacuuming its table failed (run the erasure again): %w", subject, err)
+		return subjectkey.Erasure{}, fmt.Errorf("the key of subject %q is deleted, but vacuuming its table failed (run the erasure again): %w", subject, err)
 	}
-	return kid, nil
+	return e, nil
+}
+
+// Logged implements subjectkey.Store.
+func (s *Store) Logged(ctx context.Context, kid string) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE subject_keys_erased SET pending = false WHERE kid = $1 AND pending`, kid); err != nil {
+		return fmt.Errorf("couldn't mark the erasure of key %s logged: %w", kid, err)
+	}
+	return nil
+}
+
+// Pending implements subjectkey.Store.
+func (s *Store) Pending(ctx context.Context) ([]subjectkey.Erasure, error) {
+	rows, err := s.pool.Query(ctx, `SELECT tenant, subject, kid, reason, requested_by, erased_at FROM subject_keys_erased WHERE pending ORDER BY erased_at, kid`)
+	if err != nil {
+		return nil, fmt.Errorf("couldn't list the pending erasures: %w", err)
+	}
+	pending, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (subjectkey.Erasure, error) {
+		e := subjectkey.Erasure{Pending: true}
+		err := r.Scan(&e.Tenant, &e.Subject, &e.KID, &e.Why.Reason, &e.Why.By, &e.At)
+		e.At = e.At.UTC()
+		return e, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("couldn't list the pending erasures: %w", err)
+	}
+	return pending, nil
 }
 
 // Idle implements subjectkey.Store.

@@ -64,8 +64,11 @@ func life(t *testing.T, open Opener) {
 	if kid2, key2, err := other.Key(ctx, "acme", "alice", at); err != nil || kid2 != kid || !bytes.Equal(key2, key) {
 		t.Fatalf("Key by a second store = %q, %v; want the first's", kid2, err)
 	}
-	if destroyed, err := other.Destroy(ctx, "acme", "alice"); err != nil || destroyed != kid {
-		t.Fatalf("Destroy = %q, %v; want %q", destroyed, err, kid)
+	why := subjectkey.Why{Reason: "request", By: "token:1234"}
+	destroyed, err := other.Destroy(ctx, "acme", "alice", why, time.Time{})
+	if err != nil || destroyed.KID != kid || destroyed.Why != why || !destroyed.Pending || destroyed.Tenant != "acme" || destroyed.Subject != "alice" ||
+		time.Since(destroyed.At) > time.Minute {
+		t.Fatalf("Destroy = %+v, %v; want the pending erasure of %q, now", destroyed, err, kid)
 	}
 	if _, err := s.Open(ctx, kid); !errors.Is(err, subjectkey.ErrErased) {
 		t.Fatalf("Open after Destroy by another store = %v, want ErrErased", err)
@@ -73,11 +76,23 @@ func life(t *testing.T, open Opener) {
 	if _, err := s.Open(ctx, strings.Repeat("0", 32)); !errors.Is(err, subjectkey.ErrUnknownKey) {
 		t.Fatalf("Open of an unknown id = %v", err)
 	}
-	if again, err := s.Destroy(ctx, "acme", "alice"); err != nil || again != kid {
-		t.Fatalf("second Destroy = %q, %v; want the id of the key destroyed, %q", again, err, kid)
+	if again, err := s.Destroy(ctx, "acme", "alice", subjectkey.Why{Reason: "again"}, time.Time{}); err != nil || again.KID != kid || again.Why != why || !again.Pending {
+		t.Fatalf("second Destroy = %+v, %v; want the erasure of the key destroyed, %q, still pending", again, err, kid)
 	}
-	if never, err := s.Destroy(ctx, "acme", "nobody"); err != nil || never != "" {
-		t.Fatalf("Destroy of a subject without a key = %q, %v", never, err)
+	if pending, err := s.Pending(ctx); err != nil || len(pending) != 1 || pending[0].KID != kid {
+		t.Fatalf("Pending = %+v, %v; want the erasure of %q", pending, err, kid)
+	}
+	if err := other.Logged(ctx, kid); err != nil {
+		t.Fatal(err)
+	}
+	if pending, err := s.Pending(ctx); err != nil || len(pending) != 0 {
+		t.Fatalf("Pending after Logged = %+v, %v; want none", pending, err)
+	}
+	if again, err := s.Destroy(ctx, "acme", "alice", why, time.Time{}); err != nil || again.KID != kid || again.Pending {
+		t.Fatalf("Destroy after Logged = %+v, %v; want the erasure of %q, logged", again, err, kid)
+	}
+	if never, err := s.Destroy(ctx, "acme", "nobody", why, time.Time{}); err != nil || never.KID != "" {
+		t.Fatalf("Destroy of a subject without a key = %+v, %v", never, err)
 	}
 	if newKID, _, err := other.Key(ctx, "acme", "alice", at); err != nil || newKID == kid {
 		t.Fatalf("Key after Destroy = %q, %v; want a new key", newKID, err)
@@ -137,8 +152,13 @@ func newest(t *testing.T, open Opener) {
 	if got := idle(s, at.Add(time.Hour)); len(got) != 1 || got[aliceKID].IsZero() {
 		t.Fatalf("Idle before 11:00 after bob's later event = %v; want alice's key only", got)
 	}
-	if _, err := s.Destroy(ctx, "acme", "alice"); err != nil {
-		t.Fatal(err)
+	// A key found idle but given a later event since is kept by a Destroy
+	// that asks for it idle.
+	if e, err := s.Destroy(ctx, "acme", "bob", subjectkey.Why{Reason: "retention max"}, at.Add(time.Minute)); err != nil || e.KID != "" {
+		t.Fatalf("Destroy of bob's key, idle before 10:01, after his event at 11:00 = %+v, %v; want it kept", e, err)
+	}
+	if e, err := s.Destroy(ctx, "acme", "alice", subjectkey.Why{Reason: "retention max"}, at.Add(time.Hour)); err != nil || e.KID != aliceKID {
+		t.Fatalf("Destroy of alice's key, idle before 11:00 = %+v, %v", e, err)
 	}
 	if got := idle(second, at.Add(48*time.Hour)); len(got) != 1 || got[bobKID].IsZero() {
 		t.Fatalf("Idle after alice's erasure = %v; want bob's key only", got)

@@ -13,12 +13,17 @@ CREATE TABLE subject_keys (
 );
 CREATE INDEX subject_keys_newest ON subject_keys (newest);
 
--- subject_keys_erased is what is kept of a destroyed key: whose it was and
--- when it was destroyed, not the key.
+-- subject_keys_erased is what is kept of a destroyed key: whose it was,
+-- why and when it was destroyed, not the key. pending is true until the
+-- erasure's event is in the log.
 CREATE TABLE subject_keys_erased (
-    kid       text        PRIMARY KEY,
-    tenant    text        NOT NULL,
-    subject   text        NOT NULL,
-    erased_at timestamptz NOT NULL DEFAULT now()
+    kid          text        PRIMARY KEY,
+    tenant       text        NOT NULL,
+    subject      text        NOT NULL,
+    reason       text        NOT NULL,
+    requested_by text        NOT NULL,
+    erased_at    timestamptz NOT NULL DEFAULT now(),
+    pending      boolean     NOT NULL DEFAULT true
 );
 CREATE INDEX subject_keys_erased_subject ON subject_keys_erased (tenant, subject, erased_at);
+CREATE INDEX subject_keys_erased_pending ON subject_keys_erased (erased_at) WHERE pending;
