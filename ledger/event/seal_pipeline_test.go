@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/subjectkey"
@@ -64,7 +65,7 @@ func TestPipelineSeals(t *testing.T) {
 	if other := prepare(strings.Replace(body, "follow-up", "other", 1)); other.Same(e.Leaf) {
 		t.Error("an event with another sealed reason is taken for the same")
 	}
-	if _, err := keys.Destroy(ctx, "clinic", "alice"); err != nil {
+	if _, err := keys.Destroy(ctx, "clinic", "alice", subjectkey.Why{Reason: "request"}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := keys.Open(ctx, kid); !errors.Is(err, subjectkey.ErrErased) {

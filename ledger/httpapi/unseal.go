@@ -31,7 +31,7 @@ type shownEvent struct {
 // reading each key once.
 type unsealer struct {
 	ctx  context.Context
-	keys SubjectKeys
+	keys subjectkey.Store
 	log  *slog.Logger
 	seen map[string]keyResult
 }
