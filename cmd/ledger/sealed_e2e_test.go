@@ -3,13 +3,18 @@ package main_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ledger-dev/ledger/internal/pgtest"
 )
 
 // TestSealedFields runs a real `ledger serve` with a sealing block: alice's
@@ -145,32 +150,89 @@ func TestSealedFields(t *testing.T) {
 // and returns the configuration's path.
 func sealingConfig(t *testing.T, dir string) string {
 	t.Helper()
+	return sealingConfigWith(t, dir, "")
+}
+
+// sealingConfigWith is sealingConfig with more YAML after the sealing
+// block.
+func sealingConfigWith(t *testing.T, dir, extra string) string {
+	t.Helper()
 	masterFile := filepath.Join(dir, "master.key")
 	if err := os.WriteFile(masterFile, []byte(strings.Repeat("5a", 32)+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(dir, "ledger.yaml")
-	if err := os.WriteFile(conf, []byte("sealing:\n  master_key_file: "+masterFile+"\n  tags: [mrn]\n"), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte("sealing:\n  master_key_file: "+masterFile+"\n  tags: [mrn]\n"+extra), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return conf
 }
 
-// TestErasure erases a data subject through the admin API of a real
-// `ledger serve` with access control and sealing: a legal hold on alice
-// refuses it (409 naming the hold) until released; then her key is
-// destroyed (gone from the key file, bob's kept), a run again answers the
-// same key id, the privacy.erasure_executed event naming it is in the log,
-// and `verifier audit` passes over the sealed events whose key is gone.
+// erasureBackend is where an erasure e2e test keeps its log: the flags of
+// `ledger serve`, and a dump of everything it stores outside the data
+// directory (PostgreSQL's), empty on posix.
+type erasureBackend struct {
+	name string
+	args func(t *testing.T) []string
+	dump func(t *testing.T, args []string) []byte
+}
+
+var erasureBackends = []erasureBackend{
+	{name: "posix", args: func(*testing.T) []string { return nil }, dump: func(*testing.T, []string) []byte { return nil }},
+	{name: "postgres", args: func(t *testing.T) []string { return []string{"--postgres", pgtest.New(t)} }, dump: pgDump},
+}
+
+// pgDump returns pg_dump's dump of the database that args give `ledger
+// serve` with --postgres.
+func pgDump(t *testing.T, args []string) []byte {
+	t.Helper()
+	dsn := args[slices.Index(args, "--postgres")+1]
+	bin := "pg_dump"
+	if matches, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_dump"); len(matches) > 0 {
+		bin = matches[len(matches)-1]
+	}
+	out, err := exec.Command(bin, "--dbname", dsn).Output()
+	if err != nil {
+		t.Fatalf("pg_dump: %v", err)
+	}
+	if !bytes.Contains(out, []byte("subject_keys")) || !bytes.Contains(out, []byte("index_entries")) {
+		t.Fatalf("the dump holds no subject_keys or index_entries table:\n%.2000s", out)
+	}
+	return out
+}
+
+// TestErasure is issue 15's acceptance test, on posix and on PostgreSQL,
+// with the real binaries: alice's and bob's events are logged with sealed
+// emails, changes and a tag; a legal hold on alice refuses her erasure
+// with a 409 naming the hold, and carol's, whom it does not cover, goes
+// through; once the hold is released her erasure succeeds, and run again
+// answers the same key and appends nothing more. Then no byte of alice's
+// plaintext is in any file of the data directory, nor in pg_dump of the
+// database; bob's events read as before; her entry reads "erased"; a
+// tlog-proof saved before the erasure still verifies, as does `verifier
+// audit`; and the privacy.erasure_executed event, naming her key and the
+// count of her events, is in the log once and its proof verifies.
 func TestErasure(t *testing.T) {
+	for _, b := range erasureBackends {
+		t.Run(b.name, func(t *testing.T) { testErasure(t, b) })
+	}
+}
+
+func testErasure(t *testing.T, backend erasureBackend) {
 	ledgerBin, verifierBin, _ := buildBinaries(t)
 	data := t.TempDir()
 	writer := newToken(t, ledgerBin, data, "--role", "writer")
 	admin := newToken(t, ledgerBin, data, "--role", "admin")
 	auditor := newToken(t, ledgerBin, data, "--role", "auditor")
-	s := startServer(t, ledgerBin, "--data", data, "--config", sealingConfig(t, t.TempDir()), "--origin", "example.com/erasure", "--publish-interval", "20ms")
-	events := `[{"action":"update","actor":{"id":"alice","type":"user","email":"alice@example.com"},"resource":{"type":"profile"},"result":"success"},` +
-		`{"action":"update","actor":{"id":"bob","type":"user","email":"bob@example.com"},"resource":{"type":"profile"},"result":"success"}]`
+	args := append([]string{"--data", data, "--config", sealingConfig(t, t.TempDir()), "--origin", "example.com/erasure", "--publish-interval", "20ms"}, backend.args(t)...)
+	s := startServer(t, ledgerBin, args...)
+	alicePlain := []string{"alice@example.com", "alice-old-address", "alice-new-address", "MRN-1111"}
+	bobPlain := []string{"bob@example.com", "bob-new-role", "MRN-2222"}
+	events := `[{"action":"update","actor":{"id":"alice","type":"user","email":"alice@example.com"},"resource":{"type":"profile","id":"p-1"},"result":"success",` +
+		`"changes":{"address":{"old":"alice-old-address","new":"alice-new-address"}},"tags":{"mrn":"MRN-1111"}},` +
+		`{"action":"update","actor":{"id":"bob","type":"user","email":"bob@example.com"},"resource":{"type":"profile","id":"p-2"},"result":"success",` +
+		`"changes":{"role":{"new":"bob-new-role"}},"tags":{"mrn":"MRN-2222"}},` +
+		`{"action":"update","actor":{"id":"carol","type":"user","email":"carol@example.com"},"resource":{"type":"profile","id":"p-3"},"result":"success"}]`
 	if code, b := call(t, http.DefaultClient, "POST", s.url+"v1/events?wait=published", writer, events); code != 200 {
 		t.Fatalf("append: %d %s", code, b)
 	}
@@ -184,7 +246,7 @@ func TestErasure(t *testing.T) {
 		}
 		return string(leafKID.FindSubmatch(got.Leaf)[1])
 	}
-	aliceKID, bobKID := kidOf("0"), kidOf("1")
+	aliceKID, bobKID, carolKID := kidOf("0"), kidOf("1"), kidOf("2")
 	// The auditor reads alice's email before her erasure; a writer, who may
 	// not read, sees nothing of it.
 	if b := bodyOf(t, s.url+"v1/events/0", auditor); !bytes.Contains(b, []byte(`"email":"alice@example.com"`)) || !bytes.Contains(b, []byte(`"sealed":"open"`)) {
@@ -195,6 +257,15 @@ func TestErasure(t *testing.T) {
 			t.Errorf("GET %s by a writer: %d %s; want 403 and nothing of alice's", path, code, b)
 		}
 	}
+	bobBefore := bodyOf(t, s.url+"v1/events/1", auditor)
+	proofs := map[string]string{}
+	for _, index := range []string{"0", "1"} {
+		code, proof := call(t, http.DefaultClient, "GET", s.url+"v1/proof/"+index, auditor, "")
+		proofs[index] = filepath.Join(t.TempDir(), index+".tlog-proof")
+		if code != 200 || os.WriteFile(proofs[index], proof, 0o644) != nil {
+			t.Fatalf("GET /v1/proof/%s: %d %s", index, code, proof)
+		}
+	}
 
 	code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/holds", admin, `{"actor_id":"alice","reason":"case 7"}`)
 	var h struct {
@@ -203,65 +274,37 @@ func TestErasure(t *testing.T) {
 	if code != 201 || json.Unmarshal(b, &h) != nil {
 		t.Fatalf("place hold: %d %s", code, b)
 	}
-	if code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/erasures", admin, `{"subject":"bob"}`); code != 200 || !strings.Contains(string(b), bobKID) {
-		t.Fatalf("erasure of bob, whom the hold does not cover: %d %s", code, b)
+	if code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/erasures", admin, `{"subject":"carol"}`); code != 200 || !strings.Contains(string(b), carolKID) {
+		t.Fatalf("erasure of carol, whom the hold does not cover: %d %s", code, b)
 	}
-	if code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/erasures", admin, `{"subject":"alice"}`); code != 409 || !strings.Contains(string(b), h.ID) {
+	if code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/erasures", admin, `{"subject":"alice"}`); code != 409 || !strings.Contains(string(b), h.ID) || !json.Valid(b) {
 		t.Fatalf("erasure under a hold: %d %s; want 409 naming hold %s", code, b, h.ID)
 	}
 	if code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/erasures", writer, `{"subject":"alice"}`); code != 403 {
 		t.Fatalf("erasure by a writer: %d %s", code, b)
 	}
+	if b := bodyOf(t, s.url+"v1/events/0", auditor); !bytes.Contains(b, []byte(`"email":"alice@example.com"`)) {
+		t.Errorf("alice's event after the refused erasure: %s", b)
+	}
 	if code, b := call(t, http.DefaultClient, "DELETE", s.url+"v1/admin/holds/"+h.ID, admin, ""); code != 200 {
 		t.Fatalf("release hold: %d %s", code, b)
 	}
 	// The count is of indexed events: wait for alice's to be.
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, b := call(t, http.DefaultClient, "GET", s.url+"v1/events?actor_id=alice", auditor, ""); strings.Contains(string(b), "alice@example.com") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("alice's event is not in the index")
-		}
+	waitFor(t, s.url+"v1/events?actor_id=alice", auditor, "alice@example.com")
+	if code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/erasures", admin, `{"subject":"alice"}`); code != 200 ||
+		!strings.Contains(string(b), `"kid":"`+aliceKID+`"`) || !strings.Contains(string(b), `"count":1`) {
+		t.Fatalf("erasure of alice: %d %s", code, b)
 	}
-	for range 2 { // the second run answers the same: an erasure can be run again
-		if code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/erasures", admin, `{"subject":"alice"}`); code != 200 ||
-			!strings.Contains(string(b), `"kid":"`+aliceKID+`"`) || !strings.Contains(string(b), `"count":1`) {
-			t.Fatalf("erasure of alice: %d %s", code, b)
-		}
+	// Run again, it answers the same key: it was erased, and its event is
+	// in the log already.
+	if code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/erasures", admin, `{"subject":"alice"}`); code != 200 || !strings.Contains(string(b), `"kid":"`+aliceKID+`"`) {
+		t.Fatalf("erasure of alice run again: %d %s", code, b)
 	}
 	if code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/erasures", admin, `{"subject":"nobody"}`); code != 404 {
 		t.Fatalf("erasure of a subject without a key: %d %s", code, b)
 	}
-	keys, err := os.ReadFile(filepath.Join(data, "subject-keys.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Keys []struct {
-			KID string `json:"kid"`
-		} `json:"keys"`
-	}
-	if err := json.Unmarshal(keys, &doc); err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range doc.Keys {
-		if k.KID == aliceKID || k.KID == bobKID {
-			t.Errorf("key %s is still in the key file after its erasure", k.KID)
-		}
-	}
 
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		_, b := call(t, http.DefaultClient, "GET", s.url+"v1/events?event_type=privacy.erasure_executed", auditor, "")
-		if strings.Contains(string(b), `"kid":"`+aliceKID+`"`) && strings.Contains(string(b), `"count":"1"`) && !strings.Contains(string(b), "alice@") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no privacy.erasure_executed event naming %s in the log: %s", aliceKID, b)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	erasureIndex := erasureEvent(t, s.url, auditor, aliceKID, `"count":"1"`)
 	// After the erasure a reader sees the members that were never sealed and
 	// "erased"; the leaf still verifies.
 	for _, path := range []string{"v1/events/0", "v1/events?actor_id=alice", "v1/export?format=ndjson&since=2000-01-01T00:00:00Z&actor_id=alice", "v1/export?format=csv&since=2000-01-01T00:00:00Z&actor_id=alice"} {
@@ -270,16 +313,89 @@ func TestErasure(t *testing.T) {
 			t.Errorf("GET %s after alice's erasure: %s", path, b)
 		}
 	}
-	code, proof := call(t, http.DefaultClient, "GET", s.url+"v1/proof/0", auditor, "")
-	proofFile := filepath.Join(t.TempDir(), "alice.tlog-proof")
+	if bobAfter := bodyOf(t, s.url+"v1/events/1", auditor); !bytes.Equal(bobAfter, bobBefore) {
+		t.Errorf("bob's event changed with alice's erasure:\n%s\n%s", bobBefore, bobAfter)
+	}
+	for _, index := range []string{"0", "1"} {
+		if out := verify(t, verifierBin, "proof", proofs[index], "--vkey", s.vkey); !strings.Contains(out, "ok sealed: inclusion verified") {
+			t.Errorf("verifier proof of entry %s, saved before the erasure:\n%s", index, out)
+		}
+	}
+	code, proof := call(t, http.DefaultClient, "GET", s.url+"v1/proof/"+erasureIndex, auditor, "")
+	proofFile := filepath.Join(t.TempDir(), "erasure.tlog-proof")
 	if code != 200 || os.WriteFile(proofFile, proof, 0o644) != nil {
-		t.Fatalf("GET /v1/proof/0 after the erasure: %d %s", code, proof)
+		t.Fatalf("GET /v1/proof/%s: %d %s", erasureIndex, code, proof)
 	}
-	if out := verify(t, verifierBin, "proof", proofFile, "--vkey", s.vkey); !strings.Contains(out, "ok sealed: inclusion verified") {
-		t.Errorf("verifier proof of an erased entry:\n%s", out)
-	}
+	verify(t, verifierBin, "proof", proofFile, "--vkey", s.vkey)
 	t.Setenv("LEDGER_TOKEN", auditor) // the verifier reads the entry bundles with it
 	verify(t, verifierBin, "audit", "--log", s.url, "--vkey", s.vkey)
+
+	stopServer(s)
+	keysLeft := map[string]bool{}
+	checkNoPlaintext := func(where string, b []byte) {
+		for _, p := range alicePlain {
+			if bytes.Contains(b, []byte(p)) {
+				t.Errorf("%s holds alice's %q after her erasure", where, p)
+			}
+		}
+		if filepath.Base(where) != "subject-keys.json" {
+			return
+		}
+		var doc struct {
+			Keys []struct {
+				KID string `json:"kid"`
+			} `json:"keys"`
+		}
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range doc.Keys {
+			keysLeft[k.KID] = true
+		}
+	}
+	eachFile(t, data, checkNoPlaintext)
+	dump := backend.dump(t, args)
+	if dump != nil {
+		checkNoPlaintext("pg_dump", dump)
+		// The dump's subject_keys rows: bob's key only.
+		rows := dump[bytes.Index(dump, []byte("COPY public.subject_keys ")):]
+		rows = rows[:bytes.Index(rows, []byte("\\.\n"))]
+		keysLeft = map[string]bool{}
+		for _, kid := range []string{aliceKID, bobKID, carolKID} {
+			keysLeft[kid] = bytes.Contains(rows, []byte(kid))
+		}
+		for _, p := range bobPlain {
+			if bytes.Contains(dump, []byte(p)) {
+				t.Errorf("pg_dump holds bob's %q in clear", p)
+			}
+		}
+	}
+	if keysLeft[aliceKID] || keysLeft[carolKID] || !keysLeft[bobKID] {
+		t.Errorf("keys left after the erasures %v; want bob's (%s) only", keysLeft, bobKID)
+	}
+}
+
+// erasureEvent waits until the log's privacy.erasure_executed events hold
+// exactly one naming key kid, with want among its tags, and no personal
+// data; it returns that event's index.
+func erasureEvent(t *testing.T, url, token, kid, want string) string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, b := call(t, http.DefaultClient, "GET", url+"v1/events?event_type=privacy.erasure_executed&resource_id="+kid, token, "")
+		var got struct {
+			Events []struct {
+				Index uint64          `json:"index"`
+				Event json.RawMessage `json:"event"`
+			} `json:"events"`
+		}
+		json.Unmarshal(b, &got)
+		if len(got.Events) == 1 && bytes.Contains(got.Events[0].Event, []byte(want)) && !bytes.Contains(b, []byte("@example.com")) {
+			return fmt.Sprint(got.Events[0].Index)
+		}
+		if len(got.Events) > 1 || time.Now().After(deadline) {
+			t.Fatalf("want one privacy.erasure_executed event naming %s with %s: %s", kid, want, b)
+		}
+	}
 }
 
 // leafKID finds the subject key id in a sealed leaf.

@@ -29,7 +29,7 @@ func TestPipelineSeals(t *testing.T) {
 	p := event.NewPipeline(event.PipelineConfig{Seal: &event.SealConfig{
 		Sealing: event.Sealing{Fields: event.DefaultSealedFields, Tags: []string{"mrn"}},
 		Subject: "actor.id",
-		Key: subjectkey.KeyFunc(ctx, keys),
+		Key:     subjectkey.KeyFunc(ctx, keys),
 	}})
 	body := `{"id":"e-1","tenant_id":"clinic","action":"read","actor":{"id":"alice","type":"user","email":"alice@example.com"},` +
 		`"resource":{"type":"chart"},"result":"success","reason":"follow-up visit","tags":{"mrn":"MRN-99","ward":"b"}}`

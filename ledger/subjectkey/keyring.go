@@ -145,5 +145,7 @@ func wrapAAD(tenant, subject, kid string) []byte {
 
 // KeyFunc returns s.Key under ctx, as event.SealConfig.Key takes it.
 func KeyFunc(ctx context.Context, s Store) func(tenant, subject string, at time.Time) (string, []byte, error) {
-	return func(tenant, subject string, at time.Time) (string, []byte, error) { return s.Key(ctx, tenant, subject, at) }
+	return func(tenant, subject string, at time.Time) (string, []byte, error) {
+		return s.Key(ctx, tenant, subject, at)
+	}
 }
