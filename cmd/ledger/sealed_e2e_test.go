@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ledger-dev/ledger/internal/longtest"
 	"github.com/ledger-dev/ledger/internal/pgtest"
 )
 
@@ -421,5 +423,97 @@ func waitFor(t *testing.T, url, token, want string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("GET %s never answered %q", url, want)
 		}
+	}
+}
+
+// TestErasureKilled kills `ledger serve` with SIGKILL while it erases a
+// data subject, a few cycles on posix and on PostgreSQL (more with
+// LEDGER_LONG_TESTS=1): after the restart the subject's event reads either
+// in clear (the key was not destroyed yet) or erased, never its ciphertext
+// nor half of it; running the erasure again completes it, and the log then
+// holds exactly one privacy.erasure_executed event naming the key. At the
+// end no subject's plaintext is in the data directory or the database, and
+// the log passes `verifier audit`.
+func TestErasureKilled(t *testing.T) {
+	for _, b := range erasureBackends {
+		t.Run(b.name, func(t *testing.T) { testErasureKilled(t, b, longtest.Count(3, 15)) })
+	}
+}
+
+func testErasureKilled(t *testing.T, backend erasureBackend, cycles int) {
+	ledgerBin, verifierBin, _ := buildBinaries(t)
+	data := t.TempDir()
+	writer := newToken(t, ledgerBin, data, "--role", "writer")
+	privacy := newToken(t, ledgerBin, data, "--role", "privacy")
+	auditor := newToken(t, ledgerBin, data, "--role", "auditor")
+	args := append([]string{"--data", data, "--config", sealingConfig(t, t.TempDir()), "--origin", "example.com/erasure-killed", "--publish-interval", "20ms"}, backend.args(t)...)
+	var emails []string
+	var s *server
+	for cycle := range cycles {
+		s = startServer(t, ledgerBin, args...)
+		subject := fmt.Sprintf("subject-%d", cycle)
+		email := subject + "@example.com"
+		emails = append(emails, email)
+		code, b := call(t, http.DefaultClient, "POST", s.url+"v1/events?wait=published", writer,
+			fmt.Sprintf(`{"action":"update","actor":{"id":%q,"type":"user","email":%q},"resource":{"type":"profile"},"result":"success","changes":{"phone":{"new":"%s-phone"}}}`, subject, email, subject))
+		var got ack
+		if code != 200 || json.Unmarshal(b, &got) != nil {
+			t.Fatalf("append: %d %s", code, b)
+		}
+		eventPath := fmt.Sprintf("v1/events/%d", got.Index)
+		waitFor(t, s.url+"v1/events?actor_id="+subject, auditor, email) // indexed, for the count
+		done := make(chan struct{})
+		go func() { // its answer, if any, is not waited for: the server dies
+			defer close(done)
+			req, _ := http.NewRequest("POST", s.url+"v1/admin/erasures", strings.NewReader(fmt.Sprintf(`{"subject":%q}`, subject)))
+			req.Header.Set("Authorization", "Bearer "+privacy)
+			if resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}()
+		time.Sleep(time.Duration(rand.IntN(4000)) * time.Microsecond)
+		s.cmd.Process.Kill() // SIGKILL, mid-erasure
+		s.cmd.Wait()
+		<-done
+
+		s = startServer(t, ledgerBin, args...)
+		b = bodyOf(t, s.url+eventPath, auditor)
+		var entry struct {
+			Leaf []byte `json:"leaf"`
+		}
+		if err := json.Unmarshal(b, &entry); err != nil || leafKID.FindSubmatch(entry.Leaf) == nil {
+			t.Fatalf("cycle %d: %s's event is not sealed: %s", cycle, subject, b)
+		}
+		kid := string(leafKID.FindSubmatch(entry.Leaf)[1])
+		open := bytes.Contains(b, []byte(`"sealed":"open"`)) && bytes.Contains(b, []byte(email))
+		erased := bytes.Contains(b, []byte(`"sealed":"erased"`)) && !bytes.Contains(b, []byte(subject+"@")) && !bytes.Contains(b, []byte(subject+"-phone"))
+		if open == erased {
+			t.Fatalf("cycle %d: after the kill, %s reads neither in clear nor erased: %s", cycle, subject, b)
+		}
+		if code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/erasures", privacy, fmt.Sprintf(`{"subject":%q}`, subject)); code != 200 || !strings.Contains(string(b), kid) {
+			t.Fatalf("cycle %d: the erasure run again: %d %s", cycle, code, b)
+		}
+		if b := bodyOf(t, s.url+eventPath, auditor); !bytes.Contains(b, []byte(`"sealed":"erased"`)) || bytes.Contains(b, []byte(subject+"@")) {
+			t.Fatalf("cycle %d: after the erasure run again: %s", cycle, b)
+		}
+		erasureEvent(t, s.url, auditor, kid, `"count":"1"`)
+		t.Logf("cycle %d: the kill left the key %s", cycle, map[bool]string{true: "destroyed", false: "whole"}[erased])
+		if cycle < cycles-1 {
+			stopServer(s)
+		}
+	}
+	t.Setenv("LEDGER_TOKEN", auditor)
+	verify(t, verifierBin, "audit", "--log", s.url, "--vkey", s.vkey)
+	stopServer(s)
+	check := func(where string, b []byte) {
+		for _, e := range emails {
+			if bytes.Contains(b, []byte(e)) || bytes.Contains(b, []byte(strings.TrimSuffix(e, "@example.com")+"-phone")) {
+				t.Errorf("%s holds %q's personal data after the erasures", where, e)
+			}
+		}
+	}
+	eachFile(t, data, check)
+	if dump := backend.dump(t, args); dump != nil {
+		check("pg_dump", dump)
 	}
 }
