@@ -517,3 +517,83 @@ func testErasureKilled(t *testing.T, backend erasureBackend, cycles int) {
 		check("pg_dump", dump)
 	}
 }
+
+// TestShredAtMax runs crypto-shredding at max in a real `ledger serve`, on
+// posix and on PostgreSQL, with periods in seconds: tenant "short" keeps
+// its events at least 1s and at most 3s, tenant "long" an hour with no max.
+// Once 3s have passed since alice's event, her key is destroyed on the
+// schedule: her event reads erased, and a privacy.erasure_executed event
+// with the reason "retention max" and the rule is in the log; bob's key
+// (tenant long) stays; carol's, under a legal hold, stays until the hold is
+// released, then goes. alice's next event is sealed under a new key, and
+// the log passes `verifier audit`.
+func TestShredAtMax(t *testing.T) {
+	for _, b := range erasureBackends {
+		t.Run(b.name, func(t *testing.T) { testShredAtMax(t, b) })
+	}
+}
+
+func testShredAtMax(t *testing.T, backend erasureBackend) {
+	ledgerBin, verifierBin, _ := buildBinaries(t)
+	data := t.TempDir()
+	writer := newToken(t, ledgerBin, data, "--role", "writer")
+	admin := newToken(t, ledgerBin, data, "--role", "admin")
+	auditor := newToken(t, ledgerBin, data, "--role", "auditor")
+	conf := sealingConfigWith(t, t.TempDir(), "retention:\n  rules:\n    - {tenant: short, min: 1s, max: 3s}\n    - {tenant: long, min: 1h}\n")
+	s := startServer(t, ledgerBin, append([]string{"--data", data, "--config", conf, "--origin", "example.com/shred", "--publish-interval", "20ms"}, backend.args(t)...)...)
+	code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/holds", admin, `{"tenant_id":"short","actor_id":"carol","reason":"case 12"}`)
+	var h struct {
+		ID string `json:"id"`
+	}
+	if code != 201 || json.Unmarshal(b, &h) != nil {
+		t.Fatalf("place hold: %d %s", code, b)
+	}
+	event := func(tenant, actor string) string {
+		return fmt.Sprintf(`{"tenant_id":%q,"action":"update","actor":{"id":%q,"type":"user","email":"%s@example.com"},"resource":{"type":"profile"},"result":"success"}`, tenant, actor, actor)
+	}
+	code, b = call(t, http.DefaultClient, "POST", s.url+"v1/events?wait=published", writer, "["+event("short", "alice")+","+event("long", "bob")+","+event("short", "carol")+"]")
+	if code != 200 {
+		t.Fatalf("append: %d %s", code, b)
+	}
+	kidOf := func(index int) string {
+		var entry struct {
+			Leaf []byte `json:"leaf"`
+		}
+		if err := json.Unmarshal(bodyOf(t, fmt.Sprintf("%sv1/events/%d", s.url, index), auditor), &entry); err != nil || leafKID.FindSubmatch(entry.Leaf) == nil {
+			t.Fatalf("event %d is not sealed: %v", index, err)
+		}
+		return string(leafKID.FindSubmatch(entry.Leaf)[1])
+	}
+	var acks []ack
+	if err := json.Unmarshal(b, &acks); err != nil || len(acks) != 3 {
+		t.Fatalf("append: %s", b)
+	}
+	aliceKID, carolKID := kidOf(int(acks[0].Index)), kidOf(int(acks[2].Index))
+	waitFor(t, fmt.Sprintf("%sv1/events/%d", s.url, acks[0].Index), auditor, `"sealed":"erased"`)
+	erasureEvent(t, s.url, auditor, aliceKID, `"reason":"retention max"`)
+	erasureEvent(t, s.url, auditor, aliceKID, `"rule":"1"`)
+	for _, a := range acks[1:] {
+		if b := bodyOf(t, fmt.Sprintf("%sv1/events/%d", s.url, a.Index), auditor); !bytes.Contains(b, []byte(`"sealed":"open"`)) {
+			t.Errorf("event %d, of tenant long or under a hold, after alice's key was shredded: %s", a.Index, b)
+		}
+	}
+	if code, b := call(t, http.DefaultClient, "DELETE", s.url+"v1/admin/holds/"+h.ID, admin, ""); code != 200 {
+		t.Fatalf("release hold: %d %s", code, b)
+	}
+	waitFor(t, fmt.Sprintf("%sv1/events/%d", s.url, acks[2].Index), auditor, `"sealed":"erased"`)
+	erasureEvent(t, s.url, auditor, carolKID, `"reason":"retention max"`)
+	if b := bodyOf(t, fmt.Sprintf("%sv1/events/%d", s.url, acks[1].Index), auditor); !bytes.Contains(b, []byte(`"email":"bob@example.com"`)) {
+		t.Errorf("bob's event, of tenant long, after the shredding: %s", b)
+	}
+
+	code, b = call(t, http.DefaultClient, "POST", s.url+"v1/events?wait=published", writer, event("short", "alice"))
+	var again ack
+	if code != 200 || json.Unmarshal(b, &again) != nil {
+		t.Fatalf("append: %d %s", code, b)
+	}
+	if kid := kidOf(int(again.Index)); kid == aliceKID {
+		t.Errorf("alice's next event is sealed under her shredded key %s", kid)
+	}
+	t.Setenv("LEDGER_TOKEN", auditor)
+	verify(t, verifierBin, "audit", "--log", s.url, "--vkey", s.vkey)
+}
