@@ -83,3 +83,14 @@ func TestLoadMasterKey(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkFile measures the file store's operations (docs/benchmarks.md).
+func BenchmarkFile(b *testing.B) {
+	subjectkeytest.Bench(b, func(b *testing.B) subjectkey.Store {
+		f, err := subjectkey.OpenFile(filepath.Join(b.TempDir(), "subject-keys.json"), subjectkeytest.MasterKey(b, 1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return f
+	})
+}

@@ -39,3 +39,20 @@ func open(t *testing.T, dsn string, wrap subjectkey.Wrapper, resolution time.Dur
 	s.Resolution = resolution
 	return s
 }
+
+// BenchmarkStore measures the PostgreSQL store's operations
+// (docs/benchmarks.md).
+func BenchmarkStore(b *testing.B) {
+	subjectkeytest.Bench(b, func(b *testing.B) subjectkey.Store {
+		pool, err := pgxpool.New(b.Context(), pgtest.New(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(pool.Close)
+		s, err := postgres.Open(b.Context(), pool, subjectkeytest.MasterKey(b, 1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	})
+}

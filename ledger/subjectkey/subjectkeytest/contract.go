@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -190,4 +191,73 @@ func concurrent(t *testing.T, open Opener) {
 	if err != nil || len(infos) != 1 || !infos[0].Newest.Equal(at.Add(15*time.Hour)) {
 		t.Fatalf("Idle = %v, %v; want carol's key, its newest the latest event's (+15h)", infos, err)
 	}
+}
+
+// BenchKeys is how many keys a store holds before Bench measures it.
+const BenchKeys = 1000
+
+// Bench measures a store's operations, each over a store holding
+// BenchKeys keys already: Key of a subject it knows (the path of every
+// sealed event), Key of a new subject (a durable write), Open (every
+// answer, once per key) and Destroy of a subject's key.
+func Bench(b *testing.B, newStore func(b *testing.B) subjectkey.Store) {
+	ctx := context.Background()
+	open := func(b *testing.B) subjectkey.Store {
+		s := newStore(b)
+		for i := range BenchKeys {
+			if _, _, err := s.Key(ctx, "other", "subject-"+strconv.Itoa(i), at); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return s
+	}
+	b.Run("KeyKnown", func(b *testing.B) {
+		s := open(b)
+		if _, _, err := s.Key(ctx, "acme", "alice", at); err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if _, _, err := s.Key(ctx, "acme", "alice", at); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("KeyNew", func(b *testing.B) {
+		s := open(b)
+		i := 0
+		for b.Loop() {
+			i++
+			if _, _, err := s.Key(ctx, "acme", "subject-"+strconv.Itoa(i), at); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Open", func(b *testing.B) {
+		s := open(b)
+		kid, _, err := s.Key(ctx, "acme", "alice", at)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if _, err := s.Open(ctx, kid); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Destroy", func(b *testing.B) {
+		s := open(b)
+		i := 0
+		for b.Loop() {
+			i++
+			b.StopTimer()
+			subject := "subject-" + strconv.Itoa(i)
+			if _, _, err := s.Key(ctx, "acme", subject, at); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if _, err := s.Destroy(ctx, "acme", subject, subjectkey.Why{Reason: "request"}, time.Time{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
