@@ -597,3 +597,56 @@ func testShredAtMax(t *testing.T, backend erasureBackend) {
 	t.Setenv("LEDGER_TOKEN", auditor)
 	verify(t, verifierBin, "audit", "--log", s.url, "--vkey", s.vkey)
 }
+
+// TestSharedSubjectKeys runs two `ledger serve` instances on one PostgreSQL
+// database with sealing: an event of alice appended to each is sealed under
+// the same key, both read it in clear, and once one instance erases her,
+// the other reads her events erased.
+func TestSharedSubjectKeys(t *testing.T) {
+	ledgerBin, _, _ := buildBinaries(t)
+	dsn, key, tokenDir := pgtest.New(t), newKey(t, ledgerBin, "example.com/shared-keys"), t.TempDir()
+	writer := newToken(t, ledgerBin, tokenDir, "--role", "writer")
+	privacy := newToken(t, ledgerBin, tokenDir, "--role", "privacy")
+	auditor := newToken(t, ledgerBin, tokenDir, "--role", "auditor")
+	conf := sealingConfig(t, t.TempDir())
+	var servers []*server
+	var kids []string
+	for i := range 2 {
+		s := startServer(t, ledgerBin, "--data", t.TempDir(), "--key", key, "--postgres", dsn, "--tokens", filepath.Join(tokenDir, "tokens.json"),
+			"--config", conf, "--publish-interval", "20ms")
+		servers = append(servers, s)
+		code, b := call(t, http.DefaultClient, "POST", s.url+"v1/events?wait=published", writer,
+			fmt.Sprintf(`{"id":"alice-%d","action":"login","actor":{"id":"alice","type":"user","email":"alice@example.com"},"resource":{"type":"session"},"result":"success"}`, i))
+		var a ack
+		if code != 200 || json.Unmarshal(b, &a) != nil {
+			t.Fatalf("append to instance %d: %d %s", i, code, b)
+		}
+		var entry struct {
+			Leaf []byte `json:"leaf"`
+		}
+		if err := json.Unmarshal(bodyOf(t, fmt.Sprintf("%sv1/events/%d", s.url, a.Index), auditor), &entry); err != nil || leafKID.FindSubmatch(entry.Leaf) == nil {
+			t.Fatalf("instance %d: event %d is not sealed: %v", i, a.Index, err)
+		}
+		kids = append(kids, string(leafKID.FindSubmatch(entry.Leaf)[1]))
+	}
+	if kids[0] != kids[1] {
+		t.Fatalf("alice's events on two instances are sealed under keys %s and %s; want one", kids[0], kids[1])
+	}
+	for _, s := range servers { // both events indexed, in clear
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if b := bodyOf(t, s.url+"v1/events?actor_id=alice", auditor); bytes.Count(b, []byte(`"email":"alice@example.com"`)) == 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s does not answer both of alice's events in clear", s.url)
+			}
+		}
+	}
+	if code, b := call(t, http.DefaultClient, "POST", servers[0].url+"v1/admin/erasures", privacy, `{"subject":"alice"}`); code != 200 || !strings.Contains(string(b), kids[0]) {
+		t.Fatalf("erasure on instance 0: %d %s", code, b)
+	}
+	b := bodyOf(t, servers[1].url+"v1/events?actor_id=alice", auditor)
+	if bytes.Contains(b, []byte("alice@example.com")) || bytes.Count(b, []byte(`"sealed":"erased"`)) != 2 {
+		t.Errorf("instance 1 after the erasure on instance 0: %s", b)
+	}
+}
