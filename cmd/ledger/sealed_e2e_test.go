@@ -23,13 +23,22 @@ import (
 // and bob's emails and changes are logged sealed (leaf version 3), so that
 // no file of the data directory holds them in clear; the events read with
 // their sealed member; `verifier proof` verifies a sealed entry and says it
-// is sealed, and `verifier audit` passes. A sealing block without a master
-// key is a usage error, and without a block nothing is sealed (the other
-// end-to-end tests).
+// is sealed, and `verifier audit` passes. Tenant health-a's events are
+// sealed by its own fields and tags. A sealing block without a master key,
+// or with a tenant sealing a field that cannot be, is a usage error, and
+// without a block nothing is sealed (the other end-to-end tests).
 func TestSealedFields(t *testing.T) {
 	ledgerBin, verifierBin, _ := buildBinaries(t)
 	data, secrets := t.TempDir(), t.TempDir()
-	conf := sealingConfig(t, secrets)
+	// Tenant health-a seals its reason and diagnosis tag instead.
+	conf := sealingConfigWith(t, secrets, "  tenants:\n    health-a: {fields: [reason], tags: [diagnosis]}\n")
+	bad := filepath.Join(secrets, "bad.yaml")
+	if err := os.WriteFile(bad, []byte("sealing:\n  tenants:\n    health-a: {fields: [actor.id]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runCmd(t, ledgerBin, "serve", "--init", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--config", bad); code != 2 || !strings.Contains(out, `tenants.health-a: field "actor.id" cannot be sealed`) {
+		t.Fatalf("serve with a tenant sealing actor.id: exit %d\n%s", code, out)
+	}
 	noKey := filepath.Join(secrets, "nokey.yaml")
 	if err := os.WriteFile(noKey, []byte("sealing:\n  subject: actor.id\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -87,6 +96,26 @@ func TestSealedFields(t *testing.T) {
 	if !bytes.Contains(bodyOf(t, s.url+"v1/events/0", ""), []byte(`"tags":{"mrn":"MRN-4242","ward":"b"}`)) {
 		t.Error("event 0 is answered without its sealed tag in clear")
 	}
+	// health-a's own sealing: its reason and diagnosis sealed, its email
+	// (not one of its fields) and mrn (not one of its tags) in clear.
+	code, b := call(t, http.DefaultClient, "POST", s.url+"v1/events?wait=published", "",
+		`{"tenant_id":"health-a","action":"read","actor":{"id":"dana","type":"user","email":"dana@clinic.example"},"resource":{"type":"chart"},"result":"success",`+
+			`"reason":"dana-reason-x","tags":{"diagnosis":"dana-diagnosis-x","mrn":"MRN-77"}}`)
+	var health ack
+	if code != 200 || json.Unmarshal(b, &health) != nil {
+		t.Fatalf("append to health-a: %d %s", code, b)
+	}
+	var healthEntry struct {
+		Leaf []byte `json:"leaf"`
+	}
+	if err := json.Unmarshal(bodyOf(t, fmt.Sprintf("%sv1/events/%d", s.url, health.Index), ""), &healthEntry); err != nil {
+		t.Fatal(err)
+	}
+	if l := healthEntry.Leaf; !bytes.Contains(l, []byte(`"v":3`)) || bytes.Contains(l, []byte("dana-reason-x")) || bytes.Contains(l, []byte("dana-diagnosis-x")) ||
+		!bytes.Contains(l, []byte("dana@clinic.example")) || !bytes.Contains(l, []byte("MRN-77")) {
+		t.Errorf("health-a's leaf, sealed by its own fields and tags: %s", l)
+	}
+	plaintext = append(plaintext, "dana-reason-x", "dana-diagnosis-x")
 	// Query results and both exports show them in clear too, but the index
 	// holds only the leaf and columns that are never sealed.
 	waitFor(t, s.url+"v1/events?actor_id=alice", "", "alice-old-address")
