@@ -18,8 +18,9 @@ import (
 // wrapped keys.
 //
 // A destroyed key is removed from the file, which is rewritten whole; its
-// id, tenant and subject are kept, so that Open says ErrErased and Destroy
-// run again names the key it destroyed. The old file's blocks may linger
+// id, tenant, subject, why and when are kept, with whether its erasure is
+// still pending, so that Open says ErrErased and Destroy run again names
+// the erasure it made. The old file's blocks may linger
 // on the disk until reused: they hold the key wrapped, useless without the
 // master key.
 //
