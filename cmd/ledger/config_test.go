@@ -154,3 +154,26 @@ func TestDocumentedConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyResolution: the key store rounds a key's newest event, and the
+// shredder runs, every tenth of the shortest tenant-wide max, at most
+// hourly.
+func TestKeyResolution(t *testing.T) {
+	for _, c := range []struct {
+		yaml string
+		want time.Duration
+	}{
+		{"", time.Hour},
+		{"retention: {rules: [{tenant: short, min: 1s, max: 3s}, {tenant: long, min: 1h}]}", 300 * time.Millisecond},
+		{"retention: {rules: [{tenant: a, event_type: 'marketing.*', min: 1s, max: 2s}]}", time.Hour}, // no tenant-wide max
+		{"retention: {rules: [{preset: gdpr, max: 2y}]}", time.Hour},
+	} {
+		conf, err := parseConfig([]byte(c.yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := keyResolution(conf.policy); got != c.want {
+			t.Errorf("%q: resolution %v, want %v", c.yaml, got, c.want)
+		}
+	}
+}
