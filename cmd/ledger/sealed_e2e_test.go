@@ -679,3 +679,53 @@ func TestSharedSubjectKeys(t *testing.T) {
 		t.Errorf("instance 1 after the erasure on instance 0: %s", b)
 	}
 }
+
+// TestShredKilled kills `ledger serve` with SIGKILL while it shreds keys at
+// their retention max (2 cycles, 10 with LEDGER_LONG_TESTS=1): after the
+// restart every due key is shredded, each with exactly one
+// privacy.erasure_executed event, whether the kill came before a key's
+// destruction, between it and its event, or after.
+func TestShredKilled(t *testing.T) {
+	ledgerBin, verifierBin, _ := buildBinaries(t)
+	data := t.TempDir()
+	writer := newToken(t, ledgerBin, data, "--role", "writer")
+	auditor := newToken(t, ledgerBin, data, "--role", "auditor")
+	conf := sealingConfigWith(t, t.TempDir(), "retention:\n  rules:\n    - {tenant: short, min: 1s, max: 2s}\n")
+	args := []string{"--data", data, "--config", conf, "--origin", "example.com/shred-killed", "--publish-interval", "20ms"}
+	const subjects = 12
+	var s *server
+	for cycle := range longtest.Count(2, 10) {
+		s = startServer(t, ledgerBin, args...)
+		var batch []string
+		for i := range subjects {
+			batch = append(batch, fmt.Sprintf(`{"tenant_id":"short","action":"update","actor":{"id":"s%d-%d","type":"user","email":"s%d-%d@example.com"},"resource":{"type":"profile"},"result":"success"}`, cycle, i, cycle, i))
+		}
+		code, b := call(t, http.DefaultClient, "POST", s.url+"v1/events?wait=published", writer, "["+strings.Join(batch, ",")+"]")
+		var acks []ack
+		if code != 200 || json.Unmarshal(b, &acks) != nil || len(acks) != subjects {
+			t.Fatalf("append: %d %s", code, b)
+		}
+		// The keys fall due 2 to 2.2 s after the events; the kill comes
+		// somewhere in the 0.4 s the runs take to shred them.
+		time.Sleep(2*time.Second + time.Duration(rand.IntN(400))*time.Millisecond)
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+		s = startServer(t, ledgerBin, args...)
+		for _, a := range acks {
+			path := fmt.Sprintf("%sv1/events/%d", s.url, a.Index)
+			waitFor(t, path, auditor, `"sealed":"erased"`)
+			var entry struct {
+				Leaf []byte `json:"leaf"`
+			}
+			if err := json.Unmarshal(bodyOf(t, path, auditor), &entry); err != nil || leafKID.FindSubmatch(entry.Leaf) == nil {
+				t.Fatalf("event %d is not sealed: %v", a.Index, err)
+			}
+			erasureEvent(t, s.url, auditor, string(leafKID.FindSubmatch(entry.Leaf)[1]), `"reason":"retention max"`)
+		}
+		if cycle < longtest.Count(2, 10)-1 {
+			stopServer(s)
+		}
+	}
+	t.Setenv("LEDGER_TOKEN", auditor)
+	verify(t, verifierBin, "audit", "--log", s.url, "--vkey", s.vkey)
+}
