@@ -459,6 +459,14 @@ func cmdProof(ctx context.Context, args []string, r *report) error {
 	if entry == nil {
 		return fmt.Errorf("%w: the proof carries no entry in its extra data; give --leaf FILE", errUsage)
 	}
+	var ledgerAPI tiles.Fetcher
+	if *ledger != "" {
+		hf, err := tiles.NewHTTPFetcher(*ledger)
+		if err != nil {
+			return fmt.Errorf("%w: --ledger: %v", errUsage, err)
+		}
+		ledgerAPI = hf.WithToken(o.token)
+	}
 	sc, ok := verifyCheckpoint(r, p, proof.Checkpoint, "checkpoint")
 	if !ok {
 		return nil
@@ -471,8 +479,8 @@ func cmdProof(ctx context.Context, args []string, r *report) error {
 		map[string]any{"index": proof.Index, "leaf_hash": leaf.String()})
 	checkTimes(r, entry, sc, *skew)
 	var erased bool
-	if l, ok := readSealedLeaf(entry); ok && l.Sealed != nil && *ledger != "" {
-		if erased, err = ledgerSaysErased(ctx, *ledger, o.token, proof.Index, entry); err != nil {
+	if l, ok := readSealedLeaf(entry); ok && l.Sealed != nil && ledgerAPI != nil {
+		if erased, err = ledgerSaysErased(ctx, ledgerAPI, proof.Index, entry); err != nil {
 			return err
 		}
 	}

@@ -49,16 +49,12 @@ func (l sealedLeaf) erasedKID() string {
 	return l.Tags["kid"]
 }
 
-// ledgerSaysErased asks the ledger at base for its event at index (GET
-// /v1/events/{index}, with the token) and reports whether it answers the
-// event's sealed members as erased. The answer must hold the entry the
-// proof verified: the ledger's claim is about that leaf.
-func ledgerSaysErased(ctx context.Context, base, token string, index uint64, entry []byte) (bool, error) {
-	hf, err := tiles.NewHTTPFetcher(base)
-	if err != nil {
-		return false, fmt.Errorf("%w: --ledger: %v", errUsage, err)
-	}
-	b, err := hf.WithToken(token).Fetch(ctx, "v1/events/"+strconv.FormatUint(index, 10))
+// ledgerSaysErased asks the ledger for its event at index (GET
+// /v1/events/{index}) and reports whether it answers the event's sealed
+// members as erased. The answer must hold the entry the proof verified:
+// the ledger's claim is about that leaf.
+func ledgerSaysErased(ctx context.Context, ledger tiles.Fetcher, index uint64, entry []byte) (bool, error) {
+	b, err := ledger.Fetch(ctx, "v1/events/"+strconv.FormatUint(index, 10))
 	if err != nil {
 		return false, fmt.Errorf("couldn't ask the ledger about entry %d: %w", index, err)
 	}

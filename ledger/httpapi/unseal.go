@@ -87,8 +87,9 @@ func (u *unsealer) show(ev *event.Event) (shownEvent, error) {
 	}
 	var ek []byte
 	if u.eventKeys {
-		if ek, k.err = ev.EventKey(k.key); k.err != nil {
-			return shownEvent{}, k.err
+		var err error
+		if ek, err = ev.EventKey(k.key); err != nil {
+			return shownEvent{}, err
 		}
 	}
 	if err := ev.Open(k.key); err != nil {
