@@ -405,7 +405,7 @@ func auditArchive(ctx context.Context, r *report, f, af tiles.Fetcher, p *tiles.
 		return false, fmt.Errorf("the archive at %s is a copy of the log %q, not of %q", location, ac.Origin, sc.Origin)
 	}
 	if ac.Size < logRes.RefusedEnd {
-		return false, fmt.Errorf("the archive at %s holds entries 0–%d; the log pruned entries up to %d", location, ac.Size-1, logRes.RefusedEnd-1)
+		return false, fmt.Errorf("the archive at %s holds %d entries; the log pruned entries up to %d", location, ac.Size, logRes.RefusedEnd-1)
 	}
 	if ac.Size <= sc.Size {
 		err = proveConsistency(ctx, r, f, ac, sc)
