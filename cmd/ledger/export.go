@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -85,7 +84,6 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	from := fs.Uint64("from", 0, "first index of a range export")
 	to := fs.Uint64("to", 0, "end of a range export: entries from --from to --to minus 1")
 	token := tokenFlag(fs, "an auditor")
-	archive := fs.String("archive", "", "where to read the entries of a range export that the ledger has pruned: a directory, a URL or a bucket (default: the archive the ledger names)")
 	eventKeys := fs.Bool("event-keys", false, "show sealed members in clear, each event with the key that opens just its own (never the subject's key), so that `verifier export` checks them against the leaf; the package then holds personal data")
 	filters := filterFlags(fs, "export")
 	fs.Lookup("since").Usage = "start of the time window, RFC 3339 (default: 30 days before --until; the manifest records the window)"
@@ -128,7 +126,7 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if isRange {
 		total = int64(*to - *from)
 	}
-	e := &exporter{base: root, vkey: *vkey, client: newClient(*token, 0), token: *token, eventKeys: *eventKeys, archive: *archive, pkg: pkg, bar: progress.New(stderr, total, "exporting")}
+	e := &exporter{base: root, vkey: *vkey, client: newClient(*token, 0), token: *token, eventKeys: *eventKeys, pkg: pkg, bar: progress.New(stderr, total, "exporting")}
 	if isRange {
 		err = e.exportRange(ctx, *from, *to)
 	} else {
@@ -156,8 +154,7 @@ type exporter struct {
 	base      string
 	vkey      string
 	token     string
-	eventKeys bool   // rows show sealed members opened, with their event keys
-	archive   string // where pruned bundles are read, if not where the ledger says
+	eventKeys bool // rows show sealed members opened, with their event keys
 	client    *http.Client
 	pkg       *evidence.Writer
 	tree      *tiles.Tree
@@ -290,51 +287,9 @@ func (e *exporter) openTree(ctx context.Context, size uint64) error {
 	if cp.Size < size {
 		return fmt.Errorf("the published checkpoint has size %d; the export needs %d", cp.Size, size)
 	}
-	e.tree = tiles.NewTree(&archiveFallback{log: f, location: e.archive}, cp)
+	e.tree = tiles.NewTree(f, cp)
 	e.pkg.SetCheckpoint(note, cp)
 	return nil
-}
-
-// archiveFallback reads a log, and the entry bundles it refuses as pruned
-// from its archive: the location given, or else the one the log's refusal
-// names. What it reads is authenticated by the log's hash tiles, so the
-// archive need not be trusted.
-type archiveFallback struct {
-	log      tiles.Fetcher
-	location string
-
-	once    sync.Once
-	archive tiles.Fetcher
-	err     error
-}
-
-// Fetch reads path from the log, or from the archive if the log refuses it
-// as pruned.
-func (a *archiveFallback) Fetch(ctx context.Context, path string) ([]byte, error) {
-	b, err := a.log.Fetch(ctx, path)
-	var pe *tiles.PrunedError
-	if !errors.As(err, &pe) {
-		return b, err
-	}
-	a.once.Do(func() {
-		location := a.location
-		if location == "" && pe.Pruned.Archive != nil {
-			location = pe.Pruned.Archive.Location
-		}
-		if location == "" {
-			a.err = errors.New("the ledger names no archive; give --archive")
-			return
-		}
-		a.archive, a.err = openSource(ctx, "the archive", location, "")
-	})
-	if a.err != nil {
-		return nil, fmt.Errorf("%w, and its archive cannot be read: %v", err, a.err)
-	}
-	b, aerr := a.archive.Fetch(ctx, path)
-	if aerr != nil {
-		return nil, fmt.Errorf("%w, and its archive does not serve it: %v", err, aerr)
-	}
-	return b, nil
 }
 
 // checkpoint parses the checkpoint note, verifying it when a vkey was given.

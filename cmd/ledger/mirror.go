@@ -41,7 +41,7 @@ func cmdMirror(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if flagGiven(fs, "token") && !isURL(*from) {
 		return fmt.Errorf("%w: --token is for a --from URL", errUsage)
 	}
-	src, err := openSource(ctx, "--from", *from, *token)
+	src, err := openSource(ctx, *from, *token)
 	if err != nil {
 		return err
 	}
@@ -94,14 +94,13 @@ func mirrorPolicy(vkey, file string) (*tiles.Policy, error) {
 func isURL(s string) bool { return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") }
 
 // openSource returns the fetcher of a log at a URL (with token, if set),
-// in a bucket or in a directory (or a file:// URL), given with the flag
-// flagName.
-func openSource(ctx context.Context, flagName, from, token string) (tiles.Fetcher, error) {
+// in a bucket or in a directory.
+func openSource(ctx context.Context, from, token string) (tiles.Fetcher, error) {
 	switch {
 	case isURL(from):
 		f, err := tiles.NewHTTPFetcher(from)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", errUsage, flagName, err)
+			return nil, fmt.Errorf("%w: --from: %v", errUsage, err)
 		}
 		if token != "" {
 			return f.WithToken(token), nil
@@ -114,9 +113,9 @@ func openSource(ctx context.Context, flagName, from, token string) (tiles.Fetche
 		}
 		return mirror.Fetcher(s), nil
 	}
-	f, err := tiles.NewFetcher(strings.TrimPrefix(from, "file://"))
+	f, err := tiles.NewFetcher(from)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", errUsage, flagName, err)
+		return nil, fmt.Errorf("%w: --from: %v", errUsage, err)
 	}
 	return f, nil
 }
