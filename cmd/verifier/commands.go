@@ -480,7 +480,7 @@ func cmdProof(ctx context.Context, args []string, r *report) error {
 	checkTimes(r, entry, sc, *skew)
 	var erased bool
 	if l, ok := readSealedLeaf(entry); ok && l.Sealed != nil && ledgerAPI != nil {
-		if erased, err = ledgerSaysErased(ctx, ledgerAPI, proof.Index, entry); err != nil {
+		if erased, err = ledgerSaysErased(ctx, r, ledgerAPI, proof.Index, entry); err != nil {
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"github.com/ledger-dev/ledger/tiles"
 	"sort"
@@ -52,9 +53,14 @@ func (l sealedLeaf) erasedKID() string {
 // ledgerSaysErased asks the ledger for its event at index (GET
 // /v1/events/{index}) and reports whether it answers the event's sealed
 // members as erased. The answer must hold the entry the proof verified:
-// the ledger's claim is about that leaf.
-func ledgerSaysErased(ctx context.Context, ledger tiles.Fetcher, index uint64, entry []byte) (bool, error) {
+// the ledger's claim is about that leaf. A ledger that has pruned the event
+// cannot say, and the report says so.
+func ledgerSaysErased(ctx context.Context, r *report, ledger tiles.Fetcher, index uint64, entry []byte) (bool, error) {
 	b, err := ledger.Fetch(ctx, "v1/events/"+strconv.FormatUint(index, 10))
+	if errors.Is(err, tiles.ErrPruned) {
+		r.ok("ledger", fmt.Sprintf("the ledger has pruned entry %d (%v): it no longer says whether its payload is erased", index, err), nil)
+		return false, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("couldn't ask the ledger about entry %d: %w", index, err)
 	}
