@@ -3,6 +3,7 @@ package storagetest
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -241,9 +242,20 @@ func KeyBeforeBar(leaf []byte) (string, error) {
 type storeFetcher struct{ s ledger.Storage }
 
 func (f storeFetcher) Fetch(ctx context.Context, path string) ([]byte, error) {
-	if path == tiles.CheckpointPath {
+	switch path {
+	case tiles.CheckpointPath:
 		st, err := f.s.State(ctx)
 		return st.Checkpoint, err
+	case tiles.PrunedPath:
+		p, ok := f.s.(ledger.Pruner)
+		if !ok {
+			return nil, fmt.Errorf("%s: %w", path, tiles.ErrNotFound)
+		}
+		pr, err := p.Pruned(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(pr)
 	}
 	t, err := tiles.ParsePath(path)
 	if err != nil {
