@@ -102,7 +102,7 @@ type Querier interface {
 }
 
 // page is how many rows a plan reads at a time.
-const page = 1000
+const page = 4096
 
 // Decide reads the query index from in.Minimum on, in index order, and
 // returns the plan. Entries not yet in the index are not considered: the
