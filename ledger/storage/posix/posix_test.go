@@ -192,3 +192,52 @@ func TestPrunerContract(t *testing.T) {
 		}
 	})
 }
+
+// TestPruneResumed: a prune that died part way through its deletions
+// (pruned.json recorded, the first bundles gone, the last still there) is
+// completed by Open, and the bundles it refuses are refused meanwhile.
+func TestPruneResumed(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	s, err := posix.Open(ctx, posix.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := storagetest.NewSigner(t, "example.com/prune")
+	l := storagetest.NewLedger(t, s, storagetest.NewMemoryKeys(), signer)
+	var batch []ledger.Entry
+	for i := range 1000 {
+		batch = append(batch, ledger.Entry{Leaf: []byte{'e', byte(i), byte(i >> 8)}})
+	}
+	if _, err := l.Append(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	l.Close(ctx)
+	s.Close()
+	// What a kill during the deletions of a prune to 768 leaves.
+	if err := os.WriteFile(filepath.Join(dir, tiles.PrunedPath), []byte(`{"minimum_index":768}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "tile/entries/000")); err != nil {
+		t.Fatal(err)
+	}
+	s, err = posix.Open(ctx, posix.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, path := range []string{"tile/entries/001", "tile/entries/002"} {
+		if _, err := os.Stat(filepath.Join(dir, path)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s after Open: %v, want it deleted", path, err)
+		}
+	}
+	if _, err := s.ReadTile(ctx, tiles.Tile{Index: 2, Width: tiles.TileWidth, Entries: true}); !errors.Is(err, tiles.ErrPruned) {
+		t.Errorf("bundle 2: %v, want pruned", err)
+	}
+	if _, err := s.ReadTile(ctx, tiles.Tile{Index: 3, Width: 1000 - 768, Entries: true}); err != nil {
+		t.Errorf("bundle 3, which stays: %v", err)
+	}
+	if _, err := s.ReadTile(ctx, tiles.Tile{Index: 0, Width: tiles.TileWidth}); err != nil {
+		t.Errorf("hash tile 0: %v", err)
+	}
+}
