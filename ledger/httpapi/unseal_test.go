@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -101,6 +102,35 @@ func TestSealedAnswers(t *testing.T) {
 			t.Errorf("auditor GET %s before the erasure lacks the sealed members in clear: %s", q, b)
 		}
 	}
+	// Asked for it, the event and the NDJSON export carry the event key,
+	// which is the one derived from dora's key for this event.
+	_, sk, err := keys.Key(context.Background(), "a", "dora", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealedEvent, err := event.ParseLeaf(leaf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ek, err := sealedEvent.EventKey(sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keyed struct {
+		EventKey []byte `json:"event_key"`
+	}
+	if err := json.Unmarshal(get(readerA, path+"?event_key=true", 200), &keyed); err != nil || !bytes.Equal(keyed.EventKey, ek) {
+		t.Errorf("event_key=true: %x, %v; want %x", keyed.EventKey, err, ek)
+	}
+	if b := get(readerA, path, 200); bytes.Contains(b, []byte("event_key")) {
+		t.Errorf("an event key without event_key=true: %s", b)
+	}
+	if b := get(auditor, "/v1/export?format=ndjson&actor_id=dora&event_keys=true", 200); !bytes.Contains(b, []byte(`"event_key":"`+base64.StdEncoding.EncodeToString(ek)+`"`)) {
+		t.Errorf("export with event_keys=true: %s", b)
+	}
+	if b := get(auditor, "/v1/export?format=csv&actor_id=dora&event_keys=true", 400); !bytes.Contains(b, []byte("event_keys")) {
+		t.Errorf("a CSV export with event keys: %s", b)
+	}
 	if b := get(readerB, path, 403); bytes.Contains(b, []byte("dora")) {
 		t.Errorf("a reader of tenant b was shown dora's event: %s", b)
 	}
@@ -136,6 +166,12 @@ func TestSealedAnswers(t *testing.T) {
 	}
 	for _, q := range []string{"/v1/events?actor_id=dora", "/v1/export?format=ndjson&actor_id=dora", "/v1/export?format=csv&actor_id=dora"} {
 		if b := get(auditor, q, 200); bytes.Contains(b, []byte(email)) || bytes.Contains(b, []byte(ip)) || !bytes.Contains(b, []byte("erased")) {
+			t.Errorf("auditor GET %s after the erasure: %s", q, b)
+		}
+	}
+	// An erased event has no key left to give.
+	for _, q := range []string{path + "?event_key=true", "/v1/export?format=ndjson&actor_id=dora&event_keys=true"} {
+		if b := get(auditor, q, 200); bytes.Contains(b, []byte("event_key")) {
 			t.Errorf("auditor GET %s after the erasure: %s", q, b)
 		}
 	}
