@@ -225,7 +225,7 @@ func (s *Store) Pending(ctx context.Context) ([]subjectkey.Erasure, error) {
 
 // Idle implements subjectkey.Store.
 func (s *Store) Idle(ctx context.Context, before time.Time) ([]subjectkey.Info, error) {
-	rows, err := s.pool.Query(ctx, `SELECT tenant, subject, kid, newest FROM subject_keys WHERE newest < $1 ORDER BY newest, kid`, before)
+	rows, err := s.pool.Query(ctx, `SELECT tenant, subject, kid, newest FROM subject_keys WHERE newest < $1 AND newest > $2 ORDER BY newest, kid`, before, time.Time{})
 	if err != nil {
 		return nil, fmt.Errorf("couldn't list the idle subject keys: %w", err)
 	}
