@@ -649,7 +649,8 @@ func testShredAtMax(t *testing.T, backend erasureBackend) {
 // TestSharedSubjectKeys runs two `ledger serve` instances on one PostgreSQL
 // database with sealing: an event of alice appended to each is sealed under
 // the same key, both read it in clear, and once one instance erases her,
-// the other reads her events erased.
+// the other reads her events erased. A key_file with --postgres is a
+// usage error: the keys are in the database.
 func TestSharedSubjectKeys(t *testing.T) {
 	ledgerBin, _, _ := buildBinaries(t)
 	dsn, key, tokenDir := pgtest.New(t), newKey(t, ledgerBin, "example.com/shared-keys"), t.TempDir()
@@ -657,6 +658,10 @@ func TestSharedSubjectKeys(t *testing.T) {
 	privacy := newToken(t, ledgerBin, tokenDir, "--role", "privacy")
 	auditor := newToken(t, ledgerBin, tokenDir, "--role", "auditor")
 	conf := sealingConfig(t, t.TempDir())
+	withFile := sealingConfigWith(t, t.TempDir(), "  key_file: /tmp/keys.json\n")
+	if out, code := runCmd(t, ledgerBin, "serve", "--init", "--data", t.TempDir(), "--key", key, "--postgres", dsn, "--listen", "127.0.0.1:0", "--config", withFile); code != 2 || !strings.Contains(out, "with --postgres the subject keys are in the database") {
+		t.Fatalf("serve --postgres with a key_file: exit %d\n%s", code, out)
+	}
 	var servers []*server
 	var kids []string
 	for i := range 2 {
