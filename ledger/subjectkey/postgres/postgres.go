@@ -205,7 +205,9 @@ func (s *Store) Logged(ctx context.Context, kid string) error {
 	return nil
 }
 
-// Pending implements subjectkey.Store.
+// Pending implements subjectkey.Store. When an erasure is pending it
+// vacuums subject_keys first: a crash may have come between the erasure's
+// DELETE and its VACUUM.
 func (s *Store) Pending(ctx context.Context) ([]subjectkey.Erasure, error) {
 	rows, err := s.pool.Query(ctx, `SELECT tenant, subject, kid, reason, requested_by, erased_at FROM subject_keys_erased WHERE pending ORDER BY erased_at, kid`)
 	if err != nil {
@@ -219,6 +221,12 @@ func (s *Store) Pending(ctx context.Context) ([]subjectkey.Erasure, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("couldn't list the pending erasures: %w", err)
+	}
+	if len(pending) > 0 {
+		// An erasure cut short may have been cut before its VACUUM.
+		if _, err := s.pool.Exec(ctx, `VACUUM subject_keys`); err != nil {
+			return nil, fmt.Errorf("couldn't vacuum the destroyed subject keys: %w", err)
+		}
 	}
 	return pending, nil
 }
