@@ -205,9 +205,9 @@ func (s *Store) Logged(ctx context.Context, kid string) error {
 	return nil
 }
 
-// Pending implements subjectkey.Store. When an erasure is pending it
-// vacuums subject_keys first: a crash may have come between the erasure's
-// DELETE and its VACUUM.
+// Pending implements subjectkey.Store. When an erasure is pending it also
+// vacuums subject_keys: a crash may have come between the erasure's DELETE
+// and its VACUUM.
 func (s *Store) Pending(ctx context.Context) ([]subjectkey.Erasure, error) {
 	rows, err := s.pool.Query(ctx, `SELECT tenant, subject, kid, reason, requested_by, erased_at FROM subject_keys_erased WHERE pending ORDER BY erased_at, kid`)
 	if err != nil {
