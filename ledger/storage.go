@@ -129,8 +129,8 @@ var ErrConflict = errors.New("committed state changed underneath the flush")
 //     not a multiple of tiles.TileWidth, beyond the committed size, or below
 //     the recorded one: the minimum index never goes down. Pruning again to
 //     the recorded minimum index is allowed (it may change the archive
-//     pointer) and deletes what a run that failed or died left; the driver
-//     also completes such a run when it opens.
+//     pointer) and deletes what a run that failed or died left; a driver
+//     may also complete such a run when it opens (posix does).
 //   - From the moment p is recorded, ReadTile of a bundle that p refuses
 //     returns a *tiles.PrunedError, whether its bytes are deleted yet or not.
 type Pruner interface {
