@@ -208,6 +208,14 @@ func TestPruneE2E(t *testing.T) {
 			t.Errorf("ledger prune --dry-run does not say %q:\n%s", want, out)
 		}
 	}
+	var res struct {
+		DryRun       bool   `json:"dry_run"`
+		MinimumIndex uint64 `json:"minimum_index"`
+		Held         []struct{ Hold string }
+	}
+	if err := json.Unmarshal([]byte(p.prune(t, s, "--dry-run", "--json")), &res); err != nil || !res.DryRun || res.MinimumIndex != 256 || len(res.Held) != 1 || res.Held[0].Hold != h.ID {
+		t.Errorf("ledger prune --dry-run --json: %+v, %v", res, err)
+	}
 	if m := minimumIndex(t, s); m != 0 {
 		t.Fatalf("a dry run moved the minimum index to %d", m)
 	}
