@@ -219,6 +219,22 @@ func TestPruneE2E(t *testing.T) {
 	if m := minimumIndex(t, s); m != 0 {
 		t.Fatalf("a dry run moved the minimum index to %d", m)
 	}
+	for _, c := range []struct {
+		args []string
+		code int
+		says string
+	}{
+		{[]string{"--url", s.url, "--token", p.auditor}, 1, "403"},
+		{[]string{"--url", s.url, "--data", p.data}, 2, "no --data"},
+		{[]string{"--url", "ftp://x"}, 2, "--url"},
+		{[]string{"--dry-run", "--data", p.data}, 2, "needs --data and --config"},
+		{[]string{"--url", s.url, "extra"}, 2, "unexpected argument"},
+	} {
+		out, err := exec.Command(p.ledgerBin, append([]string{"prune"}, c.args...)...).CombinedOutput()
+		if exitCode(err) != c.code || !strings.Contains(string(out), c.says) {
+			t.Errorf("ledger prune %v: exit %d, want %d saying %q:\n%s", c.args, exitCode(err), c.code, c.says, out)
+		}
+	}
 	out = p.prune(t, s)
 	for _, want := range []string{"pruned: entries 0 to 255 (256 entries); the minimum index is now 256",
 		"the left edge stops at entry 301, which stays: legal hold " + h.ID + " (case 7) covers it"} {
