@@ -15,13 +15,14 @@ import (
 // Pruned returns how far the log is pruned (ledger.Pruner), from
 // log_pruned.
 func (s *Storage) Pruned(ctx context.Context) (tiles.Pruned, error) {
-	p, _, err := s.pruned(ctx)
+	p, _, err := s.DeletedBelow(ctx)
 	return p, err
 }
 
-// pruned returns the recorded minimum index and archive, and how far the
-// bundles kept outside the database are deleted (see DeletedBelow).
-func (s *Storage) pruned(ctx context.Context) (tiles.Pruned, uint64, error) {
+// DeletedBelow returns the recorded minimum index and archive, and how far
+// the bundles kept outside the database (by the bucket driver) are
+// deleted: those of the entries below the second value are.
+func (s *Storage) DeletedBelow(ctx context.Context) (tiles.Pruned, uint64, error) {
 	var minimum, deleted int64
 	var archive []byte
 	err := s.pool.QueryRow(ctx, `SELECT minimum_index, archive, deleted_below FROM log_pruned`).Scan(&minimum, &archive, &deleted)
@@ -74,13 +75,6 @@ func (s *Storage) Prune(ctx context.Context, p tiles.Pruned) error {
 	}
 	s.log.Info("pruned the log", "minimum_index", p.MinimumIndex, "previous_minimum_index", old.MinimumIndex, "bundles_deleted", deleted)
 	return nil
-}
-
-// DeletedBelow returns the recorded minimum index and how far the bundles
-// kept outside the database (by the bucket driver) are deleted: those of
-// the entries below the second value are.
-func (s *Storage) DeletedBelow(ctx context.Context) (tiles.Pruned, uint64, error) {
-	return s.pruned(ctx)
 }
 
 // SetDeletedBelow records that the bundles kept outside the database are
