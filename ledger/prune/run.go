@@ -147,7 +147,9 @@ func (r *Runner) decide(ctx context.Context, req Request) (*Result, error) {
 		case errors.Is(err, tiles.ErrNotFound):
 			a.Size = 0
 		case err != nil:
-			return nil, fmt.Errorf("couldn't verify the archive: %w", err)
+			// Like storage that cannot be read: nothing is pruned, and a
+			// later run tries again.
+			return nil, fmt.Errorf("%w: couldn't verify the archive: %w", ledger.ErrStorage, err)
 		default:
 			next.Archive = &a
 		}
