@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -63,6 +64,11 @@ type Config struct {
 	Progress func(done, total uint64)
 	// Logger receives operational logs. Default slog.Default().
 	Logger *slog.Logger
+	// RetainUntil, if set, locks every tile, bundle and checkpoint the run
+	// writes until then (blob.PutOptions.RetainUntil: S3 Object Lock in
+	// compliance mode), as an archive's copy is. The progress record is
+	// not locked: the run deletes it at the end.
+	RetainUntil time.Time
 }
 
 // Result says what a run did.
@@ -358,7 +364,7 @@ func (r *run) write(ctx context.Context, writes map[tiles.Tile][]byte) error {
 	g.SetLimit(r.Concurrency)
 	for t, data := range writes {
 		g.Go(func() error {
-			if err := r.Mirror.Put(ctx, t.Path(), data, blob.PutOptions{ContentType: tiles.TileContentType, CacheControl: tiles.TileCacheControl}); err != nil {
+			if err := r.Mirror.Put(ctx, t.Path(), data, blob.PutOptions{ContentType: tiles.TileContentType, CacheControl: tiles.TileCacheControl, RetainUntil: r.RetainUntil}); err != nil {
 				return fmt.Errorf("couldn't write the mirror's %s: %w", t.Path(), err)
 			}
 			return nil
@@ -371,7 +377,7 @@ func (r *run) write(ctx context.Context, writes map[tiles.Tile][]byte) error {
 // received (cosignatures included), and drops the progress record.
 func (r *run) publish(ctx context.Context, target *tiles.SignedCheckpoint) error {
 	if err := r.Mirror.Put(ctx, tiles.CheckpointPath, target.Note,
-		blob.PutOptions{ContentType: tiles.CheckpointContentType, CacheControl: tiles.CheckpointCacheControl}); err != nil {
+		blob.PutOptions{ContentType: tiles.CheckpointContentType, CacheControl: tiles.CheckpointCacheControl, RetainUntil: r.RetainUntil}); err != nil {
 		return fmt.Errorf("couldn't publish the mirror's checkpoint: %w", err)
 	}
 	if err := r.Mirror.Delete(ctx, ProgressName); err != nil {
