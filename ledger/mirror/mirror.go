@@ -64,6 +64,14 @@ type Config struct {
 	Progress func(done, total uint64)
 	// Logger receives operational logs. Default slog.Default().
 	Logger *slog.Logger
+	// CopyFrom, if set below the size of the mirror's checkpoint, makes
+	// the run copy the entries from that size on again, rewriting their
+	// bundles and tiles, as if the mirror's checkpoint were there: an
+	// archive copies again what it could not verify when it read it back.
+	// It must be the size of a checkpoint a run published in the mirror
+	// (whose right edge the mirror holds). Nil: copy from the mirror's
+	// checkpoint.
+	CopyFrom *uint64
 	// RetainUntil, if set, locks every tile, bundle and checkpoint the run
 	// writes until then (blob.PutOptions.RetainUntil: S3 Object Lock in
 	// compliance mode), as an archive's copy is. The progress record is
@@ -74,8 +82,9 @@ type Config struct {
 // Result says what a run did.
 type Result struct {
 	// From is the mirror's size before the run, Resumed where the run
-	// started copying (above From when it resumed a killed run), and To the
-	// size of the checkpoint it published.
+	// started copying (above From when it resumed a killed run, below it
+	// with Config.CopyFrom), and To the size of the checkpoint it
+	// published.
 	From, Resumed, To uint64
 }
 
@@ -126,10 +135,13 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		}
 	}
 	res.Resumed, res.To = res.From, target.Size
-	if target.Size == res.From {
+	if r.CopyFrom != nil && *r.CopyFrom < res.From {
+		res.Resumed = *r.CopyFrom
+	}
+	if target.Size == res.Resumed {
 		return res, r.publish(ctx, target)
 	}
-	if res.Resumed, err = r.resumeFrom(ctx, res.From, target.Size); err != nil {
+	if res.Resumed, err = r.resumeFrom(ctx, res.Resumed, target.Size); err != nil {
 		return res, err
 	}
 	b, err := tiles.NewBuilder(ctx, res.Resumed, tiles.HashTiles(rawTiles{r.dst}))
