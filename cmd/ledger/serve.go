@@ -28,6 +28,7 @@ import (
 
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/access"
+	"github.com/ledger-dev/ledger/ledger/archive"
 	"github.com/ledger-dev/ledger/ledger/blob"
 	"github.com/ledger-dev/ledger/ledger/console"
 	"github.com/ledger-dev/ledger/ledger/event"
@@ -224,6 +225,27 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		}
 		go integrity.Run(ctx)
 	}
+	var tileReads httpapi.TileReader = ls.store
+	var archiveRuns httpapi.Archiver
+	if conf.Archive != nil {
+		target, location, err := openArchive(ctx, conf.Archive)
+		if err != nil {
+			return err
+		}
+		if conf.Archive.ServePrunedReads {
+			tileReads = archive.PrunedReads(ls.store, target)
+		}
+		if !*readOnly {
+			a, err := newArchiver(conf, l, ls.store, vkey, target, location, log)
+			if err != nil {
+				return err
+			}
+			if conf.Archive.Every > 0 {
+				go a.schedule(ctx, conf.Archive.Every)
+			}
+			archiveRuns = a
+		}
+	}
 	seal, subjectKeys, err := conf.sealConfig(ctx, *data)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -237,7 +259,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return err
 	}
 	api, err := httpapi.New(httpapi.Config{
-		Ledger: l, Tiles: ls.store, Index: idx, MaxBodyBytes: *maxBody, MaxBodyMemory: *maxBodyMemory, Logger: log,
+		Ledger: l, Tiles: tileReads, Index: idx, Archive: archiveRuns, MaxBodyBytes: *maxBody, MaxBodyMemory: *maxBodyMemory, Logger: log,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), RequestMetrics: requestMetrics,
 		Limits: conf.eventLimits(), Redactor: conf.redactor(), Seal: seal, SubjectKeys: erasure,
 		Access: keyring, PublicEntries: *publicEntries, RateLimit: conf.RateLimit,

@@ -144,6 +144,8 @@ func TestOpenAPI(t *testing.T) {
 		{adm, "POST", "/v1/admin/holds", "POST /v1/admin/holds", "application/json", `{"tenant_id":"acme","reason":"case 9"}`, 201},
 		{adm, "DELETE", "/v1/admin/holds/" + s.victimHold, "DELETE /v1/admin/holds/{id}", "", "", 200},
 		{adm, "POST", "/v1/admin/erasures", "POST /v1/admin/erasures", "application/json", `{"subject":"alice"}`, 404}, // this server seals nothing
+		{adm, "POST", "/v1/admin/archive", "POST /v1/admin/archive", "", "", 404},                                      // nor archives (cmd/ledger's archive test runs it)
+		{auditor, "POST", "/v1/admin/archive", "POST /v1/admin/archive", "", "", 403},
 		{none, "GET", "/v1/openapi.json", "GET /v1/openapi.json", "", "", 200},
 		{none, "GET", "/checkpoint", "GET /checkpoint", "", "", 200},
 		{none, "GET", "/healthz", "GET /healthz", "", "", 200},
