@@ -48,26 +48,34 @@ func checkpointSHA256(note []byte) string {
 }
 
 // Reach returns the checkpoint up to which target holds a verified
-// archive of the log: the checkpoint of its last Run's Record, verified
-// with policy, whose right edge (last entry bundle and partial tiles) the
-// archive still serves and authenticates against that checkpoint's root.
+// archive of the log: the checkpoint of its last Run's Record (see Last).
 // Before the first Run has finished, the error wraps tiles.ErrNotFound.
 //
 // Pruning may remove entries below the size Reach returns (rounded down to
 // a whole bundle): every entry there was copied and then read back and
 // re-hashed by a Run.
 func Reach(ctx context.Context, target blob.Store, policy *tiles.Policy) (tiles.Checkpoint, error) {
+	_, cp, err := Last(ctx, target, policy)
+	return cp, err
+}
+
+// Last returns the Record of the last Run that finished on target and its
+// checkpoint, verified with policy, once it has checked that the archive
+// still serves that checkpoint's right edge (its last entry bundle and
+// partial tiles, authenticated against the root). Before the first Run has
+// finished, the error wraps tiles.ErrNotFound.
+func Last(ctx context.Context, target blob.Store, policy *tiles.Policy) (Record, tiles.Checkpoint, error) {
 	rec, sc, err := readRecord(ctx, target, policy)
 	if err != nil {
-		return tiles.Checkpoint{}, err
+		return Record{}, tiles.Checkpoint{}, err
 	}
 	if rec.To > 0 {
 		tree := tiles.NewTree(mirror.Fetcher(target), sc.Checkpoint)
 		if _, err := tree.Bundle(ctx, tiles.BundleCount(rec.To)-1); err != nil {
-			return tiles.Checkpoint{}, fmt.Errorf("the archive does not hold the log its record names at size %d: %w", rec.To, err)
+			return Record{}, tiles.Checkpoint{}, fmt.Errorf("the archive does not hold the log its record names at size %d: %w", rec.To, err)
 		}
 	}
-	return sc.Checkpoint, nil
+	return rec, sc.Checkpoint, nil
 }
 
 // readRecord reads the archive's Record and verifies its checkpoint with
