@@ -47,8 +47,9 @@ type Config struct {
 	// Policy verifies the log's checkpoints. Required.
 	Policy *tiles.Policy
 	// RetainUntil, if set, returns the date the objects a run started at
-	// now writes are locked until (blob.PutOptions.RetainUntil); the
-	// Target must then be able to lock. Nil: nothing is locked.
+	// now writes are locked until (blob.PutOptions.RetainUntil), rounded
+	// up to the second; the Target must then be able to lock. Nil:
+	// nothing is locked.
 	RetainUntil func(now time.Time) time.Time
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
@@ -85,7 +86,9 @@ func Run(ctx context.Context, cfg Config) (Record, error) {
 	started := cfg.Now().UTC()
 	var until time.Time
 	if cfg.RetainUntil != nil {
-		until = cfg.RetainUntil(started).UTC()
+		// S3 keeps a lock's date to the second: round up, so that the
+		// record says the objects' date and no object is unlocked early.
+		until = cfg.RetainUntil(started).UTC().Add(time.Second - 1).Truncate(time.Second)
 	}
 	// Whatever the archive holds beyond the last verified size (a run
 	// stopped before its record, or whose read-back failed) is copied
