@@ -30,14 +30,14 @@ import (
 // testLog is a running ledger over posix storage, archived from its own
 // storage and published checkpoint, as serve does.
 type testLog struct {
-	t      *testing.T
+	t      testing.TB
 	l      *ledger.Ledger
 	store  *posix.Storage
 	policy *tiles.Policy
 	size   int
 }
 
-func newLog(t *testing.T) *testLog {
+func newLog(t testing.TB) *testLog {
 	signer, vkey := storagetest.NewSigner(t, "example.com/archive")
 	policy, err := tiles.NewLogPolicy(vkey)
 	if err != nil {
@@ -47,7 +47,11 @@ func newLog(t *testing.T) *testLog {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := storagetest.NewLedger(t, st, storagetest.NewMemoryKeys(), signer)
+	l, err := ledger.New(t.Context(), ledger.Config{Storage: st, Keys: storagetest.NewMemoryKeys(), Signer: signer,
+		KeyOf: storagetest.KeyBeforeBar, PublishInterval: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		l.Close(context.Background())
 		st.Close()
@@ -77,16 +81,16 @@ func (g *testLog) grow(n int) {
 	}
 }
 
-func (g *testLog) config(t *testing.T, target blob.Store) archive.Config {
+func (g *testLog) config(t testing.TB, target blob.Store) archive.Config {
 	return archive.Config{Source: archive.Source(g.store, func() []byte { n, _ := g.l.Published(); return n }),
 		Target: target, Location: "file:///archive", Policy: g.policy, Logger: testlog.New(t)}
 }
 
-func (g *testLog) run(t *testing.T, target blob.Store) (archive.Record, error) {
+func (g *testLog) run(t testing.TB, target blob.Store) (archive.Record, error) {
 	return archive.Run(t.Context(), g.config(t, target))
 }
 
-func newDir(t *testing.T) *blob.Dir {
+func newDir(t testing.TB) *blob.Dir {
 	d, err := blob.NewDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
