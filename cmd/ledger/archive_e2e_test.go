@@ -49,7 +49,9 @@ func appendEvents(t *testing.T, s *server, token string, from, n int) {
 // operator and an auditor see: the run's output, the locked objects, the
 // retention.archived event, an evidence package built from the archive
 // alone that `verifier export` passes (whole, and filtered), a changed
-// archived object found, and a directory archive filled on a schedule.
+// archived object found, a locked archive refused at start in a directory
+// and in a bucket without Object Lock, and a directory archive filled on a
+// schedule.
 func TestArchiveE2E(t *testing.T) {
 	ledgerBin, verifierBin, _ := buildBinaries(t)
 	srv := s3test.Start(t)
@@ -195,6 +197,12 @@ func TestArchiveE2E(t *testing.T) {
 	if out, err := exec.Command(ledgerBin, "serve", "--data", data, "--config", confFile, "--listen", "127.0.0.1:0").CombinedOutput(); exitCode(err) != 2 ||
 		!strings.Contains(string(out), "cannot lock its files") {
 		t.Fatalf("serve with a locked directory archive: %v\n%s", err, out)
+	}
+	plain := srv.Bucket(t, "plain", s3test.BucketOptions{})
+	writeConf(fmt.Sprintf("{location: '%s', object_lock: compliance}", plain.URL()))
+	if out, err := exec.Command(ledgerBin, "serve", "--data", data, "--config", confFile, "--listen", "127.0.0.1:0").CombinedOutput(); exitCode(err) != 2 ||
+		!strings.Contains(string(out), "Object Lock is not enabled") {
+		t.Fatalf("serve with a locked archive in a bucket without Object Lock: %v\n%s", err, out)
 	}
 	writeConf(fmt.Sprintf("{location: '%s', every: 50ms}", arch))
 	s = startLedger(t, http.DefaultClient, ledgerBin, "serve", "--data", data, "--config", confFile, "--listen", "127.0.0.1:0", "--publish-interval", "20ms")

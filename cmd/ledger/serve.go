@@ -175,6 +175,13 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return err
 	}
 	defer ls.Close()
+	var target blob.Store
+	var location string
+	if conf.Archive != nil {
+		if target, location, err = openArchive(ctx, conf.Archive); err != nil {
+			return err
+		}
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -228,10 +235,6 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	var tileReads httpapi.TileReader = ls.store
 	var archiveRuns httpapi.Archiver
 	if conf.Archive != nil {
-		target, location, err := openArchive(ctx, conf.Archive)
-		if err != nil {
-			return err
-		}
 		if conf.Archive.ServePrunedReads {
 			tileReads = archive.PrunedReads(ls.store, target)
 		}

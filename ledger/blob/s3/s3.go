@@ -227,8 +227,11 @@ func (s *Store) Put(ctx context.Context, name string, data []byte, opts blob.Put
 func (s *Store) CheckObjectLock(ctx context.Context) error {
 	out, err := s.client.GetObjectLockConfiguration(ctx, &awss3.GetObjectLockConfigurationInput{Bucket: aws.String(s.bucket)})
 	if err != nil {
-		if statusOf(err) == http.StatusNotFound || statusOf(err) == http.StatusNotImplemented {
-			return fmt.Errorf("bucket %s: %w: it has no Object Lock configuration (create the bucket with Object Lock enabled): %v", s.bucket, blob.ErrNoLock, err)
+		switch statusOf(err) {
+		case http.StatusNotFound: // ObjectLockConfigurationNotFoundError
+			return fmt.Errorf("bucket %s: %w: Object Lock is not enabled on it (create the bucket with Object Lock enabled)", s.bucket, blob.ErrNoLock)
+		case http.StatusNotImplemented:
+			return fmt.Errorf("bucket %s: %w: the server does not implement Object Lock", s.bucket, blob.ErrNoLock)
 		}
 		return fmt.Errorf("couldn't read the Object Lock configuration of bucket %s: %w", s.bucket, err)
 	}
