@@ -35,7 +35,8 @@ func (p prunedReads) ReadTile(ctx context.Context, t tiles.Tile) ([]byte, error)
 	}
 	ht := t
 	ht.Entries = false
-	raw, herr := p.hot.ReadTile(ctx, ht)
+	// The full tile stands in for a partial one the log has collected.
+	raw, herr := tiles.FetchTile(ctx, source{r: p.hot}, ht)
 	if herr != nil {
 		return nil, fmt.Errorf("%w; and its hash tile: %w", err, herr)
 	}

@@ -26,7 +26,7 @@ type source struct {
 }
 
 func (s source) Fetch(ctx context.Context, path string) ([]byte, error) {
-	if path == tiles.CheckpointPath {
+	if path == tiles.CheckpointPath && s.published != nil {
 		if n := s.published(); len(n) > 0 {
 			return n, nil
 		}

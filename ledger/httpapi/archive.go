@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/ledger-dev/ledger/ledger/archive"
 )
@@ -27,7 +28,11 @@ func (s *Server) runArchive(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("%w: no archive is configured (the archive block of the configuration file)", errNotFound))
 		return
 	}
-	rec, err := s.cfg.Archive.Archive(r.Context())
+	// A first run over a large log takes minutes: the answer is exempt
+	// from the server's write timeout, and the run is not stopped by a
+	// client that goes away (it ends, and is logged, all the same).
+	http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	rec, err := s.cfg.Archive.Archive(context.WithoutCancel(r.Context()))
 	if err != nil {
 		s.writeError(w, r, fmt.Errorf("%w: %w", errArchiveFailed, err))
 		return
