@@ -107,13 +107,22 @@ func Run(ctx context.Context, cfg Config) (Record, error) {
 	}
 	rec := Record{From: from, To: res.To, Location: cfg.Location, CheckpointSHA256: checkpointSHA256(note),
 		ArchivedAt: cfg.Now().UTC(), RetainUntil: until, Checkpoint: string(note)}
-	b, _ := json.MarshalIndent(rec, "", "  ") // a Record always marshals
-	if err := cfg.Target.Put(ctx, RecordName, append(b, '\n'), blob.PutOptions{ContentType: "application/json", RetainUntil: until}); err != nil {
-		return Record{}, fmt.Errorf("couldn't write the archive's %s: %w", RecordName, err)
+	if err := writeRecord(ctx, cfg.Target, rec); err != nil {
+		return Record{}, err
 	}
 	// At this point Reach says rec.To.
 	cfg.Logger.Info("archived the log", "from", rec.From, "to", rec.To, "location", rec.Location, "retain_until", until)
 	return rec, nil
+}
+
+// writeRecord writes rec as the archive's RecordName, locked as the
+// objects of its run are.
+func writeRecord(ctx context.Context, target blob.Store, rec Record) error {
+	b, _ := json.MarshalIndent(rec, "", "  ") // a Record always marshals
+	if err := target.Put(ctx, RecordName, append(b, '\n'), blob.PutOptions{ContentType: "application/json", RetainUntil: rec.RetainUntil}); err != nil {
+		return fmt.Errorf("couldn't write the archive's %s: %w", RecordName, err)
+	}
+	return nil
 }
 
 // verify reads the archive back: its checkpoint must be the log's at size
