@@ -20,19 +20,30 @@ import (
 	"github.com/ledger-dev/ledger/ledger/blob"
 	"github.com/ledger-dev/ledger/ledger/blob/s3"
 	"github.com/ledger-dev/ledger/ledger/event"
+	"github.com/ledger-dev/ledger/ledger/httpapi"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
 // ArchivedEventType is the event every archive run appends.
 const ArchivedEventType = "retention.archived"
 
-// openArchive opens the archive's store and returns it with its location
-// as a URL (s3://BUCKET/PREFIX?… or file:///DIR). A locked archive must be
-// a bucket with Object Lock: anything else is refused here, at start.
-func openArchive(ctx context.Context, a *archiveConfig) (blob.Store, string, error) {
+// archiveTarget is the archive of a configuration, opened.
+type archiveTarget struct {
+	conf     *archiveConfig
+	store    blob.Store
+	location string // as a URL: s3://BUCKET/PREFIX?… or file:///DIR
+}
+
+// openArchive opens the archive a configures (nil, with no error, when a
+// is nil). A locked archive must be a bucket with Object Lock: anything
+// else is refused here, at start.
+func openArchive(ctx context.Context, a *archiveConfig) (*archiveTarget, error) {
+	if a == nil {
+		return nil, nil
+	}
 	st, err := openObjects(ctx, a.Location)
 	if err != nil {
-		return nil, "", fmt.Errorf("archive: %w", err)
+		return nil, fmt.Errorf("archive: %w", err)
 	}
 	location := a.Location
 	if strings.HasPrefix(location, "s3://") {
@@ -41,20 +52,48 @@ func openArchive(ctx context.Context, a *archiveConfig) (blob.Store, string, err
 	} else {
 		abs, err := filepath.Abs(location)
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		location = (&url.URL{Scheme: "file", Path: filepath.ToSlash(abs)}).String()
 	}
 	if a.locked() {
 		locker, ok := st.(interface{ CheckObjectLock(context.Context) error })
 		if !ok {
-			return nil, "", fmt.Errorf("%w: archive: object_lock: compliance needs a bucket with Object Lock, not %s", errUsage, location)
+			return nil, fmt.Errorf("%w: archive: object_lock: compliance needs a bucket with Object Lock, not %s", errUsage, location)
 		}
-		if err := locker.CheckObjectLock(ctx); err != nil {
-			return nil, "", fmt.Errorf("%w: archive: object_lock: compliance: %v", errUsage, err)
+		if err := locker.CheckObjectLock(ctx); errors.Is(err, blob.ErrNoLock) {
+			return nil, fmt.Errorf("%w: archive: object_lock: compliance: %v", errUsage, err)
+		} else if err != nil {
+			return nil, fmt.Errorf("archive: %w", err)
 		}
 	}
-	return st, location, nil
+	return &archiveTarget{conf: a, store: st, location: location}, nil
+}
+
+// serve returns what serve reads tiles through (r, or with
+// serve_pruned_reads r with pruned bundles read from the archive) and the
+// archiver of POST /v1/admin/archive, started on its schedule (nil for a
+// read-only instance, which cannot append its events). A nil t is no
+// archive: r, and no archiver.
+func (t *archiveTarget) serve(ctx context.Context, conf *serveConfig, l *ledger.Ledger, r archive.TileReader, vkey string, readOnly bool, log *slog.Logger) (archive.TileReader, httpapi.Archiver, error) {
+	if t == nil {
+		return r, nil, nil
+	}
+	reads := r
+	if t.conf.ServePrunedReads {
+		reads = archive.PrunedReads(r, t.store)
+	}
+	if readOnly {
+		return reads, nil, nil
+	}
+	a, err := newArchiver(conf, l, r, vkey, t.store, t.location, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if t.conf.Every > 0 {
+		go a.schedule(ctx, t.conf.Every)
+	}
+	return reads, a, nil
 }
 
 // archiver runs the archive of a serving ledger, one run at a time: on

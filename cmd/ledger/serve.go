@@ -28,7 +28,6 @@ import (
 
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/access"
-	"github.com/ledger-dev/ledger/ledger/archive"
 	"github.com/ledger-dev/ledger/ledger/blob"
 	"github.com/ledger-dev/ledger/ledger/console"
 	"github.com/ledger-dev/ledger/ledger/event"
@@ -175,12 +174,9 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return err
 	}
 	defer ls.Close()
-	var target blob.Store
-	var location string
-	if conf.Archive != nil {
-		if target, location, err = openArchive(ctx, conf.Archive); err != nil {
-			return err
-		}
+	arch, err := openArchive(ctx, conf.Archive)
+	if err != nil {
+		return err
 	}
 
 	reg := prometheus.NewRegistry()
@@ -232,22 +228,9 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		}
 		go integrity.Run(ctx)
 	}
-	var tileReads httpapi.TileReader = ls.store
-	var archiveRuns httpapi.Archiver
-	if conf.Archive != nil {
-		if conf.Archive.ServePrunedReads {
-			tileReads = archive.PrunedReads(ls.store, target)
-		}
-		if !*readOnly {
-			a, err := newArchiver(conf, l, ls.store, vkey, target, location, log)
-			if err != nil {
-				return err
-			}
-			if conf.Archive.Every > 0 {
-				go a.schedule(ctx, conf.Archive.Every)
-			}
-			archiveRuns = a
-		}
+	tileReads, archiveRuns, err := arch.serve(ctx, conf, l, ls.store, vkey, *readOnly, log)
+	if err != nil {
+		return err
 	}
 	seal, subjectKeys, err := conf.sealConfig(ctx, *data)
 	if err != nil {
