@@ -15,6 +15,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/archive"
 	"github.com/ledger-dev/ledger/ledger/blob"
@@ -73,9 +75,9 @@ func openArchive(ctx context.Context, a *archiveConfig) (*archiveTarget, error) 
 // serve returns what serve reads tiles through (r, or with
 // serve_pruned_reads r with pruned bundles read from the archive) and the
 // archiver of POST /v1/admin/archive, started on its schedule (nil for a
-// read-only instance, which cannot append its events). A nil t is no
-// archive: r, and no archiver.
-func (t *archiveTarget) serve(ctx context.Context, conf *serveConfig, l *ledger.Ledger, r archive.TileReader, vkey string, readOnly bool, log *slog.Logger) (archive.TileReader, httpapi.Archiver, error) {
+// read-only instance, which cannot append its events), its metrics
+// registered with reg. A nil t is no archive: r, and no archiver.
+func (t *archiveTarget) serve(ctx context.Context, conf *serveConfig, l *ledger.Ledger, r archive.TileReader, vkey string, readOnly bool, log *slog.Logger, reg prometheus.Registerer) (archive.TileReader, httpapi.Archiver, error) {
 	if t == nil {
 		return r, nil, nil
 	}
@@ -88,6 +90,9 @@ func (t *archiveTarget) serve(ctx context.Context, conf *serveConfig, l *ledger.
 	}
 	a, err := newArchiver(conf, l, r, vkey, t.store, t.location, log)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := a.cfg.Metrics.Register(reg); err != nil {
 		return nil, nil, err
 	}
 	if t.conf.Every > 0 {
@@ -115,7 +120,7 @@ func newArchiver(conf *serveConfig, l *ledger.Ledger, r archive.TileReader, vkey
 		return nil, err
 	}
 	cfg := archive.Config{Source: archive.Source(r, func() []byte { n, _ := l.Published(); return n }),
-		Target: target, Location: location, Policy: policy, Logger: log}
+		Target: target, Location: location, Policy: policy, Logger: log, Metrics: archive.NewMetrics()}
 	if conf.Archive.locked() {
 		cfg.RetainUntil = func(now time.Time) time.Time {
 			until, _ := conf.policy.KeepAllUntil(now) // validate checked there is one

@@ -349,6 +349,9 @@ func TestArchiveKilled(t *testing.T) {
 	if err != nil || cp.Size != rec.To {
 		t.Fatalf("Reach after the last run: %d, %v; want %d", cp.Size, err, rec.To)
 	}
+	if got, runs := metric(s.url, "ledger_archive_verified_entries"), metric(s.url, `ledger_archive_runs_total{result="success"}`); got != float64(rec.To) || runs != 1 {
+		t.Fatalf("metrics after the last run: %v verified entries, %v successful runs; want %d and 1", got, runs, rec.To)
+	}
 	if err := tiles.Audit(t.Context(), mirror.Fetcher(st), cp, tiles.AuditOptions{}); err != nil {
 		t.Fatalf("audit of the archive: %v", err)
 	}

@@ -228,7 +228,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		}
 		go integrity.Run(ctx)
 	}
-	tileReads, archiveRuns, err := arch.serve(ctx, conf, l, ls.store, vkey, *readOnly, log)
+	tileReads, archiveRuns, err := arch.serve(ctx, conf, l, ls.store, vkey, *readOnly, log, reg)
 	if err != nil {
 		return err
 	}

@@ -58,11 +58,13 @@ type Config struct {
 	Concurrency int
 	// Logger receives operational logs. Default slog.Default().
 	Logger *slog.Logger
+	// Metrics, if set, records every run.
+	Metrics *Metrics
 }
 
 // Run archives the log once (see the package comment) and returns the
 // Record it wrote.
-func Run(ctx context.Context, cfg Config) (Record, error) {
+func Run(ctx context.Context, cfg Config) (rec Record, err error) {
 	if cfg.Source == nil || cfg.Target == nil || cfg.Policy == nil || cfg.Location == "" {
 		return Record{}, errors.New("archive: Config.Source, Target, Location and Policy are required")
 	}
@@ -75,6 +77,7 @@ func Run(ctx context.Context, cfg Config) (Record, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	defer func() { cfg.Metrics.ran(rec, err, cfg.Now()) }()
 	var from uint64
 	prev, prevCP, err := readRecord(ctx, cfg.Target, cfg.Policy)
 	switch {
@@ -105,7 +108,7 @@ func Run(ctx context.Context, cfg Config) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	rec := Record{From: from, To: res.To, Location: cfg.Location, CheckpointSHA256: checkpointSHA256(note),
+	rec = Record{From: from, To: res.To, Location: cfg.Location, CheckpointSHA256: checkpointSHA256(note),
 		ArchivedAt: cfg.Now().UTC(), RetainUntil: until, Checkpoint: string(note)}
 	if err := writeRecord(ctx, cfg.Target, rec); err != nil {
 		return Record{}, err
