@@ -131,6 +131,9 @@ func TestRunDir(t *testing.T) {
 		t.Fatalf("first record: %+v", rec)
 	}
 	wantReach(t, dst, g.policy, 600)
+	if a, err := archive.Locate(t.Context(), dst, g.policy); err != nil || a != (tiles.Archive{Location: "file:///archive", Size: 600, ArchivedAt: rec.ArchivedAt}) {
+		t.Fatalf("Locate = %+v, %v", a, err)
+	}
 	note, _ := dst.Get(t.Context(), tiles.CheckpointPath)
 	if rec.Checkpoint != string(note) || len(rec.CheckpointSHA256) != 64 {
 		t.Fatalf("the record's checkpoint %q (sha256 %s) is not the archive's %q", rec.Checkpoint, rec.CheckpointSHA256, note)

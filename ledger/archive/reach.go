@@ -59,6 +59,17 @@ func Reach(ctx context.Context, target blob.Store, policy *tiles.Policy) (tiles.
 	return cp, err
 }
 
+// Locate returns where target's verified archive is and how far it
+// reaches, as a pruned log's Pruned document points to it: the Record's
+// location, its size, and when it was verified. The error is Last's.
+func Locate(ctx context.Context, target blob.Store, policy *tiles.Policy) (tiles.Archive, error) {
+	rec, cp, err := Last(ctx, target, policy)
+	if err != nil {
+		return tiles.Archive{}, err
+	}
+	return tiles.Archive{Location: rec.Location, Size: cp.Size, ArchivedAt: rec.ArchivedAt}, nil
+}
+
 // Last returns the Record of the last Run that finished on target and its
 // checkpoint, verified with policy, once it has checked that the archive
 // still serves that checkpoint's right edge (its last entry bundle and
