@@ -73,7 +73,7 @@ func TestOpenRejects(t *testing.T) {
 		err  string
 	}{
 		{"no manifest", remove("manifest.json"), "not an evidence package: open manifest.json"},
-		{"another format", replace("manifest.json", "ledger-export/v1", "ledger-export/v2", 1), `format "ledger-export/v2", want "ledger-export/v1"`},
+		{"another format", replace("manifest.json", "ledger-export/v1", "ledger-export/v3", 1), `format "ledger-export/v3", want "ledger-export/v1" or "ledger-export/v2"`},
 		{"unknown member", replace("manifest.json", `"count"`, `"counted": 1, "count"`, 1), `unknown field "counted"`},
 		{"range beyond the tree", replace("manifest.json", `"to": 5`, `"to": 7`, 1), "range [1, 7) is empty or beyond the tree size 6"},
 		{"no checkpoint", remove("checkpoint"), "couldn't read the checkpoint"},

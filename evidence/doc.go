@@ -40,10 +40,47 @@
 // "<", ">" and "&" in its strings written \u003c, \u003e and \u0026, as Go's
 // encoding/json writes them; a checker compares values, not these bytes.
 //
+// In a package of format ledger-export/v1 a row has no other member. A
+// package of format ledger-export/v2 is the same with one more, optional
+// member after "event" (see Format ledger-export/v2 below).
+//
 // A row has no "proof" member in a package (that member is for query
 // answers that carry their proof inline); the proof of the row at index i
 // is proofs/i.tlog-proof, whose extra data is the leaf, whose index is i,
 // and whose checkpoint is byte for byte the package's checkpoint file.
+//
+// # Format ledger-export/v2: sealed members shown, with event keys
+//
+// A ledger seals some members of an event (leaf version 3: a "sealed"
+// member {"kid", "nonce", "ct"} holding their AES-256-GCM ciphertext under
+// a key derived for that one event from its data subject's key; the leaf
+// format is in docs/formats.md of the ledger). A package may show such an
+// event with its sealed members in clear. Its manifest then names
+// "ledger-export/v2", and the row carries
+//
+//   - "event_key": the event key EK, base64 (32 bytes): the key that opens
+//     this one event's sealed members. It is never the subject's key, from
+//     which it is derived one way (HKDF-SHA256), and opens no other event.
+//
+// and its "event" is the leaf's object without "v" and "sealed", with the
+// sealed members put back (a member of the top level, or a member of
+// "actor" or "tags" within them) and "sealed": "open", as a ledger shows
+// the event to a reader. A row without "event_key" is as in v1: its event
+// is the leaf's own, sealed members sealed (an erased event, one the
+// reader may not open, or one never sealed). A writer names v2 only when
+// a row carries a key, so a checker that knows only v1 refuses the package
+// instead of passing members it could not check; a v1 package's row with
+// "event_key" fails.
+//
+// To check such a row, a checker opens "ct" with EK, the nonce and the
+// associated data "ledger sealed v3" 0x00 tenant_id 0x00 id 0x00 kid (the
+// leaf's tenant_id, empty when it has none, its id and the sealed member's
+// kid), and compares the event shown, as JSON values, with the leaf's
+// object thus opened. AES-GCM authenticates the ciphertext, so a changed
+// byte of a member shown, or a key of another event, fails. What it proves
+// is that these members are what the ledger encrypted into the leaf; AES-GCM
+// is not key-committing, so a ledger that crafted a ciphertext to open
+// under two keys when it wrote the leaf could show either plaintext later.
 //
 // # Checks
 //
@@ -51,11 +88,12 @@
 // its caller has verified under a trust policy (a log key, or witnesses and
 // a quorum). It checks that:
 //
-//  1. the manifest names this format, and the checkpoint's origin, size and
-//     root;
+//  1. the manifest names one of these formats, and the checkpoint's
+//     origin, size and root;
 //  2. every row decodes strictly (no unknown members, no proof, nothing
 //     after the object), its leaf hash is the hash of its leaf, and its
-//     event is the leaf's own (compared as JSON values, numbers as written);
+//     event is the leaf's own (compared as JSON values, numbers as written),
+//     or, with an event key in a v2 package, the leaf's opened with it;
 //  3. every row's proof is for its index, against the package's checkpoint,
 //     carries its leaf (or no extra data), and proves the leaf's inclusion
 //     at that index;

@@ -8,8 +8,15 @@ import (
 	"time"
 )
 
-// Format names this layout of a package in its manifest.
+// Format names this layout of a package in its manifest: the format of a
+// package whose rows carry no event key.
 const Format = "ledger-export/v1"
+
+// FormatKeys is Format with rows that may carry an event key (Row.EventKey)
+// and show their sealed members opened. A writer names it only when a row
+// does, so that a checker that knows only Format refuses such a package
+// rather than pass members it cannot check.
+const FormatKeys = "ledger-export/v2"
 
 // The files of a package.
 const (
@@ -21,7 +28,7 @@ const (
 
 // Manifest is manifest.json: what a package holds.
 type Manifest struct {
-	// Format is [Format].
+	// Format is [Format] or [FormatKeys].
 	Format string `json:"format"`
 	// Origin, TreeSize and RootHash (base64) are the checkpoint's.
 	Origin   string `json:"origin"`
@@ -50,8 +57,8 @@ func parseManifest(data []byte) (*Manifest, error) {
 	if err := decodeStrict(data, &m); err != nil {
 		return nil, fmt.Errorf("%s: %w", manifestFile, err)
 	}
-	if m.Format != Format {
-		return nil, fmt.Errorf("%s: format %q, want %q", manifestFile, m.Format, Format)
+	if m.Format != Format && m.Format != FormatKeys {
+		return nil, fmt.Errorf("%s: format %q, want %q or %q", manifestFile, m.Format, Format, FormatKeys)
 	}
 	if m.Range != nil && (m.Range.To <= m.Range.From || m.Range.To > m.TreeSize) {
 		return nil, fmt.Errorf("%s: range [%d, %d) is empty or beyond the tree size %d", manifestFile, m.Range.From, m.Range.To, m.TreeSize)

@@ -23,6 +23,11 @@ type Row struct {
 	// Event is the event the leaf encodes, or null (a nil Event) for a leaf
 	// that is not an event.
 	Event json.RawMessage `json:"event"`
+	// EventKey, in a row whose event shows its sealed members opened
+	// ("sealed": "open"), is the key that opens them (an event key, never
+	// the subject's key): a checker opens the leaf's ciphertext with it and
+	// compares the members shown with what the leaf committed to.
+	EventKey []byte `json:"event_key,omitempty"`
 	// Proof is the row's c2sp.org/tlog-proof@v1 in a query answer asked
 	// for with proof=true. It is empty in an export and in a package,
 	// which holds its proofs in files.
@@ -30,10 +35,11 @@ type Row struct {
 }
 
 // parseRow strictly decodes a line of events.ndjson and checks that its
-// leaf hash and its event agree with its leaf. It returns the row and an
-// error for a row that decodes but fails a check, and no row for a line
-// that does not decode.
-func parseRow(line []byte) (*Row, error) {
+// leaf hash and its event agree with its leaf, the sealed members opened
+// with its event key if it has one, which only a package of FormatKeys may
+// (keys). It returns the row and an error for a row that decodes but fails
+// a check, and no row for a line that does not decode.
+func parseRow(line []byte, keys bool) (*Row, error) {
 	var r Row
 	if err := decodeStrict(line, &r); err != nil {
 		return nil, err
@@ -44,7 +50,16 @@ func parseRow(line []byte) (*Row, error) {
 	if got := tiles.LeafHash(r.Leaf).String(); got != r.LeafHash {
 		return &r, fmt.Errorf("entry %d: its leaf hashes to %s, not to its leaf_hash %s", r.Index, got, r.LeafHash)
 	}
-	if err := sameEvent(r.Leaf, r.Event); err != nil {
+	var err error
+	switch {
+	case r.EventKey == nil:
+		err = sameEvent(r.Leaf, r.Event)
+	case !keys:
+		err = fmt.Errorf("its row carries an event key, which a package of format %s does not", Format)
+	default:
+		err = sameOpenedEvent(r.Leaf, r.Event, r.EventKey)
+	}
+	if err != nil {
 		return &r, fmt.Errorf("entry %d: %w", r.Index, err)
 	}
 	return &r, nil

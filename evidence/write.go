@@ -84,7 +84,8 @@ func (w *Writer) SetCheckpoint(note []byte, cp tiles.Checkpoint) {
 
 // Add writes a row and its proof: the inclusion proof hashes of its leaf
 // in the checkpoint's tree. The caller has checked them against the
-// checkpoint's root.
+// checkpoint's root. A row with an event key makes the package one of
+// FormatKeys.
 func (w *Writer) Add(row Row, hashes []tiles.Hash) error {
 	if w.note == nil {
 		return errors.New("evidence: Add before SetCheckpoint")
@@ -98,6 +99,9 @@ func (w *Writer) Add(row Row, hashes []tiles.Hash) error {
 		return fmt.Errorf("couldn't encode entry %d: %w", row.Index, err)
 	}
 	w.Manifest.Count++
+	if row.EventKey != nil {
+		w.Manifest.Format = FormatKeys
+	}
 	if _, err := w.buf.Write(append(b, '\n')); err != nil {
 		return fmt.Errorf("couldn't write %s: %w", eventsFile, err)
 	}

@@ -81,6 +81,58 @@ func loadBenchLog() (string, tiles.Checkpoint, error) {
 	return dir, sc.Checkpoint, nil
 }
 
+// benchPrunedMinimum is the minimum index of the pruned benchmark log: 90%
+// of its entries are pruned.
+const benchPrunedMinimum = 3600 * tiles.TileWidth
+
+// benchPrunedLog returns a copy of the benchmark log, hard-linked, pruned
+// to benchPrunedMinimum with tilestest.Prune, cached beside it.
+func benchPrunedLog(b *testing.B) string {
+	b.Helper()
+	src, _ := benchLog(b)
+	dir := src + "-pruned"
+	if _, err := os.Stat(filepath.Join(dir, tiles.PrunedPath)); err == nil {
+		return dir
+	}
+	os.RemoveAll(dir)
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
+		}
+		return os.Link(path, filepath.Join(dir, rel))
+	})
+	if err == nil {
+		err = tilestest.Prune(dir, tiles.Pruned{MinimumIndex: benchPrunedMinimum})
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		b.Fatal(err)
+	}
+	return dir
+}
+
+// BenchmarkAuditPruned audits the 1M-entry log pruned to 90%: the pruned
+// bundles cost only their level-0 tiles. leaves/s counts every leaf of the
+// tree, pruned or not.
+func BenchmarkAuditPruned(b *testing.B) {
+	_, cp := benchLog(b)
+	f := tiles.DirFetcher(benchPrunedLog(b))
+	cpu0 := cpuTime(b)
+	for b.Loop() {
+		res, err := tiles.AuditLog(context.Background(), f, cp, tiles.AuditOptions{})
+		if err != nil || res.Refused != benchPrunedMinimum {
+			b.Fatal(res, err)
+		}
+	}
+	leaves := float64(cp.Size) * float64(b.N)
+	b.ReportMetric(leaves/b.Elapsed().Seconds(), "leaves/s")
+	b.ReportMetric(float64(cpuTime(b)-cpu0)/leaves, "cpu-ns/leaf")
+}
+
 // BenchmarkAudit audits the whole 1M-entry log from its directory. Besides
 // wall-clock throughput it reports the CPU time (user and system, all
 // threads) per leaf, which does not depend on what else the machine runs:

@@ -2,7 +2,10 @@
 // reads: tlog-tiles paths and codecs, tlog-checkpoint in a signed note,
 // tlog-cosignature (cosignature/v1), tlog-policy trust policies, tlog-proof
 // files, Merkle proofs built from tiles, and a verifying client that reads a
-// log from a directory or a URL and authenticates every byte it uses.
+// log from a directory or a URL and authenticates every byte it uses. A
+// pruned log (its minimum index, the Pruned document, the PrunedError of a
+// refused bundle) is audited by AuditLog from its hash tiles and the entries
+// that remain.
 //
 // The package is pure apart from the fetchers, and imports nothing else from
 // this module, so auditors can vendor it to check a log independently of the

@@ -48,7 +48,10 @@ func NewFetcher(location string) (Fetcher, error) {
 	return DirFetcher(location), nil
 }
 
-// DirFetcher reads a log laid out as the tlog-tiles read API in a local directory.
+// DirFetcher reads a log laid out as the tlog-tiles read API in a local
+// directory. A pruned log's directory holds its Pruned document at
+// PrunedPath: an entry bundle that is missing and that the document refuses
+// is reported as a *PrunedError, any other missing resource as ErrNotFound.
 type DirFetcher string
 
 // Fetch reads path below the directory.
@@ -58,7 +61,7 @@ func (d DirFetcher) Fetch(ctx context.Context, path string) ([]byte, error) {
 	}
 	f, err := os.Open(filepath.Join(string(d), filepath.FromSlash(path)))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w", path, ErrNotFound)
+		return nil, d.missing(path)
 	}
 	if err != nil {
 		return nil, err
@@ -69,6 +72,31 @@ func (d DirFetcher) Fetch(ctx context.Context, path string) ([]byte, error) {
 		size = st.Size()
 	}
 	return readLimited(f, path, size)
+}
+
+// missing is the error for path, which the directory does not hold: a
+// *PrunedError for an entry bundle that the directory's Pruned document
+// refuses, ErrNotFound otherwise.
+func (d DirFetcher) missing(path string) error {
+	notFound := fmt.Errorf("%s: %w", path, ErrNotFound)
+	t, err := ParsePath(path)
+	if err != nil || !t.Entries {
+		return notFound
+	}
+	raw, err := os.ReadFile(filepath.Join(string(d), PrunedPath))
+	if errors.Is(err, fs.ErrNotExist) {
+		return notFound
+	} else if err != nil {
+		return err
+	}
+	p, err := ParsePruned(raw)
+	if err != nil {
+		return fmt.Errorf("%s is missing, and %s: %w", path, PrunedPath, err)
+	}
+	if !p.Refuses(t) {
+		return notFound
+	}
+	return &PrunedError{Path: path, Pruned: p}
 }
 
 // HTTPFetcher reads a log from an HTTP(S) URL prefix, with keep-alive
@@ -111,8 +139,10 @@ func (h *HTTPFetcher) WithToken(token string) *HTTPFetcher {
 	return &c
 }
 
-// Fetch GETs path below the prefix. A 404 is ErrNotFound; any other status
-// but 200 is an error.
+// Fetch GETs path below the prefix. A 404 is ErrNotFound; a 410 whose body
+// is a Pruned document (as a pruned log answers for a bundle it refuses) is
+// a *PrunedError (a minimum index of 0 refuses nothing, so it is not one);
+// any other status but 200 is an error.
 func (h *HTTPFetcher) Fetch(ctx context.Context, path string) ([]byte, error) {
 	u := h.base.ResolveReference(&url.URL{Path: path})
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
@@ -134,6 +164,12 @@ func (h *HTTPFetcher) Fetch(ctx context.Context, path string) ([]byte, error) {
 	case http.StatusNotFound:
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 		return nil, fmt.Errorf("%s: %w", u, ErrNotFound)
+	case http.StatusGone:
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, maxPrunedSize))
+		if p, err := ParsePruned(body); err == nil && p.MinimumIndex > 0 {
+			return nil, &PrunedError{Path: path, Pruned: p}
+		}
+		return nil, fmt.Errorf("couldn't fetch %s: %s", u, resp.Status)
 	case http.StatusUnauthorized, http.StatusForbidden:
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 		return nil, fmt.Errorf("couldn't fetch %s: %s (the log serves it only with a token allowed to read it)", u, resp.Status)

@@ -19,6 +19,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strconv"
@@ -789,6 +790,44 @@ func FuzzParseLogs(f *testing.F) {
 			if logs[i].VKey != p.Logs[i].VKey || logs[i].URL != p.Logs[i].URL {
 				t.Fatalf("log %d: ParseLogs %q %q, ParsePolicy %q %q", i, logs[i].VKey, logs[i].URL, p.Logs[i].VKey, p.Logs[i].URL)
 			}
+		}
+	})
+}
+
+// FuzzParsePruned: a Pruned document that parses has a minimum index that
+// is a multiple of 256 and an archive with a location, and encodes to a
+// document that parses to the same.
+func FuzzParsePruned(f *testing.F) {
+	for _, s := range []string{
+		`{"minimum_index":512}`,
+		`{"minimum_index":0}`,
+		`{"minimum_index":256,"archive":{"location":"s3://b/p","size":300,"archived_at":"2026-12-03T10:00:00Z"}}`,
+		`{"error":"tile/entries/000 is pruned: the minimum index is 512","status":"pruned","minimum_index":512,"archive":{"location":"file:///a","size":512,"archived_at":"2026-12-03T10:00:00.5+01:00"}}`,
+		`{"minimum_index":100}`,
+		`{"minimum_index":256,"archive":{}}`,
+		`{"minimum_index":-256}`,
+		`{"minimum_index":1e3}`,
+		`null`,
+		`[`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := tiles.ParsePruned(data)
+		if err != nil {
+			return
+		}
+		if p.MinimumIndex%tiles.TileWidth != 0 || p.Archive != nil && p.Archive.Location == "" {
+			t.Fatalf("ParsePruned(%q) = %+v", data, p)
+		}
+		enc, err := json.Marshal(p)
+		if err != nil {
+			t.Fatalf("Marshal(%+v): %v", p, err)
+		}
+		q, err := tiles.ParsePruned(enc)
+		if err != nil || q.MinimumIndex != p.MinimumIndex || (q.Archive == nil) != (p.Archive == nil) ||
+			q.Archive != nil && (q.Archive.Location != p.Archive.Location || q.Archive.Size != p.Archive.Size || !q.Archive.ArchivedAt.Equal(p.Archive.ArchivedAt)) {
+			t.Fatalf("ParsePruned(%s) = %+v, %v; want %+v", enc, q, err, p)
 		}
 	})
 }

@@ -12,6 +12,9 @@ import (
 // minimum index is 0).
 const PrunedPath = "pruned.json"
 
+// maxPrunedSize bounds the Pruned document a fetcher reads.
+const maxPrunedSize = 64 << 10
+
 // ErrPruned is wrapped by the error of a Fetcher asked for an entry bundle
 // that the log has pruned: its entries are gone from the log (perhaps kept in
 // an archive), while its hash tiles, and so every proof, remain.
@@ -41,6 +44,11 @@ type Archive struct {
 	Size uint64 `json:"size"`
 	// ArchivedAt is when that checkpoint was archived and verified there.
 	ArchivedAt time.Time `json:"archived_at"`
+}
+
+// String says where and when: "LOCATION (size N, TIME)".
+func (a *Archive) String() string {
+	return fmt.Sprintf("%s (size %d, %s)", a.Location, a.Size, a.ArchivedAt.UTC().Format(time.RFC3339))
 }
 
 // Refuses reports whether a log pruned as p refuses tile t: an entry bundle
@@ -81,7 +89,7 @@ type PrunedError struct {
 func (e *PrunedError) Error() string {
 	msg := fmt.Sprintf("%s is pruned: the minimum index is %d", e.Path, e.Pruned.MinimumIndex)
 	if a := e.Pruned.Archive; a != nil {
-		msg += fmt.Sprintf("; archived at %s (size %d, %s)", a.Location, a.Size, a.ArchivedAt.UTC().Format(time.RFC3339))
+		msg += "; archived at " + a.String()
 	}
 	return msg
 }

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/ledger-dev/ledger/ledger/access"
@@ -23,6 +25,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/retention"
 	"github.com/ledger-dev/ledger/ledger/subjectkey"
+	pgkeys "github.com/ledger-dev/ledger/ledger/subjectkey/postgres"
 )
 
 // maxConfigBytes bounds a configuration file.
@@ -126,12 +129,27 @@ type sealingConfig struct {
 	// under the data directory); empty: $LEDGER_MASTER_KEY.
 	MasterKeyFile string `yaml:"master_key_file"`
 	// KeyFile holds the wrapped subject keys; default
-	// DATA/subject-keys.json.
+	// DATA/subject-keys.json. With --postgres the keys are in the
+	// database, and a key file is refused.
 	KeyFile string `yaml:"key_file"`
+	// Tenants overrides Fields and Tags for the events of the tenants it
+	// names.
+	Tenants map[string]sealingOverride `yaml:"tenants"`
 }
 
-// sealing returns the Sealing and subject the block asks for.
-func (s *sealingConfig) sealing() (event.Sealing, string) {
+// sealingOverride is what a tenant of the sealing block seals instead of
+// the block's fields and tags.
+type sealingOverride struct {
+	// Fields are the members sealed; default the block's fields.
+	Fields []string `yaml:"fields"`
+	// Tags are tags sealed by name; default none (the block's are not
+	// added).
+	Tags []string `yaml:"tags"`
+}
+
+// sealing returns the Sealing and subject the block asks for, and the
+// Sealing of each tenant it overrides.
+func (s *sealingConfig) sealing() (event.Sealing, string, map[string]event.Sealing) {
 	fields, subject := s.Fields, s.Subject
 	if fields == nil {
 		fields = event.DefaultSealedFields
@@ -139,17 +157,46 @@ func (s *sealingConfig) sealing() (event.Sealing, string) {
 	if subject == "" {
 		subject = "actor.id"
 	}
-	return event.Sealing{Fields: fields, Tags: s.Tags}, subject
+	var tenants map[string]event.Sealing
+	for name, o := range s.Tenants {
+		if tenants == nil {
+			tenants = map[string]event.Sealing{}
+		}
+		t := event.Sealing{Fields: o.Fields, Tags: o.Tags}
+		if t.Fields == nil {
+			t.Fields = fields
+		}
+		tenants[name] = t
+	}
+	return event.Sealing{Fields: fields, Tags: s.Tags}, subject, tenants
+}
+
+// check validates the block.
+func (s *sealingConfig) check() error {
+	sealing, subject, tenants := s.sealing()
+	if err := errors.Join(sealing.Check(), event.CheckSubject(subject)); err != nil {
+		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(tenants)) {
+		if name == "" {
+			return errors.New("tenants: an empty tenant id")
+		}
+		if err := tenants[name].Check(); err != nil {
+			return fmt.Errorf("tenants.%s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // subjectKeysFile is the default file of the subject keys, in the data
 // directory.
 const subjectKeysFile = "subject-keys.json"
 
-// sealConfig opens the subject key store and returns the Pipeline's
+// sealConfig opens the subject key store, in the log's PostgreSQL
+// database when pool is set, else in a file, and returns the Pipeline's
 // sealing and the store, or nils when the configuration has no sealing
 // block.
-func (c *serveConfig) sealConfig(ctx context.Context, dataDir string) (*event.SealConfig, *subjectkey.File, error) {
+func (c *serveConfig) sealConfig(ctx context.Context, dataDir string, pool *pgxpool.Pool) (*event.SealConfig, subjectkey.Store, error) {
 	if c.Sealing == nil {
 		return nil, nil, nil
 	}
@@ -157,17 +204,47 @@ func (c *serveConfig) sealConfig(ctx context.Context, dataDir string) (*event.Se
 	if err != nil {
 		return nil, nil, fmt.Errorf("sealing: %w", err)
 	}
-	path := c.Sealing.KeyFile
-	if path == "" {
-		path = filepath.Join(dataDir, subjectKeysFile)
+	resolution := keyResolution(c.policy)
+	var keys subjectkey.Store
+	if pool != nil {
+		if c.Sealing.KeyFile != "" {
+			return nil, nil, errors.New("sealing: key_file is for a log on posix; with --postgres the subject keys are in the database, shared by its instances")
+		}
+		pk, err := pgkeys.Open(ctx, pool, master)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sealing: %w", err)
+		}
+		pk.Resolution, keys = resolution, pk
+	} else {
+		path := c.Sealing.KeyFile
+		if path == "" {
+			path = filepath.Join(dataDir, subjectKeysFile)
+		}
+		fk, err := subjectkey.OpenFile(path, master)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sealing: %w", err)
+		}
+		fk.Resolution, keys = resolution, fk
 	}
-	keys, err := subjectkey.OpenFile(path, master)
-	if err != nil {
-		return nil, nil, fmt.Errorf("sealing: %w", err)
+	sealing, subject, tenants := c.Sealing.sealing()
+	return &event.SealConfig{Sealing: sealing, Tenants: tenants, Subject: subject, Key: subjectkey.KeyFunc(ctx, keys)}, keys, nil
+}
+
+// keyResolution is the Resolution of the subject key store under policy:
+// a tenth of the shortest max that can shred keys, at most an hour (the
+// default) and at least a millisecond, so that a key is destroyed at most
+// a tenth late, and the store writes a key's newest event at most once per
+// resolution.
+func keyResolution(policy *retention.Policy) time.Duration {
+	res := subjectkey.DefaultResolution
+	if policy == nil {
+		return res
 	}
-	sealing, subject := c.Sealing.sealing()
-	return &event.SealConfig{Sealing: sealing, Subject: subject,
-		Key: func(tenant, subject string) (string, []byte, error) { return keys.Key(ctx, tenant, subject) }}, keys, nil
+	if m := policy.ShortestTenantMax(); !m.IsZero() {
+		start := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+		res = min(res, max(time.Millisecond, m.After(start).Sub(start)/10))
+	}
+	return res
 }
 
 // configLimits are the limits a configuration file may set.
@@ -300,8 +377,7 @@ func (c *serveConfig) validate() error {
 		}
 	}
 	if c.Sealing != nil {
-		sealing, subject := c.Sealing.sealing()
-		if err := errors.Join(sealing.Check(), event.CheckSubject(subject)); err != nil {
+		if err := c.Sealing.check(); err != nil {
 			return fmt.Errorf("sealing: %w", err)
 		}
 	}

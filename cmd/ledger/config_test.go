@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +54,16 @@ tokens:
 		"retention: {rules: [{preset: soc2}]}")); err != nil || !c.Archive.locked() || c.Archive.Every != 24*time.Hour || !c.Archive.ServePrunedReads {
 		t.Errorf("archive: %+v, %v", c, err)
 	}
+	if c, err := parseConfig([]byte("sealing:\n  tags: [mrn]\n  tenants:\n    health-a: {fields: [actor.email, reason], tags: [diagnosis]}\n    shop: {tags: [card_holder]}\n")); err != nil {
+		t.Errorf("sealing with tenants: %v", err)
+	} else {
+		all, _, tenants := c.Sealing.sealing()
+		if !slices.Equal(tenants["health-a"].Fields, []string{"actor.email", "reason"}) || !slices.Equal(tenants["health-a"].Tags, []string{"diagnosis"}) ||
+			!slices.Equal(tenants["shop"].Fields, event.DefaultSealedFields) || !slices.Equal(tenants["shop"].Tags, []string{"card_holder"}) ||
+			!slices.Equal(all.Tags, []string{"mrn"}) || len(tenants) != 2 {
+			t.Errorf("sealing with tenants: %+v, tenants %+v", all, tenants)
+		}
+	}
 	if c, err := parseConfig(nil); err != nil || c.PublicEntries || len(c.policy.Rules()) != 0 {
 		t.Fatalf("an empty file: %+v, %v", c, err)
 	}
@@ -83,6 +94,9 @@ tokens:
 		{"sealing: {fields: [actor.id]}", `sealing: field "actor.id" cannot be sealed`},
 		{"sealing: {subject: actor.email}", `sealing: the subject "actor.email" is not actor.id, resource.id or tag:NAME`},
 		{"sealing: {master_key: abc}", `unknown key "master_key"`},
+		{"sealing: {tenants: {health-a: {fields: [actor.id]}}}", `sealing: tenants.health-a: field "actor.id" cannot be sealed`},
+		{"sealing: {tenants: {health-a: {subject: resource.id}}}", `unknown key "subject"`},
+		{"sealing: {tenants: {'': {tags: [x]}}}", `sealing: tenants: an empty tenant id`},
 		{"retention: {rules: [{preset: hippa}]}", `line 1: retention: invalid retention policy: rule 1: unknown preset "hippa"`},
 		{"retention:\n  rules:\n    - preset: hipaa\n    - {preset: gdpr, max: 1y}\n", `line 4 and 3: retention: invalid retention policy: rule 2`},
 		{"retention: {rules: [{preset: hipaa, keep: 7y}]}", `line 1: unknown key "keep"`},
@@ -150,6 +164,29 @@ func TestDocumentedConfig(t *testing.T) {
 			if _, err := parseConfig(b[1]); err != nil {
 				t.Errorf("%s example refused: %v\n%s", file, err, b[1])
 			}
+		}
+	}
+}
+
+// TestKeyResolution: the key store rounds a key's newest event, and the
+// shredder runs, every tenth of the shortest tenant-wide max, at most
+// hourly.
+func TestKeyResolution(t *testing.T) {
+	for _, c := range []struct {
+		yaml string
+		want time.Duration
+	}{
+		{"", time.Hour},
+		{"retention: {rules: [{tenant: short, min: 1s, max: 3s}, {tenant: long, min: 1h}]}", 300 * time.Millisecond},
+		{"retention: {rules: [{tenant: a, event_type: 'marketing.*', min: 1s, max: 2s}]}", time.Hour}, // no tenant-wide max
+		{"retention: {rules: [{preset: gdpr, max: 2y}]}", time.Hour},
+	} {
+		conf, err := parseConfig([]byte(c.yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := keyResolution(conf.policy); got != c.want {
+			t.Errorf("%q: resolution %v, want %v", c.yaml, got, c.want)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -84,6 +85,7 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	to := fs.Uint64("to", 0, "end of a range export: entries from --from to --to minus 1")
 	token := tokenFlag(fs, "an auditor")
 	archived := fs.String("archive", "", "build the package from this archive (a directory or s3://BUCKET[/PREFIX][?...]) instead of a ledger: its verified checkpoint, tiles and bundles; needs --vkey")
+	eventKeys := fs.Bool("event-keys", false, "show sealed members in clear, each event with the key that opens just its own (never the subject's key), so that `verifier export` checks them against the leaf; the package then holds personal data")
 	filters := filterFlags(fs, "export")
 	fs.Lookup("since").Usage = "start of the time window, RFC 3339 (default: 30 days before --until; the manifest records the window)"
 	if err := parseFlags(fs, args); err != nil {
@@ -92,10 +94,11 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	isRange := flagGiven(fs, "from") || flagGiven(fs, "to")
 	q := url.Values{"format": {"ndjson"}}
 	filterQuery(q, filters)
+	isFiltered := len(q) > 1
 	switch {
 	case *out == "" || fs.NArg() > 0:
 		return fmt.Errorf("%w: give --out DIR and no arguments", errUsage)
-	case isRange && len(q) > 1:
+	case isRange && isFiltered:
 		return fmt.Errorf("%w: a range export holds every entry of the range; it takes no filters", errUsage)
 	case isRange && *to <= *from:
 		return fmt.Errorf("%w: --to must be greater than --from", errUsage)
@@ -106,12 +109,17 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 			return fmt.Errorf("%w: --archive needs --vkey: the archive's checkpoint is verified with the log's key", errUsage)
 		case flagGiven(fs, "url") || flagGiven(fs, "token"):
 			return fmt.Errorf("%w: --archive reads the archive, not a ledger: drop --url and --token", errUsage)
+		case *eventKeys:
+			return fmt.Errorf("%w: --event-keys needs the ledger, which holds the subject keys: it does not go with --archive", errUsage)
 		}
 	}
-	if !isRange && (*archived == "" || len(q) > 1) {
+	if !isRange && (*archived == "" || isFiltered) {
 		if err := setWindow(q, time.Now()); err != nil {
 			return err
 		}
+	}
+	if *eventKeys {
+		q.Set("event_keys", "true")
 	}
 	var root string
 	if *archived == "" {
@@ -132,7 +140,7 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if isRange {
 		total = int64(*to - *from)
 	}
-	e := &exporter{base: root, vkey: *vkey, client: newClient(*token, 0), token: *token, pkg: pkg, bar: progress.New(stderr, total, "exporting")}
+	e := &exporter{base: root, vkey: *vkey, client: newClient(*token, 0), token: *token, eventKeys: *eventKeys, pkg: pkg, bar: progress.New(stderr, total, "exporting")}
 	switch {
 	case *archived != "":
 		err = e.exportArchive(ctx, *archived, isRange, *from, *to, q)
@@ -160,13 +168,14 @@ func flagGiven(fs *flag.FlagSet, name string) bool {
 
 // exporter fetches what a package holds from a ledger.
 type exporter struct {
-	base   string
-	vkey   string
-	token  string
-	client *http.Client
-	pkg    *evidence.Writer
-	tree   *tiles.Tree
-	bar    *progressbar.ProgressBar // advanced by every event added
+	base      string
+	vkey      string
+	token     string
+	eventKeys bool // rows show sealed members opened, with their event keys
+	client    *http.Client
+	pkg       *evidence.Writer
+	tree      *tiles.Tree
+	bar       *progressbar.ProgressBar // advanced by every event added
 }
 
 // exportFiltered exports the rows of GET /v1/export?q, each proven against
@@ -186,7 +195,7 @@ func (e *exporter) exportFiltered(ctx context.Context, q url.Values) error {
 	}
 	e.pkg.Manifest.Filters = map[string]string{}
 	for k := range q {
-		if k != "format" {
+		if k != "format" && k != "event_keys" {
 			e.pkg.Manifest.Filters[k] = q.Get(k)
 		}
 	}
@@ -205,9 +214,12 @@ func (e *exporter) exportFiltered(ctx context.Context, q url.Values) error {
 			return fmt.Errorf("entry %d: the exported leaf hashes to %s, not to its leaf hash %s", row.Index, got, row.LeafHash)
 		}
 		// The server shows a reader sealed members in clear, which no proof
-		// covers: the package shows the event as its leaf holds it.
-		if row, err = leafRow(row.Index, row.Leaf); err != nil {
-			return err
+		// covers: the package shows the event as its leaf holds it, or, with
+		// the event key that opens it, as the server showed it.
+		if row.EventKey == nil {
+			if row, err = leafRow(row.Index, row.Leaf); err != nil {
+				return err
+			}
 		}
 		if err := e.add(ctx, row); err != nil {
 			return err
@@ -244,11 +256,43 @@ func (e *exporter) addRange(ctx context.Context, first, end uint64, keep func(in
 		if err != nil {
 			return err
 		}
+		if e.eventKeys && bytes.Contains(row.Event, []byte(`"sealed":{`)) {
+			if row, err = e.openedRow(ctx, row); err != nil {
+				return err
+			}
+		}
 		if err := e.add(ctx, row); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// openedRow is row, a sealed event, as the ledger shows it to this reader
+// (GET /v1/events/{index}?event_key=true): its sealed members opened, with
+// their event key, when the ledger opens them; as it is otherwise (erased,
+// say).
+func (e *exporter) openedRow(ctx context.Context, row evidence.Row) (evidence.Row, error) {
+	resp, err := get(ctx, e.client, fmt.Sprintf("%s/v1/events/%d?event_key=true", e.base, row.Index), fmt.Sprintf("the read of entry %d", row.Index))
+	if err != nil {
+		return row, err
+	}
+	defer resp.Body.Close()
+	var answer struct {
+		Leaf     []byte          `json:"leaf"`
+		Event    json.RawMessage `json:"event"`
+		EventKey []byte          `json:"event_key"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&answer); err != nil {
+		return row, fmt.Errorf("couldn't read entry %d: %w", row.Index, err)
+	}
+	if !bytes.Equal(answer.Leaf, row.Leaf) {
+		return row, fmt.Errorf("entry %d: the ledger answers another leaf than its log's", row.Index)
+	}
+	if answer.EventKey != nil {
+		row.Event, row.EventKey = answer.Event, answer.EventKey
+	}
+	return row, nil
 }
 
 // openTree fetches the published checkpoint, which must cover size

@@ -23,7 +23,7 @@ commands:
   keygen  --origin ORIGIN --key FILE       create a log key (FILE, FILE.pub)
   serve   --data DIR [--listen ADDR] [--key FILE] [--origin ORIGIN] [--config FILE]
                                            run the ledger
-  token   create|list|revoke --data DIR    manage API tokens (writer, reader, auditor, admin)
+  token   create|list|revoke --data DIR    manage API tokens (writer, reader, auditor, admin, privacy)
   append  --url URL [--wait LEVEL] [FILE|-] send NDJSON events, print one result per event
   bench   --url URL [flags]                load generator: events/s and latency
   bench   fill --data DIR --entries N      fill a log to N entries at full speed, without HTTP

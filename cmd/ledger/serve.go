@@ -232,13 +232,9 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	seal, subjectKeys, err := conf.sealConfig(ctx, *data)
+	seal, subjectKeys, err := conf.sealConfig(ctx, *data, ls.pool)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	var erasure httpapi.SubjectKeys
-	if subjectKeys != nil {
-		erasure = subjectKeys
 	}
 	web, err := console.New(console.Config{VKey: vkey, Policy: string(policyText), AccessControl: keyring.Enabled})
 	if err != nil {
@@ -247,13 +243,19 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 	api, err := httpapi.New(httpapi.Config{
 		Ledger: l, Tiles: tileReads, Index: idx, Archive: archiveRuns, MaxBodyBytes: *maxBody, MaxBodyMemory: *maxBodyMemory, Logger: log,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), RequestMetrics: requestMetrics,
-		Limits: conf.eventLimits(), Redactor: conf.redactor(), Seal: seal, SubjectKeys: erasure,
+		Limits: conf.eventLimits(), Redactor: conf.redactor(), Seal: seal, SubjectKeys: subjectKeys,
 		Access: keyring, PublicEntries: *publicEntries, RateLimit: conf.RateLimit,
 		Holds: hold.Open(filepath.Join(*data, hold.FileName)), Retention: conf.policy,
 		Mounts: []httpapi.Mount{{Path: console.Path, Handler: web}}, Integrity: integrityCheck(integrity),
 	})
 	if err != nil {
 		return err
+	}
+	if seal != nil && !*readOnly {
+		// Crypto-shredding at max (docs/retention.md), and the events of
+		// erasures a crash left pending: as often as the key store rounds
+		// a key's newest event.
+		go api.RunShredder(ctx, keyResolution(conf.policy))
 	}
 	if dln != nil {
 		go http.Serve(dln, debugMux())

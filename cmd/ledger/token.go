@@ -20,7 +20,7 @@ import (
 
 const tokenUsage = `usage: ledger token create|list|revoke --data DIR [flags]
 
-  create --role writer|reader|auditor|admin [--tenant T] [--name N] [--expires DURATION]
+  create --role writer|reader|auditor|admin|privacy [--tenant T] [--name N] [--expires DURATION]
             make a token; its secret is printed once, on standard output
   list      list the tokens (never their secrets)
   revoke ID revoke a token
@@ -50,7 +50,7 @@ func cmdToken(_ context.Context, args []string, _ io.Reader, stdout, stderr io.W
 	switch sub {
 	case "create":
 		fs.Usage = usageText(fs, "usage: ledger token create --data DIR --role ROLE [flags]\n\nmakes a token; its secret is printed once, on standard output\n")
-		fs.StringVar(&c.role, "role", "", "writer, reader, auditor or admin")
+		fs.StringVar(&c.role, "role", "", "writer, reader, auditor, admin or privacy")
 		fs.StringVar(&c.tenant, "tenant", "", "the tenant a writer writes into, or a reader reads (readers need one)")
 		fs.StringVar(&c.name, "name", "", "a note on who holds the token")
 		fs.Var(&c.expires, "expires", "lifetime, e.g. 30d or 12h (default: never expires)")

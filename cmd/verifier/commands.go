@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -287,6 +288,7 @@ func proveConsistency(ctx context.Context, r *report, f tiles.Fetcher, old, cur 
 func cmdAudit(ctx context.Context, args []string, r *report) error {
 	o := newOptions("audit", true)
 	workers := o.fs.Int("workers", 0, "bundles hashed in parallel (default: number of CPUs)")
+	archive := o.fs.String("archive", "", "the archive of a pruned log (a directory or an http(s) URL): re-hash the pruned entries there too")
 	pos, f, p, err := o.setup(args, r)
 	if err != nil {
 		return err
@@ -294,29 +296,144 @@ func cmdAudit(ctx context.Context, args []string, r *report) error {
 	if len(pos) > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, pos[0])
 	}
+	var af tiles.Fetcher
+	if *archive != "" {
+		if af, err = openArchive(*archive); err != nil {
+			return err
+		}
+	}
 	sc, ok := fetchCheckpoint(ctx, r, f, p)
 	if !ok {
 		return nil
 	}
-	bar := r.progressBar(sc.Size)
-	start := time.Now()
-	err = tiles.Audit(ctx, f, sc.Checkpoint, tiles.AuditOptions{Workers: *workers, Progress: func(leaves uint64) { bar.Set64(int64(leaves)) }})
+	sealed := newSealedEntries()
+	res, err := auditLog(ctx, r, "audit", f, sc, *workers, sealed.add)
 	if err != nil {
-		bar.Exit() // leaves the bar where the audit stopped
 		return err
 	}
-	bar.Finish()
-	elapsed := time.Since(start)
-	rate := float64(sc.Size) / max(elapsed.Seconds(), 1e-9)
-	r.ok("audit", fmt.Sprintf("all %d entries, %d bundles and every tile recompute root %s (%.1fs, %.0f leaves/s)",
-		sc.Size, tiles.BundleCount(sc.Size), sc.Hash, elapsed.Seconds(), rate),
-		map[string]any{"size": sc.Size, "seconds": elapsed.Seconds(), "leaves_per_second": rate})
+	if res.Refused > 0 {
+		r.ok("pruned", prunedRange(res)+"; every hash tile verified; "+strconv.FormatUint(res.Rehashed, 10)+" remaining entries re-hashed",
+			map[string]any{"minimum_index": res.Pruned.MinimumIndex, "refused": res.Refused, "refused_end": res.RefusedEnd,
+				"rehashed": res.Rehashed, "archive": res.Pruned.Archive})
+	}
+	if af != nil {
+		// The archive's entries that the log still serves were seen already.
+		inPruned := func(i uint64, e []byte) {
+			if i < res.RefusedEnd {
+				sealed.add(i, e)
+			}
+		}
+		if ok, err := auditArchive(ctx, r, f, af, p, sc, res, *archive, *workers, inPruned); !ok || err != nil {
+			return err
+		}
+	}
+	sealed.report(r)
 	return nil
 }
 
-func cmdProof(_ context.Context, args []string, r *report) error {
+// auditLog audits the log f against sc with a progress bar, passing every
+// entry to entry, and reports it as check: what was re-hashed and, for a
+// pruned log, that the hash tiles of the rest verify.
+func auditLog(ctx context.Context, r *report, check string, f tiles.Fetcher, sc *tiles.SignedCheckpoint, workers int, entry func(uint64, []byte)) (tiles.AuditResult, error) {
+	bar := r.progressBar(sc.Size)
+	start := time.Now()
+	res, err := tiles.AuditLog(ctx, f, sc.Checkpoint, tiles.AuditOptions{Workers: workers, Entry: entry,
+		Progress: func(leaves uint64) { bar.Set64(int64(leaves)) }})
+	if err != nil {
+		bar.Exit() // leaves the bar where the audit stopped
+		return res, err
+	}
+	bar.Finish()
+	elapsed := time.Since(start)
+	rate := float64(res.Rehashed) / max(elapsed.Seconds(), 1e-9)
+	data := map[string]any{"size": sc.Size, "seconds": elapsed.Seconds(), "leaves_per_second": rate, "rehashed": res.Rehashed}
+	if res.Refused == 0 {
+		r.ok(check, fmt.Sprintf("all %d entries, %d bundles and every tile recompute root %s (%.1fs, %.0f leaves/s)",
+			sc.Size, tiles.BundleCount(sc.Size), sc.Hash, elapsed.Seconds(), rate), data)
+	} else {
+		r.ok(check, fmt.Sprintf("every tile and the %d entries that remain recompute root %s; the %d pruned entries are covered by their hash tiles (%.1fs, %.0f leaves/s)",
+			res.Rehashed, sc.Hash, res.Refused, elapsed.Seconds(), rate), data)
+	}
+	return res, nil
+}
+
+// prunedRange says which entries a pruned log refused, and where it says
+// they are archived.
+func prunedRange(res tiles.AuditResult) string {
+	var s string
+	if res.Refused == res.RefusedEnd {
+		s = fmt.Sprintf("entries 0–%d pruned (minimum index %d", res.RefusedEnd-1, res.Pruned.MinimumIndex)
+	} else {
+		s = fmt.Sprintf("%d entries below %d pruned (minimum index %d", res.Refused, res.RefusedEnd, res.Pruned.MinimumIndex)
+	}
+	if a := res.Pruned.Archive; a != nil {
+		return s + "; archived at " + a.String() + ")"
+	}
+	return s + "; the log names no archive)"
+}
+
+// openArchive opens the archive at location: a directory (or file:// URL)
+// or an http(s) URL.
+func openArchive(location string) (tiles.Fetcher, error) {
+	if strings.HasPrefix(location, "s3://") {
+		return nil, fmt.Errorf("%w: --archive %s: the verifier reads no bucket itself; copy the archive with `ledger mirror --from %s --to DIR` (which verifies it too) and give --archive DIR",
+			errUsage, location, location)
+	}
+	af, err := tiles.NewFetcher(strings.TrimPrefix(location, "file://"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: --archive: %v", errUsage, err)
+	}
+	return af, nil
+}
+
+// auditArchive checks the archive af of the log f, whose audit was logRes:
+// a tlog-tiles log of the same origin and key, whose checkpoint meets the
+// same policy, is consistent with the log's checkpoint sc, covers the
+// pruned range and is audited in full, so that the entries the log pruned
+// are hashed again there. It reports false when a check failed.
+func auditArchive(ctx context.Context, r *report, f, af tiles.Fetcher, p *tiles.Policy, sc *tiles.SignedCheckpoint, logRes tiles.AuditResult,
+	location string, workers int, entry func(uint64, []byte)) (bool, error) {
+	b, err := af.Fetch(ctx, tiles.CheckpointPath)
+	if err != nil {
+		return false, fmt.Errorf("the archive at %s: %w", location, err)
+	}
+	ac, ok := verifyCheckpoint(r, p, b, "archive checkpoint")
+	if !ok {
+		return false, nil
+	}
+	if ac.Origin != sc.Origin {
+		return false, fmt.Errorf("the archive at %s is a copy of the log %q, not of %q", location, ac.Origin, sc.Origin)
+	}
+	if ac.Size < logRes.RefusedEnd {
+		return false, fmt.Errorf("the archive at %s holds %d entries; the log pruned entries up to %d", location, ac.Size, logRes.RefusedEnd-1)
+	}
+	if ac.Size <= sc.Size {
+		err = proveConsistency(ctx, r, f, ac, sc)
+	} else {
+		err = proveConsistency(ctx, r, af, sc, ac)
+	}
+	if err != nil {
+		return false, fmt.Errorf("the archive at %s is not a copy of this log: %w", location, err)
+	}
+	res, err := auditLog(ctx, r, "archive", af, ac, workers, entry)
+	if err != nil {
+		return false, fmt.Errorf("the archive at %s: %w", location, err)
+	}
+	if res.Refused > 0 {
+		return false, fmt.Errorf("the archive at %s is itself pruned: %s", location, prunedRange(res))
+	}
+	if logRes.Refused > 0 {
+		r.ok("archived", fmt.Sprintf("the %d entries the log pruned are re-hashed from the archive at %s, whose checkpoint of size %d is consistent with the log's",
+			logRes.Refused, location, ac.Size), map[string]any{"location": location, "size": ac.Size, "rehashed": logRes.Refused})
+	}
+	return true, nil
+}
+
+func cmdProof(ctx context.Context, args []string, r *report) error {
 	o := newOptions("proof", false)
 	leafFile := o.fs.String("leaf", "", "file holding the entry bytes (default: the proof's extra data)")
+	ledger := o.fs.String("ledger", "", "the ledger's base URL: ask it whether a sealed entry's payload is erased (GET /v1/events/{index})")
+	o.fs.StringVar(&o.token, "token", os.Getenv("LEDGER_TOKEN"), "bearer token for --ledger, of a caller allowed to read the event (default $LEDGER_TOKEN)")
 	skew := o.fs.Duration("max-future-skew", 5*time.Minute, "flag an event whose timestamp is more than this after the ledger received it")
 	pos, _, p, err := o.setup(args, r)
 	if err != nil {
@@ -342,6 +459,14 @@ func cmdProof(_ context.Context, args []string, r *report) error {
 	if entry == nil {
 		return fmt.Errorf("%w: the proof carries no entry in its extra data; give --leaf FILE", errUsage)
 	}
+	var ledgerAPI tiles.Fetcher
+	if *ledger != "" {
+		hf, err := tiles.NewHTTPFetcher(*ledger)
+		if err != nil {
+			return fmt.Errorf("%w: --ledger: %v", errUsage, err)
+		}
+		ledgerAPI = hf.WithToken(o.token)
+	}
 	sc, ok := verifyCheckpoint(r, p, proof.Checkpoint, "checkpoint")
 	if !ok {
 		return nil
@@ -353,7 +478,13 @@ func cmdProof(_ context.Context, args []string, r *report) error {
 	r.ok("inclusion", fmt.Sprintf("entry %d (leaf hash %s) is in the tree of size %d", proof.Index, leaf, sc.Size),
 		map[string]any{"index": proof.Index, "leaf_hash": leaf.String()})
 	checkTimes(r, entry, sc, *skew)
-	checkSealed(r, entry)
+	var erased bool
+	if l, ok := readSealedLeaf(entry); ok && l.Sealed != nil && ledgerAPI != nil {
+		if erased, err = ledgerSaysErased(ctx, r, ledgerAPI, proof.Index, entry); err != nil {
+			return err
+		}
+	}
+	checkSealed(r, entry, erased)
 	return nil
 }
 

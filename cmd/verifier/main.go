@@ -31,10 +31,13 @@ commands:
                prove that entry N is in the log (and equals FILE)
   consistency  --log URL|DIR TRUST --old FILE [--new FILE]
                prove the log's checkpoint (or FILE) extends the old one
-  audit        --log URL|DIR TRUST [--workers N]
-               recompute every tile and the root from every entry
-  proof        FILE TRUST [--leaf FILE]
-               check a c2sp.org/tlog-proof@v1 file with no network
+  audit        --log URL|DIR TRUST [--workers N] [--archive URL|DIR]
+               recompute every tile and the root from every entry; of a
+               pruned log, from the entries that remain (and with --archive
+               from its archive too), reporting the pruned range
+  proof        FILE TRUST [--leaf FILE] [--ledger URL]
+               check a c2sp.org/tlog-proof@v1 file with no network (with
+               --ledger, ask the ledger whether a sealed entry is erased)
   export       DIR TRUST
                check an evidence package written by 'ledger export' with no
                network: every event against its leaf and proof, and for a

@@ -52,6 +52,8 @@ var rules = []struct {
 		why: "the event pipeline knows no transport and no sequencer"},
 	{pkg: "ledger/subjectkey", only: []string{"internal/jsonfile", "internal/lockfile", "internal/durable"}, forbidden: append([]string{router}, sqlDrivers...),
 		why: "the subject key store keeps wrapped keys, nothing of the log"},
+	{pkg: "ledger/subjectkey/postgres", only: []string{"ledger/subjectkey", "internal/pgschema", "internal/jsonfile", "internal/lockfile", "internal/durable"}, forbidden: []string{router},
+		why: "the PostgreSQL key store is the key store's contract over its own tables, nothing of the log"},
 	{pkg: "ledger/index", forbidden: sqlDrivers, why: "the index's core is apart from its drivers"},
 	{pkg: "ledger/httpapi", forbidden: append([]string{module + "ledger/index/sqlite", module + "ledger/index/postgres", module + "ledger/storage/..."}, sqlDrivers...),
 		why: "the HTTP surface is apart from storage and index drivers"},

@@ -8,7 +8,9 @@
 //	writer   append events (into its tenant, if it has one)
 //	reader   query the events of its tenant
 //	auditor  query every tenant, export, read entry bundles
-//	admin    manage tokens; no query rights of its own
+//	admin    manage tokens and legal holds, erase; no query rights of its own
+//	privacy  erase data subjects and read the legal holds that refuse it;
+//	         nothing else
 //
 // Checkpoints, hash tiles and health are public.
 package access
@@ -35,17 +37,21 @@ const (
 	Reader  Role = "reader"
 	Auditor Role = "auditor"
 	Admin   Role = "admin"
+	// Privacy erases data subjects (their sealed members) and reads the
+	// legal holds that may refuse it, and nothing else: a data protection
+	// officer's token, apart from the admin's.
+	Privacy Role = "privacy"
 )
 
 // Roles lists every role.
-var Roles = []Role{Writer, Reader, Auditor, Admin}
+var Roles = []Role{Writer, Reader, Auditor, Admin, Privacy}
 
 // ParseRole returns the role named s.
 func ParseRole(s string) (Role, error) {
 	if r := Role(s); slices.Contains(Roles, r) {
 		return r, nil
 	}
-	return "", fmt.Errorf("unknown role %q: want writer, reader, auditor or admin", s)
+	return "", fmt.Errorf("unknown role %q: want writer, reader, auditor, admin or privacy", s)
 }
 
 // Errors of token checks, which callers branch on.
@@ -72,7 +78,8 @@ type Token struct {
 	// Role is what the token may do.
 	Role Role `json:"role" yaml:"role"`
 	// Tenant, if set, confines a writer's events and a reader's queries to
-	// one tenant. Readers always have one; auditors and admins never do.
+	// one tenant. Readers always have one; auditors, admins and privacy
+	// tokens never do.
 	Tenant string `json:"tenant,omitempty" yaml:"tenant,omitempty"`
 	// SHA256 is the hex SHA-256 of the secret.
 	SHA256 string `json:"sha256" yaml:"sha256"`
@@ -141,7 +148,7 @@ func checkTenant(role Role, tenant string) error {
 		return fmt.Errorf("tenant %q must be 1-128 letters, digits or ._:- (starting with a letter or digit)", tenant)
 	case role == Reader && tenant == "":
 		return errors.New("a reader token needs a tenant: readers query one tenant (an auditor queries all)")
-	case (role == Auditor || role == Admin) && tenant != "":
+	case (role == Auditor || role == Admin || role == Privacy) && tenant != "":
 		return fmt.Errorf("an %s token has no tenant: it is not confined to one", role)
 	}
 	return nil

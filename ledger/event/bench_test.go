@@ -242,9 +242,7 @@ func BenchmarkSealing(b *testing.B) {
 			b.Fatal(err)
 		}
 		p := NewPipeline(PipelineConfig{Seal: &SealConfig{Sealing: Sealing{Fields: DefaultSealedFields}, Subject: "actor.id",
-			Key: func(tenant, subject string) (string, []byte, error) {
-				return keys.Key(context.Background(), tenant, subject)
-			}}})
+			Key: subjectkey.KeyFunc(context.Background(), keys)}})
 		if _, err := p.Prepare(Submission{Body: benchBody(1000), ContentType: "application/x-ndjson"}); err != nil {
 			b.Fatal(err)
 		}

@@ -75,22 +75,39 @@ type PipelineConfig struct {
 type SealConfig struct {
 	// Sealing names the members sealed. It must pass Sealing.Check.
 	Sealing Sealing
+	// Tenants, if set, names the members sealed in the events of these
+	// tenants instead of Sealing. Each must pass Sealing.Check.
+	Tenants map[string]Sealing
 	// Subject is the member naming an event's data subject: "actor.id",
 	// "resource.id" or "tag:NAME". An event with something to seal and an
 	// empty subject is refused (ErrInvalid).
 	Subject string
 	// Key returns the id and 32-byte key of a data subject in a tenant,
-	// creating them on first use; a created key must be durable before it
-	// returns (see ledger/keyring). Required.
-	Key func(tenant, subject string) (kid string, key []byte, err error)
+	// creating them on first use, for sealing an event stamped at; a
+	// created key must be durable before it returns (see
+	// ledger/subjectkey). Required.
+	Key func(tenant, subject string, at time.Time) (kid string, key []byte, err error)
 	// Random is the source of nonces. Default crypto/rand.Reader.
 	Random io.Reader
+}
+
+// sealingOf returns what is sealed in the events of tenant.
+func (c *SealConfig) sealingOf(tenant string) Sealing {
+	if s, ok := c.Tenants[tenant]; ok {
+		return s
+	}
+	return c.Sealing
 }
 
 // Check reports a configuration that cannot seal.
 func (c *SealConfig) Check() error {
 	if err := c.Sealing.Check(); err != nil {
 		return err
+	}
+	for tenant, s := range c.Tenants {
+		if err := s.Check(); err != nil {
+			return fmt.Errorf("tenant %q: %w", tenant, err)
+		}
 	}
 	if c.Key == nil {
 		return errors.New("sealing needs a key store")
@@ -319,8 +336,9 @@ func leafError(i int, err error) error {
 // names, returning the subject key's id and key, or "" when ev has none of
 // them.
 func (p *Pipeline) sealEvent(i int, ev *Event) (string, []byte, error) {
+	sealing := p.seal.sealingOf(ev.TenantID)
 	var probe Event
-	moveFields(&probe, ev, p.seal.Sealing.Fields, p.seal.Sealing.Tags)
+	moveFields(&probe, ev, sealing.Fields, sealing.Tags)
 	empty := probe.empty()
 	moveFields(ev, &probe, SealableFields, tagNames(probe.Tags))
 	if empty {
@@ -331,11 +349,11 @@ func (p *Pipeline) sealEvent(i int, ev *Event) (string, []byte, error) {
 		return "", nil, &Error{Kind: ErrInvalid, Message: "invalid events; nothing was appended", Details: []FieldError{{Index: i,
 			Field: strings.TrimPrefix(p.seal.Subject, "tag:"), Message: "is empty, but the event has members to seal under its data subject's key, which it names"}}}
 	}
-	kid, key, err := p.seal.Key(ev.TenantID, subject)
+	kid, key, err := p.seal.Key(ev.TenantID, subject, ev.Timestamp)
 	if err != nil {
 		return "", nil, fmt.Errorf("event %d: couldn't get the key to seal under: %w", i, err)
 	}
-	if _, err := ev.Seal(p.seal.Sealing, kid, key, p.seal.Random); err != nil {
+	if _, err := ev.Seal(sealing, kid, key, p.seal.Random); err != nil {
 		return "", nil, fmt.Errorf("event %d: %w", i, err)
 	}
 	return kid, key, nil

@@ -139,14 +139,35 @@ func (e *Event) Open(sk []byte) error {
 	return nil
 }
 
-// eventAEAD returns the AES-256-GCM of the event key
-// HKDF-SHA256(sk, salt empty, info, 32) and info, which is
-// "ledger sealed v3" 0x00 tenant 0x00 id.
-func eventAEAD(sk []byte, tenant, id string) (cipher.AEAD, []byte, error) {
+// EventKey returns the key that opens this one event's sealed members,
+// derived from its data subject's key sk: EK = HKDF-SHA256(sk, salt empty,
+// "ledger sealed v3" 0x00 tenant_id 0x00 id, 32). Given to a reader (in an
+// evidence package, say), it opens this event and no other, and does not
+// reveal sk.
+func (e *Event) EventKey(sk []byte) ([]byte, error) {
+	ek, _, err := eventKey(sk, e.TenantID, e.ID)
+	return ek, err
+}
+
+// eventKey returns the event key and the info it was derived with.
+func eventKey(sk []byte, tenant, id string) ([]byte, []byte, error) {
+	if len(sk) != 32 {
+		return nil, nil, fmt.Errorf("%w: a subject key is 32 bytes", ErrNotSealable)
+	}
 	info := "ledger sealed v3\x00" + tenant + "\x00" + id
 	ek, err := hkdf.Key(sha256.New, sk, nil, info, 32)
 	if err != nil {
 		return nil, nil, fmt.Errorf("couldn't derive the event key: %w", err)
+	}
+	return ek, []byte(info), nil
+}
+
+// eventAEAD returns the AES-256-GCM of the event key (see EventKey) and the
+// info it was derived with, which is "ledger sealed v3" 0x00 tenant 0x00 id.
+func eventAEAD(sk []byte, tenant, id string) (cipher.AEAD, []byte, error) {
+	ek, info, err := eventKey(sk, tenant, id)
+	if err != nil {
+		return nil, nil, err
 	}
 	block, err := aes.NewCipher(ek)
 	if err != nil {
@@ -156,7 +177,7 @@ func eventAEAD(sk []byte, tenant, id string) (cipher.AEAD, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return aead, []byte(info), nil
+	return aead, info, nil
 }
 
 // sealAAD is the associated data: info 0x00 kid, so that a ciphertext moved

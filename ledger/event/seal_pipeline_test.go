@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/subjectkey"
@@ -28,7 +29,7 @@ func TestPipelineSeals(t *testing.T) {
 	p := event.NewPipeline(event.PipelineConfig{Seal: &event.SealConfig{
 		Sealing: event.Sealing{Fields: event.DefaultSealedFields, Tags: []string{"mrn"}},
 		Subject: "actor.id",
-		Key:     func(tenant, subject string) (string, []byte, error) { return keys.Key(ctx, tenant, subject) },
+		Key:     subjectkey.KeyFunc(ctx, keys),
 	}})
 	body := `{"id":"e-1","tenant_id":"clinic","action":"read","actor":{"id":"alice","type":"user","email":"alice@example.com"},` +
 		`"resource":{"type":"chart"},"result":"success","reason":"follow-up visit","tags":{"mrn":"MRN-99","ward":"b"}}`
@@ -64,7 +65,7 @@ func TestPipelineSeals(t *testing.T) {
 	if other := prepare(strings.Replace(body, "follow-up", "other", 1)); other.Same(e.Leaf) {
 		t.Error("an event with another sealed reason is taken for the same")
 	}
-	if _, err := keys.Destroy(ctx, "clinic", "alice"); err != nil {
+	if _, err := keys.Destroy(ctx, "clinic", "alice", subjectkey.Why{Reason: "request"}, time.Time{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := keys.Open(ctx, kid); !errors.Is(err, subjectkey.ErrErased) {
@@ -86,11 +87,59 @@ func TestPipelineSeals(t *testing.T) {
 
 	byTag := event.NewPipeline(event.PipelineConfig{Seal: &event.SealConfig{
 		Sealing: event.Sealing{Fields: event.DefaultSealedFields}, Subject: "tag:patient",
-		Key: func(tenant, subject string) (string, []byte, error) { return keys.Key(ctx, tenant, subject) },
+		Key: subjectkey.KeyFunc(ctx, keys),
 	}})
 	_, err = byTag.Prepare(event.Submission{Body: []byte(body)})
 	var ee *event.Error
 	if !errors.As(err, &ee) || !errors.Is(err, event.ErrInvalid) || !strings.Contains(err.Error()+ee.Details[0].Message, "data subject") {
 		t.Fatalf("an event without its subject: %v", err)
+	}
+}
+
+// TestPipelineSealsPerTenant seals what a tenant's override names in that
+// tenant's events, and the default elsewhere.
+func TestPipelineSealsPerTenant(t *testing.T) {
+	master, err := subjectkey.NewMasterKey(bytes.Repeat([]byte{9}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := subjectkey.OpenFile(filepath.Join(t.TempDir(), "subjects.json"), master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal := &event.SealConfig{
+		Sealing: event.Sealing{Fields: []string{"actor.email"}},
+		Tenants: map[string]event.Sealing{"health-a": {Fields: []string{"reason"}, Tags: []string{"mrn"}}},
+		Subject: "actor.id", Key: subjectkey.KeyFunc(context.Background(), keys),
+	}
+	if err := seal.Check(); err != nil {
+		t.Fatal(err)
+	}
+	p := event.NewPipeline(event.PipelineConfig{Seal: seal})
+	body := `{"tenant_id":"TENANT","action":"read","actor":{"id":"alice","type":"user","email":"alice@example.com"},` +
+		`"resource":{"type":"chart"},"result":"success","reason":"follow-up visit","tags":{"mrn":"MRN-99"}}`
+	for tenant, want := range map[string]struct{ sealed, clear []string }{
+		"health-a": {sealed: []string{"follow-up", "MRN-99"}, clear: []string{"alice@example.com"}},
+		"other":    {sealed: []string{"alice@example.com"}, clear: []string{"follow-up", "MRN-99"}},
+	} {
+		b, err := p.Prepare(event.Submission{Body: []byte(strings.Replace(body, "TENANT", tenant, 1))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaf := string(b.Entries[0].Leaf)
+		for _, s := range want.sealed {
+			if strings.Contains(leaf, s) {
+				t.Errorf("tenant %s: the leaf holds %q in clear: %s", tenant, s, leaf)
+			}
+		}
+		for _, s := range want.clear {
+			if !strings.Contains(leaf, s) {
+				t.Errorf("tenant %s: the leaf lacks %q in clear: %s", tenant, s, leaf)
+			}
+		}
+	}
+	seal.Tenants["bad"] = event.Sealing{Fields: []string{"actor.id"}}
+	if err := seal.Check(); err == nil || !strings.Contains(err.Error(), `tenant "bad"`) {
+		t.Fatalf("Check of an override sealing actor.id = %v", err)
 	}
 }

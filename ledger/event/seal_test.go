@@ -76,6 +76,10 @@ func TestSealVector(t *testing.T) {
 	if !equalEvents(back, vectorEvent()) {
 		t.Errorf("opened %+v\nwant %+v", back, vectorEvent())
 	}
+	ek, err := back.EventKey(vectorSK)
+	if err != nil || hex.EncodeToString(ek) != "44e631203749a13cb3c8e00be70a81f76355a638cc56b1f7ddaa1e4fb7250034" {
+		t.Errorf("EventKey = %x, %v; want the vector's EK", ek, err)
+	}
 }
 
 // TestOpenRefuses checks that a changed bit, another key, another event or

@@ -36,9 +36,10 @@ type accessServer struct {
 const (
 	none, bad, expired, revoked                        = "none", "bad", "expired", "revoked"
 	writerA, writerAny, readerA, readerB, auditor, adm = "writer-a", "writer-any", "reader-a", "reader-b", "auditor", "admin"
+	dpo                                                = "privacy"
 )
 
-var callers = []string{none, bad, expired, revoked, writerA, writerAny, readerA, readerB, auditor, adm}
+var callers = []string{none, bad, expired, revoked, writerA, writerAny, readerA, readerB, auditor, adm, dpo}
 
 // Secret markers: each tenant's events carry one, and no response may show
 // one to a caller that may not read that tenant.
@@ -66,6 +67,7 @@ func newAccessServer(t *testing.T, tweaks ...func(*httpapi.Config)) *accessServe
 	add(readerB, access.Reader, "b", 0)
 	add(auditor, access.Auditor, "", 0)
 	add(adm, access.Admin, "", 0)
+	add(dpo, access.Privacy, "", 0)
 	victim := add("victim", access.Writer, "", 0)
 	if err := access.UpdateFile(file, func([]access.Token) ([]access.Token, error) { return stored, nil }); err != nil {
 		t.Fatal(err)
@@ -141,11 +143,14 @@ func TestAuthorizationMatrix(t *testing.T) {
 	s := newAccessServer(t)
 	const u401 = 401
 	// Statuses by caller, in the order of callers: none, bad, expired,
-	// revoked, writer-a, writer-any, reader-a, reader-b, auditor, admin.
-	public := []int{200, u401, u401, u401, 200, 200, 200, 200, 200, 200}
-	auditorOnly := []int{u401, u401, u401, u401, 403, 403, 403, 403, 200, 403}
-	adminOnly := []int{u401, u401, u401, u401, 403, 403, 403, 403, 403, 200}
-	readers := []int{u401, u401, u401, u401, 403, 403, 200, 200, 200, 403}
+	// revoked, writer-a, writer-any, reader-a, reader-b, auditor, admin,
+	// privacy.
+	public := []int{200, u401, u401, u401, 200, 200, 200, 200, 200, 200, 200}
+	auditorOnly := []int{u401, u401, u401, u401, 403, 403, 403, 403, 200, 403, 403}
+	adminOnly := []int{u401, u401, u401, u401, 403, 403, 403, 403, 403, 200, 403}
+	// The privacy role erases, and reads the holds that may refuse it.
+	erasers := []int{u401, u401, u401, u401, 403, 403, 403, 403, 403, 200, 200}
+	readers := []int{u401, u401, u401, u401, 403, 403, 200, 200, 200, 403, 403}
 	cells := []struct {
 		method, path, body string
 		want               []int
@@ -157,22 +162,26 @@ func TestAuthorizationMatrix(t *testing.T) {
 		{"GET", "/tile/0/000.p/1", "", public, nil, nil},
 		{"GET", "/tile/entries/000.p/1", "", auditorOnly, []string{auditor}, nil},
 		{"GET", "/tile/entries/000.p/2", "", auditorOnly, []string{auditor}, []string{auditor}},
-		{"POST", "/v1/events", tenantEvent("", "new"), []int{u401, u401, u401, u401, 200, 200, 403, 403, 403, 403}, nil, nil},
-		{"POST", "/v1/events", tenantEvent("b", "new-b"), []int{u401, u401, u401, u401, 403, 200, 403, 403, 403, 403}, nil, nil},
-		{"GET", "/v1/events/0", "", []int{u401, u401, u401, u401, 403, 403, 200, 403, 200, 403}, []string{readerA, auditor}, nil},
-		{"GET", "/v1/events/1", "", []int{u401, u401, u401, u401, 403, 403, 403, 200, 200, 403}, nil, []string{readerB, auditor}},
-		{"GET", "/v1/proof/0", "", []int{u401, u401, u401, u401, 403, 403, 200, 403, 200, 403}, []string{readerA, auditor}, nil},
+		{"POST", "/v1/events", tenantEvent("", "new"), []int{u401, u401, u401, u401, 200, 200, 403, 403, 403, 403, 403}, nil, nil},
+		{"POST", "/v1/events", tenantEvent("b", "new-b"), []int{u401, u401, u401, u401, 403, 200, 403, 403, 403, 403, 403}, nil, nil},
+		{"GET", "/v1/events/0", "", []int{u401, u401, u401, u401, 403, 403, 200, 403, 200, 403, 403}, []string{readerA, auditor}, nil},
+		{"GET", "/v1/events/1", "", []int{u401, u401, u401, u401, 403, 403, 403, 200, 200, 403, 403}, nil, []string{readerB, auditor}},
+		{"GET", "/v1/proof/0", "", []int{u401, u401, u401, u401, 403, 403, 200, 403, 200, 403, 403}, []string{readerA, auditor}, nil},
 		{"GET", "/v1/events?actor_id=alice", "", readers, []string{readerA, auditor}, []string{readerB, auditor}},
-		{"GET", "/v1/events?actor_id=alice&tenant_id=b", "", []int{u401, u401, u401, u401, 403, 403, 403, 200, 200, 403}, nil, []string{readerB, auditor}},
+		{"GET", "/v1/events?actor_id=alice&tenant_id=b", "", []int{u401, u401, u401, u401, 403, 403, 403, 200, 200, 403, 403}, nil, []string{readerB, auditor}},
 		{"GET", "/v1/reports/failed-attempts?threshold=1", "", readers, nil, nil},
 		{"GET", "/v1/export?actor_id=alice", "", auditorOnly, []string{auditor}, []string{auditor}},
 		{"GET", "/v1/admin/tokens", "", adminOnly, nil, nil},
-		{"POST", "/v1/admin/tokens", `{"role":"reader","tenant":"a"}`, []int{u401, u401, u401, u401, 403, 403, 403, 403, 403, 201}, nil, nil},
+		{"POST", "/v1/admin/tokens", `{"role":"reader","tenant":"a"}`, []int{u401, u401, u401, u401, 403, 403, 403, 403, 403, 201, 403}, nil, nil},
 		{"DELETE", "/v1/admin/tokens/" + s.victim, "", adminOnly, nil, nil},
-		{"GET", "/v1/admin/holds", "", adminOnly, nil, nil},
-		{"POST", "/v1/admin/holds", `{"tenant_id":"b","reason":"case 2"}`, []int{u401, u401, u401, u401, 403, 403, 403, 403, 403, 201}, nil, nil},
+		{"GET", "/v1/admin/holds", "", erasers, nil, nil},
+		{"GET", "/v1/admin/holds/" + s.victimHold + "/blocking", "", erasers, nil, nil},
+		{"GET", "/v1/admin/retention", "", adminOnly, nil, nil},
+		{"POST", "/v1/admin/holds", `{"tenant_id":"b","reason":"case 2"}`, []int{u401, u401, u401, u401, 403, 403, 403, 403, 403, 201, 403}, nil, nil},
 		{"DELETE", "/v1/admin/holds/" + s.victimHold, "", adminOnly, nil, nil},
-		{"GET", "/metrics", "", []int{u401, u401, u401, u401, 403, 403, 403, 403, 200, 200}, nil, nil},
+		// No sealing here: both roles that may erase get 404, not 403.
+		{"POST", "/v1/admin/erasures", `{"subject":"alice"}`, []int{u401, u401, u401, u401, 403, 403, 403, 403, 403, 404, 404}, nil, nil},
+		{"GET", "/metrics", "", []int{u401, u401, u401, u401, 403, 403, 403, 403, 200, 200, 403}, nil, nil},
 	}
 	for _, c := range cells {
 		for i, caller := range callers {

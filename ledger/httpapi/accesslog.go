@@ -29,6 +29,7 @@ const (
 
 // accessRecord describes one audited request.
 type accessRecord struct {
+	id           string // the event's id; default a new one
 	eventType    string // default AccessedEventType
 	action       string // read, export, create, delete
 	resourceType string // default "audit_log"
@@ -54,6 +55,7 @@ func (s *Server) recordAccess(r *http.Request, a accessRecord) error {
 		route = rc.RoutePattern()
 	}
 	ev := &event.Event{
+		ID:        a.id,
 		EventType: cmp.Or(a.eventType, AccessedEventType),
 		Action:    a.action,
 		TenantID:  p.Tenant,

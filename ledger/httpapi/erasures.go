@@ -5,27 +5,27 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
+	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/hold"
 	"github.com/ledger-dev/ledger/ledger/index"
+	"github.com/ledger-dev/ledger/ledger/subjectkey"
 )
 
 // ErasureExecutedEventType is the event an erasure appends: it names the
 // destroyed key's id (the subject's pseudonym), never the subject.
 const ErasureExecutedEventType = "privacy.erasure_executed"
 
-// SubjectKeys opens and destroys data subjects' keys (see
-// ledger/subjectkey.Store).
-type SubjectKeys interface {
-	// Open returns the key named kid: subjectkey.ErrErased once destroyed,
-	// subjectkey.ErrUnknownKey if never held.
-	Open(ctx context.Context, kid string) ([]byte, error)
-	// Destroy destroys the subject's key durably and returns its id; run
-	// again, it returns the id of the key it destroyed; "" when the
-	// subject never had one.
-	Destroy(ctx context.Context, tenant, subject string) (kid string, err error)
-}
+// The reasons an erasure event gives in its reason tag.
+const (
+	// ReasonRequest is an erasure asked for with POST /v1/admin/erasures.
+	ReasonRequest = "request"
+	// ReasonRetentionMax is a key destroyed by Shred: the retention max of
+	// every event sealed under it has passed.
+	ReasonRetentionMax = "retention max"
+)
 
 // errHeld refuses an erasure that a legal hold covers.
 var errHeld = errors.New("a legal hold covers the subject")
@@ -40,9 +40,11 @@ type erasureRequest struct {
 // the subject, it destroys the subject's key, so that nothing sealed under
 // it opens again, then appends a privacy.erasure_executed event naming the
 // key's id and, with an index, the count of the subject's indexed events
-// sealed under it. If the event cannot be appended, the key is destroyed all the
-// same; running the request again appends it (Destroy names the key it
-// destroyed).
+// sealed under it, and marks the erasure logged. If the event cannot be
+// appended (or the server is killed first), the key is destroyed all the
+// same and the erasure stays pending: running the request again appends
+// the event; run again after that, it appends nothing. The event's id is
+// the erasure's (erasureEventID), so it is never in the log twice.
 func (s *Server) eraseSubject(w http.ResponseWriter, r *http.Request) {
 	hs, ok := s.holdStore(w, r)
 	if !ok {
@@ -60,48 +62,88 @@ func (s *Server) eraseSubject(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("%w: subject is required", errBadRequest))
 		return
 	}
-	holds, err := hs.List()
+	why := subjectkey.Why{Reason: ReasonRequest}
+	if p := CallerOf(r); p != nil {
+		why.By = "token:" + p.ID
+	}
+	e, err := s.erase(r.Context(), hs, req.TenantID, req.Subject, why, time.Time{})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	for _, h := range holds {
-		if h.Active() && s.covers(h, req.TenantID, req.Subject) {
-			s.writeError(w, r, fmt.Errorf("%w: legal hold %s (%s); release it first", errHeld, h.ID, h.Reason))
-			return
-		}
-	}
-	kid, err := s.cfg.SubjectKeys.Destroy(r.Context(), req.TenantID, req.Subject)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if kid == "" {
+	if e.KID == "" {
 		s.writeError(w, r, fmt.Errorf("%w: subject %q of tenant %q has no key: nothing was sealed under one", errNotFound, req.Subject, req.TenantID))
 		return
 	}
-	rec := accessRecord{eventType: ErasureExecutedEventType, action: "delete", resourceType: "subject_key", resourceID: kid,
-		tags: map[string]string{"kid": kid}}
-	if s.cfg.Index != nil {
-		n, err := s.sealedCount(r.Context(), req.TenantID, req.Subject, kid)
-		if err != nil {
-			s.writeError(w, r, fmt.Errorf("the key %s is destroyed, but %w; run the erasure again to log it", kid, err))
-			return
-		}
-		rec.count = &n
-	}
-	if req.TenantID != "" {
-		rec.tags["erased_tenant_id"] = req.TenantID
-	}
-	if err := s.recordAccess(r, rec); err != nil {
-		s.writeError(w, r, fmt.Errorf("the key %s is destroyed, but %w; run the erasure again to log it", kid, err))
+	answer := map[string]any{"tenant_id": req.TenantID, "kid": e.KID, "erased": true}
+	if !e.Pending {
+		// Erased and logged before: the erasure's event is in the log.
+		writeJSON(w, http.StatusOK, answer)
 		return
 	}
-	answer := map[string]any{"tenant_id": req.TenantID, "kid": kid, "erased": true}
-	if rec.count != nil {
-		answer["count"] = *rec.count
+	tags, count, err := s.erasureTags(r.Context(), e)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rec := accessRecord{id: erasureEventID(e.KID), eventType: ErasureExecutedEventType, action: "delete", resourceType: "subject_key", resourceID: e.KID, tags: tags, count: count}
+	if err := s.recordAccess(r, rec); err != nil && !errors.Is(err, ledger.ErrKeyConflict) {
+		s.writeError(w, r, fmt.Errorf("the key %s is destroyed, but %w; run the erasure again to log it", e.KID, err))
+		return
+	}
+	if err := s.cfg.SubjectKeys.Logged(r.Context(), e.KID); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if count != nil {
+		answer["count"] = *count
 	}
 	writeJSON(w, http.StatusOK, answer)
+}
+
+// erasureEventID is the id of the event of the erasure of key kid: one id
+// per erasure, so that the ledger's idempotency keys keep its event from
+// being appended twice (a crash after the append but before the erasure
+// was marked logged, or two instances completing it at once). A second
+// append of it is the same event or, if its tags differ (another count),
+// a key conflict: either way the event is in the log.
+func erasureEventID(kid string) string { return "erasure:" + kid }
+
+// erase refuses an erasure of the subject that an active legal hold may
+// cover (errHeld, naming the hold), and otherwise destroys the subject's
+// key (see subjectkey.Store.Destroy for why and idleBefore). It is the one
+// path of every erasure, asked for or scheduled.
+func (s *Server) erase(ctx context.Context, hs *hold.Store, tenant, subject string, why subjectkey.Why, idleBefore time.Time) (subjectkey.Erasure, error) {
+	holds, err := hs.List()
+	if err != nil {
+		return subjectkey.Erasure{}, err
+	}
+	for _, h := range holds {
+		if h.Active() && s.covers(h, tenant, subject) {
+			return subjectkey.Erasure{}, fmt.Errorf("%w: legal hold %s (%s); release it first", errHeld, h.ID, h.Reason)
+		}
+	}
+	return s.cfg.SubjectKeys.Destroy(ctx, tenant, subject, why, idleBefore)
+}
+
+// erasureTags returns the tags of the event of erasure e and, with an
+// index, the count of the subject's indexed events sealed under its key.
+func (s *Server) erasureTags(ctx context.Context, e subjectkey.Erasure) (map[string]string, *int, error) {
+	tags := map[string]string{"kid": e.KID, "reason": e.Why.Reason}
+	if e.Tenant != "" {
+		tags["erased_tenant_id"] = e.Tenant
+	}
+	if e.Why.By != "" {
+		tags["requested_by"] = e.Why.By
+	}
+	if s.cfg.Index == nil {
+		return tags, nil, nil
+	}
+	n, err := s.sealedCount(ctx, e.Tenant, e.Subject, e.KID)
+	if err != nil {
+		return nil, nil, fmt.Errorf("the key %s is destroyed, but %w; run the erasure again to log it", e.KID, err)
+	}
+	return tags, &n, nil
 }
 
 // sealedCount counts the published events of the subject in the index

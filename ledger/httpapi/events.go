@@ -176,7 +176,8 @@ func ledgerEntries(prepared []event.Entry) []ledger.Entry {
 	return entries
 }
 
-// getEvent returns a committed event with its exact leaf bytes.
+// getEvent returns a committed event with its exact leaf bytes; with
+// event_key=true, and its sealed members opened, their event key too.
 func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) {
 	index, err := parseIndex(r)
 	if err != nil {
@@ -198,15 +199,26 @@ func (s *Server) getEvent(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("stored leaf %d is not an event: %w", index, err))
 		return
 	}
+	p := newParams(r.URL.Query(), "event_key")
+	u := s.unsealer(r.Context())
+	u.eventKeys = p.boolean("event_key")
+	if err := p.err(); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if !s.mayRead(w, r, leaf) || !s.logEntryRead(w, r, index) {
 		return
 	}
-	shown, err := s.unsealer(r.Context()).show(ev)
+	shown, err := u.show(ev)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"index": index, "event": shown, "leaf": leaf})
+	answer := map[string]any{"index": index, "event": shown, "leaf": leaf}
+	if shown.eventKey != nil {
+		answer["event_key"] = shown.eventKey
+	}
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // entry reads the leaf at index from the tree of size entries.

@@ -27,7 +27,10 @@ type exportWriter interface {
 }
 
 // export answers GET /v1/export: every row matching the filters, oldest
-// first, streamed as NDJSON (the rows of GET /v1/events) or CSV. The window
+// first, streamed as NDJSON (the rows of GET /v1/events) or CSV. With
+// event_keys=true, an NDJSON row whose sealed members were opened carries
+// their event key, so that an evidence package can show them and a
+// verifier check them against the leaf. The window
 // defaults to the last 30 days like a query, but may be of any length. The
 // rows are within the tree size published when the export started.
 func (s *Server) export(w http.ResponseWriter, r *http.Request) {
@@ -35,9 +38,14 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errNoIndex)
 		return
 	}
-	p := newParams(r.URL.Query(), append(filterParams, "format")...)
+	p := newParams(r.URL.Query(), append(filterParams, "format", "event_keys")...)
 	f := p.filter(s.cfg.Now(), 0)
 	format := p.enum("format", []string{"ndjson", "csv"})
+	u := s.unsealer(r.Context())
+	u.eventKeys = p.boolean("event_keys")
+	if u.eventKeys && format == "csv" {
+		p.fail("event_keys", "is for format=ndjson: a CSV row has no place for a key")
+	}
 	if err := p.err(); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -62,12 +70,12 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request) {
 	var ew exportWriter
 	if format == "csv" {
 		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		ew = newCSVExport(bw, s.unsealer(r.Context()))
+		ew = newCSVExport(bw, u)
 	} else {
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		enc := json.NewEncoder(bw)
 		enc.SetEscapeHTML(false)
-		ew = ndjsonExport{enc: enc, u: s.unsealer(r.Context())}
+		ew = ndjsonExport{enc: enc, u: u}
 	}
 	w.Header().Set(TreeSizeHeader, strconv.FormatUint(size, 10))
 	rc := http.NewResponseController(w)

@@ -67,12 +67,12 @@ func TestMount(t *testing.T) {
 		want []int // by caller, in the order of callers
 		body string
 	}{
-		{"/console/", []int{u401, u401, u401, u401, 403, 403, 403, 403, 200, 200}, ""},
-		{"/console/missing.js", []int{u401, u401, u401, u401, 403, 403, 403, 403, 404, 404}, `"error":"not found: /console/missing.js"`},
-		{"/console/fail", []int{u401, u401, u401, u401, 403, 403, 403, 403, 500, 500}, `"error":"internal server error; the server's log has the details under the request id"`},
-		{"/status/", []int{200, u401, u401, u401, 200, 200, 200, 200, 200, 200}, ""},
-		{"/next/ping", []int{u401, u401, u401, u401, 403, 403, 403, 403, 200, 403}, ""},
-		{"/next/missing", []int{u401, u401, u401, u401, 403, 403, 403, 403, 404, 403}, `"error":"not found: /next/missing"`},
+		{"/console/", []int{u401, u401, u401, u401, 403, 403, 403, 403, 200, 200, 403}, ""},
+		{"/console/missing.js", []int{u401, u401, u401, u401, 403, 403, 403, 403, 404, 404, 403}, `"error":"not found: /console/missing.js"`},
+		{"/console/fail", []int{u401, u401, u401, u401, 403, 403, 403, 403, 500, 500, 403}, `"error":"internal server error; the server's log has the details under the request id"`},
+		{"/status/", []int{200, u401, u401, u401, 200, 200, 200, 200, 200, 200, 200}, ""},
+		{"/next/ping", []int{u401, u401, u401, u401, 403, 403, 403, 403, 200, 403, 403}, ""},
+		{"/next/missing", []int{u401, u401, u401, u401, 403, 403, 403, 403, 404, 403, 403}, `"error":"not found: /next/missing"`},
 	} {
 		for i, caller := range callers {
 			code, hdr, body := s.call(t, caller, "GET", c.path, "")

@@ -44,6 +44,12 @@ var OpenAPI = sync.OnceValues(func() ([]byte, error) {
 	// and what the ledger stamps (leaf version 2).
 	delete(stored, "$schema")
 	stored["title"], stored["description"] = "Stored audit event", "An event as the ledger stores it: components.schemas.Event, redacted, with its id and timestamp assigned, from leaf version 2 the ledger's received_at and submitter, and from version 3 sealed."
+	// The ledger's own events (audit.accessed, privacy.erasure_executed,
+	// ...) are stored and answered too: the reserved types that a client
+	// may not send are allowed here.
+	if et, ok := props["event_type"].(map[string]any); ok {
+		delete(et, "not")
+	}
 	props["received_at"] = map[string]any{"type": "string", "format": "date-time", "description": "When the ledger received it, by its clock."}
 	props["submitter"] = map[string]any{"type": "object", "additionalProperties": false, "required": []any{"type"},
 		"description": "Who submitted it, as the ledger authenticated the request.",

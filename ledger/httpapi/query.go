@@ -47,6 +47,7 @@ func (u *unsealer) eventRow(r index.Row) (evidence.Row, error) {
 		return row, fmt.Errorf("couldn't encode the event of entry %d: %w", r.Index, err)
 	}
 	row.Event = bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	row.EventKey = shown.eventKey
 	return row, nil
 }
 

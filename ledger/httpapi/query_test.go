@@ -31,6 +31,7 @@ var queryNow = time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 // queryServer is a ledger with a SQLite index behind a real HTTP server.
 type queryServer struct {
 	*testServer
+	api      *httpapi.Server
 	idx      *sqlite.Index
 	follower *index.Follower
 }
@@ -85,7 +86,7 @@ func newQueryServerPublishing(t testing.TB, every time.Duration, tweaks ...func(
 	}
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
-	return &queryServer{testServer: &testServer{Server: srv, l: l, vkey: vkey, store: store}, idx: idx, follower: f}
+	return &queryServer{testServer: &testServer{Server: srv, l: l, vkey: vkey, store: store}, api: api, idx: idx, follower: f}
 }
 
 // appendEvents appends NDJSON events, waits until they are published and

@@ -27,6 +27,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/hold"
 	"github.com/ledger-dev/ledger/ledger/retention"
+	"github.com/ledger-dev/ledger/ledger/subjectkey"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
@@ -54,7 +55,7 @@ type Config struct {
 	// see sealed members in clear, and destroys them for POST
 	// /v1/admin/erasures. Nil: sealed events are answered with their
 	// ciphertext and that endpoint answers 404.
-	SubjectKeys SubjectKeys
+	SubjectKeys subjectkey.Store
 	// MaxBodyBytes bounds a request body. Default 32 MiB.
 	MaxBodyBytes int64
 	// MaxBodyMemory bounds the bytes of append bodies read and not yet
@@ -189,17 +190,24 @@ func New(cfg Config) (*Server, error) {
 	})
 	r.With(s.require(access.Auditor)).Get("/v1/export", s.export)
 	r.Route("/v1/admin", func(r chi.Router) {
-		r.Use(s.require(access.Admin))
-		r.Get("/tokens", s.listTokens)
-		r.Post("/tokens", s.createToken)
-		r.Delete("/tokens/{id}", s.revokeToken)
-		r.Get("/holds", s.listHolds)
-		r.Post("/holds", s.placeHold)
-		r.Delete("/holds/{id}", s.releaseHold)
-		r.Post("/erasures", s.eraseSubject)
-		r.Get("/holds/{id}/blocking", s.holdBlocking)
-		r.Get("/retention", s.showRetention)
-		r.Post("/archive", s.runArchive)
+		// The privacy role erases, and reads the holds that refuse an
+		// erasure; the rest is the admin's alone.
+		r.Group(func(r chi.Router) {
+			r.Use(s.require(access.Admin, access.Privacy))
+			r.Post("/erasures", s.eraseSubject)
+			r.Get("/holds", s.listHolds)
+			r.Get("/holds/{id}/blocking", s.holdBlocking)
+		})
+		r.Group(func(r chi.Router) {
+			r.Use(s.require(access.Admin))
+			r.Get("/tokens", s.listTokens)
+			r.Post("/tokens", s.createToken)
+			r.Delete("/tokens/{id}", s.revokeToken)
+			r.Post("/holds", s.placeHold)
+			r.Delete("/holds/{id}", s.releaseHold)
+			r.Get("/retention", s.showRetention)
+			r.Post("/archive", s.runArchive)
+		})
 	})
 	if cfg.Metrics != nil {
 		r.With(s.require(access.Auditor, access.Admin)).Method(http.MethodGet, "/metrics", cfg.Metrics)

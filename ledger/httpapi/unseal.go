@@ -25,15 +25,21 @@ type shownEvent struct {
 	// Sealed is SealedOpen, SealedErased, the event's *event.Sealed when
 	// this server cannot open it, or nil for an event that was not sealed.
 	Sealed any `json:"sealed,omitempty"`
+	// eventKey is the key that opens this event's sealed members (see
+	// event.Event.EventKey), for an unsealer asked for keys and an event
+	// it opened.
+	eventKey []byte
 }
 
 // unsealer opens the sealed events of one answer with the subject keys,
 // reading each key once.
 type unsealer struct {
 	ctx  context.Context
-	keys SubjectKeys
+	keys subjectkey.Store
 	log  *slog.Logger
 	seen map[string]keyResult
+	// eventKeys asks show for the event key of each event it opens.
+	eventKeys bool
 }
 
 // keyResult is a subject key, or why it could not be had.
@@ -79,11 +85,18 @@ func (u *unsealer) show(ev *event.Event) (shownEvent, error) {
 	case k.err != nil:
 		return shownEvent{}, k.err
 	}
+	var ek []byte
+	if u.eventKeys {
+		var err error
+		if ek, err = ev.EventKey(k.key); err != nil {
+			return shownEvent{}, err
+		}
+	}
 	if err := ev.Open(k.key); err != nil {
 		// The leaf verifies or not on its own; a key that does not open it
 		// is a key file that does not belong to this log, or a changed leaf.
 		u.log.Warn("a sealed event does not open with its subject key; answered sealed", "id", ev.ID, "kid", kid, "err", err)
 		return shownEvent{Event: ev, Sealed: ev.Sealed}, nil
 	}
-	return shownEvent{Event: ev, Sealed: SealedOpen}, nil
+	return shownEvent{Event: ev, Sealed: SealedOpen, eventKey: ek}, nil
 }

@@ -197,6 +197,36 @@ func (p *Policy) For(tenant, eventType string) Effective {
 	return e
 }
 
+// TenantMax returns the max that every event of tenant is past once it has
+// passed: the shortest max of the rules matching the tenant and every
+// event type (event_type "*"), and that rule's number (1-based). rule is
+// 0 when no such rule sets a max: some event of the tenant may have none,
+// and its data subjects' keys must not be destroyed for retention.
+func (p *Policy) TenantMax(tenant string) (max Period, rule int) {
+	for i, r := range p.rules {
+		if r.Max.IsZero() || r.EventType != "*" || !glob(r.Tenant).matches(tenant) {
+			continue
+		}
+		if rule == 0 || r.Max.EndsBefore(max) {
+			max, rule = r.Max, i+1
+		}
+	}
+	return max, rule
+}
+
+// ShortestTenantMax returns the shortest max of the rules matching every
+// event type, whatever their tenants (the shortest TenantMax of any
+// tenant), zero if none sets one.
+func (p *Policy) ShortestTenantMax() Period {
+	var shortest Period
+	for _, r := range p.rules {
+		if !r.Max.IsZero() && r.EventType == "*" && (shortest.IsZero() || r.Max.EndsBefore(shortest)) {
+			shortest = r.Max
+		}
+	}
+	return shortest
+}
+
 // KeepUntil returns when an event stamped at ts may first be deleted: the
 // latest end of the matching rules' mins, and the rule (1-based) whose min
 // ends then. rule is 0 if no rule matches: the event is kept forever.

@@ -148,3 +148,36 @@ func TestPolicyDigest(t *testing.T) {
 		t.Error("no rules and the zero policy digest alike")
 	}
 }
+
+// TestTenantMax takes only the rules that match every event type of a
+// tenant, the shortest max among them.
+func TestTenantMax(t *testing.T) {
+	p, err := New([]Rule{
+		{Tenant: "eu-*", Min: mustPeriod(t, "30d"), Max: mustPeriod(t, "3y")},
+		{Tenant: "eu-shop", Min: mustPeriod(t, "30d"), Max: mustPeriod(t, "2y")},
+		{Tenant: "eu-shop", EventType: "marketing.*", Min: mustPeriod(t, "30d"), Max: mustPeriod(t, "90d")},
+		{Tenant: "us-*", EventType: "marketing.*", Min: mustPeriod(t, "30d"), Max: mustPeriod(t, "1y")},
+		{Tenant: "*", Min: mustPeriod(t, "30d")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		tenant string
+		max    string
+		rule   int
+	}{
+		{"eu-shop", "2y", 2}, {"eu-bank", "3y", 1}, {"us-shop", "", 0}, {"other", "", 0},
+	} {
+		max, rule := p.TenantMax(c.tenant)
+		if rule != c.rule || c.rule != 0 && max != mustPeriod(t, c.max) {
+			t.Errorf("TenantMax(%q) = %v, rule %d; want %s, rule %d", c.tenant, max, rule, c.max, c.rule)
+		}
+	}
+	if got := p.ShortestTenantMax(); got != mustPeriod(t, "2y") {
+		t.Errorf("ShortestTenantMax = %v, want 2y", got)
+	}
+	if got := (&Policy{}).ShortestTenantMax(); !got.IsZero() {
+		t.Errorf("ShortestTenantMax of the empty policy = %v", got)
+	}
+}

@@ -2,11 +2,12 @@ package subjectkey
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/ledger-dev/ledger/internal/jsonfile"
 )
@@ -17,8 +18,9 @@ import (
 // wrapped keys.
 //
 // A destroyed key is removed from the file, which is rewritten whole; its
-// id, tenant and subject are kept, so that Open says ErrErased and Destroy
-// run again names the key it destroyed. The old file's blocks may linger
+// id, tenant, subject, why and when are kept, with whether its erasure is
+// still pending, so that Open says ErrErased and Destroy run again names
+// the erasure it made. The old file's blocks may linger
 // on the disk until reused: they hold the key wrapped, useless without the
 // master key.
 //
@@ -26,6 +28,10 @@ import (
 // replaced (by this process or another): Key costs a stat of the file when
 // nothing changed, not a read of every key.
 type File struct {
+	// Resolution is what Newest is rounded up to (see Info); set it before
+	// the first Key. Zero is DefaultResolution.
+	Resolution time.Duration
+
 	path string
 	wrap Wrapper
 
@@ -42,11 +48,25 @@ type fileDoc struct {
 	Erased []erasedKey `json:"erased"`
 }
 
-// erasedKey is what is kept of a destroyed key: whose it was, not the key.
+// erasedKey is what is kept of a destroyed key: whose it was and why, not
+// the key.
 type erasedKey struct {
-	Tenant  string `json:"tenant"`
-	Subject string `json:"subject"`
-	KID     string `json:"kid"`
+	Tenant  string    `json:"tenant"`
+	Subject string    `json:"subject"`
+	KID     string    `json:"kid"`
+	Why     *Why      `json:"why,omitempty"`
+	At      time.Time `json:"at,omitzero"`
+	// Pending is Erasure.Pending; absent (false) in the files of versions
+	// that logged an erasure's event without marking it.
+	Pending bool `json:"pending,omitempty"`
+}
+
+func (e erasedKey) erasure() Erasure {
+	er := Erasure{Tenant: e.Tenant, Subject: e.Subject, KID: e.KID, At: e.At, Pending: e.Pending}
+	if e.Why != nil {
+		er.Why = *e.Why
+	}
+	return er
 }
 
 type fileKey struct {
@@ -54,6 +74,9 @@ type fileKey struct {
 	Subject string `json:"subject"`
 	KID     string `json:"kid"`
 	Wrapped []byte `json:"wrapped"`
+	// Newest is Info.Newest; zero for a key made before it was kept, which
+	// Idle never lists.
+	Newest time.Time `json:"newest,omitzero"`
 }
 
 // OpenFile returns the Store in the file at path, created on the first key.
@@ -103,7 +126,7 @@ func (f *File) unwrap(k *fileKey) ([]byte, error) {
 	if key, ok := f.keys[k.KID]; ok {
 		return key, nil
 	}
-	key, err := f.wrap.Unwrap(k.Wrapped, wrapAAD(k.Tenant, k.Subject, k.KID))
+	key, err := Unwrap(f.wrap, k.Tenant, k.Subject, k.KID, k.Wrapped)
 	if err != nil {
 		return nil, err
 	}
@@ -135,16 +158,17 @@ func (d *fileDoc) find(tenant, subject string) *fileKey {
 }
 
 // Key implements Store. It reads the file, and takes its lock and writes
-// it only to create a key: a key destroyed by another process is never
-// handed out.
-func (f *File) Key(_ context.Context, tenant, subject string) (string, []byte, error) {
+// it only to create a key or move its Newest later: a key destroyed by
+// another process is never handed out.
+func (f *File) Key(_ context.Context, tenant, subject string, at time.Time) (string, []byte, error) {
+	newest := NewestFor(at, f.Resolution)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	doc, err := f.read()
 	if err != nil {
 		return "", nil, err
 	}
-	if i, ok := f.index[tenant+"\x00"+subject]; ok {
+	if i, ok := f.index[tenant+"\x00"+subject]; ok && !doc.Keys[i].Newest.Before(newest) {
 		k := &doc.Keys[i]
 		key, err := f.unwrap(k)
 		return k.KID, key, err
@@ -158,24 +182,44 @@ func (f *File) Key(_ context.Context, tenant, subject string) (string, []byte, e
 		}
 		if k := doc.find(tenant, subject); k != nil {
 			kid = k.KID
-			key, err = f.wrap.Unwrap(k.Wrapped, wrapAAD(tenant, subject, k.KID))
+			key, err = Unwrap(f.wrap, tenant, subject, k.KID, k.Wrapped)
 			if err != nil {
 				return nil, err
 			}
-			return old, nil
+			if !k.Newest.Before(newest) {
+				return old, nil
+			}
+			k.Newest = newest
+			return jsonfile.Marshal(doc)
 		}
-		kid, key = hex.EncodeToString(randomBytes(16)), randomBytes(32)
-		wrapped, err := f.wrap.Wrap(key, wrapAAD(tenant, subject, kid))
-		if err != nil {
-			return nil, fmt.Errorf("couldn't wrap a subject key: %w", err)
+		var wrapped []byte
+		if kid, key, wrapped, err = Make(f.wrap, tenant, subject); err != nil {
+			return nil, err
 		}
-		doc.Keys = append(doc.Keys, fileKey{Tenant: tenant, Subject: subject, KID: kid, Wrapped: wrapped})
+		doc.Keys = append(doc.Keys, fileKey{Tenant: tenant, Subject: subject, KID: kid, Wrapped: wrapped, Newest: newest})
 		return jsonfile.Marshal(doc)
 	})
 	if err != nil {
 		return "", nil, fmt.Errorf("couldn't get the key of subject %q: %w", subject, err)
 	}
 	return kid, key, nil
+}
+
+// Idle implements Store.
+func (f *File) Idle(_ context.Context, before time.Time) ([]Info, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	doc, err := f.read()
+	if err != nil {
+		return nil, err
+	}
+	var idle []Info
+	for _, k := range doc.Keys {
+		if !k.Newest.IsZero() && k.Newest.Before(before) {
+			idle = append(idle, Info{Tenant: k.Tenant, Subject: k.Subject, KID: k.KID, Newest: k.Newest})
+		}
+	}
+	return idle, nil
 }
 
 // Open implements Store.
@@ -200,8 +244,8 @@ func (f *File) Open(_ context.Context, kid string) ([]byte, error) {
 }
 
 // Destroy implements Store.
-func (f *File) Destroy(_ context.Context, tenant, subject string) (string, error) {
-	var kid string
+func (f *File) Destroy(_ context.Context, tenant, subject string, why Why, idleBefore time.Time) (Erasure, error) {
+	var done Erasure
 	err := jsonfile.Update(f.path, func(old []byte) ([]byte, error) {
 		doc, err := decode(f.path, old)
 		if err != nil {
@@ -212,24 +256,60 @@ func (f *File) Destroy(_ context.Context, tenant, subject string) (string, error
 			// Already destroyed (a re-run after a crash), or never made.
 			for _, e := range doc.Erased {
 				if e.Tenant == tenant && e.Subject == subject {
-					kid = e.KID
+					done = e.erasure()
 				}
 			}
 			return old, nil
 		}
-		kid = k.KID
-		doc.Erased = append(doc.Erased, erasedKey{Tenant: tenant, Subject: subject, KID: kid})
-		doc.Keys = append(doc.Keys[:0:0], doc.Keys...)
-		for i := range doc.Keys {
-			if doc.Keys[i].KID == kid {
-				doc.Keys = append(doc.Keys[:i], doc.Keys[i+1:]...)
-				break
-			}
+		if !idleBefore.IsZero() && !k.Newest.Before(idleBefore) {
+			return old, nil
 		}
+		e := erasedKey{Tenant: tenant, Subject: subject, KID: k.KID, Why: &why, At: time.Now().UTC(), Pending: true}
+		doc.Erased = append(doc.Erased, e)
+		done = e.erasure()
+		doc.Keys = slices.DeleteFunc(slices.Clone(doc.Keys), func(k fileKey) bool { return k.KID == e.KID })
 		return jsonfile.Marshal(doc)
 	})
 	if err != nil {
-		return "", fmt.Errorf("couldn't destroy the key of subject %q: %w", subject, err)
+		return Erasure{}, fmt.Errorf("couldn't destroy the key of subject %q: %w", subject, err)
 	}
-	return kid, nil
+	return done, nil
+}
+
+// Logged implements Store.
+func (f *File) Logged(_ context.Context, kid string) error {
+	err := jsonfile.Update(f.path, func(old []byte) ([]byte, error) {
+		doc, err := decode(f.path, old)
+		if err != nil {
+			return nil, err
+		}
+		for i := range doc.Erased {
+			if doc.Erased[i].KID == kid && doc.Erased[i].Pending {
+				doc.Erased[i].Pending = false
+				return jsonfile.Marshal(doc)
+			}
+		}
+		return old, nil
+	})
+	if err != nil {
+		return fmt.Errorf("couldn't mark the erasure of key %s logged: %w", kid, err)
+	}
+	return nil
+}
+
+// Pending implements Store.
+func (f *File) Pending(context.Context) ([]Erasure, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	doc, err := f.read()
+	if err != nil {
+		return nil, err
+	}
+	var pending []Erasure
+	for _, e := range doc.Erased {
+		if e.Pending {
+			pending = append(pending, e.erasure())
+		}
+	}
+	return pending, nil
 }

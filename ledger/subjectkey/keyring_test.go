@@ -1,89 +1,52 @@
-package subjectkey
+package subjectkey_test
 
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/hex"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/ledger-dev/ledger/ledger/subjectkey"
+	"github.com/ledger-dev/ledger/ledger/subjectkey/subjectkeytest"
 )
 
-func masterKey(t *testing.T, b byte) *MasterKey {
-	t.Helper()
-	m, err := NewMasterKey(bytes.Repeat([]byte{b}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-// TestFile runs a subject's key through its life in a real file, read by a
-// second File as another process would.
+// TestFile runs the store contract over a real file, shared by the Files
+// opened on it as by processes, then checks what only a file shows: its
+// mode, and that it holds no key in clear.
 func TestFile(t *testing.T) {
-	ctx := context.Background()
+	subjectkeytest.Run(t, func(t *testing.T) subjectkeytest.Opener {
+		path := filepath.Join(t.TempDir(), "subjects.json")
+		return func(t *testing.T, wrap subjectkey.Wrapper, resolution time.Duration) subjectkey.Store {
+			f, err := subjectkey.OpenFile(path, wrap)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Resolution = resolution
+			return f
+		}
+	})
+
 	path := filepath.Join(t.TempDir(), "subjects.json")
-	s, err := OpenFile(path, masterKey(t, 1))
+	s, err := subjectkey.OpenFile(path, subjectkeytest.MasterKey(t, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	kid, key, err := s.Key(ctx, "acme", "alice")
-	if err != nil || len(key) != 32 || len(kid) != 32 {
-		t.Fatalf("Key = %q, %x, %v", kid, key, err)
-	}
-	if kid2, key2, err := s.Key(ctx, "acme", "alice"); err != nil || kid2 != kid || !bytes.Equal(key2, key) {
-		t.Fatalf("second Key = %q, %v; want the first", kid2, err)
-	}
-	bobKID, _, err := s.Key(ctx, "other", "alice")
-	if err != nil || bobKID == kid {
-		t.Fatalf("another tenant's alice got key %q, %v", bobKID, err)
+	_, key, err := s.Key(context.Background(), "acme", "alice", time.Now())
+	if err != nil {
+		t.Fatal(err)
 	}
 	fi, err := os.Stat(path)
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file mode %v, %v; want 0600", fi.Mode().Perm(), err)
 	}
 	raw, _ := os.ReadFile(path)
-	if bytes.Contains(raw, key) || strings.Contains(string(raw), hex.EncodeToString(key)) {
+	if bytes.Contains(raw, key) || strings.Contains(string(raw), hex.EncodeToString(key)) || strings.Contains(string(raw), base64.StdEncoding.EncodeToString(key)) {
 		t.Fatal("the file holds a subject key in clear")
-	}
-
-	other, err := OpenFile(path, masterKey(t, 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := other.Open(ctx, kid); err != nil || !bytes.Equal(got, key) {
-		t.Fatalf("Open = %x, %v", got, err)
-	}
-	if destroyed, err := other.Destroy(ctx, "acme", "alice"); err != nil || destroyed != kid {
-		t.Fatalf("Destroy = %q, %v; want %q", destroyed, err, kid)
-	}
-	if _, err := s.Open(ctx, kid); !errors.Is(err, ErrErased) {
-		t.Fatalf("Open after Destroy = %v, want ErrErased", err)
-	}
-	if _, err := s.Open(ctx, strings.Repeat("0", 32)); !errors.Is(err, ErrUnknownKey) {
-		t.Fatalf("Open of an unknown id = %v", err)
-	}
-	if again, err := s.Destroy(ctx, "acme", "alice"); err != nil || again != kid {
-		t.Fatalf("second Destroy = %q, %v; want the id of the key destroyed, %q", again, err, kid)
-	}
-	if never, err := s.Destroy(ctx, "acme", "nobody"); err != nil || never != "" {
-		t.Fatalf("Destroy of a subject without a key = %q, %v", never, err)
-	}
-	if newKID, _, err := s.Key(ctx, "acme", "alice"); err != nil || newKID == kid {
-		t.Fatalf("Key after Destroy = %q, %v; want a new key", newKID, err)
-	}
-	if _, err := s.Open(ctx, bobKID); err != nil {
-		t.Fatalf("the other tenant's key after the erasure: %v", err)
-	}
-
-	wrong, err := OpenFile(path, masterKey(t, 2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := wrong.Open(ctx, bobKID); err == nil || !strings.Contains(err.Error(), "does not unwrap") {
-		t.Fatalf("Open under another master key = %v", err)
 	}
 }
 
@@ -112,11 +75,22 @@ func TestLoadMasterKey(t *testing.T) {
 		{"missing", filepath.Join(dir, "nope.key"), "", "couldn't read the master key"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv(MasterKeyEnv, tt.env)
-			_, err := LoadMasterKey(tt.path, data)
+			t.Setenv(subjectkey.MasterKeyEnv, tt.env)
+			_, err := subjectkey.LoadMasterKey(tt.path, data)
 			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
 				t.Fatalf("LoadMasterKey = %v, want %q", err, tt.want)
 			}
 		})
 	}
+}
+
+// BenchmarkFile measures the file store's operations (docs/benchmarks.md).
+func BenchmarkFile(b *testing.B) {
+	subjectkeytest.Bench(b, func(b *testing.B) subjectkey.Store {
+		f, err := subjectkey.OpenFile(filepath.Join(b.TempDir(), "subject-keys.json"), subjectkeytest.MasterKey(b, 1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return f
+	})
 }

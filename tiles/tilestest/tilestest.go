@@ -22,7 +22,9 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -336,4 +338,33 @@ func LeafHashes(bundle []byte) ([][]byte, error) {
 		off += n
 	}
 	return hs, nil
+}
+
+// Prune prunes the log in dir as its operator would: it removes every entry
+// bundle that p refuses, full and partial, and writes p as the directory's
+// Pruned document (tiles.PrunedPath). Hash tiles stay.
+func Prune(dir string, p tiles.Pruned) error {
+	root := filepath.Join(dir, "tile", "entries")
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err != nil {
+			return err
+		}
+		t, err := tiles.ParsePath(filepath.ToSlash(rel))
+		if err != nil || !p.Refuses(t) {
+			return nil // not a bundle, or one p keeps
+		}
+		return os.Remove(path)
+	})
+	if err != nil {
+		return err
+	}
+	doc, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, tiles.PrunedPath), doc, 0o644)
 }
