@@ -132,6 +132,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("tokens:\n  - id: 7cbdbbb267f79c35\n    role: admin\n    sha256: 7cbdbbb267f79c359e72119eb519fb69797a1aaf90142839584bfeb5aedc821b\n"))
 	f.Add([]byte("rate_limit: {per_second: 1.5, burst: 2}\ntls: {cert: c, key: k}\n"))
 	f.Add([]byte("&a [*a, *a]"))
+	f.Add([]byte("sealing:\n  tags: [mrn]\n  tenants:\n    health-a: {fields: [reason], tags: [diagnosis]}\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := parseConfig(b)
 		if err != nil {

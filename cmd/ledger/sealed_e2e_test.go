@@ -2,6 +2,7 @@ package main_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -259,7 +260,10 @@ func testErasure(t *testing.T, backend erasureBackend) {
 	s := startServer(t, ledgerBin, args...)
 	alicePlain := []string{"alice@example.com", "alice-old-address", "alice-new-address", "MRN-1111"}
 	bobPlain := []string{"bob@example.com", "bob-new-role", "MRN-2222"}
-	events := `[{"action":"update","actor":{"id":"alice","type":"user","email":"alice@example.com"},"resource":{"type":"profile","id":"p-1"},"result":"success",` +
+	// Her resource id is never sealed: the control that the greps below
+	// find what is there in clear.
+	const control = "profile-alice-4711"
+	events := `[{"action":"update","actor":{"id":"alice","type":"user","email":"alice@example.com"},"resource":{"type":"profile","id":"` + control + `"},"result":"success",` +
 		`"changes":{"address":{"old":"alice-old-address","new":"alice-new-address"}},"tags":{"mrn":"MRN-1111"}},` +
 		`{"action":"update","actor":{"id":"bob","type":"user","email":"bob@example.com"},"resource":{"type":"profile","id":"p-2"},"result":"success",` +
 		`"changes":{"role":{"new":"bob-new-role"}},"tags":{"mrn":"MRN-2222"}},` +
@@ -363,12 +367,14 @@ func testErasure(t *testing.T, backend erasureBackend) {
 
 	stopServer(s)
 	keysLeft := map[string]bool{}
+	controlFound := false
 	checkNoPlaintext := func(where string, b []byte) {
 		for _, p := range alicePlain {
-			if bytes.Contains(b, []byte(p)) {
+			if holdsText(b, p) {
 				t.Errorf("%s holds alice's %q after her erasure", where, p)
 			}
 		}
+		controlFound = controlFound || holdsText(b, control)
 		if filepath.Base(where) != "subject-keys.json" {
 			return
 		}
@@ -385,9 +391,16 @@ func testErasure(t *testing.T, backend erasureBackend) {
 		}
 	}
 	eachFile(t, data, checkNoPlaintext)
+	if !controlFound && backend.name == "posix" {
+		t.Errorf("no file of the data directory holds %q, which is in clear in the leaf: the grep proves nothing", control)
+	}
 	dump := backend.dump(t, args)
 	if dump != nil {
+		controlFound = false
 		checkNoPlaintext("pg_dump", dump)
+		if !controlFound {
+			t.Errorf("pg_dump does not hold %q, which is in clear in the leaf: the grep proves nothing", control)
+		}
 		// The dump's subject_keys rows: bob's key only.
 		rows := dump[bytes.Index(dump, []byte("COPY public.subject_keys ")):]
 		rows = rows[:bytes.Index(rows, []byte("\\.\n"))]
@@ -396,7 +409,7 @@ func testErasure(t *testing.T, backend erasureBackend) {
 			keysLeft[kid] = bytes.Contains(rows, []byte(kid))
 		}
 		for _, p := range bobPlain {
-			if bytes.Contains(dump, []byte(p)) {
+			if holdsText(dump, p) {
 				t.Errorf("pg_dump holds bob's %q in clear", p)
 			}
 		}
@@ -404,6 +417,12 @@ func testErasure(t *testing.T, backend erasureBackend) {
 	if keysLeft[aliceKID] || keysLeft[carolKID] || !keysLeft[bobKID] {
 		t.Errorf("keys left after the erasures %v; want bob's (%s) only", keysLeft, bobKID)
 	}
+}
+
+// holdsText reports whether b holds s, as text or as the hex digits that
+// pg_dump writes a bytea column with.
+func holdsText(b []byte, s string) bool {
+	return bytes.Contains(b, []byte(s)) || bytes.Contains(b, []byte(hex.EncodeToString([]byte(s))))
 }
 
 // erasureEvent waits until the log's privacy.erasure_executed events hold
@@ -536,7 +555,7 @@ func testErasureKilled(t *testing.T, backend erasureBackend, cycles int) {
 	stopServer(s)
 	check := func(where string, b []byte) {
 		for _, e := range emails {
-			if bytes.Contains(b, []byte(e)) || bytes.Contains(b, []byte(strings.TrimSuffix(e, "@example.com")+"-phone")) {
+			if holdsText(b, e) || holdsText(b, strings.TrimSuffix(e, "@example.com")+"-phone") {
 				t.Errorf("%s holds %q's personal data after the erasures", where, e)
 			}
 		}
@@ -630,7 +649,8 @@ func testShredAtMax(t *testing.T, backend erasureBackend) {
 // TestSharedSubjectKeys runs two `ledger serve` instances on one PostgreSQL
 // database with sealing: an event of alice appended to each is sealed under
 // the same key, both read it in clear, and once one instance erases her,
-// the other reads her events erased.
+// the other reads her events erased. A key_file with --postgres is a
+// usage error: the keys are in the database.
 func TestSharedSubjectKeys(t *testing.T) {
 	ledgerBin, _, _ := buildBinaries(t)
 	dsn, key, tokenDir := pgtest.New(t), newKey(t, ledgerBin, "example.com/shared-keys"), t.TempDir()
@@ -638,6 +658,10 @@ func TestSharedSubjectKeys(t *testing.T) {
 	privacy := newToken(t, ledgerBin, tokenDir, "--role", "privacy")
 	auditor := newToken(t, ledgerBin, tokenDir, "--role", "auditor")
 	conf := sealingConfig(t, t.TempDir())
+	withFile := sealingConfigWith(t, t.TempDir(), "  key_file: /tmp/keys.json\n")
+	if out, code := runCmd(t, ledgerBin, "serve", "--init", "--data", t.TempDir(), "--key", key, "--postgres", dsn, "--listen", "127.0.0.1:0", "--config", withFile); code != 2 || !strings.Contains(out, "with --postgres the subject keys are in the database") {
+		t.Fatalf("serve --postgres with a key_file: exit %d\n%s", code, out)
+	}
 	var servers []*server
 	var kids []string
 	for i := range 2 {

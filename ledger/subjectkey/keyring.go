@@ -55,7 +55,8 @@ type Store interface {
 	// first: a crash came between the key's destruction and its event.
 	Pending(ctx context.Context) ([]Erasure, error)
 	// Idle lists the keys that exist and whose Newest is before before:
-	// no event stamped at or after before is sealed under them.
+	// no event stamped at or after before is sealed under them. A key
+	// whose Newest is the zero time (Key was given none) is never idle.
 	Idle(ctx context.Context, before time.Time) ([]Info, error)
 }
 

@@ -205,7 +205,9 @@ func (s *Store) Logged(ctx context.Context, kid string) error {
 	return nil
 }
 
-// Pending implements subjectkey.Store.
+// Pending implements subjectkey.Store. When an erasure is pending it also
+// vacuums subject_keys: a crash may have come between the erasure's DELETE
+// and its VACUUM.
 func (s *Store) Pending(ctx context.Context) ([]subjectkey.Erasure, error) {
 	rows, err := s.pool.Query(ctx, `SELECT tenant, subject, kid, reason, requested_by, erased_at FROM subject_keys_erased WHERE pending ORDER BY erased_at, kid`)
 	if err != nil {
@@ -220,12 +222,18 @@ func (s *Store) Pending(ctx context.Context) ([]subjectkey.Erasure, error) {
 	if err != nil {
 		return nil, fmt.Errorf("couldn't list the pending erasures: %w", err)
 	}
+	if len(pending) > 0 {
+		// An erasure cut short may have been cut before its VACUUM.
+		if _, err := s.pool.Exec(ctx, `VACUUM subject_keys`); err != nil {
+			return nil, fmt.Errorf("couldn't vacuum the destroyed subject keys: %w", err)
+		}
+	}
 	return pending, nil
 }
 
 // Idle implements subjectkey.Store.
 func (s *Store) Idle(ctx context.Context, before time.Time) ([]subjectkey.Info, error) {
-	rows, err := s.pool.Query(ctx, `SELECT tenant, subject, kid, newest FROM subject_keys WHERE newest < $1 ORDER BY newest, kid`, before)
+	rows, err := s.pool.Query(ctx, `SELECT tenant, subject, kid, newest FROM subject_keys WHERE newest < $1 AND newest > $2 ORDER BY newest, kid`, before, time.Time{})
 	if err != nil {
 		return nil, fmt.Errorf("couldn't list the idle subject keys: %w", err)
 	}

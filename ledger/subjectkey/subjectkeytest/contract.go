@@ -125,6 +125,9 @@ func newest(t *testing.T, open Opener) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := s.Key(ctx, "acme", "nobody-knows-when", time.Time{}); err != nil { // never idle
+		t.Fatal(err)
+	}
 	idle := func(s subjectkey.Store, before time.Time) map[string]time.Time {
 		t.Helper()
 		infos, err := s.Idle(ctx, before)
