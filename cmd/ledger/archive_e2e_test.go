@@ -221,6 +221,8 @@ func TestArchiveE2E(t *testing.T) {
 		}
 	}
 	t.Logf("verifier audit of the directory archive: %s", verify(t, verifierBin, "audit", "--log", arch, "--vkey", s.vkey))
+	// The verifier takes the archive for what it is: a copy of the log.
+	t.Logf("verifier audit --archive: %s", verify(t, verifierBin, "audit", "--log", s.url, "--token", auditor, "--vkey", s.vkey, "--archive", arch))
 }
 
 // TestArchiveKilled kills `ledger serve` with SIGKILL while it archives to
