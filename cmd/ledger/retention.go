@@ -84,10 +84,19 @@ func appendPolicyChanged(ctx context.Context, l *ledger.Ledger, conf *serveConfi
 		}
 		return e
 	}
+	return appendOwn(ctx, l, conf, ev)
+}
+
+// appendOwn appends one of the ledger's own events (the retention.
+// namespace, actor ledger), through the pipeline with the configuration's
+// limits and redaction: build(true) in full, or build(false), a smaller
+// form, when the pipeline refuses the full one. It returns once the event
+// is durable.
+func appendOwn(ctx context.Context, l *ledger.Ledger, conf *serveConfig, build func(full bool) *event.Event) error {
 	pipeline := event.NewPipeline(event.PipelineConfig{Limits: conf.eventLimits(), Redactor: conf.redactor()})
-	prepared, err := pipeline.PrepareOwn(ev(true))
+	prepared, err := pipeline.PrepareOwn(build(true))
 	if errors.Is(err, event.ErrInvalid) {
-		prepared, err = pipeline.PrepareOwn(ev(false))
+		prepared, err = pipeline.PrepareOwn(build(false))
 	}
 	if err != nil {
 		return err

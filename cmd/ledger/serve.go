@@ -174,6 +174,10 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return err
 	}
 	defer ls.Close()
+	arch, err := openArchive(ctx, conf.Archive)
+	if err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -224,6 +228,10 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		}
 		go integrity.Run(ctx)
 	}
+	tileReads, archiveRuns, err := arch.serve(ctx, conf, l, ls.store, vkey, *readOnly, log, reg)
+	if err != nil {
+		return err
+	}
 	seal, subjectKeys, err := conf.sealConfig(ctx, *data, ls.pool)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -233,7 +241,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return err
 	}
 	api, err := httpapi.New(httpapi.Config{
-		Ledger: l, Tiles: ls.store, Index: idx, MaxBodyBytes: *maxBody, MaxBodyMemory: *maxBodyMemory, Logger: log,
+		Ledger: l, Tiles: tileReads, Index: idx, Archive: archiveRuns, MaxBodyBytes: *maxBody, MaxBodyMemory: *maxBodyMemory, Logger: log,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), RequestMetrics: requestMetrics,
 		Limits: conf.eventLimits(), Redactor: conf.redactor(), Seal: seal, SubjectKeys: subjectKeys,
 		Access: keyring, PublicEntries: *publicEntries, RateLimit: conf.RateLimit,
