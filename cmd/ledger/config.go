@@ -69,8 +69,54 @@ type serveConfig struct {
 		// (docs/retention.md); 0 never (POST /v1/admin/prune still does).
 		PruneEvery time.Duration `yaml:"prune_every"`
 	} `yaml:"retention"`
+	// Archive, when present, archives the log (docs/retention.md#the-archive).
+	Archive *archiveConfig `yaml:"archive"`
 	// policy is Retention as validated.
 	policy *retention.Policy
+}
+
+// archiveConfig is the "archive" block of a configuration file.
+type archiveConfig struct {
+	// Location is a directory or s3://BUCKET[/PREFIX][?endpoint=URL&
+	// region=R&path_style=true], as for bucket. Required.
+	Location string `yaml:"location"`
+	// ObjectLock is "compliance" (every object locked until the policy's
+	// date; an S3 bucket with Object Lock) or "none" (the default).
+	ObjectLock string `yaml:"object_lock"`
+	// Every runs the archive this often; zero: only on demand.
+	Every time.Duration `yaml:"every"`
+	// ServePrunedReads answers reads of pruned bundles from the archive
+	// instead of with 410 and a pointer.
+	ServePrunedReads bool `yaml:"serve_pruned_reads"`
+}
+
+// locked reports whether the archive's objects are locked.
+func (a *archiveConfig) locked() bool { return a.ObjectLock == "compliance" }
+
+// validate checks the block; policy is the validated retention policy,
+// which gives a locked archive its date.
+func (a *archiveConfig) validate(policy *retention.Policy) error {
+	switch {
+	case a.Location == "":
+		return errors.New("archive: location is required: a directory or s3://BUCKET[/PREFIX][?endpoint=URL&region=R&path_style=true]")
+	case a.ObjectLock != "" && a.ObjectLock != "none" && !a.locked():
+		return fmt.Errorf("archive: object_lock %q is not compliance or none", a.ObjectLock)
+	case a.Every < 0:
+		return errors.New("archive: every must not be negative")
+	}
+	if err := checkLocation("archive: location", a.Location); err != nil {
+		return err
+	}
+	if !a.locked() {
+		return nil
+	}
+	if !strings.HasPrefix(a.Location, "s3://") {
+		return fmt.Errorf("archive: object_lock: compliance needs an s3:// location with Object Lock: a directory %q cannot lock its files (use object_lock: none, or a WORM volume)", a.Location)
+	}
+	if _, ok := policy.KeepAllUntil(time.Now()); !ok {
+		return errors.New("archive: object_lock: compliance locks objects until the retention policy's longest min, but no retention rule sets a min")
+	}
+	return nil
 }
 
 // sealingConfig is the "sealing" block of a configuration file.
@@ -338,12 +384,8 @@ func (c *serveConfig) validate() error {
 			return fmt.Errorf("sealing: %w", err)
 		}
 	}
-	if strings.HasPrefix(c.Bucket, "s3://") {
-		if _, err := s3.ParseURL(c.Bucket); err != nil {
-			return fmt.Errorf("bucket: %w", err)
-		}
-	} else if strings.Contains(c.Bucket, "://") {
-		return fmt.Errorf("bucket: %q is neither an s3:// URL nor a directory", c.Bucket)
+	if err := checkLocation("bucket", c.Bucket); err != nil {
+		return err
 	}
 	if err := c.RateLimit.Validate(); err != nil {
 		return err
@@ -359,6 +401,22 @@ func (c *serveConfig) validate() error {
 		return fmt.Errorf("retention: prune_every %s is negative", c.Retention.PruneEvery)
 	}
 	c.policy = p
+	if c.Archive != nil {
+		return c.Archive.validate(p)
+	}
+	return nil
+}
+
+// checkLocation checks an object store's location: an s3:// URL that
+// s3.ParseURL takes, or a directory.
+func checkLocation(name, location string) error {
+	if strings.HasPrefix(location, "s3://") {
+		if _, err := s3.ParseURL(location); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	} else if strings.Contains(location, "://") {
+		return fmt.Errorf("%s: %q is neither an s3:// URL nor a directory", name, location)
+	}
 	return nil
 }
 

@@ -50,6 +50,10 @@ tokens:
 		c.policy.For("health-a", "payment.captured").Min.String() != "6y" || c.policy.For("b", "payment.captured").Min.String() != "1y6mo" || !c.policy.For("b", "x").Forever {
 		t.Errorf("retention: %+v, %v", c, err)
 	}
+	if c, err := parseConfig([]byte("archive: {location: 's3://worm/prod?endpoint=http://127.0.0.1:7070&path_style=true', object_lock: compliance, every: 24h, serve_pruned_reads: true}\n" +
+		"retention: {rules: [{preset: soc2}]}")); err != nil || !c.Archive.locked() || c.Archive.Every != 24*time.Hour || !c.Archive.ServePrunedReads {
+		t.Errorf("archive: %+v, %v", c, err)
+	}
 	if c, err := parseConfig([]byte("sealing:\n  tags: [mrn]\n  tenants:\n    health-a: {fields: [actor.email, reason], tags: [diagnosis]}\n    shop: {tags: [card_holder]}\n")); err != nil {
 		t.Errorf("sealing with tenants: %v", err)
 	} else {
@@ -101,6 +105,15 @@ tokens:
 		{"retention: {rules: [hipaa]}", `"hipaa" is not a rule`},
 		{"retention: {rule: []}", `unknown key "rule"`},
 		{"retention: {rules: [{tenant: 'health-*', preset: hipaa}, {preset: gdpr, max: 2y}]}", "rule 2 (tenant \"*\", event_type \"*\") deletes after 2y, but rule 1"},
+		{"archive: {every: 1h}", "archive: location is required"},
+		{"archive: {location: gs://x}", `archive: location: "gs://x" is neither an s3:// URL nor a directory`},
+		{"archive: {location: 's3://a?regoin=x'}", "archive: location: bucket URL"},
+		{"archive: {location: /a, object_lock: governance}", `object_lock "governance" is not compliance or none`},
+		{"archive: {location: /a, every: -1h}", "every must not be negative"},
+		{"archive: {location: /a, every: daily}", `"daily" is not a duration`},
+		{"archive: {location: /a, object_lock: compliance}\nretention: {rules: [{preset: soc2}]}", "a directory \"/a\" cannot lock its files"},
+		{"archive: {location: s3://a, object_lock: compliance}", "no retention rule sets a min"},
+		{"archive: {location: s3://a, serve_pruned: true}", `unknown key "serve_pruned"`},
 	} {
 		_, err := parseConfig([]byte(bad.yaml))
 		if err == nil || !strings.Contains(err.Error(), bad.want) {

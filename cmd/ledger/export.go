@@ -84,6 +84,7 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	from := fs.Uint64("from", 0, "first index of a range export")
 	to := fs.Uint64("to", 0, "end of a range export: entries from --from to --to minus 1")
 	token := tokenFlag(fs, "an auditor")
+	archived := fs.String("archive", "", "build the package from this archive (a directory or s3://BUCKET[/PREFIX][?...]) instead of a ledger: its verified checkpoint, tiles and bundles; needs --vkey")
 	eventKeys := fs.Bool("event-keys", false, "show sealed members in clear, each event with the key that opens just its own (never the subject's key), so that `verifier export` checks them against the leaf; the package then holds personal data")
 	filters := filterFlags(fs, "export")
 	fs.Lookup("since").Usage = "start of the time window, RFC 3339 (default: 30 days before --until; the manifest records the window)"
@@ -102,7 +103,17 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	case isRange && *to <= *from:
 		return fmt.Errorf("%w: --to must be greater than --from", errUsage)
 	}
-	if !isRange {
+	if *archived != "" {
+		switch {
+		case *vkey == "":
+			return fmt.Errorf("%w: --archive needs --vkey: the archive's checkpoint is verified with the log's key", errUsage)
+		case flagGiven(fs, "url") || flagGiven(fs, "token"):
+			return fmt.Errorf("%w: --archive reads the archive, not a ledger: drop --url and --token", errUsage)
+		case *eventKeys:
+			return fmt.Errorf("%w: --event-keys needs the ledger, which holds the subject keys: it does not go with --archive", errUsage)
+		}
+	}
+	if !isRange && (*archived == "" || isFiltered) {
 		if err := setWindow(q, time.Now()); err != nil {
 			return err
 		}
@@ -110,9 +121,12 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 	if *eventKeys {
 		q.Set("event_keys", "true")
 	}
-	root, err := baseURL(*base)
-	if err != nil {
-		return err
+	var root string
+	if *archived == "" {
+		var err error
+		if root, err = baseURL(*base); err != nil {
+			return err
+		}
 	}
 	pkg, err := evidence.Create(*out)
 	if errors.Is(err, evidence.ErrNotEmpty) {
@@ -127,9 +141,12 @@ func cmdExport(ctx context.Context, args []string, _ io.Reader, stdout, stderr i
 		total = int64(*to - *from)
 	}
 	e := &exporter{base: root, vkey: *vkey, client: newClient(*token, 0), token: *token, eventKeys: *eventKeys, pkg: pkg, bar: progress.New(stderr, total, "exporting")}
-	if isRange {
+	switch {
+	case *archived != "":
+		err = e.exportArchive(ctx, *archived, isRange, *from, *to, q)
+	case isRange:
 		err = e.exportRange(ctx, *from, *to)
-	} else {
+	default:
 		err = e.exportFiltered(ctx, q)
 	}
 	e.bar.Finish()
@@ -217,6 +234,12 @@ func (e *exporter) exportRange(ctx context.Context, first, end uint64) error {
 		return err
 	}
 	e.pkg.Manifest.Range = &evidence.Range{From: first, To: end}
+	return e.addRange(ctx, first, end, nil)
+}
+
+// addRange adds the entries from first to end-1 of e.tree, read from its
+// authenticated entry bundles; keep, if set, selects which.
+func (e *exporter) addRange(ctx context.Context, first, end uint64, keep func(index uint64, leaf []byte) bool) error {
 	var entries [][]byte
 	for i := first; i < end; i++ {
 		if i == first || i%tiles.TileWidth == 0 {
@@ -225,7 +248,11 @@ func (e *exporter) exportRange(ctx context.Context, first, end uint64) error {
 				return fmt.Errorf("couldn't read entry %d: %w", i, err)
 			}
 		}
-		row, err := leafRow(i, entries[i%tiles.TileWidth])
+		leaf := entries[i%tiles.TileWidth]
+		if keep != nil && !keep(i, leaf) {
+			continue
+		}
+		row, err := leafRow(i, leaf)
 		if err != nil {
 			return err
 		}

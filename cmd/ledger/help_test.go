@@ -36,6 +36,7 @@ func TestHelpAndVersion(t *testing.T) {
 		{ledgerBin, []string{"retention", "--help"}, []string{"usage: ledger retention show", "--config FILE", "GET /v1/admin/retention"}, nil},
 		{ledgerBin, []string{"retention", "show", "--help"}, []string{"-config FILE", "-url URL", "-json", "-token"}, nil},
 		{ledgerBin, []string{"prune", "--help"}, []string{"usage: ledger prune --url URL", "ledger prune --dry-run --data DIR", "-dry-run", "-url URL", "-data DIR", "-config FILE", "-postgres URL"}, nil},
+		{ledgerBin, []string{"archive", "--help"}, []string{"usage: ledger archive", "-url URL", "-token", "-json", "POST /v1/admin/archive"}, nil},
 		{ledgerBin, []string{"index", "--help"}, []string{"usage: ledger index rebuild|verify"}, nil},
 		{ledgerBin, []string{"index", "rebuild", "--help"}, []string{"-data", "-postgres", "-vkey"}, nil},
 		{ledgerBin, []string{"index", "verify", "--help"}, []string{"-data", "-keys", "-log"}, nil},

@@ -35,6 +35,7 @@ commands:
   retention show --config FILE|--url URL   print the effective retention policy
   prune   --url URL [--dry-run]           prune the log's left edge under the retention policy,
                                            or show what would go and why the rest stays
+  archive --url URL                        archive the log now (to the archive of serve's --config)
 
 Run 'ledger <command> --help' for a command's flags, 'ledger --version' for
 the build.
@@ -74,6 +75,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"mirror":    cmdMirror,
 		"retention": cmdRetention,
 		"prune":     cmdPrune,
+		"archive":   cmdArchive,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

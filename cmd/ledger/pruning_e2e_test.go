@@ -457,3 +457,51 @@ func TestPruneBucketE2E(t *testing.T) {
 		t.Errorf("ledger prune --dry-run --postgres: %v\n%s", err, out)
 	}
 }
+
+// TestPruneArchiveE2E: with a rule whose available (1s) is shorter than
+// its min (1h) and an archive in a directory, nothing is pruned until the
+// entries are archived ("not archived yet"); after `ledger archive`, the
+// left edge moves up to the archive's verified size and the pruned
+// document, the 410 answers and the retention.pruned event name the
+// archive; `verifier audit --archive` re-hashes the pruned range there.
+func TestPruneArchiveE2E(t *testing.T) {
+	arch := t.TempDir()
+	p := newPruneLog(t, fmt.Sprintf("archive: {location: '%s'}\nretention:\n  rules:\n    - {min: 1h, available: 1s}\n", arch))
+	s := p.serve(t, "--init")
+	p.appendActors(t, s, repeat("u-1", 300)...)
+	time.Sleep(1200 * time.Millisecond) // past the available, not the min
+	if out := p.prune(t, s); !strings.Contains(out, "pruned: nothing") || !strings.Contains(out, "it is not archived yet (the archive holds 0 entries)") {
+		t.Fatalf("ledger prune before the archive:\n%s", out)
+	}
+	if out, err := exec.Command(p.ledgerBin, "archive", "--url", s.url, "--token", p.admin).CombinedOutput(); err != nil {
+		t.Fatalf("ledger archive: %v\n%s", err, out)
+	}
+	location := "file://" + filepath.ToSlash(arch)
+	out := p.prune(t, s)
+	if !strings.Contains(out, "pruned: entries 0 to 255 (256 entries); the minimum index is now 256") || !strings.Contains(out, "archive: "+location) {
+		t.Fatalf("ledger prune after the archive:\n%s", out)
+	}
+	code, b := call(t, http.DefaultClient, "GET", s.url+"pruned.json", "", "")
+	pr, err := tiles.ParsePruned(b)
+	if code != 200 || err != nil || pr.MinimumIndex != 256 || pr.Archive == nil || pr.Archive.Location != location || pr.Archive.Size < 300 {
+		t.Fatalf("GET /pruned.json: %d %s %v", code, b, err)
+	}
+	if code, b := call(t, http.DefaultClient, "GET", s.url+"tile/entries/000", p.auditor, ""); code != 410 || !strings.Contains(string(b), "archived at "+location) {
+		t.Errorf("GET /tile/entries/000: %d %s, want 410 naming the archive", code, b)
+	}
+	checkPrunedLog(t, s, p.auditor)
+	if out, code := runCmd(t, p.verifierBin, "audit", "--log", s.url, "--token", p.auditor, "--vkey", s.vkey, "--archive", arch); code != 0 || !strings.Contains(out, "ok pruned: entries 0–255 pruned") {
+		t.Errorf("verifier audit --archive: %d\n%s", code, out)
+	}
+	var tags []map[string]string
+	for _, tg := range waitRows(t, s, p.auditor, "event_type=retention.pruned", 2) {
+		tags = append(tags, tg)
+	}
+	found := false
+	for _, tg := range tags {
+		found = found || (tg["minimum_index"] == "256" && strings.HasPrefix(tg["archive"], location))
+	}
+	if !found {
+		t.Errorf("no retention.pruned event names the archive: %v", tags)
+	}
+}

@@ -84,30 +84,36 @@ func appendPolicyChanged(ctx context.Context, l *ledger.Ledger, conf *serveConfi
 		}
 		return e
 	}
-	appendOwn := ownAppender(l, conf)
-	err := appendOwn(ctx, ev(true))
+	return appendOwn(ctx, l, conf, ev)
+}
+
+// appendOwn appends one of the ledger's own events (the retention.
+// namespace, actor ledger), through the pipeline with the configuration's
+// limits and redaction: build(true) in full, or build(false), a smaller
+// form, when the pipeline refuses the full one. It returns once the event
+// is durable.
+func appendOwn(ctx context.Context, l *ledger.Ledger, conf *serveConfig, build func(full bool) *event.Event) error {
+	pipeline := event.NewPipeline(event.PipelineConfig{Limits: conf.eventLimits(), Redactor: conf.redactor()})
+	prepared, err := pipeline.PrepareOwn(build(true))
 	if errors.Is(err, event.ErrInvalid) {
-		err = appendOwn(ctx, ev(false))
+		prepared, err = pipeline.PrepareOwn(build(false))
 	}
+	if err != nil {
+		return err
+	}
+	entries := make([]ledger.Entry, len(prepared))
+	for i, e := range prepared {
+		entries[i] = ledger.Entry{Key: e.Key, Leaf: e.Leaf}
+	}
+	_, err = l.Append(ctx, entries)
 	return err
 }
 
-// ownAppender returns a function that appends one of the ledger's own
-// events (retention.*, in the reserved namespace) and waits until it is
-// durable.
+// ownAppender is appendOwn for events of one form, as prune.Config.Append
+// takes it.
 func ownAppender(l *ledger.Ledger, conf *serveConfig) func(context.Context, *event.Event) error {
-	pipeline := event.NewPipeline(event.PipelineConfig{Limits: conf.eventLimits(), Redactor: conf.redactor()})
 	return func(ctx context.Context, e *event.Event) error {
-		prepared, err := pipeline.PrepareOwn(e)
-		if err != nil {
-			return err
-		}
-		entries := make([]ledger.Entry, len(prepared))
-		for i, p := range prepared {
-			entries[i] = ledger.Entry{Key: p.Key, Leaf: p.Leaf}
-		}
-		_, err = l.Append(ctx, entries)
-		return err
+		return appendOwn(ctx, l, conf, func(bool) *event.Event { return e })
 	}
 }
 

@@ -35,6 +35,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger/httpapi"
 	pgindex "github.com/ledger-dev/ledger/ledger/index/postgres"
 	"github.com/ledger-dev/ledger/ledger/keyindex"
+	"github.com/ledger-dev/ledger/ledger/archive"
 	"github.com/ledger-dev/ledger/ledger/prune"
 	"github.com/ledger-dev/ledger/ledger/scrub"
 	"github.com/ledger-dev/ledger/ledger/storage/bucket"
@@ -175,6 +176,10 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return err
 	}
 	defer ls.Close()
+	arch, err := openArchive(ctx, conf.Archive)
+	if err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -225,8 +230,12 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		}
 		go integrity.Run(ctx)
 	}
+	tileReads, archiveRuns, err := arch.serve(ctx, conf, l, ls.store, vkey, *readOnly, log, reg)
+	if err != nil {
+		return err
+	}
 	holds := hold.Open(filepath.Join(*data, hold.FileName))
-	pruner, err := startPruner(ctx, ls.store, idx, l, conf, holds, *data, *readOnly, log)
+	pruner, err := startPruner(ctx, ls.store, idx, l, conf, holds, arch.locate(vkey), *data, *readOnly, log)
 	if err != nil {
 		return err
 	}
@@ -239,7 +248,7 @@ func cmdServe(ctx context.Context, args []string, _ io.Reader, stdout, stderr io
 		return err
 	}
 	api, err := httpapi.New(httpapi.Config{
-		Ledger: l, Tiles: ls.store, Index: idx, MaxBodyBytes: *maxBody, MaxBodyMemory: *maxBodyMemory, Logger: log,
+		Ledger: l, Tiles: tileReads, Index: idx, Archive: archiveRuns, MaxBodyBytes: *maxBody, MaxBodyMemory: *maxBodyMemory, Logger: log,
 		Metrics: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), RequestMetrics: requestMetrics,
 		Limits: conf.eventLimits(), Redactor: conf.redactor(), Seal: seal, SubjectKeys: subjectKeys,
 		Access: keyring, PublicEntries: *publicEntries, RateLimit: conf.RateLimit,
@@ -302,7 +311,8 @@ const pruneStateFile = "prune.json"
 // crash left unlogged. It returns nil (the endpoint answers 404) for a
 // ledger that cannot prune: --read-only, without the query index, or over
 // storage that cannot.
-func startPruner(ctx context.Context, store ledger.Storage, idx indexStore, l *ledger.Ledger, conf *serveConfig, holds *hold.Store, data string, readOnly bool, log *slog.Logger) (httpapi.Pruner, error) {
+func startPruner(ctx context.Context, store ledger.Storage, idx indexStore, l *ledger.Ledger, conf *serveConfig, holds *hold.Store,
+	archived func(context.Context) (tiles.Archive, error), data string, readOnly bool, log *slog.Logger) (httpapi.Pruner, error) {
 	ps, ok := store.(prune.Storage)
 	if !ok || readOnly || idx == nil {
 		if conf.Retention.PruneEvery > 0 {
@@ -311,7 +321,7 @@ func startPruner(ctx context.Context, store ledger.Storage, idx indexStore, l *l
 		return nil, nil
 	}
 	r, err := prune.New(prune.Config{Storage: ps, Index: idx, Policy: conf.policy, Holds: holds.List, Append: ownAppender(l, conf),
-		StateFile: filepath.Join(data, pruneStateFile), Logger: log})
+		Archive: archived, StateFile: filepath.Join(data, pruneStateFile), Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -322,6 +332,21 @@ func startPruner(ctx context.Context, store ledger.Storage, idx indexStore, l *l
 		go r.Every(ctx, every)
 	}
 	return r, nil
+}
+
+// locate returns the archive's verified location and reach, which the
+// left edge may not pass (prune.Config.Archive); nil without an archive.
+func (t *archiveTarget) locate(vkey string) func(context.Context) (tiles.Archive, error) {
+	if t == nil {
+		return nil
+	}
+	policy, err := tiles.NewLogPolicy(vkey)
+	return func(ctx context.Context) (tiles.Archive, error) {
+		if err != nil {
+			return tiles.Archive{}, err
+		}
+		return archive.Locate(ctx, t.store, policy)
+	}
 }
 
 // prunedReader returns the storage's answer to GET /pruned.json, nil for

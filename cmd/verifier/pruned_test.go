@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -75,6 +76,20 @@ func TestPrunedAudit(t *testing.T) {
 				t.Errorf("%s: output does not say %q:\n%s", tc.name, w, out)
 			}
 		}
+	}
+
+	// With --json, the pruned range is in the pruned check's data.
+	out, code := runVerifier(t, bin, "audit", "--log", logDir, "--vkey", vkey, "--json")
+	var report struct {
+		OK     bool `json:"ok"`
+		Checks []struct {
+			Check string         `json:"check"`
+			Data  map[string]any `json:"data"`
+		} `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(out), &report); code != 0 || err != nil || !report.OK || len(report.Checks) != 3 || report.Checks[2].Check != "pruned" ||
+		report.Checks[2].Data["minimum_index"] != 512.0 || report.Checks[2].Data["refused"] != 512.0 || report.Checks[2].Data["rehashed"] != 3000.0 {
+		t.Errorf("verifier audit --json of the pruned log: %d %v\n%s", code, err, out)
 	}
 
 	// An archive of other entries, signed with the same key, fails.

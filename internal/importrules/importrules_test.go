@@ -44,6 +44,8 @@ var rules = []struct {
 		forbidden: []string{router}, why: "the object-storage driver is tiles in a blob store plus PostgreSQL sequencing, nothing else"},
 	{pkg: "ledger/mirror", only: []string{"ledger/blob", "tiles", "internal/durable"}, forbidden: append([]string{router}, sqlDrivers...),
 		why: "a mirror copies and verifies tiles between stores; it trusts nothing of the server"},
+	{pkg: "ledger/archive", only: []string{"ledger/blob", "ledger/mirror", "tiles", "internal/durable"}, forbidden: append([]string{router}, sqlDrivers...),
+		why: "the archive copies and verifies tiles through the mirror's copier; it trusts nothing of the server"},
 	{pkg: "ledger", forbidden: append([]string{module + "ledger/witness/...", module + "ledger/httpapi/...", module + "ledger/index/...", router}, sqlDrivers...),
 		why: "the core of the write side links no witness store, transport or index"},
 	{pkg: "ledger/event", forbidden: []string{"net/http", module + "ledger"},

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Store is a set of named objects.
@@ -27,7 +28,8 @@ import (
 //     the object only if no object has the name, atomically with the check,
 //     and otherwise fails with an error wrapping ErrExists and changes
 //     nothing; of concurrent IfAbsent Puts of one name, exactly one
-//     succeeds.
+//     succeeds. With PutOptions.RetainUntil the object is locked (see
+//     there), or the Put fails with ErrNoLock and stores nothing.
 //   - Get returns the bytes of the object, or an error wrapping ErrNotExist.
 //     It sees every Put that returned before it was called.
 //   - List calls fn with the name of every object whose name starts with
@@ -56,6 +58,13 @@ type PutOptions struct {
 	// that serves HTTP (a bucket, and so a CDN in front of it). A directory
 	// does not keep them: the web server in front of it decides.
 	ContentType, CacheControl string
+	// RetainUntil, if set, locks the object until then in compliance mode
+	// (S3 Object Lock, on a bucket created with it): no one, not even the
+	// bucket's owner, can delete or overwrite this version of the object
+	// before that date, and it cannot be shortened. A store that cannot lock
+	// (a directory) refuses such a Put with an error wrapping ErrNoLock
+	// rather than write an object that is not protected.
+	RetainUntil time.Time
 }
 
 // Errors callers branch on.
@@ -64,6 +73,9 @@ var (
 	ErrNotExist = errors.New("no such object")
 	// ErrExists means a conditional write found the name taken.
 	ErrExists = errors.New("object already exists")
+	// ErrNoLock means a Put asked for a lock (PutOptions.RetainUntil) that
+	// the store cannot give.
+	ErrNoLock = errors.New("the store cannot lock objects")
 )
 
 // CheckName returns an error unless name is a valid object name (see the

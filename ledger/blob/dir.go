@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/ledger-dev/ledger/internal/durable"
 )
@@ -22,6 +23,12 @@ const tmpDir = ".blob-tmp"
 // renames it into place (or, IfAbsent, hard-links it, which fails if the
 // name is taken), then fsyncs the directories that changed. Any static web
 // server serves DIR as the objects' HTTP endpoint.
+//
+// A directory cannot lock objects: anyone who may write the directory may
+// delete or replace its files (a read-only mode bit does not stop a rename
+// over the file), so a Put with PutOptions.RetainUntil fails with
+// ErrNoLock. A write-once copy on a file system needs the file system's own
+// means (an immutable attribute, a WORM volume).
 type Dir struct {
 	root string
 }
@@ -55,6 +62,9 @@ func (d *Dir) Put(_ context.Context, name string, data []byte, opts PutOptions) 
 	path, err := d.path(name)
 	if err != nil {
 		return err
+	}
+	if !opts.RetainUntil.IsZero() {
+		return fmt.Errorf("couldn't write object %s locked until %s: %w: it is a directory", name, opts.RetainUntil.UTC().Format(time.RFC3339), ErrNoLock)
 	}
 	if err := d.mkdirs(filepath.Dir(path)); err != nil {
 		return err

@@ -1,9 +1,11 @@
 package blob_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/ledger-dev/ledger/ledger/blob"
 	"github.com/ledger-dev/ledger/ledger/blob/blobtest"
@@ -42,5 +44,21 @@ func TestDirLayout(t *testing.T) {
 	d.List(t.Context(), "", func(n string) error { names = append(names, n); return nil })
 	if len(names) != 1 {
 		t.Fatalf("List = %q, want only tile/entries/000", names)
+	}
+}
+
+// TestDirCannotLock checks that a directory refuses a locked Put rather
+// than write an object it cannot protect.
+func TestDirCannotLock(t *testing.T) {
+	d, err := blob.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = d.Put(t.Context(), "checkpoint", []byte("x"), blob.PutOptions{RetainUntil: time.Now().Add(time.Hour)})
+	if !errors.Is(err, blob.ErrNoLock) {
+		t.Fatalf("locked Put in a directory: %v, want ErrNoLock", err)
+	}
+	if _, err := d.Get(t.Context(), "checkpoint"); !errors.Is(err, blob.ErrNotExist) {
+		t.Fatalf("the refused Put left an object: %v", err)
 	}
 }

@@ -38,6 +38,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusInternalServerError
 	body := errorBody{Error: err.Error(), Details: detailsOf(err), RequestID: requestIDOf(r)}
 	switch {
+	case errors.Is(err, errArchiveFailed):
+		// Checked first: the run's error may wrap anything (a missing
+		// object, tampered data, a canceled request), and is all the
+		// archive's.
+		status = http.StatusBadGateway
 	case errors.Is(err, event.ErrInvalid), errors.Is(err, hold.ErrInvalid), errors.Is(err, errBadRequest):
 		status = http.StatusBadRequest
 	case errors.Is(err, event.ErrTooLarge), errors.Is(err, errTooLarge), errors.Is(err, tiles.ErrEntryTooLarge):

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"iter"
@@ -18,7 +19,11 @@ import (
 	"github.com/pb33f/libopenapi/datamodel/high/base"
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
+	"github.com/ledger-dev/ledger/internal/testlog"
+	"github.com/ledger-dev/ledger/ledger/archive"
+	"github.com/ledger-dev/ledger/ledger/blob"
 	"github.com/ledger-dev/ledger/ledger/httpapi"
+	"github.com/ledger-dev/ledger/tiles"
 )
 
 // openAPIDoc parses the served OpenAPI document with libopenapi.
@@ -38,8 +43,37 @@ func openAPIDoc(t *testing.T, b []byte) libopenapi.Document {
 // on a real server with access control on, the request and the answer
 // both validated against the document. (TestRoutesDocumented checks that
 // every route of the router is documented.)
+// dirArchiver archives the server's log into a directory, for POST
+// /v1/admin/archive.
+type dirArchiver struct{ cfg archive.Config }
+
+func (a *dirArchiver) Archive(ctx context.Context) (archive.Record, error) {
+	return archive.Run(ctx, a.cfg)
+}
+
+// tweak gives the server the archiver, fed by its own tiles and ledger;
+// the policy is set once the server (and so its key) exists.
+func (a *dirArchiver) tweak(t *testing.T) func(*httpapi.Config) {
+	return func(c *httpapi.Config) {
+		dir, err := blob.NewDir(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := c.Ledger
+		a.cfg = archive.Config{Source: archive.Source(c.Tiles, func() []byte { n, _ := l.Published(); return n }), Target: dir,
+			Location: "file:///archive", Logger: testlog.New(t)}
+		c.Archive = a
+	}
+}
+
 func TestOpenAPI(t *testing.T) {
-	s := newAccessServer(t)
+	arch := &dirArchiver{}
+	s := newAccessServer(t, arch.tweak(t))
+	policy, err := tiles.NewLogPolicy(s.vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arch.cfg.Policy = policy
 	code, h, served := s.call(t, none, "GET", "/v1/openapi.json", "")
 	want, err := httpapi.OpenAPI()
 	if err != nil {
@@ -144,6 +178,8 @@ func TestOpenAPI(t *testing.T) {
 		{adm, "POST", "/v1/admin/holds", "POST /v1/admin/holds", "application/json", `{"tenant_id":"acme","reason":"case 9"}`, 201},
 		{adm, "DELETE", "/v1/admin/holds/" + s.victimHold, "DELETE /v1/admin/holds/{id}", "", "", 200},
 		{adm, "POST", "/v1/admin/erasures", "POST /v1/admin/erasures", "application/json", `{"subject":"alice"}`, 404}, // this server seals nothing
+		{adm, "POST", "/v1/admin/archive", "POST /v1/admin/archive", "", "", 200},
+		{auditor, "POST", "/v1/admin/archive", "POST /v1/admin/archive", "", "", 403},
 		{none, "GET", "/v1/openapi.json", "GET /v1/openapi.json", "", "", 200},
 		{none, "GET", "/checkpoint", "GET /checkpoint", "", "", 200},
 		{none, "GET", "/pruned.json", "GET /pruned.json", "", "", 200},

@@ -91,6 +91,9 @@ type Config struct {
 	// Retention is the retention policy GET /v1/admin/retention shows.
 	// Nil: the empty policy, which keeps every event forever.
 	Retention *retention.Policy
+	// Archive runs the archive for POST /v1/admin/archive. Nil: that
+	// endpoint answers 404.
+	Archive Archiver
 	// PublicEntries serves entry bundles to anyone; by default only
 	// auditors read them, since they hold the events' contents.
 	PublicEntries bool
@@ -210,6 +213,7 @@ func New(cfg Config) (*Server, error) {
 			r.Delete("/holds/{id}", s.releaseHold)
 			r.Get("/retention", s.showRetention)
 			r.Post("/prune", s.runPrune)
+			r.Post("/archive", s.runArchive)
 		})
 	})
 	if cfg.Metrics != nil {

@@ -107,6 +107,23 @@ type Filter struct {
 	By TimeColumn
 }
 
+// Matches reports whether f selects r: every non-empty field equals its
+// column, and r's time of f.By lies in the window. It is how a reader that
+// has the leaves but no index (an archive's bundles) applies a filter.
+func (f Filter) Matches(r Row) bool {
+	for _, c := range []struct{ want, got string }{
+		{f.ActorID, r.ActorID}, {f.ActorType, r.ActorType}, {f.Action, r.Action}, {f.EventType, r.EventType},
+		{f.ResourceType, r.ResourceType}, {f.ResourceID, r.ResourceID}, {f.Result, r.Result}, {f.TenantID, r.TenantID},
+		{f.SubmitterTokenID, r.SubmitterTokenID},
+	} {
+		if c.want != "" && c.want != c.got {
+			return false
+		}
+	}
+	t := r.timeOf(f.By)
+	return (f.Since.IsZero() || !t.Before(micro(f.Since))) && (f.Until.IsZero() || t.Before(micro(f.Until)))
+}
+
 // timeOf returns r's time of column by.
 func (r Row) timeOf(by TimeColumn) time.Time {
 	if by == ByReceived {

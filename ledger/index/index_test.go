@@ -34,3 +34,27 @@ func TestNewRow(t *testing.T) {
 		t.Fatal("Mismatch.String")
 	}
 }
+
+func TestFilterMatches(t *testing.T) {
+	ts := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	r := index.Row{Columns: index.Columns{Time: ts, Received: ts.Add(time.Hour), TenantID: "t1", EventType: "document.read", Action: "read",
+		ActorID: "user-1", ActorType: "user", ResourceType: "document", ResourceID: "d-1", Result: "success", SubmitterTokenID: "tok"}}
+	for _, c := range []struct {
+		f    index.Filter
+		want bool
+	}{
+		{index.Filter{}, true},
+		{index.Filter{ActorID: "user-1", TenantID: "t1", EventType: "document.read", SubmitterTokenID: "tok"}, true},
+		{index.Filter{ActorID: "user-2"}, false},
+		{index.Filter{Result: "failure"}, false},
+		{index.Filter{Since: ts, Until: ts.Add(time.Microsecond)}, true},
+		{index.Filter{Until: ts}, false},
+		{index.Filter{Since: ts.Add(time.Nanosecond)}, true}, // microsecond precision, as the index keeps
+		{index.Filter{Since: ts.Add(time.Minute), By: index.ByReceived}, true},
+		{index.Filter{Until: ts.Add(time.Minute), By: index.ByReceived}, false},
+	} {
+		if got := c.f.Matches(r); got != c.want {
+			t.Errorf("%+v.Matches = %v, want %v", c.f, got, c.want)
+		}
+	}
+}

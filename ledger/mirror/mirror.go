@@ -28,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -63,13 +64,27 @@ type Config struct {
 	Progress func(done, total uint64)
 	// Logger receives operational logs. Default slog.Default().
 	Logger *slog.Logger
+	// CopyFrom, if set below the size of the mirror's checkpoint, makes
+	// the run copy the entries from that size on again, rewriting their
+	// bundles and tiles, as if the mirror's checkpoint were there: an
+	// archive copies again what it could not verify when it read it back.
+	// It must be the size of a checkpoint a run published in the mirror
+	// (whose right edge the mirror holds). Nil: copy from the mirror's
+	// checkpoint.
+	CopyFrom *uint64
+	// RetainUntil, if set, locks every tile, bundle and checkpoint the run
+	// writes until then (blob.PutOptions.RetainUntil: S3 Object Lock in
+	// compliance mode), as an archive's copy is. The progress record is
+	// not locked: the run deletes it at the end.
+	RetainUntil time.Time
 }
 
 // Result says what a run did.
 type Result struct {
 	// From is the mirror's size before the run, Resumed where the run
-	// started copying (above From when it resumed a killed run), and To the
-	// size of the checkpoint it published.
+	// started copying (above From when it resumed a killed run, below it
+	// with Config.CopyFrom), and To the size of the checkpoint it
+	// published.
 	From, Resumed, To uint64
 }
 
@@ -120,10 +135,13 @@ func (r *run) run(ctx context.Context) (Result, error) {
 		}
 	}
 	res.Resumed, res.To = res.From, target.Size
-	if target.Size == res.From {
+	if r.CopyFrom != nil && *r.CopyFrom < res.From {
+		res.Resumed = *r.CopyFrom
+	}
+	if target.Size == res.Resumed {
 		return res, r.publish(ctx, target)
 	}
-	if res.Resumed, err = r.resumeFrom(ctx, res.From, target.Size); err != nil {
+	if res.Resumed, err = r.resumeFrom(ctx, res.Resumed, target.Size); err != nil {
 		return res, err
 	}
 	b, err := tiles.NewBuilder(ctx, res.Resumed, tiles.HashTiles(rawTiles{r.dst}))
@@ -358,7 +376,7 @@ func (r *run) write(ctx context.Context, writes map[tiles.Tile][]byte) error {
 	g.SetLimit(r.Concurrency)
 	for t, data := range writes {
 		g.Go(func() error {
-			if err := r.Mirror.Put(ctx, t.Path(), data, blob.PutOptions{ContentType: tiles.TileContentType, CacheControl: tiles.TileCacheControl}); err != nil {
+			if err := r.Mirror.Put(ctx, t.Path(), data, blob.PutOptions{ContentType: tiles.TileContentType, CacheControl: tiles.TileCacheControl, RetainUntil: r.RetainUntil}); err != nil {
 				return fmt.Errorf("couldn't write the mirror's %s: %w", t.Path(), err)
 			}
 			return nil
@@ -371,7 +389,7 @@ func (r *run) write(ctx context.Context, writes map[tiles.Tile][]byte) error {
 // received (cosignatures included), and drops the progress record.
 func (r *run) publish(ctx context.Context, target *tiles.SignedCheckpoint) error {
 	if err := r.Mirror.Put(ctx, tiles.CheckpointPath, target.Note,
-		blob.PutOptions{ContentType: tiles.CheckpointContentType, CacheControl: tiles.CheckpointCacheControl}); err != nil {
+		blob.PutOptions{ContentType: tiles.CheckpointContentType, CacheControl: tiles.CheckpointCacheControl, RetainUntil: r.RetainUntil}); err != nil {
 		return fmt.Errorf("couldn't publish the mirror's checkpoint: %w", err)
 	}
 	if err := r.Mirror.Delete(ctx, ProgressName); err != nil {

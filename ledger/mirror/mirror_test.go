@@ -6,14 +6,22 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/ledger-dev/ledger/internal/s3test"
 
 	"github.com/ledger-dev/ledger/internal/testlog"
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/blob"
+	"github.com/ledger-dev/ledger/ledger/blob/s3"
 	"github.com/ledger-dev/ledger/ledger/mirror"
 	"github.com/ledger-dev/ledger/ledger/storage/posix"
 	"github.com/ledger-dev/ledger/ledger/storage/storagetest"
@@ -205,4 +213,38 @@ func TestResume(t *testing.T) {
 		t.Fatalf("resumed run: %+v, want it to start from a progress record", res)
 	}
 	audit(t, dst.Root(), src.policy, 100000)
+}
+
+// TestRetainUntil mirrors into a bucket with Object Lock on the real S3
+// server: every tile, bundle and the checkpoint are locked in compliance
+// mode until the date given, and the progress record is not left behind.
+func TestRetainUntil(t *testing.T) {
+	srv := s3test.Start(t)
+	st, err := s3.Open(t.Context(), srv.Bucket(t, "worm", s3test.BucketOptions{ObjectLock: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := newSource(t)
+	src.grow(600)
+	until := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	res, err := mirror.Run(t.Context(), mirror.Config{Source: tiles.DirFetcher(src.dir), Mirror: st, Policy: src.policy, Logger: testlog.New(t), RetainUntil: until})
+	if err != nil || res.To != 600 {
+		t.Fatalf("run: %+v, %v", res, err)
+	}
+	var names []string
+	if err := st.List(t.Context(), "", func(n string) error { names = append(names, n); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(names, "checkpoint") || !slices.Contains(names, "tile/entries/002.p/88") || slices.Contains(names, mirror.ProgressName) {
+		t.Fatalf("the bucket holds %q", names)
+	}
+	for _, n := range names {
+		head, err := srv.Client().HeadObject(t.Context(), &awss3.HeadObjectInput{Bucket: aws.String("worm"), Key: aws.String(n)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if head.ObjectLockMode != types.ObjectLockModeCompliance || head.ObjectLockRetainUntilDate == nil || !head.ObjectLockRetainUntilDate.Equal(until) {
+			t.Errorf("%s: lock %q until %v, want COMPLIANCE until %v", n, head.ObjectLockMode, head.ObjectLockRetainUntilDate, until)
+		}
+	}
 }

@@ -189,6 +189,12 @@ func (s *Store) Put(ctx context.Context, name string, data []byte, opts blob.Put
 	if opts.IfAbsent {
 		in.IfNoneMatch = aws.String("*")
 	}
+	if !opts.RetainUntil.IsZero() {
+		// S3 wants a checksum of a locked object's body: the SDK sends
+		// one (CRC32) with every PutObject by default.
+		in.ObjectLockMode = types.ObjectLockModeCompliance
+		in.ObjectLockRetainUntilDate = aws.Time(opts.RetainUntil)
+	}
 	for attempt := 0; ; attempt++ {
 		_, err = s.client.PutObject(ctx, in)
 		// 409 ConditionalRequestConflict: another conditional write of
@@ -210,6 +216,29 @@ func (s *Store) Put(ctx context.Context, name string, data []byte, opts blob.Put
 		return fmt.Errorf("%s: %w", name, blob.ErrExists)
 	}
 	return fmt.Errorf("couldn't put object %s in bucket %s: %w", name, s.bucket, err)
+}
+
+// CheckObjectLock returns an error wrapping blob.ErrNoLock unless the
+// bucket has S3 Object Lock enabled, so that Puts with
+// PutOptions.RetainUntil can lock objects. Object Lock can only be
+// enabled when a bucket is created (or, on AWS, by turning on versioning
+// and asking support); a bucket without it is refused at start rather
+// than at the first Put.
+func (s *Store) CheckObjectLock(ctx context.Context) error {
+	out, err := s.client.GetObjectLockConfiguration(ctx, &awss3.GetObjectLockConfigurationInput{Bucket: aws.String(s.bucket)})
+	if err != nil {
+		switch statusOf(err) {
+		case http.StatusNotFound: // ObjectLockConfigurationNotFoundError
+			return fmt.Errorf("bucket %s: %w: Object Lock is not enabled on it (create the bucket with Object Lock enabled)", s.bucket, blob.ErrNoLock)
+		case http.StatusNotImplemented:
+			return fmt.Errorf("bucket %s: %w: the server does not implement Object Lock", s.bucket, blob.ErrNoLock)
+		}
+		return fmt.Errorf("couldn't read the Object Lock configuration of bucket %s: %w", s.bucket, err)
+	}
+	if c := out.ObjectLockConfiguration; c == nil || c.ObjectLockEnabled != types.ObjectLockEnabledEnabled {
+		return fmt.Errorf("bucket %s: %w: Object Lock is not enabled on it (create the bucket with Object Lock enabled)", s.bucket, blob.ErrNoLock)
+	}
+	return nil
 }
 
 // Get downloads the object.
