@@ -28,6 +28,7 @@ import (
 
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/access"
+	"github.com/ledger-dev/ledger/ledger/archive"
 	"github.com/ledger-dev/ledger/ledger/blob"
 	"github.com/ledger-dev/ledger/ledger/console"
 	"github.com/ledger-dev/ledger/ledger/event"
@@ -35,7 +36,6 @@ import (
 	"github.com/ledger-dev/ledger/ledger/httpapi"
 	pgindex "github.com/ledger-dev/ledger/ledger/index/postgres"
 	"github.com/ledger-dev/ledger/ledger/keyindex"
-	"github.com/ledger-dev/ledger/ledger/archive"
 	"github.com/ledger-dev/ledger/ledger/prune"
 	"github.com/ledger-dev/ledger/ledger/scrub"
 	"github.com/ledger-dev/ledger/ledger/storage/bucket"
