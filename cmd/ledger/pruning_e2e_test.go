@@ -463,7 +463,8 @@ func TestPruneBucketE2E(t *testing.T) {
 // entries are archived ("not archived yet"); after `ledger archive`, the
 // left edge moves up to the archive's verified size and the pruned
 // document, the 410 answers and the retention.pruned event name the
-// archive; `verifier audit --archive` re-hashes the pruned range there.
+// archive; `verifier audit --archive` re-hashes the pruned range there;
+// with serve_pruned_reads, the pruned entries are read from the archive.
 func TestPruneArchiveE2E(t *testing.T) {
 	arch := t.TempDir()
 	p := newPruneLog(t, fmt.Sprintf("archive: {location: '%s'}\nretention:\n  rules:\n    - {min: 1h, available: 1s}\n", arch))
@@ -503,5 +504,17 @@ func TestPruneArchiveE2E(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no retention.pruned event names the archive: %v", tags)
+	}
+	// With serve_pruned_reads, the pruned entries are read from the archive.
+	stopServer(s)
+	conf := fmt.Sprintf("archive: {location: '%s', serve_pruned_reads: true}\nretention:\n  rules:\n    - {min: 1h, available: 1s}\n", arch)
+	if err := os.WriteFile(p.conf, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s = p.serve(t)
+	for _, path := range []string{"tile/entries/000", "v1/events/5"} {
+		if code, b := call(t, http.DefaultClient, "GET", s.url+path, p.auditor, ""); code != 200 {
+			t.Errorf("GET /%s with serve_pruned_reads: %d %s", path, code, b)
+		}
 	}
 }
