@@ -17,6 +17,7 @@ import (
 
 	"github.com/ledger-dev/ledger/internal/longtest"
 	"github.com/ledger-dev/ledger/internal/pgtest"
+	"github.com/ledger-dev/ledger/internal/s3test"
 	"github.com/ledger-dev/ledger/tiles"
 )
 
@@ -458,63 +459,97 @@ func TestPruneBucketE2E(t *testing.T) {
 	}
 }
 
-// TestPruneArchiveE2E: with a rule whose available (1s) is shorter than
-// its min (1h) and an archive in a directory, nothing is pruned until the
-// entries are archived ("not archived yet"); after `ledger archive`, the
-// left edge moves up to the archive's verified size and the pruned
-// document, the 410 answers and the retention.pruned event name the
-// archive; `verifier audit --archive` re-hashes the pruned range there;
-// with serve_pruned_reads, the pruned entries are read from the archive.
+// TestPruneArchiveE2E is the retention acceptance test, once with a
+// directory archive and once with a real S3 bucket under Object Lock in
+// compliance mode: nothing leaves the hot store before the archive holds
+// it; after `ledger archive` the prune goes up to the archive's size; the
+// pruned bundles answer 410 naming the archive, `verifier audit` passes and
+// reports the pruned range, a tlog-proof fetched before the prune still
+// verifies, the archived range passes `verifier audit --archive` and an
+// evidence package built from the archive passes `verifier export`; with
+// serve_pruned_reads the pruned entries are read from the archive.
 func TestPruneArchiveE2E(t *testing.T) {
-	arch := t.TempDir()
-	p := newPruneLog(t, fmt.Sprintf("archive: {location: '%s'}\nretention:\n  rules:\n    - {min: 1h, available: 1s}\n", arch))
-	s := p.serve(t, "--init")
-	p.appendActors(t, s, repeat("u-1", 300)...)
-	time.Sleep(1200 * time.Millisecond) // past the available, not the min
-	if out := p.prune(t, s); !strings.Contains(out, "pruned: nothing") || !strings.Contains(out, "it is not archived yet (the archive holds 0 entries)") {
-		t.Fatalf("ledger prune before the archive:\n%s", out)
-	}
-	if out, err := exec.Command(p.ledgerBin, "archive", "--url", s.url, "--token", p.admin).CombinedOutput(); err != nil {
-		t.Fatalf("ledger archive: %v\n%s", err, out)
-	}
-	location := "file://" + filepath.ToSlash(arch)
-	out := p.prune(t, s)
-	if !strings.Contains(out, "pruned: entries 0 to 255 (256 entries); the minimum index is now 256") || !strings.Contains(out, "archive: "+location) {
-		t.Fatalf("ledger prune after the archive:\n%s", out)
-	}
-	code, b := call(t, http.DefaultClient, "GET", s.url+"pruned.json", "", "")
-	pr, err := tiles.ParsePruned(b)
-	if code != 200 || err != nil || pr.MinimumIndex != 256 || pr.Archive == nil || pr.Archive.Location != location || pr.Archive.Size < 300 {
-		t.Fatalf("GET /pruned.json: %d %s %v", code, b, err)
-	}
-	if code, b := call(t, http.DefaultClient, "GET", s.url+"tile/entries/000", p.auditor, ""); code != 410 || !strings.Contains(string(b), "archived at "+location) {
-		t.Errorf("GET /tile/entries/000: %d %s, want 410 naming the archive", code, b)
-	}
-	checkPrunedLog(t, s, p.auditor)
-	if out, code := runCmd(t, p.verifierBin, "audit", "--log", s.url, "--token", p.auditor, "--vkey", s.vkey, "--archive", arch); code != 0 || !strings.Contains(out, "ok pruned: entries 0–255 pruned") {
-		t.Errorf("verifier audit --archive: %d\n%s", code, out)
-	}
-	var tags []map[string]string
-	for _, tg := range waitRows(t, s, p.auditor, "event_type=retention.pruned", 2) {
-		tags = append(tags, tg)
-	}
-	found := false
-	for _, tg := range tags {
-		found = found || (tg["minimum_index"] == "256" && strings.HasPrefix(tg["archive"], location))
-	}
-	if !found {
-		t.Errorf("no retention.pruned event names the archive: %v", tags)
-	}
-	// With serve_pruned_reads, the pruned entries are read from the archive.
-	stopServer(s)
-	conf := fmt.Sprintf("archive: {location: '%s', serve_pruned_reads: true}\nretention:\n  rules:\n    - {min: 1h, available: 1s}\n", arch)
-	if err := os.WriteFile(p.conf, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s = p.serve(t)
-	for _, path := range []string{"tile/entries/000", "v1/events/5"} {
-		if code, b := call(t, http.DefaultClient, "GET", s.url+path, p.auditor, ""); code != 200 {
-			t.Errorf("GET /%s with serve_pruned_reads: %d %s", path, code, b)
-		}
+	srv := s3test.Start(t)
+	bucket := srv.Bucket(t, "worm", s3test.BucketOptions{ObjectLock: true, PublicRead: true})
+	bucket.Prefix = "log"
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name string
+		// location is the archive in the configuration, audit where the
+		// verifier reads it, block the rest of the archive block.
+		location, audit, block string
+	}{
+		{"directory", dir, dir, ""},
+		{"object-lock bucket", bucket.URL(), srv.URL("worm") + "log/", ", object_lock: compliance"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			config := func(extra string) string {
+				return fmt.Sprintf("archive: {location: '%s'%s%s}\nretention:\n  rules:\n    - {min: 1h, available: 1s}\n", c.location, c.block, extra)
+			}
+			p := newPruneLog(t, config(""))
+			s := p.serve(t, "--init")
+			p.appendActors(t, s, repeat("u-1", 300)...)
+			code, proof := call(t, http.DefaultClient, "GET", s.url+"v1/proof/5", p.auditor, "")
+			proofFile := filepath.Join(t.TempDir(), "entry-5.proof")
+			if code != 200 || os.WriteFile(proofFile, proof, 0o600) != nil {
+				t.Fatalf("proof of entry 5: %d %s", code, proof)
+			}
+			time.Sleep(1200 * time.Millisecond) // past the available, not the min
+			if out := p.prune(t, s); !strings.Contains(out, "pruned: nothing") || !strings.Contains(out, "it is not archived yet (the archive holds 0 entries)") {
+				t.Fatalf("ledger prune before the archive:\n%s", out)
+			}
+			if out, err := exec.Command(p.ledgerBin, "archive", "--url", s.url, "--token", p.admin).CombinedOutput(); err != nil {
+				t.Fatalf("ledger archive: %v\n%s", err, out)
+			}
+			location := c.location
+			if !strings.HasPrefix(location, "s3://") {
+				location = "file://" + filepath.ToSlash(location)
+			}
+			out := p.prune(t, s)
+			if !strings.Contains(out, "pruned: entries 0 to 255 (256 entries); the minimum index is now 256") || !strings.Contains(out, "archive: "+location) {
+				t.Fatalf("ledger prune after the archive:\n%s", out)
+			}
+			code, b := call(t, http.DefaultClient, "GET", s.url+"pruned.json", "", "")
+			pr, err := tiles.ParsePruned(b)
+			if code != 200 || err != nil || pr.MinimumIndex != 256 || pr.Archive == nil || pr.Archive.Location != location || pr.Archive.Size < 300 {
+				t.Fatalf("GET /pruned.json: %d %s %v", code, b, err)
+			}
+			if code, b := call(t, http.DefaultClient, "GET", s.url+"tile/entries/000", p.auditor, ""); code != 410 || !strings.Contains(string(b), "archived at "+location) {
+				t.Errorf("GET /tile/entries/000: %d %s, want 410 naming the archive", code, b)
+			}
+			checkPrunedLog(t, s, p.auditor)
+			if out, code := runCmd(t, p.verifierBin, "audit", "--log", s.url, "--token", p.auditor, "--vkey", s.vkey); code != 0 || !strings.Contains(out, "entries 0–255 pruned") {
+				t.Errorf("verifier audit of the pruned log: %d\n%s", code, out)
+			}
+			if out, code := runCmd(t, p.verifierBin, "proof", proofFile, "--vkey", s.vkey); code != 0 {
+				t.Errorf("verifier proof of a pruned entry's old proof: %d\n%s", code, out)
+			}
+			if out, code := runCmd(t, p.verifierBin, "audit", "--log", s.url, "--token", p.auditor, "--vkey", s.vkey, "--archive", c.audit); code != 0 || !strings.Contains(out, "ok pruned: entries 0–255 pruned") {
+				t.Errorf("verifier audit --archive: %d\n%s", code, out)
+			}
+			pkg := filepath.Join(t.TempDir(), "pkg")
+			if out, err := exec.Command(p.ledgerBin, "export", "--archive", c.location, "--vkey", s.vkey, "--out", pkg, "--from", "0", "--to", "256").CombinedOutput(); err != nil {
+				t.Fatalf("ledger export --archive: %v\n%s", err, out)
+			}
+			verify(t, p.verifierBin, "export", pkg, "--vkey", s.vkey)
+			found := false
+			for _, tg := range waitRows(t, s, p.auditor, "event_type=retention.pruned", 2) {
+				found = found || (tg["minimum_index"] == "256" && strings.HasPrefix(tg["archive"], location))
+			}
+			if !found {
+				t.Errorf("no retention.pruned event names the archive")
+			}
+			// With serve_pruned_reads, the pruned entries are read from the archive.
+			stopServer(s)
+			if err := os.WriteFile(p.conf, []byte(config(", serve_pruned_reads: true")), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s = p.serve(t)
+			for _, path := range []string{"tile/entries/000", "v1/events/5"} {
+				if code, b := call(t, http.DefaultClient, "GET", s.url+path, p.auditor, ""); code != 200 {
+					t.Errorf("GET /%s with serve_pruned_reads: %d %s", path, code, b)
+				}
+			}
+		})
 	}
 }
