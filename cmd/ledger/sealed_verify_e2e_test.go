@@ -3,12 +3,14 @@ package main_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestEventKeysPackage exports evidence packages with event keys from a
@@ -161,5 +163,44 @@ func TestErasedVerified(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join(pkg, "events.ndjson"))
 	if err != nil || !bytes.Contains(b, []byte("bob@example.com")) || bytes.Contains(b, []byte("alice@")) {
 		t.Errorf("the package after alice's erasure: %v\n%s", err, b)
+	}
+}
+
+// TestPrunedSealedProof prunes sealed events of a real `ledger serve`: the
+// old receipt of a pruned sealed event still verifies, and `verifier proof
+// --ledger` says the ledger pruned it (and so cannot say whether its
+// payload is erased) instead of failing; `verifier audit` passes, counting
+// the sealed entries that remain.
+func TestPrunedSealedProof(t *testing.T) {
+	master := filepath.Join(t.TempDir(), "master.key")
+	if err := os.WriteFile(master, []byte(strings.Repeat("5a", 32)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := newPruneLog(t, "retention:\n  rules:\n    - {min: 1s}\nsealing:\n  master_key_file: "+master+"\n")
+	s := p.serve(t, "--init")
+	events := make([]string, 300)
+	for i := range events {
+		events[i] = fmt.Sprintf(`{"action":"read","actor":{"id":"alice","type":"user","email":"alice@example.com"},"resource":{"type":"doc","id":"d-%d"},"result":"success"}`, i)
+	}
+	if code, b := call(t, http.DefaultClient, "POST", s.url+"v1/events?wait=published", p.writer, "["+strings.Join(events, ",")+"]"); code != 200 {
+		t.Fatalf("append: %d %s", code, b)
+	}
+	code, proof := call(t, http.DefaultClient, "GET", s.url+"v1/proof/5", p.auditor, "")
+	proofFile := filepath.Join(t.TempDir(), "entry-5.tlog-proof")
+	if code != 200 || os.WriteFile(proofFile, proof, 0o600) != nil {
+		t.Fatalf("proof of entry 5: %d %s", code, proof)
+	}
+	time.Sleep(1200 * time.Millisecond) // past every min
+	if out := p.prune(t, s); !strings.Contains(out, "the minimum index is now 256") {
+		t.Fatalf("ledger prune:\n%s", out)
+	}
+	out, code := runCmd(t, p.verifierBin, "proof", proofFile, "--vkey", s.vkey, "--ledger", s.url, "--token", p.auditor)
+	if code != 0 || !strings.Contains(out, "ok ledger: the ledger has pruned entry 5 (v1/events/5 is pruned: the minimum index is 256") ||
+		!strings.Contains(out, "ok sealed: inclusion verified; members of the event are sealed under subject key") {
+		t.Errorf("verifier proof --ledger of a pruned sealed event: exit %d\n%s", code, out)
+	}
+	out, code = runCmd(t, p.verifierBin, "audit", "--log", s.url, "--vkey", s.vkey, "--token", p.auditor)
+	if code != 0 || !strings.Contains(out, "ok pruned: entries 0–255 pruned (minimum index 256") || !regexp.MustCompile(`ok sealed: \d+ entries hold members sealed`).MatchString(out) {
+		t.Errorf("verifier audit of the pruned sealed log: exit %d\n%s", code, out)
 	}
 }
