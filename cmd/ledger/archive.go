@@ -13,10 +13,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/ledger-dev/ledger/internal/every"
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/archive"
 	"github.com/ledger-dev/ledger/ledger/blob"
@@ -159,7 +159,7 @@ func archivedEvent(location, trigger string, rec archive.Record, err error) *eve
 		Resource: event.Resource{Type: "log_archive", ID: location}, Result: "success", Source: trigger,
 		Tags: map[string]string{"location": location}}
 	if err != nil {
-		e.Result, e.Reason = "failure", truncate(err.Error(), 512)
+		e.Result, e.Reason = "failure", event.Clip(err.Error(), 512)
 		return e
 	}
 	retain := "none"
@@ -171,29 +171,11 @@ func archivedEvent(location, trigger string, rec archive.Record, err error) *eve
 	return e
 }
 
-// truncate cuts s to at most n bytes, at a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
-}
-
 // schedule runs the archive every interval until ctx ends.
-func (a *archiver) schedule(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			a.run(ctx, "schedule") // its failure is logged, and is an event
-		}
-	}
+func (a *archiver) schedule(ctx context.Context, interval time.Duration) {
+	every.Run(ctx, interval, func(ctx context.Context) {
+		a.run(ctx, "schedule") // its failure is logged, and is an event
+	})
 }
 
 const archiveUsage = `usage: ledger archive --url URL [--token T] [--json]

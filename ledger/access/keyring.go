@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ledger-dev/ledger/internal/every"
 )
 
 // ErrStatic refuses to revoke a token defined in the configuration file:
@@ -154,18 +156,11 @@ func statFile(path string) (fileStamp, error) {
 // Watch rereads a changed token file every interval until ctx ends, so
 // that revocations by `ledger token revoke` take effect within interval.
 func (k *Keyring) Watch(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := k.Reload(); err != nil {
-				k.cfg.Logger.Error("couldn't reload the token file; keeping the tokens read before", "file", k.cfg.File, "err", err)
-			}
+	every.Run(ctx, interval, func(context.Context) {
+		if err := k.Reload(); err != nil {
+			k.cfg.Logger.Error("couldn't reload the token file; keeping the tokens read before", "file", k.cfg.File, "err", err)
 		}
-	}
+	})
 }
 
 // Tokens returns every token, static and from the file.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ledger-dev/ledger/internal/every"
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/event"
 	"github.com/ledger-dev/ledger/ledger/subjectkey"
@@ -122,9 +123,7 @@ func (s *Server) logErasure(ctx context.Context, e subjectkey.Erasure, rule int)
 // RunShredder runs Shred every interval until ctx is done, logging what
 // each run did and its errors.
 func (s *Server) RunShredder(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
+	shred := func(ctx context.Context) {
 		rep, err := s.Shred(ctx)
 		if err != nil && ctx.Err() == nil {
 			s.log.Error("shredding the subject keys past their retention max failed", "err", err)
@@ -132,10 +131,7 @@ func (s *Server) RunShredder(ctx context.Context, interval time.Duration) {
 		if len(rep.Destroyed)+len(rep.Completed)+rep.Held > 0 {
 			s.log.Info("shredded the subject keys past their retention max", "destroyed", len(rep.Destroyed), "completed", len(rep.Completed), "held", rep.Held)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
 	}
+	shred(ctx)
+	every.Run(ctx, interval, shred)
 }

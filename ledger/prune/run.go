@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ledger-dev/ledger/internal/every"
 	"github.com/ledger-dev/ledger/internal/jsonfile"
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/event"
@@ -200,17 +201,17 @@ func (r *Runner) record(ctx context.Context, res *Result, by string, failed erro
 	if stop == "" {
 		stop = fmt.Sprintf("every indexed entry, up to %d, may go; whole bundles of %d entries are pruned", res.Indexed, tiles.TileWidth)
 	}
-	e.Tags["stop"] = clip(stop)
+	e.Tags["stop"] = event.Clip(stop, maxTag)
 	if len(res.Holds) > 0 {
 		ids := make([]string, len(res.Holds))
 		for i, h := range res.Holds {
 			ids[i] = h.Hold
 		}
-		e.Tags["held_by"] = clip(strings.Join(ids, ","))
+		e.Tags["held_by"] = event.Clip(strings.Join(ids, ","), maxTag)
 	}
 	if failed != nil {
 		e.Result = "failure"
-		e.Tags["error"] = clip(failed.Error())
+		e.Tags["error"] = event.Clip(failed.Error(), maxTag)
 		return r.cfg.Append(ctx, e)
 	}
 	if err := r.cfg.Append(ctx, e); err != nil {
@@ -284,25 +285,11 @@ func prunedEvent(previous uint64, p tiles.Pruned, by string) *event.Event {
 // maxTag bounds a tag the run writes from text it does not control.
 const maxTag = 512
 
-func clip(s string) string {
-	if len(s) <= maxTag {
-		return s
-	}
-	return strings.ToValidUTF8(s[:maxTag], "") + "…"
-}
-
 // Every runs a prune every d until ctx is done, logging failures.
 func (r *Runner) Every(ctx context.Context, d time.Duration) {
-	t := time.NewTicker(d)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every.Run(ctx, d, func(ctx context.Context) {
 		if _, err := r.Run(ctx, Request{By: "schedule"}); err != nil && ctx.Err() == nil {
 			r.cfg.Logger.Error("scheduled prune failed; the next one runs at its time", "err", err)
 		}
-	}
+	})
 }
