@@ -130,7 +130,8 @@ var ErrConflict = errors.New("committed state changed underneath the flush")
 //     the recorded one: the minimum index never goes down. Pruning again to
 //     the recorded minimum index is allowed (it may change the archive
 //     pointer) and deletes what a run that failed or died left; a driver
-//     may also complete such a run when it opens (posix does).
+//     may also complete such a run when it opens (posix does; the bucket
+//     driver when its Resume is called, as serve does at start).
 //   - From the moment p is recorded, ReadTile of a bundle that p refuses
 //     returns a *tiles.PrunedError, whether its bytes are deleted yet or not.
 type Pruner interface {

@@ -432,6 +432,12 @@ func openLogStorage(ctx context.Context, data string, w logLocation, log *slog.L
 		pool.Close()
 		return nil, err
 	}
+	// A prune cut short between the database and the bucket is completed
+	// now; failing that, by the next prune (the bundles are refused
+	// meanwhile, deleted or not).
+	if err := store.Resume(ctx); err != nil {
+		log.Warn("couldn't complete a prune cut short; the next prune completes it", "err", err)
+	}
 	return &logStorage{store: store, pool: pool}, nil
 }
 

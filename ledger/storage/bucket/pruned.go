@@ -23,12 +23,9 @@ func (s *Storage) Pruned(ctx context.Context) (tiles.Pruned, error) {
 }
 
 // Prune records p in the database (the postgres driver's log_prune, which
-// checks it and records the prune in log_prunes), writes it to the
-// bucket's tiles.PrunedPath object for readers of the bucket, then deletes
-// the bundle objects it refuses and records that they are deleted
-// (ledger.Pruner). A run that dies or fails after the first step is
-// completed by the next Prune, which a pruning schedule calls again with
-// the same minimum index at the least.
+// checks it and records the prune in log_prunes), then completes it as
+// Resume does (ledger.Pruner). A run that dies or fails after the first
+// step is completed by Resume at the next start, or by the next Prune.
 func (s *Storage) Prune(ctx context.Context, p tiles.Pruned) error {
 	if err := s.db.Prune(ctx, p); err != nil {
 		return err
@@ -36,9 +33,22 @@ func (s *Storage) Prune(ctx context.Context, p tiles.Pruned) error {
 	// At this point p is recorded: every instance refuses the bundles it
 	// covers (ReadTile), whether their objects are deleted yet or not.
 	s.pruned.Store(&p)
+	return s.Resume(ctx)
+}
+
+// Resume completes the prune the database records, if one was cut short:
+// it writes the bucket's tiles.PrunedPath object for readers of the
+// bucket, deletes the bundle objects the minimum index refuses, and records
+// that they are deleted. When every refused bundle is already deleted it
+// only rewrites the object. Several instances may run it at once: they
+// delete the same objects.
+func (s *Storage) Resume(ctx context.Context) error {
 	rec, deleted, err := s.db.DeletedBelow(ctx)
 	if err != nil {
 		return err
+	}
+	if rec.MinimumIndex == 0 {
+		return nil // never pruned
 	}
 	doc, err := json.Marshal(rec)
 	if err != nil {
