@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -24,14 +23,7 @@ import (
 // privacy.erasure_executed event with the reason "retention max"; an
 // erasure a crash left without its event gets it from the next run, once.
 func TestShred(t *testing.T) {
-	master, err := subjectkey.NewMasterKey(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := subjectkey.OpenFile(filepath.Join(t.TempDir(), "subject-keys.json"), master)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := newKeyFile(t)
 	rules := []retention.Rule{{Tenant: "c", Min: mustPeriod(t, "1d"), Max: mustPeriod(t, "30d")}, {Tenant: "a", Preset: "hipaa"}}
 	policy, err := retention.New(rules)
 	if err != nil {

@@ -30,14 +30,7 @@ import (
 // still holds the ciphertext. Every JSON answer is checked against the
 // OpenAPI document, strictly.
 func TestSealedAnswers(t *testing.T) {
-	master, err := subjectkey.NewMasterKey(bytes.Repeat([]byte{7}, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := subjectkey.OpenFile(filepath.Join(t.TempDir(), "subject-keys.json"), master)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keys := newKeyFile(t)
 	s := newAccessServer(t, func(c *httpapi.Config) {
 		c.Seal = &event.SealConfig{Sealing: event.Sealing{Fields: event.DefaultSealedFields}, Subject: "actor.id",
 			Key: subjectkey.KeyFunc(context.Background(), keys)}
@@ -175,4 +168,19 @@ func TestSealedAnswers(t *testing.T) {
 			t.Errorf("auditor GET %s after the erasure: %s", q, b)
 		}
 	}
+}
+
+// newKeyFile opens a subject-key file in a temporary directory under a
+// fixed master key.
+func newKeyFile(t *testing.T) *subjectkey.File {
+	t.Helper()
+	master, err := subjectkey.NewMasterKey(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := subjectkey.OpenFile(filepath.Join(t.TempDir(), "subject-keys.json"), master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
 }
