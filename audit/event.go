@@ -9,7 +9,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger/event"
 )
 
-// The event schema is the ledger's own (DESIGN §5): these aliases let an
+// The event schema is the ledger's own (docs/formats.md): these aliases let an
 // application build events without importing the ledger's packages by name.
 type (
 	// Event is one audit event. Required: Actor.ID, Actor.Type, Action,

@@ -3,7 +3,7 @@
 //
 // A token is a random secret shown once when it is created; the ledger
 // stores only its SHA-256, so a leaked token file or configuration does not
-// leak credentials. Roles separate duties (DESIGN §6):
+// leak credentials. Roles separate duties (docs/access.md):
 //
 //	writer   append events (into its tenant, if it has one)
 //	reader   query the events of its tenant
