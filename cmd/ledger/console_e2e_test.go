@@ -382,6 +382,34 @@ func TestConsoleE2E(t *testing.T) {
 		t.Errorf("the package of tenant a holds %d events, want 20", m.Count)
 	}
 
+	// With event keys, the package shows event 0's sealed reason in clear,
+	// with the key that opens just that event (ledger-export/v2); the
+	// verifier checks the plaintext against the leaf, and fails on one
+	// changed byte of it.
+	dl = t.TempDir()
+	if _, err := chromedp.CallBrowser(p.ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dl}); err != nil {
+		t.Fatal(err)
+	}
+	p.eval(`document.querySelector("#export-status").textContent = ""`) // still on the page of the first export
+	p.do(chromedp.Click(chromedp.CSS("#export-keys")))
+	p.do(chromedp.Click(chromedp.CSS("#export")))
+	p.waitFor(`document.querySelector("#export-status").textContent.startsWith("saved")`)
+	keyed := untarDownload(t, dl)
+	if out, code := runCmd(t, verifierBin, "export", keyed, "--policy", policyFile); code != 0 {
+		t.Fatalf("verifier export of the console's package with event keys: exit %d\n%s", code, out)
+	}
+	keyedRows, _ := os.ReadFile(filepath.Join(keyed, "events.ndjson"))
+	mb, _ = os.ReadFile(filepath.Join(keyed, "manifest.json"))
+	if !bytes.Contains(keyedRows, []byte("sealed-reason-of-event-0")) || !bytes.Contains(keyedRows, []byte(`"event_key":`)) || !bytes.Contains(mb, []byte(`"ledger-export/v2"`)) {
+		t.Fatalf("the console's package with event keys does not show event 0 opened with its key:\n%s\n%s", mb, keyedRows)
+	}
+	if err := os.WriteFile(filepath.Join(keyed, "events.ndjson"), bytes.Replace(keyedRows, []byte("sealed-reason-of-event-0"), []byte("sealed-reason-of-event-9"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runCmd(t, verifierBin, "export", keyed, "--policy", policyFile); code == 0 {
+		t.Errorf("verifier export passed a package whose opened plaintext was changed:\n%s", out)
+	}
+
 	// Behind the tampering proxy, the page shows each failure.
 	for i, c := range []struct{ mode, check, reason string }{
 		{"bundle", "inclusion", "the entry or its proof was altered"},

@@ -1,6 +1,6 @@
-// Export: the current filter as an evidence package (ledger-export/v1,
-// the `evidence` Go package's format) in one tar file, which `verifier
-// export` checks once unpacked. The rows come from the audited export API;
+// Export: the current filter as an evidence package (ledger-export/v1, or
+// v2 when it carries event keys: the `evidence` Go package's format) in one
+// tar file, which `verifier export` checks once unpacked. The rows come from the audited export API;
 // the checkpoint is the published one read after the export, so it covers
 // every row; each proof is built here from the log's hash tiles and checked
 // against that checkpoint before it is written.
@@ -10,23 +10,28 @@ import { pinned, verifyCheckpoint } from "./trust.js";
 import * as v from "./verify.js";
 import { download } from "./dom.js";
 
-export async function exportPackage(query, status) {
+// exportPackage builds and downloads the package of the filters in query;
+// with eventKeys, each event whose sealed members the reader may open is
+// shown opened, with the key that opens just that event.
+export async function exportPackage(query, status, eventKeys) {
   status.textContent = "exporting…";
   try {
-    const name = await build(query, status);
+    const name = await build(query, status, eventKeys);
     status.textContent = `saved ${name}: unpack it with tar -xf and check it with verifier export`;
   } catch (e) {
     status.textContent = "export failed: " + e.message;
   }
 }
 
-async function build(filters, status) {
+async function build(filters, status, eventKeys) {
   // The window is made explicit, so that the manifest records it.
   const query = new URLSearchParams(filters);
   const until = query.get("until") ? new Date(query.get("until")) : new Date();
   if (!query.get("until")) query.set("until", rfc3339(until));
   if (!query.get("since")) query.set("since", rfc3339(new Date(until - 30 * 86400e3)));
-  const r = await request("v1/export?" + query);
+  const asked = new URLSearchParams(query);
+  if (eventKeys) asked.set("event_keys", "true");
+  const r = await request("v1/export?" + asked);
   const text = await r.text();
   const rows = text.split("\n").filter(Boolean).map((l) => JSON.parse(l));
   const cpText = await (await request("checkpoint")).text();
@@ -37,6 +42,7 @@ async function build(filters, status) {
   const stamp = rfc3339(new Date());
   const dir = `ledger-export-${stamp.replace(/[-:]/g, "")}`;
   const events = [];
+  let keyed = 0;
   for (const [i, row] of rows.entries()) {
     if (i % 100 === 0) status.textContent = `proving ${i} of ${rows.length}…`;
     const leaf = v.b64.decode(row.leaf);
@@ -46,13 +52,21 @@ async function build(filters, status) {
       throw new Error(`entry ${row.index}: the export gave a leaf that is not the log's`);
     }
     // The event as its leaf holds it, not as the API shows it: a reader is
-    // shown sealed members in clear, which no proof covers.
-    const event = row.event == null ? null : leafEvent(leaf);
-    events.push(JSON.stringify({ index: row.index, leaf_hash: v.b64.encode(hash), leaf: row.leaf, event }).replace(/[<>&]/g, (c) => "\\u00" + c.charCodeAt(0).toString(16)));
+    // shown sealed members in clear, which no proof covers; unless the
+    // row carries the event key that opens them, which the verifier uses
+    // to check them against the leaf.
+    const out = { index: row.index, leaf_hash: v.b64.encode(hash), leaf: row.leaf };
+    if (row.event_key) {
+      Object.assign(out, { event: row.event, event_key: row.event_key });
+      keyed++;
+    } else {
+      out.event = row.event == null ? null : leafEvent(leaf);
+    }
+    events.push(JSON.stringify(out).replace(/[<>&]/g, (c) => "\\u00" + c.charCodeAt(0).toString(16)));
     files.push([`proofs/${row.index}.tlog-proof`, v.proofText(row.index, proof, cpText, leaf)]);
   }
   const manifest = {
-    format: "ledger-export/v1", origin, tree_size: size, root_hash: v.b64.encode(root),
+    format: keyed ? "ledger-export/v2" : "ledger-export/v1", origin, tree_size: size, root_hash: v.b64.encode(root),
     created: stamp, count: rows.length, filters: Object.fromEntries(query),
   };
   const all = [["checkpoint", cpText], ["events.ndjson", events.map((e) => e + "\n").join("")], ...files,

@@ -17,10 +17,12 @@ export async function findView(main, params, can, go) {
     form(params, can.tenant, (q) => go("find", q)));
   if (can.export) {
     const status = h("span", { class: "note", id: "export-status" });
+    const keys = h("input", { type: "checkbox", id: "export-keys" });
     main.append(h("p", {}, h("button", {
       id: "export", type: "button",
-      onclick: () => exportPackage(withoutCursor(params), status),
-    }, "Download evidence package (.tar)"), " ", status));
+      onclick: () => exportPackage(withoutCursor(params), status, keys.checked),
+    }, "Download evidence package (.tar)"), " ",
+    h("label", { for: "export-keys" }, keys, " with event keys (sealed members in clear: the package then holds personal data)"), " ", status));
   }
   const q = withoutCursor(params);
   q.set("limit", params.get("limit") || PAGE);
