@@ -18,21 +18,7 @@ import (
 // that a pass finds exactly those (tile 0 takes its bundle with it, since
 // the bundle can no longer be authenticated) and leaves the partial edge.
 func TestPass(t *testing.T) {
-	dir := t.TempDir()
-	s, err := posix.Open(t.Context(), posix.Config{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	signer, _ := storagetest.NewSigner(t, "example.com/scrub")
-	l := storagetest.NewLedger(t, s, storagetest.NewMemoryKeys(), signer)
-	var batch []ledger.Entry
-	for i := range 600 {
-		batch = append(batch, ledger.Entry{Leaf: []byte{'e', byte(i), byte(i >> 8)}})
-	}
-	if _, err := l.Append(t.Context(), batch); err != nil {
-		t.Fatal(err)
-	}
+	dir, s, l := posixLog(t, 600)
 	st := l.Committed()
 	for path, at := range map[string]int{"tile/entries/001": 10, "tile/0/000": 100} {
 		p := filepath.Join(dir, path)
@@ -75,21 +61,7 @@ func TestPass(t *testing.T) {
 // pruned bundles (their level-0 tiles still authenticate) and still finds
 // a changed byte in a bundle that stays.
 func TestPassPruned(t *testing.T) {
-	dir := t.TempDir()
-	s, err := posix.Open(t.Context(), posix.Config{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	signer, _ := storagetest.NewSigner(t, "example.com/scrub")
-	l := storagetest.NewLedger(t, s, storagetest.NewMemoryKeys(), signer)
-	var batch []ledger.Entry
-	for i := range 800 {
-		batch = append(batch, ledger.Entry{Leaf: []byte{'e', byte(i), byte(i >> 8)}})
-	}
-	if _, err := l.Append(t.Context(), batch); err != nil {
-		t.Fatal(err)
-	}
+	dir, s, l := posixLog(t, 800)
 	st := l.Committed()
 	if err := s.Prune(t.Context(), tiles.Pruned{MinimumIndex: 512}); err != nil {
 		t.Fatal(err)
@@ -123,4 +95,26 @@ func TestPassPruned(t *testing.T) {
 			t.Errorf("Check(%s) = %v, want corrupt %v", c.tile.Path(), err, c.corrupt)
 		}
 	}
+}
+
+// posixLog opens a posix log in a temporary directory and appends n small
+// entries to it through a ledger.
+func posixLog(t *testing.T, n int) (string, *posix.Storage, *ledger.Ledger) {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := posix.Open(t.Context(), posix.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	signer, _ := storagetest.NewSigner(t, "example.com/scrub")
+	l := storagetest.NewLedger(t, s, storagetest.NewMemoryKeys(), signer)
+	var batch []ledger.Entry
+	for i := range n {
+		batch = append(batch, ledger.Entry{Leaf: []byte{'e', byte(i), byte(i >> 8)}})
+	}
+	if _, err := l.Append(t.Context(), batch); err != nil {
+		t.Fatal(err)
+	}
+	return dir, s, l
 }
