@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/archive"
 	"github.com/ledger-dev/ledger/ledger/blob"
+	"github.com/ledger-dev/ledger/ledger/blob/blobtest"
 	"github.com/ledger-dev/ledger/ledger/blob/s3"
 	"github.com/ledger-dev/ledger/ledger/mirror"
 	"github.com/ledger-dev/ledger/ledger/storage/posix"
@@ -234,28 +234,12 @@ func indexOf(b []byte, s string) int {
 	return -1
 }
 
-// failingStore is a real directory whose Puts start failing after a count,
-// as a run killed mid-copy leaves it.
-type failingStore struct {
-	*blob.Dir
-	left atomic.Int64
-}
-
-var errKilled = errors.New("the run was killed here")
-
-func (f *failingStore) Put(ctx context.Context, name string, data []byte, opts blob.PutOptions) error {
-	if f.left.Add(-1) < 0 {
-		return errKilled
-	}
-	return f.Dir.Put(ctx, name, data, opts)
-}
-
 // TestInterrupted stops runs at every few writes: Reach never moves until
 // a run has finished, and the next run takes over.
 func TestInterrupted(t *testing.T) {
 	g := newLog(t)
-	dst := &failingStore{Dir: newDir(t)}
-	dst.left.Store(1 << 40)
+	dst := &blobtest.FailingDir{Dir: newDir(t)}
+	dst.Left.Store(1 << 40)
 	g.grow(1000)
 	if _, err := g.run(t, dst); err != nil {
 		t.Fatal(err)
@@ -263,12 +247,12 @@ func TestInterrupted(t *testing.T) {
 	g.grow(40000)
 	var reached []int64
 	for left := int64(0); ; left += 37 {
-		dst.left.Store(left)
+		dst.Left.Store(left)
 		_, err := g.run(t, dst)
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, errKilled) {
+		if !errors.Is(err, blobtest.ErrKilled) {
 			t.Fatalf("run stopped after %d writes: %v", left, err)
 		}
 		cp, rerr := archive.Reach(t.Context(), dst, g.policy)

@@ -1,13 +1,11 @@
 package mirror_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +19,7 @@ import (
 	"github.com/ledger-dev/ledger/internal/testlog"
 	"github.com/ledger-dev/ledger/ledger"
 	"github.com/ledger-dev/ledger/ledger/blob"
+	"github.com/ledger-dev/ledger/ledger/blob/blobtest"
 	"github.com/ledger-dev/ledger/ledger/blob/s3"
 	"github.com/ledger-dev/ledger/ledger/mirror"
 	"github.com/ledger-dev/ledger/ledger/storage/posix"
@@ -174,37 +173,21 @@ func TestTampered(t *testing.T) {
 	audit(t, dst.Root(), src.policy, src.size)
 }
 
-// failingStore is a real directory whose Puts start failing after a count,
-// as a run killed mid-copy leaves it.
-type failingStore struct {
-	*blob.Dir
-	left atomic.Int64
-}
-
-var errKilled = errors.New("the run was killed here")
-
-func (f *failingStore) Put(ctx context.Context, name string, data []byte, opts blob.PutOptions) error {
-	if f.left.Add(-1) < 0 {
-		return errKilled
-	}
-	return f.Dir.Put(ctx, name, data, opts)
-}
-
 // TestResume stops a run part way (its writes fail from some point on)
 // and checks that the next run resumes from the progress record, not from
 // the start, and ends with a mirror that audits.
 func TestResume(t *testing.T) {
 	src := newSource(t)
 	src.grow(100000)
-	dst := &failingStore{Dir: newDir(t)}
-	dst.left.Store(500) // about 200 bundles and their tiles
-	if _, err := src.run(t, dst); !errors.Is(err, errKilled) {
+	dst := &blobtest.FailingDir{Dir: newDir(t)}
+	dst.Left.Store(500) // about 200 bundles and their tiles
+	if _, err := src.run(t, dst); !errors.Is(err, blobtest.ErrKilled) {
 		t.Fatalf("interrupted run: %v", err)
 	}
 	if _, err := dst.Get(t.Context(), "checkpoint"); !errors.Is(err, blob.ErrNotExist) {
 		t.Fatalf("an interrupted run published a checkpoint: %v", err)
 	}
-	dst.left.Store(1 << 40)
+	dst.Left.Store(1 << 40)
 	res, err := src.run(t, dst)
 	if err != nil {
 		t.Fatal(err)
