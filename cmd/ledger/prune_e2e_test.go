@@ -20,18 +20,8 @@ import (
 // removed: the log still answers every entry, and a log of fewer than 256
 // entries that may go prunes nothing (whole bundles are pruned).
 func TestPruneDryRunE2E(t *testing.T) {
-	ledgerBin, _, _ := buildBinaries(t)
-	dir := t.TempDir()
-	data := filepath.Join(dir, "data")
-	admin := newToken(t, ledgerBin, data, "--role", "admin")
-	writer := newToken(t, ledgerBin, data, "--role", "writer")
-	confFile := filepath.Join(dir, "ledger.yaml")
-	if err := os.WriteFile(confFile, []byte("retention:\n  rules:\n    - {min: 1s}\n    - {tenant: c, min: 1y}\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	serve := func(extra ...string) *server {
-		return startLedger(t, http.DefaultClient, ledgerBin, append([]string{"serve", "--data", data, "--config", confFile, "--listen", "127.0.0.1:0", "--publish-interval", "20ms"}, extra...)...)
-	}
+	p := newPruneLog(t, "retention:\n  rules:\n    - {min: 1s}\n    - {tenant: c, min: 1y}\n")
+	ledgerBin, data, confFile, admin := p.ledgerBin, p.data, p.conf, p.admin
 	dryRun := func() string {
 		t.Helper()
 		out, err := exec.Command(ledgerBin, "prune", "--dry-run", "--data", data, "--config", confFile).CombinedOutput()
@@ -51,12 +41,12 @@ func TestPruneDryRunE2E(t *testing.T) {
 
 	// Entry 0 is the policy's retention.policy_changed event; 1-6 these;
 	// 7 the hold's placement.
-	s := serve("--init")
+	s := p.serve(t, "--init")
 	var events []string
 	for i, who := range [][2]string{{"a", "u-1"}, {"a", "u-1"}, {"b", "u-held"}, {"a", "u-2"}, {"c", "u-3"}, {"a", "u-1"}} {
 		events = append(events, fmt.Sprintf(`{"tenant_id":%q,"event_type":"doc.read","action":"read","actor":{"id":%q,"type":"user"},"resource":{"type":"doc","id":"d-%d"},"result":"success"}`, who[0], who[1], i))
 	}
-	if code, b := call(t, http.DefaultClient, "POST", s.url+"v1/events?wait=published", writer, "["+strings.Join(events, ",")+"]"); code != 200 {
+	if code, b := call(t, http.DefaultClient, "POST", s.url+"v1/events?wait=published", p.writer, "["+strings.Join(events, ",")+"]"); code != 200 {
 		t.Fatalf("append: %d %s", code, b)
 	}
 	code, b := call(t, http.DefaultClient, "POST", s.url+"v1/admin/holds", admin, `{"actor_id":"u-held","reason":"case 41"}`)
@@ -73,7 +63,7 @@ func TestPruneDryRunE2E(t *testing.T) {
 		"  1 old enough, held by legal hold "+h.ID+" (case 41)",
 		"  3 old enough and not held, but behind the left edge")
 
-	s = serve()
+	s = p.serve(t)
 	if code, b := call(t, http.DefaultClient, "DELETE", s.url+"v1/admin/holds/"+h.ID, admin, ""); code != 200 {
 		t.Fatalf("release: %d %s", code, b)
 	}
