@@ -40,6 +40,7 @@ type File struct {
 	doc    fileDoc
 	keys   map[string][]byte // unwrapped, by kid, of doc
 	index  map[string]int    // doc.Keys by tenant 0x00 subject
+	byKID  map[string]int    // doc.Keys by kid
 }
 
 // fileDoc is the file's content.
@@ -93,7 +94,7 @@ func OpenFile(path string, wrap Wrapper) (*File, error) {
 func (f *File) read() (fileDoc, error) {
 	fi, err := os.Stat(f.path)
 	if errors.Is(err, os.ErrNotExist) {
-		f.cached, f.doc, f.keys, f.index = nil, fileDoc{}, nil, nil
+		f.cached, f.doc, f.keys, f.index, f.byKID = nil, fileDoc{}, nil, nil, nil
 		return fileDoc{}, nil
 	}
 	if err != nil {
@@ -113,10 +114,18 @@ func (f *File) read() (fileDoc, error) {
 	if err != nil {
 		return fileDoc{}, err
 	}
-	f.cached, f.doc, f.keys, f.index = fi, doc, make(map[string][]byte), make(map[string]int, len(doc.Keys))
+	// A kid names one key for good: the keys unwrapped before stay cached,
+	// but for those the new file no longer holds (destroyed).
+	keys := make(map[string][]byte, len(f.keys))
+	f.index, f.byKID = make(map[string]int, len(doc.Keys)), make(map[string]int, len(doc.Keys))
 	for i, k := range doc.Keys {
 		f.index[k.Tenant+"\x00"+k.Subject] = i
+		f.byKID[k.KID] = i
+		if key, ok := f.keys[k.KID]; ok {
+			keys[k.KID] = key
+		}
 	}
+	f.cached, f.doc, f.keys = fi, doc, keys
 	return doc, nil
 }
 
@@ -182,7 +191,7 @@ func (f *File) Key(_ context.Context, tenant, subject string, at time.Time) (str
 		}
 		if k := doc.find(tenant, subject); k != nil {
 			kid = k.KID
-			key, err = Unwrap(f.wrap, tenant, subject, k.KID, k.Wrapped)
+			key, err = f.unwrap(k) // f.mu is held
 			if err != nil {
 				return nil, err
 			}
@@ -230,10 +239,8 @@ func (f *File) Open(_ context.Context, kid string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i := range doc.Keys {
-		if doc.Keys[i].KID == kid {
-			return f.unwrap(&doc.Keys[i])
-		}
+	if i, ok := f.byKID[kid]; ok {
+		return f.unwrap(&doc.Keys[i])
 	}
 	for _, e := range doc.Erased {
 		if e.KID == kid {
