@@ -204,11 +204,7 @@ func cmdArchive(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Wr
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/admin/archive", nil)
-	if err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
-	}
-	resp, err := newClient(*token, 0).Do(req)
+	resp, err := send(ctx, newClient(*token, 0), http.MethodPost, base+"/v1/admin/archive", "", "the archive")
 	if err != nil {
 		return err
 	}
@@ -216,9 +212,6 @@ func cmdArchive(ctx context.Context, args []string, _ io.Reader, stdout, _ io.Wr
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("the ledger refused the archive: %s: %s", resp.Status, strings.TrimSpace(string(b)))
 	}
 	var rec archive.Record
 	if err := json.Unmarshal(b, &rec); err != nil {

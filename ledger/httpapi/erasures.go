@@ -46,8 +46,7 @@ type erasureRequest struct {
 // the event; run again after that, it appends nothing. The event's id is
 // the erasure's (erasureEventID), so it is never in the log twice.
 func (s *Server) eraseSubject(w http.ResponseWriter, r *http.Request) {
-	hs, ok := s.holdStore(w, r)
-	if !ok {
+	if _, ok := s.holdStore(w, r); !ok {
 		return
 	}
 	if s.cfg.SubjectKeys == nil || s.cfg.Seal == nil {
@@ -66,7 +65,7 @@ func (s *Server) eraseSubject(w http.ResponseWriter, r *http.Request) {
 	if p := CallerOf(r); p != nil {
 		why.By = "token:" + p.ID
 	}
-	e, err := s.erase(r.Context(), hs, req.TenantID, req.Subject, why, time.Time{})
+	e, err := s.erase(r.Context(), req.TenantID, req.Subject, why, time.Time{})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -113,8 +112,8 @@ func erasureEventID(kid string) string { return "erasure:" + kid }
 // cover (errHeld, naming the hold), and otherwise destroys the subject's
 // key (see subjectkey.Store.Destroy for why and idleBefore). It is the one
 // path of every erasure, asked for or scheduled.
-func (s *Server) erase(ctx context.Context, hs *hold.Store, tenant, subject string, why subjectkey.Why, idleBefore time.Time) (subjectkey.Erasure, error) {
-	holds, err := hs.List()
+func (s *Server) erase(ctx context.Context, tenant, subject string, why subjectkey.Why, idleBefore time.Time) (subjectkey.Erasure, error) {
+	holds, err := s.cfg.Holds.List()
 	if err != nil {
 		return subjectkey.Erasure{}, err
 	}

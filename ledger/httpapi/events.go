@@ -84,8 +84,12 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// Receipts (wait=published|cosigned) carry each event's leaf and
+	// proof; a durable answer only its index and leaf hash, so that it
+	// stays small next to its batch.
+	receipts := wait == "published" || wait == "cosigned"
 	var waitErr error
-	if wait == "published" || wait == "cosigned" {
+	if receipts {
 		var last uint64
 		for _, res := range results {
 			last = max(last, res.Index)
@@ -98,10 +102,6 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		waitErr = waitFor(ctx, last+1)
 	}
-	// Receipts (wait=published|cosigned) carry each event's leaf and
-	// proof; a durable answer only its index and leaf hash, so that it
-	// stays small next to its batch.
-	receipts := wait == "published" || wait == "cosigned"
 	out := make([]appendResult, len(results))
 	for i, res := range results {
 		out[i] = appendResult{Index: res.Index, ID: batch.Entries[i].ID, LeafHash: base64.StdEncoding.EncodeToString(res.LeafHash[:]), Duplicate: res.Duplicate}
@@ -113,7 +113,7 @@ func (s *Server) appendEvents(w http.ResponseWriter, r *http.Request) {
 		s.notYet(w, r, wait, waitErr, out)
 		return
 	}
-	if wait == "published" || wait == "cosigned" {
+	if receipts {
 		if err := s.prove(r.Context(), out); err != nil {
 			s.writeError(w, r, fmt.Errorf("events are durable and %s, but %w", wait, err))
 			return

@@ -74,7 +74,7 @@ func (s *Server) Shred(ctx context.Context) (ShredReport, error) {
 		if rule == 0 || now.Before(max.After(k.Newest)) {
 			continue
 		}
-		e, err := s.erase(ctx, s.cfg.Holds, k.Tenant, k.Subject, subjectkey.Why{Reason: ReasonRetentionMax, By: "rule:" + strconv.Itoa(rule)}, k.Newest.Add(time.Microsecond))
+		e, err := s.erase(ctx, k.Tenant, k.Subject, subjectkey.Why{Reason: ReasonRetentionMax, By: "rule:" + strconv.Itoa(rule)}, k.Newest.Add(time.Microsecond))
 		if errors.Is(err, errHeld) {
 			s.log.Info("a subject key past its retention max is kept by a legal hold", "kid", k.KID, "tenant_id", k.Tenant, "err", err)
 			rep.Held++

@@ -120,9 +120,6 @@ func Decide(ctx context.Context, idx Querier, in Input) (*Plan, error) {
 			return nil, fmt.Errorf("couldn't read the query index: %w", err)
 		}
 		for _, r := range rows {
-			if r.Index < in.Minimum {
-				continue // a row the index has not dropped yet
-			}
 			if r.Index != d.plan.Indexed {
 				d.stop(r.Index, "no row in the query index for it")
 				return d.done(), nil

@@ -233,12 +233,7 @@ func (p *Policy) ShortestTenantMax() Period {
 // latest end of the matching rules' mins, and the rule (1-based) whose min
 // ends then. rule is 0 if no rule matches: the event is kept forever.
 func (e Effective) KeepUntil(ts time.Time) (until time.Time, rule int) {
-	for i, m := range e.mins {
-		if t := m.After(ts); rule == 0 || t.After(until) {
-			until, rule = t, e.Rules[i]
-		}
-	}
-	return until, rule
+	return e.HotUntil(ts, false)
 }
 
 // HotUntil returns when an event stamped at ts may first leave the hot
