@@ -61,7 +61,7 @@ func Audit(ctx context.Context, f Fetcher, cp Checkpoint, opts AuditOptions) err
 // refused above it, fails the audit.
 func AuditLog(ctx context.Context, f Fetcher, cp Checkpoint, opts AuditOptions) (AuditResult, error) {
 	var res AuditResult
-	claim, err := fetchPruned(ctx, f)
+	claim, err := FetchPruned(ctx, f)
 	if err != nil {
 		return res, err
 	}
@@ -177,9 +177,9 @@ func AuditLog(ctx context.Context, f Fetcher, cp Checkpoint, opts AuditOptions) 
 	return res, nil
 }
 
-// fetchPruned fetches the log's Pruned document: the zero Pruned when it
-// serves none.
-func fetchPruned(ctx context.Context, f Fetcher) (Pruned, error) {
+// FetchPruned fetches the log's Pruned document (PrunedPath): the zero
+// Pruned when it serves none.
+func FetchPruned(ctx context.Context, f Fetcher) (Pruned, error) {
 	raw, err := f.Fetch(ctx, PrunedPath)
 	if errors.Is(err, ErrNotFound) {
 		return Pruned{}, nil

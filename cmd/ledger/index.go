@@ -269,14 +269,7 @@ func fetchPruned(ctx context.Context, logAt, token string) (tiles.Pruned, error)
 	if err != nil {
 		return tiles.Pruned{}, fmt.Errorf("%w: %v", errUsage, err)
 	}
-	b, err := withToken(f, token).Fetch(ctx, tiles.PrunedPath)
-	if errors.Is(err, tiles.ErrNotFound) {
-		return tiles.Pruned{}, nil
-	}
-	if err != nil {
-		return tiles.Pruned{}, fmt.Errorf("couldn't fetch %s: %w", tiles.PrunedPath, err)
-	}
-	return tiles.ParsePruned(b)
+	return tiles.FetchPruned(ctx, withToken(f, token))
 }
 
 // dataDefaults points the index and key index files, the log and the vkey

@@ -3,11 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -139,14 +137,7 @@ func offlinePruned(ctx context.Context, data, pgURL string) (tiles.Pruned, error
 		defer db.Close()
 		return db.Pruned(ctx)
 	}
-	b, err := os.ReadFile(filepath.Join(data, "log", tiles.PrunedPath))
-	if errors.Is(err, os.ErrNotExist) {
-		return tiles.Pruned{}, nil
-	}
-	if err != nil {
-		return tiles.Pruned{}, err
-	}
-	return tiles.ParsePruned(b)
+	return tiles.FetchPruned(ctx, tiles.DirFetcher(filepath.Join(data, "log")))
 }
 
 // printPrune writes what a run decided and did, naming the rules (and,
