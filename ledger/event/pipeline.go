@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -306,20 +307,23 @@ func (p *Pipeline) prepare(events []*Event, sub Submitter, now time.Time) ([]Ent
 		if err != nil {
 			return nil, leafError(i, err)
 		}
-		same := sameEvent(leaf, ev, stamped[i], "", nil)
+		// A resend is compared with the leaf before sealing, opened with
+		// the key the original was sealed under.
+		var kid string
+		var key []byte
+		stored := leaf // the leaf written: the sealed one when ev is sealed
 		if p.seal != nil {
-			kid, key, err := p.sealEvent(i, ev)
-			if err != nil {
+			if kid, key, err = p.sealEvent(i, ev); err != nil {
 				return nil, err
 			}
 			if kid != "" {
-				same = sameEvent(leaf, ev, stamped[i], kid, key)
-				if leaf, err = ev.Leaf(); err != nil {
+				if stored, err = ev.Leaf(); err != nil {
 					return nil, leafError(i, err)
 				}
 			}
 		}
-		entries[i] = Entry{ID: ev.ID, Key: Key(ev.TenantID, ev.ID), Leaf: leaf, Fresh: fresh[i], Same: same}
+		same := sameEvent(leaf, ev, stamped[i], kid, key)
+		entries[i] = Entry{ID: ev.ID, Key: Key(ev.TenantID, ev.ID), Leaf: stored, Fresh: fresh[i], Same: same}
 	}
 	return entries, nil
 }
@@ -337,12 +341,9 @@ func leafError(i int, err error) error {
 // them.
 func (p *Pipeline) sealEvent(i int, ev *Event) (string, []byte, error) {
 	sealing := p.seal.sealingOf(ev.TenantID)
-	var probe Event
-	moveFields(&probe, ev, sealing.Fields, sealing.Tags)
-	empty := probe.empty()
-	moveFields(ev, &probe, SealableFields, tagNames(probe.Tags))
-	if empty {
-		return "", nil, nil
+	if !slices.ContainsFunc(sealing.Fields, func(f string) bool { return isSet(ev, f) }) &&
+		!slices.ContainsFunc(sealing.Tags, func(k string) bool { _, ok := ev.Tags[k]; return ok }) {
+		return "", nil, nil // nothing of ev is sealed: it stays version 2
 	}
 	subject := p.seal.subject(ev)
 	if subject == "" {
